@@ -1,0 +1,171 @@
+"""The registry of enterprises, their outlets and the devices that measure them.
+
+Loaded from a TOML file (see ``config/registry.example.toml``)::
+
+    [[enterprise]]
+    id = "E001"                 # [A-Za-z0-9_-]{1,32}, as in MQTT topics
+    name = "..."; region = "..."; industry = "coal_power"
+
+      [[enterprise.outlet]]
+      id = "G1"; medium = "gas"; interval_s = 60
+      limits = ["cn.ultra_low.coal_power.so2",                      # an id from limits.toml
+                {pollutant = "nox", limit = 50, averaging = "hour", o2_ref_pct = 6,
+                 source = "permit 2024-017"}]                        # or a permit condition
+
+        [[enterprise.outlet.device]]
+        mn = "88888880000001"   # HJ 212 device number; also the JSON "device" field
+        pw_sha256 = "..."       # SHA-256 of the HJ 212 access password: never the password
+
+Device passwords are kept only as hashes, so a registry file can be shared without handing out
+device credentials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.pollutants import BY_KEY, Medium
+from core.standards import Limit, Standards
+
+ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+MN_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+class RegistryError(ValueError):
+    """The registry file is inconsistent; the message names the entry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    mn: str
+    enterprise_id: str
+    outlet_id: str
+    pw_sha256: str = ""
+    protocol: str = "json"  # json (MQTT) | hj212 (TCP gateway or MQTT hj212/{MN})
+
+    def password_ok(self, password: str) -> bool:
+        digest = hashlib.sha256(password.encode("utf-8")).hexdigest()
+        return bool(self.pw_sha256) and hmac.compare_digest(digest, self.pw_sha256)
+
+
+@dataclass(frozen=True)
+class Outlet:
+    id: str
+    enterprise_id: str
+    name: str
+    medium: Medium
+    interval_s: int
+    limits: tuple[Limit, ...]
+    devices: tuple[Device, ...]
+
+    def limits_for(self, pollutant: str) -> tuple[Limit, ...]:
+        return tuple(lim for lim in self.limits if lim.pollutant == pollutant)
+
+
+@dataclass(frozen=True)
+class Enterprise:
+    id: str
+    name: str
+    region: str
+    industry: str
+    outlets: dict[str, Outlet] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Registry:
+    enterprises: dict[str, Enterprise]
+    devices: dict[str, Device]
+
+    def outlet(self, enterprise_id: str, outlet_id: str) -> Outlet | None:
+        ent = self.enterprises.get(enterprise_id)
+        return ent.outlets.get(outlet_id) if ent else None
+
+    def iter_outlets(self) -> list[Outlet]:
+        return [o for e in self.enterprises.values() for o in e.outlets.values()]
+
+
+def hash_password(password: str) -> str:
+    return hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+
+def _check_id(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
+        raise RegistryError(f"{what}: id {value!r} must match [A-Za-z0-9_-]{{1,32}}")
+    return value
+
+
+def _limit(spec: Any, standards: Standards, where: str) -> Limit:
+    if isinstance(spec, str):
+        if spec not in standards:
+            raise RegistryError(f"{where}: unknown limit id {spec!r}")
+        return standards[spec]
+    if isinstance(spec, dict) and "pollutant" in spec:
+        return Limit(
+            id=str(spec.get("id", f"permit.{where}.{spec['pollutant']}")),
+            pollutant=str(spec["pollutant"]),
+            averaging=str(spec.get("averaging", "hour")),
+            limit=spec.get("limit"),
+            limit_min=spec.get("limit_min"),
+            limit_max=spec.get("limit_max"),
+            unit=str(spec.get("unit", "")),
+            o2_ref_pct=spec.get("o2_ref_pct"),
+            standard=str(spec.get("standard", "permit condition")),
+            source=str(spec.get("source", "")),
+        )
+    raise RegistryError(f"{where}: a limit is a limits.toml id or a table with a pollutant")
+
+
+def _outlet(raw: dict[str, Any], ent_id: str, standards: Standards) -> Outlet:
+    oid = _check_id(raw.get("id"), f"outlet of {ent_id}")
+    where = f"{ent_id}/{oid}"
+    limits = tuple(_limit(s, standards, where) for s in raw.get("limits", []))
+    for lim in limits:
+        if lim.pollutant not in BY_KEY:
+            raise RegistryError(f"{where}: limit {lim.id} is for {lim.pollutant!r}, "
+                                "which is not in the pollutant catalogue")
+    devices = []
+    for d in raw.get("device", []):
+        mn = d.get("mn")
+        if not isinstance(mn, str) or not MN_RE.fullmatch(mn):
+            raise RegistryError(f"{where}: device number {mn!r} is not valid")
+        devices.append(Device(mn=mn, enterprise_id=ent_id, outlet_id=oid,
+                              pw_sha256=str(d.get("pw_sha256", "")),
+                              protocol=str(d.get("protocol", "json"))))
+    return Outlet(id=oid, enterprise_id=ent_id, name=str(raw.get("name", oid)),
+                  medium=Medium(raw.get("medium", "gas")),
+                  interval_s=int(raw.get("interval_s", 60)), limits=limits,
+                  devices=tuple(devices))
+
+
+def build_registry(data: dict[str, Any], standards: Standards) -> Registry:
+    enterprises: dict[str, Enterprise] = {}
+    devices: dict[str, Device] = {}
+    for raw in data.get("enterprise", []):
+        eid = _check_id(raw.get("id"), "enterprise")
+        if eid in enterprises:
+            raise RegistryError(f"enterprise {eid} is listed twice")
+        ent = Enterprise(id=eid, name=str(raw.get("name", eid)),
+                         region=str(raw.get("region", "")),
+                         industry=str(raw.get("industry", "")))
+        for o in raw.get("outlet", []):
+            outlet = _outlet(o, eid, standards)
+            if outlet.id in ent.outlets:
+                raise RegistryError(f"outlet {eid}/{outlet.id} is listed twice")
+            ent.outlets[outlet.id] = outlet
+            for dev in outlet.devices:
+                if dev.mn in devices:
+                    raise RegistryError(f"device {dev.mn} is listed twice")
+                devices[dev.mn] = dev
+        enterprises[eid] = ent
+    return Registry(enterprises=enterprises, devices=devices)
+
+
+def load_registry(path: Path, standards: Standards) -> Registry:
+    with path.open("rb") as fh:
+        return build_registry(tomllib.load(fh), standards)

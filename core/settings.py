@@ -1,0 +1,35 @@
+"""Service settings, read from the environment (prefix ``EMS_``) or a ``.env`` file.
+
+Each service has its own ``Settings`` subclass, built once in its ``__main__`` and passed down as
+arguments; tests build their own. Secrets are ``SecretStr`` and have no default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """What every service needs: where the broker, the database and the registry are."""
+
+    model_config = SettingsConfigDict(env_prefix="EMS_", env_file=".env", extra="ignore")
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_keepalive_s: int = 30
+
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_database: str = "emissions"
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    influx_timeout_s: float = 10.0
+
+    registry_path: Path = Path("config/registry.example.toml")
+    limits_path: Path = Path("config/limits.toml")
+    timezone: str = "Asia/Shanghai"
+    log_level: str = "INFO"

@@ -1,0 +1,46 @@
+"""python -m ingest: run one ingester until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from core.logs import setup_logging
+from core.registry import load_registry
+from core.standards import load_standards
+from core.store import InfluxStore
+from ingest.service import Ingester
+from ingest.settings import IngestSettings
+
+log = logging.getLogger("ingest")
+
+
+def main() -> None:
+    settings = IngestSettings()
+    setup_logging(settings.log_level)
+    registry = load_registry(settings.registry_path, load_standards(settings.limits_path))
+    store = InfluxStore(settings.influx_url, settings.influx_database,
+                        settings.influx_username,
+                        settings.influx_password.get_secret_value()
+                        if settings.influx_password else None,
+                        settings.influx_timeout_s)
+    ingester = Ingester(settings, registry, store)
+    if settings.ingest_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.ingest_metrics_port, addr="127.0.0.1")
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    ingester.start()
+    log.info("ingester %s: %d enterprises, %d devices registered; topics %s",
+             settings.ingest_client_id, len(registry.enterprises), len(registry.devices),
+             ", ".join(ingester.subscriber.topics))
+    done.wait()
+    log.info("stopping")
+    ingester.stop()
+
+
+if __name__ == "__main__":
+    main()

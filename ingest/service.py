@@ -1,0 +1,130 @@
+"""The ingester: MQTT messages in, readings and rejections out to InfluxDB, nothing lost."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from core.readings import JsonReadingParser, Limits, Parsed, Rejection
+from core.registry import Registry
+from core.store import InfluxStore, StoreUnavailable, point_line, reading_line, rejection_point
+from ingest import metrics
+from ingest.settings import IngestSettings
+from ingest.subscriber import Subscriber
+from ingest.writer import BatchWriter, Item
+
+log = logging.getLogger(__name__)
+
+JSON_TOPIC_ROOT = "emissions"
+
+# A topic root and the parser of its messages: (topic, payload, now_ms) -> Parsed.
+Parser = Callable[[str, bytes, int], Parsed]
+
+
+class UniqueClock:
+    """Strictly increasing nanosecond times, so that no two rejection points overwrite."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            self._last = max(time.time_ns(), self._last + 1)
+            return self._last
+
+
+def rejection_lines(rejections: list[Rejection], clock: UniqueClock) -> list[str]:
+    return [point_line(rejection_point(r, clock())) for r in rejections]
+
+
+def wait_for_store(store: InfluxStore, retry_max_s: float = 5.0) -> None:
+    """Create the database, waiting for InfluxDB to come up if it is not yet there."""
+    delay = 0.2
+    while True:
+        try:
+            store.create_database()
+            return
+        except StoreUnavailable as exc:
+            if delay == 0.2:
+                log.warning("waiting for InfluxDB at %s (%s)", store.url, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, retry_max_s)
+
+
+class Ingester:
+    def __init__(self, settings: IngestSettings, registry: Registry, store: InfluxStore,
+                 extra_parsers: dict[str, Parser] | None = None) -> None:
+        limits = Limits(max_payload_bytes=settings.ingest_max_payload_bytes,
+                        future_skew_ms=settings.ingest_future_skew_s * 1000,
+                        max_age_ms=settings.ingest_max_age_s * 1000)
+        self._parsers: dict[str, Parser] = {
+            JSON_TOPIC_ROOT: JsonReadingParser(registry, limits).parse,
+            **(extra_parsers or {}),
+        }
+        self._clock = UniqueClock()
+        self.store = store
+        group = settings.ingest_share_group
+        password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+        self.subscriber = Subscriber(
+            host=settings.mqtt_host, port=settings.mqtt_port,
+            client_id=settings.ingest_client_id,
+            topics=[f"$share/{group}/{root}/#" for root in self._parsers],
+            handler=self.handle, receive_maximum=settings.ingest_receive_maximum,
+            session_expiry_s=settings.ingest_session_expiry_s,
+            username=settings.mqtt_username, password=password,
+            keepalive_s=settings.mqtt_keepalive_s)
+        self.writer = BatchWriter(store, self.subscriber.ack,
+                                  max_points=settings.ingest_batch_max_points,
+                                  max_wait_s=settings.ingest_batch_max_wait_s,
+                                  retry_max_s=settings.ingest_retry_max_s)
+        self._warned_at: dict[str, float] = {}
+
+    def handle(self, topic: str, payload: bytes, qos: int, mid: int) -> None:
+        root = topic.split("/", 1)[0]
+        parser = self._parsers.get(root)
+        now_ms = time.time_ns() // 1_000_000
+        if parser is None:  # only possible if the broker routes a topic we did not ask for
+            parsed = Parsed([], [Rejection("bad_topic", "no parser for this topic", topic,
+                                           payload, source="mqtt")])
+        else:
+            parsed = parser(topic, payload, now_ms)
+        metrics.MESSAGES.labels(root).inc()
+        lines = [reading_line(r) for r in parsed.readings]
+        if parsed.rejections:
+            for rej in parsed.rejections:
+                metrics.REJECTIONS.labels(rej.reason).inc()
+            self._warn(topic, payload, parsed.rejections[0])
+            lines += rejection_lines(parsed.rejections, self._clock)
+
+        def on_rejected(message: str) -> list[str]:
+            rej = Rejection("store_rejected", f"InfluxDB refused: {message}"[:500], topic,
+                            payload, source=root)
+            return rejection_lines([rej], self._clock)
+
+        self.writer.submit(Item(mid, qos, lines, len(parsed.readings), on_rejected))
+
+    def _warn(self, topic: str, payload: bytes, rej: Rejection) -> None:
+        """WARNING once per reason per minute, with the payload cut short; DEBUG otherwise."""
+        now = time.monotonic()
+        if now - self._warned_at.get(rej.reason, -1e9) >= 60:
+            self._warned_at[rej.reason] = now
+            log.warning("rejected %s from %s: %s; payload %r", rej.reason, topic, rej.detail,
+                        payload[:120])
+        else:
+            log.debug("rejected %s from %s: %s", rej.reason, topic, rej.detail)
+
+    def start(self) -> None:
+        wait_for_store(self.store)
+        self.writer.start()
+        self.subscriber.start()
+
+    def stop(self) -> None:
+        """Graceful stop: take no new messages, store and acknowledge what is held, leave."""
+        self.subscriber.stop_accepting()
+        self.writer.stop()
+        self.subscriber.stop()
+        log.info("ingester stopped; %d readings stored in this run",
+                 self.writer.stored_readings)

@@ -1,0 +1,23 @@
+"""Settings of the ingester (environment prefix EMS_, e.g. EMS_INGEST_CLIENT_ID)."""
+
+from __future__ import annotations
+
+from core.settings import CommonSettings
+
+
+class IngestSettings(CommonSettings):
+    # One stable id per ingester instance: its persistent session (and so every message the
+    # broker holds for it) is bound to this id. Two ingesters need two ids.
+    ingest_client_id: str = "ingest-1"
+    ingest_share_group: str = "ingest"
+    ingest_session_expiry_s: int = 7 * 24 * 3600
+    # MQTT 5 Receive Maximum: unacknowledged QoS 1 messages the broker may have in flight to
+    # this ingester. It bounds the ingester's memory while InfluxDB is down.
+    ingest_receive_maximum: int = 5000
+    ingest_batch_max_points: int = 5000
+    ingest_batch_max_wait_s: float = 0.2
+    ingest_retry_max_s: float = 5.0
+    ingest_max_payload_bytes: int = 65_536
+    ingest_future_skew_s: int = 300
+    ingest_max_age_s: int = 7 * 24 * 3600
+    ingest_metrics_port: int = 0  # Prometheus /metrics on this port; 0 = off

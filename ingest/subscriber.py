@@ -1,0 +1,93 @@
+"""The MQTT side of the ingester: a paho client with a persistent session and manual acks.
+
+``on_message`` does nothing but hand the message over; acknowledgements are sent by the batch
+writer once the message's lines are stored (paho-mqtt ``manual_ack``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, bytes, int, int], None]  # topic, payload, qos, mid
+
+
+class Subscriber:
+    def __init__(self, *, host: str, port: int, client_id: str, topics: list[str],
+                 handler: Handler, receive_maximum: int, session_expiry_s: int,
+                 username: str | None = None, password: str | None = None,
+                 keepalive_s: int = 30) -> None:
+        self._host, self._port, self._keepalive = host, port, keepalive_s
+        self.topics = topics
+        self._handler = handler
+        self._accepting = True
+        self.connected = threading.Event()
+        self._props = Properties(PacketTypes.CONNECT)
+        self._props.SessionExpiryInterval = session_expiry_s
+        self._props.ReceiveMaximum = receive_maximum
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                        protocol=mqtt.MQTTv5, manual_ack=True)
+        if username:
+            c.username_pw_set(username, password)
+        c.reconnect_delay_set(min_delay=1, max_delay=10)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
+        self._client = c
+
+    def start(self) -> None:
+        self._client.connect_async(self._host, self._port, self._keepalive, clean_start=False,
+                                   properties=self._props)
+        self._client.loop_start()
+
+    def ack(self, mid: int, qos: int) -> None:
+        self._client.ack(mid, qos)
+
+    def stop_accepting(self) -> None:
+        """Leave further messages unacknowledged: the broker keeps them for the next session."""
+        self._accepting = False
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: mqtt.ConnectFlags,
+                    reason: ReasonCode, _props: Properties | None) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        log.info("connected to %s:%s (session present: %s)", self._host, self._port,
+                 flags.session_present)
+        client.subscribe([(t, 1) for t in self.topics])
+        self.connected.set()
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int,
+                      reasons: list[ReasonCode], _props: Properties | None) -> None:
+        failed = [str(r) for r in reasons if r.is_failure]
+        if failed:
+            log.error("subscription refused: %s", ", ".join(failed))
+        else:
+            log.info("subscribed to %s", ", ".join(self.topics))
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any,
+                       _flags: mqtt.DisconnectFlags, reason: ReasonCode,
+                       _props: Properties | None) -> None:
+        self.connected.clear()
+        if reason.is_failure:
+            log.warning("lost the broker (%s); reconnecting", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any,
+                    msg: mqtt.MQTTMessage) -> None:
+        if self._accepting:
+            self._handler(msg.topic, bytes(msg.payload), msg.qos, msg.mid)
