@@ -1,0 +1,61 @@
+"""Compliance results in a real InfluxDB: hours, alerts and their workflow, the watermark."""
+
+from __future__ import annotations
+
+from core.results import Episode, HourVerdict, ResultStore, alert_id
+from core.store import InfluxStore
+
+HOUR_MS = 3_600_000
+T0 = 1_764_151_200_000  # 2025-11-26T10:00:00Z, an hour start
+
+
+def test_hour_verdict_round_trip_keeps_types(store: InfluxStore) -> None:
+    results = ResultStore(store)
+    hv = HourVerdict("E1", "G1", "so2", T0, n_received=60, n_valid=58, valid=True,
+                     operating=True, mean=10.0, o2_mean=7.0, mean_ref=12.5, limit=35,
+                     limit_id="cn.ultra_low.coal_power.so2")
+    results.write_lines([hv.to_line()])
+    # An integer limit from a registry and a float limit later must not clash.
+    results.write_lines([HourVerdict("E1", "G1", "so2", T0 + HOUR_MS, 60, 60, True, True,
+                                     limit=35.5).to_line()])
+    rows = store.query("SELECT * FROM hourly")[0].rows()
+    assert [r["limit"] for r in rows] == [35, 35.5]
+    assert rows[0]["mean_ref"] == 12.5
+    assert rows[0]["valid"] is True
+    assert "multiple" not in rows[0] or rows[0]["multiple"] is None
+
+
+def test_alert_workflow_survives_episode_updates(store: InfluxStore) -> None:
+    results = ResultStore(store)
+    ep = Episode("exceedance", "E1", "G1", "so2", T0, active=True, hours=1,
+                 updated_ms=T0 + HOUR_MS, peak_multiple=0.5)
+    results.upsert_episodes([ep])
+    alert = results.get_alert(ep.id)
+    assert alert is not None
+    assert alert.status == "open"
+    note = {"by": "inspector", "text": 'a "note", with <b>html</b>\nand a newline'}
+    results.update_workflow(alert, status="acknowledged", notes=[note])
+    grown = Episode("exceedance", "E1", "G1", "so2", T0, active=False, hours=3,
+                    updated_ms=T0 + 3 * HOUR_MS, end_ms=T0 + 3 * HOUR_MS, peak_multiple=0.9)
+    results.upsert_episodes([grown])
+    after = results.get_alert(ep.id)
+    assert after is not None
+    assert after.status == "acknowledged"  # the scheduler did not reopen it
+    assert after.notes == [note]
+    assert (after.hours, after.active, after.peak_multiple) == (3.0, False, 0.9)
+    assert len(results.list_alerts()) == 1
+
+
+def test_alert_id_is_stable_and_distinct() -> None:
+    a = alert_id("exceedance", "E1", "G1", "so2", T0)
+    assert a == alert_id("exceedance", "E1", "G1", "so2", T0)
+    assert a != alert_id("exceedance", "E1", "G1", "nox", T0)
+    assert a != alert_id("over_range", "E1", "G1", "so2", T0)
+
+
+def test_watermark(store: InfluxStore) -> None:
+    results = ResultStore(store)
+    assert results.get_watermark("judge") is None
+    results.set_watermark("judge", T0)
+    results.set_watermark("judge", T0 + HOUR_MS)
+    assert results.get_watermark("judge") == T0 + HOUR_MS
