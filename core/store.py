@@ -62,7 +62,7 @@ class Series:
 def reading_line(r: Reading) -> str:
     """Line protocol for one reading, time in ns (tags are validated identifiers)."""
     return (f"reading,enterprise={r.enterprise},outlet={r.outlet},pollutant={r.pollutant} "
-            f'value={r.value!r},flag="{r.flag}" {r.ts_ms}000000')
+            f'value={r.value!r},flag="{r.flag}" {r.ts_ms * 1_000_000}')
 
 
 def point_line(point: Point) -> str:
