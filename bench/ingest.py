@@ -77,6 +77,12 @@ def create_session(port: int, client_id: str, topic: str) -> None:
     c.loop_stop()
 
 
+def _acknowledged(info: mqtt.MQTTMessageInfo) -> None:
+    info.wait_for_publish(120)
+    if not info.is_published():
+        raise RuntimeError("the broker did not acknowledge the backlog in time")
+
+
 def publish_backlog(port: int, messages: list[tuple[str, bytes]]) -> float:
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-pub", protocol=mqtt.MQTTv5)
     c.max_inflight_messages_set(1000)
@@ -84,11 +90,14 @@ def publish_backlog(port: int, messages: list[tuple[str, bytes]]) -> float:
     c.connect("127.0.0.1", port)
     c.loop_start()
     t0 = time.perf_counter()
-    infos = [c.publish(t, p, qos=1) for t, p in messages]
-    for info in infos:
-        info.wait_for_publish(120)
-        if not info.is_published():
-            raise RuntimeError("the broker did not acknowledge the backlog in time")
+    infos: list[mqtt.MQTTMessageInfo] = []
+    window = 20_000  # packet ids are 16 bits: never have more than this many outstanding
+    for i, (topic, payload) in enumerate(messages):
+        if i >= window:
+            _acknowledged(infos[i - window])
+        infos.append(c.publish(topic, payload, qos=1))
+    for info in infos[-window:]:
+        _acknowledged(info)
     took = time.perf_counter() - t0
     c.disconnect()
     c.loop_stop()
