@@ -57,7 +57,7 @@ def _wait(check: object, what: str, proc: subprocess.Popen[bytes], log_path: Pat
     raise ServerError(f"{what} did not come up within {timeout_s} s")
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
             return True
@@ -125,7 +125,7 @@ class Mosquitto(Process):
         conf = self.write_config()
         binary = find_binary("mosquitto", "/usr/sbin/mosquitto")
         proc = self._spawn([binary, "-c", str(conf)])
-        _wait(lambda: _port_open(self.port), "mosquitto", proc, self.log_path, timeout_s)
+        _wait(lambda: port_open(self.port), "mosquitto", proc, self.log_path, timeout_s)
         log.info("mosquitto up on 127.0.0.1:%s", self.port)
         return self
 
