@@ -1,0 +1,80 @@
+"""Registry and standards loading, and the store's translation of driver errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.registry import RegistryError, build_registry, hash_password, load_registry
+from core.servers import free_port
+from core.standards import load_standards
+from core.store import InfluxStore, StoreRejected, StoreUnavailable
+from tests.conftest import ROOT
+
+STANDARDS = load_standards(ROOT / "config" / "limits.toml")
+
+
+def test_standards_keep_their_sources() -> None:
+    lim = STANDARDS["cn.gb13271-2014.new.coal.so2"]
+    assert (lim.pollutant, lim.averaging, lim.o2_ref_pct) == ("so2", "hour", 9.0)
+    assert lim.source.startswith("http")
+    ph = STANDARDS["cn.gb8978-1996.t4.ph.all.g1"]
+    assert ph.is_range
+    assert (ph.limit_min, ph.limit_max, ph.o2_ref_pct) == (6.0, 9.0, None)
+    assert len(STANDARDS) == 141
+
+
+def test_example_registry_loads() -> None:
+    reg = load_registry(ROOT / "config" / "registry.example.toml", STANDARDS)
+    outlet = reg.outlet("E0001", "G1")
+    assert outlet is not None
+    assert [lim.pollutant for lim in outlet.limits] == ["so2", "nox", "pm"]
+    assert reg.devices[outlet.devices[0].mn].outlet_id == "G1"
+
+
+def test_device_password_is_checked_against_its_hash() -> None:
+    reg = build_registry({"enterprise": [{"id": "E1", "outlet": [
+        {"id": "G1", "device": [{"mn": "MN1", "pw_sha256": hash_password("s3cret")}]}]}]},
+        STANDARDS)
+    dev = reg.devices["MN1"]
+    assert dev.password_ok("s3cret")
+    assert not dev.password_ok("s3cret ")
+    assert not dev.password_ok("")
+
+
+def test_permit_condition_inline_limit() -> None:
+    reg = build_registry({"enterprise": [{"id": "E1", "outlet": [
+        {"id": "G1", "limits": [{"pollutant": "nox", "limit": 50, "o2_ref_pct": 6,
+                                 "source": "permit 2024-017"}]}]}]}, STANDARDS)
+    (lim,) = reg.enterprises["E1"].outlets["G1"].limits_for("nox")
+    assert (lim.limit, lim.o2_ref_pct, lim.source) == (50, 6, "permit 2024-017")
+
+
+@pytest.mark.parametrize(("doc", "message"), [
+    ({"enterprise": [{"id": "bad id"}]}, "must match"),
+    ({"enterprise": [{"id": "E1"}, {"id": "E1"}]}, "listed twice"),
+    ({"enterprise": [{"id": "E1", "outlet": [{"id": "G1", "limits": ["no.such.limit"]}]}]},
+     "unknown limit id"),
+    ({"enterprise": [{"id": "E1", "outlet": [{"id": "G1", "device": [{"mn": "A"}]},
+                                             {"id": "G2", "device": [{"mn": "A"}]}]}]},
+     "device A is listed twice"),
+    ({"enterprise": [{"id": "E1", "outlet": [{"id": "G1", "limits": [
+        {"pollutant": "dioxins", "limit": 0.1}]}]}]}, "not in the pollutant catalogue"),
+])
+def test_inconsistent_registry_is_refused_with_a_reason(doc: dict[str, object],
+                                                        message: str) -> None:
+    with pytest.raises(RegistryError, match=message):
+        build_registry(doc, STANDARDS)
+
+
+def test_store_errors_are_translated(store: InfluxStore, tmp_path: Path) -> None:
+    with pytest.raises(StoreRejected) as bad:
+        store.write_lines(["this is not line protocol"])
+    assert bad.value.status == 400
+    with pytest.raises(StoreRejected):
+        store.query("SELEKT nonsense")
+    down = InfluxStore(f"http://127.0.0.1:{free_port()}", "x", timeout_s=1)
+    with pytest.raises(StoreUnavailable):
+        down.write_lines(['reading,enterprise=E,outlet=O,pollutant=so2 value=1 1'])
+    assert down.ping() is False
