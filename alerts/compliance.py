@@ -57,7 +57,9 @@ AIR_O2_PCT = 21.0
 MIN_VALID_MINUTES_PER_HOUR = 45  # HJ 76-2017 App. B / compliance-rules.md §1.3
 MIN_VALID_HOURS_PER_DAY = 20  # HJ 76-2017 App. B / compliance-rules.md §1.3
 DEFAULT_O2_CUTOFF_PCT = 19.0  # compliance-rules.md §1.2: configurable, not from a standard
-_DENSE_MAX_CELLS = 1 << 22  # above this, group and join by sorting instead of dense tables
+# Grouping and the O2 join use dense tables up to this many cells (or a few per value), else sort.
+_DENSE_MAX_CELLS = 1 << 22
+_DENSE_CELLS_PER_VALUE = 4
 
 
 def flag_codes(flags: npt.ArrayLike) -> U8:
@@ -214,9 +216,13 @@ def judge_limit(value: F64, valid: Bool, limit: F64, limit_min: F64) -> tuple[Bo
     return above | below, multiple
 
 
+def _dense_ok(n_cells: int, n_values: int) -> bool:
+    return n_cells <= max(_DENSE_MAX_CELLS, _DENSE_CELLS_PER_VALUE * n_values)
+
+
 def _group(keys: I64, n_cells: int) -> tuple[I64, I64]:
     """Group ids 0..g-1 (in key order) of the non-negative ``keys`` < ``n_cells``; the keys."""
-    if n_cells <= max(_DENSE_MAX_CELLS, 4 * len(keys)):
+    if _dense_ok(n_cells, len(keys)):
         present = np.bincount(keys, minlength=n_cells) > 0
         uniq = np.flatnonzero(present).astype(np.int64)
         ids = np.cumsum(present, dtype=np.int64) - 1
@@ -227,15 +233,15 @@ def _group(keys: I64, n_cells: int) -> tuple[I64, I64]:
 
 def _lookup(keys: I64, values: F64, queries: I64, n_cells: int) -> F64:
     """``values`` at the ``keys`` equal to each query, NaN where no key matches (values finite)."""
-    if n_cells <= max(_DENSE_MAX_CELLS, 4 * len(keys)):
+    if _dense_ok(n_cells, len(keys)):
         table = np.full(n_cells, np.nan)
         table[keys] = values
         return table[queries]
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    pos = np.minimum(np.searchsorted(sorted_keys, queries), max(len(keys) - 1, 0))
     if len(keys) == 0:
         return np.full(len(queries), np.nan)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    pos = np.maximum(np.searchsorted(sorted_keys, queries, side="right") - 1, 0)  # last wins
     hit = sorted_keys[pos] == queries
     return np.where(hit, values[order][pos], np.nan)
 
