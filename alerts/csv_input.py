@@ -32,7 +32,7 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # DESIGN.md §3.1
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
 )
-_NUMBER = r"\s*(\d+(?:\.\d*)?|\.\d+)\s*"
+_NUMBER = r"\s*((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*"
 _RANGE = re.compile(_NUMBER + "-" + _NUMBER)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
