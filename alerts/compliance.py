@@ -17,7 +17,8 @@ Rules (compliance-rules.md §0, §1.2-§1.5, §2; HJ 76-2017 Appendix B):
   It does not operate when ``o2_mean >= o2_cutoff_pct`` (default 19 %, §1.2 guard: the cut-off is
   not in any text, so it is configurable). A non-operating hour is not valid, never an
   exceedance, and has no ``mean_ref`` (the correction factor explodes near 21 % O2).
-- Exceeded: valid and ``mean_ref > limit``, strictly (HJ 76 alarm rule, §1.5).
+- Exceeded: valid and ``mean_ref > limit``, strictly (HJ 76 alarm rule, §1.5), on the raw,
+  unrounded value (§5 item 14: platforms that round first may differ right at the limit).
   ``multiple = (mean_ref - limit) / limit`` (§1.5, §5 item 9), defined only for exceeded periods
   of upper-bound limits.
 - Day = local calendar day in the deployment's zone; valid with ``>= 20`` valid hours (§1.3); its
