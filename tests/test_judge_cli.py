@@ -1,0 +1,174 @@
+"""``python -m alerts judge`` run as a subprocess on small CSV files written here."""
+
+from __future__ import annotations
+
+import csv
+import random
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = "period,start,enterprise,outlet,pollutant,n_valid,mean,o2_mean,mean_ref,valid,limit," \
+         "exceeded,multiple"
+READING_HEADER = ["ts", "enterprise", "outlet", "pollutant", "value", "flag"]
+LIMIT_HEADER = ["enterprise", "outlet", "pollutant", "limit", "averaging", "o2_ref"]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def run_judge(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alerts", "judge", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def stamp(start: datetime, seconds: int) -> str:
+    return (start + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hour_rows() -> list[list[object]]:
+    six = datetime(2026, 11, 24, 6, tzinfo=UTC)
+    rows: list[list[object]] = []
+    for m in range(60):
+        t = stamp(six, 60 * m)
+        flag = "N" if m < 50 else ("T" if m < 55 else "M")
+        rows.append([t, "E1", "S1", "so2", 200 if flag == "N" else 999, flag])
+        rows.append([t, "E1", "S1", "o2", 11, "N"])
+        rows.append([t, "E1", "S1", "nox", 80, "N"])  # no limit: ignored
+        if m < 45:
+            rows.append([t, "E1", "S1", "pm", 8, ""])  # empty flag means N
+        rows.append([t, "E1", "S2", "so2", 50, "N"])
+        rows.append([t, "E1", "S2", "o2", 20.5, "N"])  # not operating
+        t7, t8 = stamp(six, 3600 + 60 * m), stamp(six, 7200 + 60 * m)
+        if m < 44:
+            rows.append([t7, "E1", "S1", "so2", 100, "N"])
+        rows.append([t7, "E1", "S1", "o2", "11.0", "N"])
+        rows.append([t8.replace("Z", "+08:00"), "E1", "S1", "o2", 11, "N"])  # O2 only
+    random.Random(3).shuffle(rows)
+    return rows
+
+
+def test_hour_rows(tmp_path: Path) -> None:
+    readings = write_csv(tmp_path / "R.csv", READING_HEADER, hour_rows())
+    limits = write_csv(tmp_path / "L.csv", LIMIT_HEADER, [
+        ["E1", "S1", "so2", "250", "hour", "6"],
+        ["E1", "S1", "pm", "10", "hour", ""],
+        ["E1", "S2", "so2", "250", "hour", "6"],
+    ])  # fmt: skip
+    done = run_judge("--readings", str(readings), "--limits", str(limits))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        HEADER,
+        "hour,2026-11-24T06:00:00Z,E1,S1,pm,45,8.0,,8.0,true,10.0,false,",
+        # 200 * (21 - 6) / (21 - 11) = 300 > 250: multiple (300 - 250) / 250 = 0.2
+        "hour,2026-11-24T06:00:00Z,E1,S1,so2,50,200.0,11.0,300.0,true,250.0,true,0.2",
+        # 44 valid minutes: not a valid hour; 100 * 15 / 10 = 150
+        "hour,2026-11-24T07:00:00Z,E1,S1,so2,44,100.0,11.0,150.0,false,250.0,false,",
+        # O2 20.5 >= 19: not operating, no corrected value, never an exceedance
+        "hour,2026-11-24T06:00:00Z,E1,S2,so2,60,50.0,20.5,,false,250.0,false,",
+    ]
+
+
+def test_cutoff_option(tmp_path: Path) -> None:
+    readings = write_csv(tmp_path / "R.csv", READING_HEADER, hour_rows())
+    limits = write_csv(tmp_path / "L.csv", LIMIT_HEADER, [["E1", "S2", "so2", "250", "hour", "6"]])
+    done = run_judge("--readings", str(readings), "--limits", str(limits), "--o2-cutoff", "20.8")
+    assert done.returncode == 0, done.stderr
+    # 50 * 15 / 0.5 = 1500 > 250: multiple 5
+    assert done.stdout.splitlines()[1:] == [
+        "hour,2026-11-24T06:00:00Z,E1,S2,so2,60,50.0,20.5,1500.0,true,250.0,true,5.0",
+    ]
+
+
+def day_rows() -> list[list[object]]:
+    """26 hours of 5-minute water data from 2026-11-23T15:00Z, in Shanghai time 23:00 to 00:00."""
+    start = datetime(2026, 11, 23, 15, tzinfo=UTC)
+    rows: list[list[object]] = []
+    for hour in range(26):
+        ph = 9.5 if hour == 11 else 7.0  # 2026-11-24T02:00Z
+        cod = 70 if 1 <= hour <= 10 else 40
+        for k in range(12):
+            t = stamp(start, 3600 * hour + 300 * k)
+            rows.append([t, "E2", "W1", "ph", ph, "N"])
+            rows.append([t, "E2", "W1", "cod", cod, "N"])
+    return rows
+
+
+def test_day_rows_cross_utc_midnight(tmp_path: Path) -> None:
+    readings = write_csv(tmp_path / "R.csv", READING_HEADER, day_rows())
+    limits = write_csv(tmp_path / "L.csv", LIMIT_HEADER, [
+        ["E2", "W1", "ph", "6-9", "day", ""],
+        ["E2", "W1", "cod", "50", "day", ""],
+    ])  # fmt: skip
+    done = run_judge("--readings", str(readings), "--limits", str(limits), "--interval-s", "300",
+                     "--tz", "Asia/Shanghai")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == HEADER
+    hours = [line for line in lines if line.startswith("hour,")]
+    assert len(hours) == 2 * 26
+    # daily-limit pollutant: hours carry no limit; pH ranges are judged on every hour too
+    assert "hour,2026-11-23T16:00:00Z,E2,W1,cod,12,70.0,,70.0,true,,false," in hours
+    assert "hour,2026-11-24T02:00:00Z,E2,W1,ph,12,9.5,,9.5,true,6.0-9.0,true," in hours
+    ph_day = repr((23 * 7.0 + 9.5) / 24)
+    assert [line for line in lines if line.startswith("day,")] == [
+        # COD: (10 * 70 + 14 * 40) / 24 = 52.5 > 50, multiple 0.05
+        "day,2026-11-22T16:00:00Z,E2,W1,cod,1,40.0,,40.0,false,50.0,false,",
+        "day,2026-11-23T16:00:00Z,E2,W1,cod,24,52.5,,52.5,true,50.0,true,0.05",
+        "day,2026-11-24T16:00:00Z,E2,W1,cod,1,40.0,,40.0,false,50.0,false,",
+        "day,2026-11-22T16:00:00Z,E2,W1,ph,1,7.0,,7.0,false,6.0-9.0,false,",
+        f"day,2026-11-23T16:00:00Z,E2,W1,ph,24,{ph_day},,{ph_day},true,6.0-9.0,false,",
+        "day,2026-11-24T16:00:00Z,E2,W1,ph,1,7.0,,7.0,false,6.0-9.0,false,",
+    ]
+
+
+GOOD_READING = ["2026-11-24T06:00:00Z", "E1", "S1", "so2", "10", "N"]
+GOOD_LIMIT = ["E1", "S1", "so2", "250", "hour", "6"]
+
+
+@pytest.mark.parametrize(
+    ("readings", "limits", "extra", "message"),
+    [
+        ([["ts", "enterprise", "outlet", "pollutant", "value"], GOOD_READING[:5]], None, [],
+         "R.csv line 1: missing columns: flag"),
+        ([READING_HEADER, GOOD_READING, ["2026-11-24 06:01", *GOOD_READING[1:]]], None, [],
+         "R.csv line 3: not an RFC 3339 time"),
+        ([READING_HEADER, ["2026-11-24T06:00:00", *GOOD_READING[1:]]], None, [],
+         "R.csv line 2: not an RFC 3339 time"),
+        ([READING_HEADER, [*GOOD_READING[:4], "abc", "N"]], None, [],
+         "R.csv line 2: value is not a number"),
+        ([READING_HEADER, [*GOOD_READING[:5], "X"]], None, [], "R.csv line 2: unknown flag"),
+        ([READING_HEADER, [*GOOD_READING[:3], "s02", "1", "N"]], None, [],
+         "R.csv line 2: unknown pollutant"),
+        (None, [LIMIT_HEADER, GOOD_LIMIT, ["E1", "S1", "pm", "ten", "hour", ""]], [],
+         "L.csv line 3: limit is not a number"),
+        (None, [LIMIT_HEADER, ["E1", "S1", "so2", "250", "week", ""]], [],
+         "L.csv line 2: averaging must be hour or day"),
+        (None, [LIMIT_HEADER, GOOD_LIMIT, GOOD_LIMIT], [], "L.csv line 3: second hour limit"),
+        (None, None, ["--tz", "Mars/Olympus"], "unknown time zone"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(
+    tmp_path: Path, readings: list[list[str]] | None, limits: list[list[str]] | None,
+    extra: list[str], message: str,
+) -> None:
+    r_rows = readings or [READING_HEADER, GOOD_READING]
+    l_rows = limits or [LIMIT_HEADER, GOOD_LIMIT]
+    r = write_csv(tmp_path / "R.csv", r_rows[0], r_rows[1:])  # type: ignore[arg-type]
+    lim = write_csv(tmp_path / "L.csv", l_rows[0], l_rows[1:])  # type: ignore[arg-type]
+    done = run_judge("--readings", str(r), "--limits", str(lim), *extra)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
