@@ -31,7 +31,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from core.pollutants import BY_CODE, Pollutant
+from core.pollutants import BY_CODE
 from ingest.hj212.crc import DIALECTS, STANDARD, crc_text, detect_dialect, parse_crc_text
 from ingest.hj212.errors import Hj212Error, Reason, excerpt
 
@@ -58,6 +58,8 @@ GROUP_OF_SUFFIX: Final[dict[str, str]] = {
 }
 # System code -> code letter, to repair a 5-digit code that lost its letter (hj212.md §13.3).
 _LETTER_OF_ST: Final[dict[str, str]] = {"31": "a", "32": "w"}
+# 2017 and 2005 codes -> catalogue key (core/pollutants.py; hj212.md §13).
+_KEY_OF_CODE: Final[dict[str, str]] = {code: p.key for code, p in BY_CODE.items()}
 _INT_DIGITS_MAX: Final = 9
 
 
@@ -169,7 +171,8 @@ def parse_segment(text: str, tz: tzinfo = SHANGHAI, *, crc_dialect: str = STANDA
     if not cn or not mn:
         raise Hj212Error(Reason.BAD_SEGMENT, f"no {'CN' if not cn else 'MN'} in the header")
     flag = _parse_int(header, "Flag", 255)
-    pnum, pno = _parse_int(header, "PNUM"), _parse_int(header, "PNO")
+    # PNUM and PNO have at most 4 digits (field lengths of HJ 212-2017, hj212.md §4.1).
+    pnum, pno = _parse_int(header, "PNUM", 9999), _parse_int(header, "PNO", 9999)
     if (pnum is None) != (pno is None) or (
         pnum is not None and pno is not None and not 1 <= pno <= pnum
     ):
@@ -236,47 +239,56 @@ class _CpReader:
         self.unknown: set[str] = set()
 
     def read(self, cp: str) -> None:
+        """One pass over the items, with locals only: this is the decoder's hot loop."""
+        key_of, primary, items = _KEY_OF_CODE, self.primary, self.items
+        values, flags, groups = self.values, self.flags, self.groups
         for part in cp.split(";"):
             for item in part.split(","):
-                if item:
-                    self._item(item)
+                if not item:
+                    continue
+                name, sep, value = item.partition("=")
+                if not sep:
+                    raise Hj212Error(Reason.BAD_SEGMENT, f"CP item {excerpt(item)} has no '='")
+                items.append((name, value))
+                code, dash, suffix = name.partition("-")
+                if not dash:
+                    if name == "DataTime":
+                        self.data_time = value
+                    continue
+                key = key_of.get(code) or self._resolve(code)
+                if key is None:
+                    continue
+                if suffix == primary:
+                    values[key] = parse_number(value, name)
+                elif suffix == "Flag":
+                    flags[key] = _flag_letter(value, name)
+                elif suffix in GROUP_OF_SUFFIX:
+                    group = groups.setdefault(GROUP_OF_SUFFIX[suffix], {})
+                    group[key] = parse_number(value, name)
 
-    def _item(self, item: str) -> None:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise Hj212Error(Reason.BAD_SEGMENT, f"CP item {excerpt(item)} has no '='")
-        self.items.append((name, value))
-        code, dash, suffix = name.partition("-")
-        if not dash:
-            if name == "DataTime":
-                self.data_time = value
-            return
-        pollutant = BY_CODE.get(code) or _repair_code(code, self.st)
-        if pollutant is None:
-            if code:
-                self.unknown.add(code)
-            return
-        if suffix == self.primary:
-            self.values[pollutant.key] = parse_number(value, name)
-        elif suffix == "Flag":
-            letter = value.strip()
-            if not letter:
-                raise Hj212Error(Reason.BAD_VALUE, f"{name} is empty")
-            self.flags[pollutant.key] = letter
-        else:
-            group = GROUP_OF_SUFFIX.get(suffix)
-            if group is not None:
-                self.groups.setdefault(group, {})[pollutant.key] = parse_number(value, name)
+    def _resolve(self, code: str) -> str | None:
+        """The key of a code not in the catalogue as sent: repaired, or listed as unknown."""
+        key = _repair_code(code, self.st)
+        if key is None and code:
+            self.unknown.add(code)
+        return key
 
 
-def _repair_code(code: str, st: str | None) -> Pollutant | None:
+def _repair_code(code: str, st: str | None) -> str | None:
     """``01018`` -> ``w01018`` (Appendix C.14 typo), when the system code or uniqueness tells."""
     if len(code) != 5 or not code.isdigit() or not code.isascii():
         return None
     letter = _LETTER_OF_ST.get(st or "")
     letters = (letter,) if letter else ("a", "w")
-    found = [BY_CODE[x + code] for x in letters if x + code in BY_CODE]
+    found = [_KEY_OF_CODE[x + code] for x in letters if x + code in _KEY_OF_CODE]
     return found[0] if len(found) == 1 else None
+
+
+def _flag_letter(text: str, name: str) -> str:
+    letter = text.strip()
+    if not letter:
+        raise Hj212Error(Reason.BAD_VALUE, f"{name} is empty")
+    return letter
 
 
 def parse_number(text: str, name: str = "value") -> float:
