@@ -32,6 +32,7 @@ from ingest.hj212 import (
     modbus_crc,
 )
 from ingest.hj212.codec import GROUP_OF_SUFFIX, PRIMARY_SUFFIX
+from ingest.hj212.crc import detect_dialect
 from ingest.hj212.encode import format_number
 from tests.hj212_vectors import (
     N1,
@@ -680,3 +681,14 @@ def test_round_trip_near_midnight_in_shanghai() -> None:
     raw = encode_data({"ph": 7.0}, cn="2061", mn="M", data_time=moment)
     assert b"DataTime=20250101000000" in raw
     assert decode(raw).data_time == moment
+
+
+@given(st.binary(max_size=64))
+def test_detect_dialect_agrees_with_both_crcs(data: bytes) -> None:
+    standard, modbus = hj212_crc(data), modbus_crc(data)
+    swapped = (modbus & 0xFF) << 8 | modbus >> 8
+    assert detect_dialect(data, standard) == "standard"
+    assert detect_dialect(data, swapped) == ("standard" if swapped == standard else "modbus-le")
+    assert detect_dialect(data, swapped, (STANDARD,)) == (
+        "standard" if swapped == standard else None
+    )

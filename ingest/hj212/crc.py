@@ -38,6 +38,9 @@ def _reflected_table(poly: int) -> tuple[int, ...]:
 
 TABLE: Final[tuple[int, ...]] = _reflected_table(0xA001)
 _HIGH: Final[tuple[int, ...]] = tuple(entry >> 8 for entry in TABLE)
+# Every standard CRC is a table entry (0xFFFF for no data): a printed value outside this set
+# cannot be a standard CRC, which spares Modbus-style frames half their checking (§5.4).
+_STANDARD_RESULTS: Final = frozenset(TABLE) | {0xFFFF}
 
 
 def hj212_crc(data: bytes) -> int:
@@ -90,7 +93,7 @@ def detect_dialect(
     The standard dialect is tried first: it is the common case, and a frame that happens to
     match both (1 in 65 536) is read as standard.
     """
-    if STANDARD in dialects and hj212_crc(data) == printed:
+    if STANDARD in dialects and printed in _STANDARD_RESULTS and hj212_crc(data) == printed:
         return STANDARD
     if MODBUS_LE in dialects:
         crc = modbus_crc(data)
