@@ -28,6 +28,14 @@ class CommonSettings(BaseSettings):
     influx_username: str | None = None
     influx_password: SecretStr | None = None
     influx_timeout_s: float = 10.0
+    # Create the database and its retention policies at start (needs an admin user on
+    # InfluxDB 1.x). Turn off when an operator or `python -m core.schema` creates them, and on
+    # InfluxDB 2.x/3.x, where buckets take their place (docs/operations.md).
+    influx_create_schema: bool = True
+    # How long raw minute readings and rejections are kept, in days (0: forever).
+    retention_raw_days: int = 1830
+    # How long judged hours and days, daily summaries and alerts are kept, in days (0: forever).
+    retention_results_days: int = 0
 
     registry_path: Path = Path("config/registry.example.toml")
     limits_path: Path = Path("config/limits.toml")
