@@ -146,22 +146,24 @@ def new_service_passwords(names: Iterable[str]) -> dict[str, str]:
     return {name: secrets.token_urlsafe(18) for name in names}
 
 
-def _write_private(path: Path, text: str) -> None:
+def _write_private(path: Path, text: str, owner: tuple[int, int] | None = None) -> None:
     """Write a file readable by its owner only, replacing the old one in one step."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+    if owner is not None:
+        os.chown(tmp, *owner)
     os.replace(tmp, path)
 
 
-def write_auth(auth: BrokerAuth, out_dir: Path, iterations: int = HASH_ITERATIONS
-               ) -> tuple[Path, Path]:
-    """Write ``passwd`` and ``acl`` into ``out_dir``; returns their paths."""
+def write_auth(auth: BrokerAuth, out_dir: Path, iterations: int = HASH_ITERATIONS,
+               owner: tuple[int, int] | None = None) -> tuple[Path, Path]:
+    """Write ``passwd`` and ``acl`` into ``out_dir`` (owned by ``owner`` if given)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     passwd, acl = out_dir / "passwd", out_dir / "acl"
-    _write_private(passwd, auth.password_file(iterations))
-    _write_private(acl, auth.acl_file())
+    _write_private(passwd, auth.password_file(iterations), owner)
+    _write_private(acl, auth.acl_file(), owner)
     return passwd, acl
 
 
@@ -173,6 +175,9 @@ class BrokerAuthSettings(CommonSettings):
     broker_secrets_path: Path = Path("var/secrets.toml")
     broker_auth_dir: Path = Path("var/broker")  # where passwd and acl are written
     broker_hash_iterations: int = HASH_ITERATIONS
+    # "uid:gid" to give the written files to, so that a broker running as another user can
+    # read them (1883:1883 for the eclipse-mosquitto image); empty: the writer keeps them.
+    broker_auth_owner: str = ""
     # Service passwords; each given one makes a user of that name. They override the
     # secrets file's [service_password] table.
     broker_ingest_password: SecretStr | None = None
@@ -185,9 +190,15 @@ class BrokerAuthSettings(CommonSettings):
         out = dict(from_file)
         for name in SERVICE_RIGHTS:
             value = getattr(self, f"broker_{name}_password")
-            if value is not None:
+            if value is not None and value.get_secret_value():  # empty: not given
                 out[name] = value.get_secret_value()
         return out
+
+    def owner(self) -> tuple[int, int] | None:
+        if not self.broker_auth_owner:
+            return None
+        uid, _, gid = self.broker_auth_owner.partition(":")
+        return int(uid), int(gid or uid)
 
 
 def main() -> None:
@@ -200,7 +211,8 @@ def main() -> None:
     registry = load_registry(settings.registry_path, load_standards(settings.limits_path))
     devices, services = load_secrets(settings.broker_secrets_path)
     auth = build_auth(registry, devices, settings.service_passwords(services))
-    passwd, acl = write_auth(auth, settings.broker_auth_dir, settings.broker_hash_iterations)
+    passwd, acl = write_auth(auth, settings.broker_auth_dir, settings.broker_hash_iterations,
+                             settings.owner())
     if auth.devices_without_password:
         log.warning("%d registered device(s) have no password in %s and cannot connect: %s",
                     len(auth.devices_without_password), settings.broker_secrets_path,
