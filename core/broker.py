@@ -174,17 +174,17 @@ class BrokerAuthSettings(CommonSettings):
     # [service_password].
     broker_secrets_path: Path = Path("var/secrets.toml")
     broker_auth_dir: Path = Path("var/broker")  # where passwd and acl are written
-    broker_hash_iterations: int = HASH_ITERATIONS
+    broker_hash_iterations: int = HASH_ITERATIONS  # PBKDF2 rounds of the password hashes
     # "uid:gid" to give the written files to, so that a broker running as another user can
     # read them (1883:1883 for the eclipse-mosquitto image); empty: the writer keeps them.
     broker_auth_owner: str = ""
-    # Service passwords; each given one makes a user of that name. They override the
-    # secrets file's [service_password] table.
-    broker_ingest_password: SecretStr | None = None
-    broker_gateway_password: SecretStr | None = None
-    broker_alerts_password: SecretStr | None = None
-    broker_monitor_password: SecretStr | None = None
-    broker_simulator_password: SecretStr | None = None
+    # Service passwords: each one given (not empty) makes a user of that name, with the
+    # rights of SERVICE_RIGHTS; they override the secrets file's [service_password] table.
+    broker_ingest_password: SecretStr | None = None  # reads emissions/# and hj212/#
+    broker_gateway_password: SecretStr | None = None  # writes hj212/#
+    broker_alerts_password: SecretStr | None = None  # reads $SYS/#
+    broker_monitor_password: SecretStr | None = None  # reads $SYS/# (health checks)
+    broker_simulator_password: SecretStr | None = None  # writes for every device: demo only
 
     def service_passwords(self, from_file: Mapping[str, str]) -> dict[str, str]:
         out = dict(from_file)
