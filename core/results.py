@@ -13,7 +13,8 @@ A point with the same measurement, tags and time overwrites the earlier one, so 
 hour or re-writing an alert never duplicates it. An alert's workflow (status, notes,
 explanation) is written by people through the API, its episode (active, hours, peak) by the
 scheduler: each side writes only its own fields, and InfluxDB merges the fields of a point.
-All times here are integer epoch milliseconds.
+All times here are integer epoch milliseconds. Each measurement is kept as long as its
+retention policy says (``core.retention``): the store routes writes and queries there.
 """
 
 from __future__ import annotations

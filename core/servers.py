@@ -102,11 +102,25 @@ class Process:
 
 @dataclass
 class Mosquitto(Process):
+    """A broker; anonymous unless given a password file (and an ACL file) from core.broker.
+
+    ``extra_conf`` is appended last, so its options override the shared ones (tests use it for
+    a small queue limit or a short ``sys_interval``).
+    """
+
     port: int = 0
     extra_conf: str = ""
+    password_file: Path | None = None
+    acl_file: Path | None = None
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port()
+
+    def auth_conf(self) -> str:
+        if self.password_file is None:
+            return "allow_anonymous true\n"
+        conf = f"allow_anonymous false\npassword_file {self.password_file}\n"
+        return conf + (f"acl_file {self.acl_file}\n" if self.acl_file else "")
 
     def write_config(self) -> Path:
         data = self.workdir / "data"
@@ -118,7 +132,7 @@ class Mosquitto(Process):
             + f"\nuser {user}\npersistence_location {data}/\nlog_dest stdout\n"
             + "log_type error\nlog_type warning\nlog_type notice\nconnection_messages false\n"
             + f"listener {self.port} 127.0.0.1\n"
-            + (self.extra_conf or "allow_anonymous true\n"))
+            + self.auth_conf() + self.extra_conf)
         return conf
 
     def start(self, timeout_s: float = 15.0) -> Mosquitto:

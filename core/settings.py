@@ -17,19 +17,27 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EMS_", env_file=".env", extra="ignore")
 
-    mqtt_host: str = "127.0.0.1"
+    mqtt_host: str = "127.0.0.1"  # MQTT broker
     mqtt_port: int = 1883
-    mqtt_username: str | None = None
+    mqtt_username: str | None = None  # this service's broker user (python -m core.broker)
     mqtt_password: SecretStr | None = None
     mqtt_keepalive_s: int = 30
 
-    influx_url: str = "http://127.0.0.1:8086"
+    influx_url: str = "http://127.0.0.1:8086"  # InfluxDB's 1.x HTTP API (any generation)
     influx_database: str = "emissions"
-    influx_username: str | None = None
-    influx_password: SecretStr | None = None
+    influx_username: str | None = None  # a 1.x user, or any name with a 2.x/3.x token
+    influx_password: SecretStr | None = None  # its password, or the 2.x/3.x token
     influx_timeout_s: float = 10.0
+    # Create the database and its retention policies at start (needs an admin user on
+    # InfluxDB 1.x). Turn off when an operator or `python -m core.schema` creates them, and on
+    # InfluxDB 2.x/3.x, where buckets take their place (docs/operations.md).
+    influx_create_schema: bool = True
+    # How long raw minute readings and rejections are kept, in days (0: forever).
+    retention_raw_days: int = 1830
+    # How long judged hours and days, daily summaries and alerts are kept, in days (0: forever).
+    retention_results_days: int = 0
 
-    registry_path: Path = Path("config/registry.example.toml")
-    limits_path: Path = Path("config/limits.toml")
-    timezone: str = "Asia/Shanghai"
+    registry_path: Path = Path("config/registry.example.toml")  # enterprises, outlets, devices
+    limits_path: Path = Path("config/limits.toml")  # emission standards and their limits
+    timezone: str = "Asia/Shanghai"  # local days of daily means and summaries
     log_level: str = "INFO"

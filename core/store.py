@@ -11,11 +11,17 @@ Readings are the hot path: their tags are validated identifiers and their fields
 flag letter, so their lines are formatted directly (about 20 times cheaper than building a point
 object). Free text (rejected payloads, notes, names) goes through influxdb-client's point
 serialisation, whose escaping is well tested; ``tests/test_store.py`` checks both agree.
+
+Each measurement lives in its retention policy (``core.retention``): ``write_lines`` sends each
+line to the policy of its measurement (one request per policy), ``query`` reads from the policy
+of the measurement named after FROM, and ``create_database`` creates the policies, or brings
+their durations in line with the configuration. Callers never name a policy.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +30,9 @@ import httpx
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
+from core import retention
 from core.readings import Reading, Rejection
+from core.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +92,20 @@ def rejection_point(rej: Rejection, arrival_ns: int) -> Point:
 
 @dataclass
 class InfluxStore:
-    """A thread-safe client of one InfluxDB database over the 1.x HTTP API."""
+    """A thread-safe client of one InfluxDB database over the 1.x HTTP API.
+
+    ``policies`` are the retention policies ``create_database`` makes; with ``create_schema``
+    off it only checks that InfluxDB answers (the schema is then someone else's job).
+    """
 
     url: str
     database: str
     username: str | None = None
     password: str | None = None
     timeout_s: float = 10.0
+    policies: tuple[retention.Policy, ...] = field(
+        default_factory=lambda: retention.policies(raw_days=1830, results_days=0))
+    create_schema: bool = True
     _client: httpx.Client = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -119,25 +134,72 @@ class InfluxStore:
             return False
 
     def create_database(self) -> None:
-        self._request("POST", "/query", params={"q": f'CREATE DATABASE "{self.database}"'})
+        """Create the database and its retention policies; harmless when they exist."""
+        if not self.create_schema:
+            self._request("GET", "/ping")
+            return
+        self._statement(f'CREATE DATABASE "{self.database}"')
+        self.ensure_retention_policies()
+
+    def ensure_retention_policies(self) -> None:
+        """Create missing policies and alter those whose durations differ from the settings."""
+        series = self.query(f'SHOW RETENTION POLICIES ON "{self.database}"')
+        have = {row["name"]: row for s in series for row in s.rows()}
+        for policy in self.policies:
+            row = have.get(policy.name)
+            if row is None:
+                self._statement(policy.influxql(self.database, "CREATE"))
+                log.info("created retention policy %s (%s h, shards %s h)", policy.name,
+                         policy.duration_h or "INF", policy.shard_h)
+            elif (_hours(row["duration"]), _hours(row["shardGroupDuration"])) != (
+                    policy.duration_h, policy.shard_h):
+                self._statement(policy.influxql(self.database, "ALTER"))
+                log.info("retention policy %s changed from %s to %s h", policy.name,
+                         row["duration"], policy.duration_h or "INF")
+
+    def _statement(self, q: str) -> None:
+        """Run one statement that returns no rows; its error is raised as StoreRejected."""
+        resp = self._request("POST", "/query", data={"q": q})
+        for result in resp.json().get("results", []):
+            if "error" in result:
+                raise StoreRejected(400, str(result["error"]))
 
     def write_lines(self, lines: Iterable[str], precision: str = "ns",
                     retention_policy: str | None = None) -> None:
+        """Write lines, each to the retention policy of its measurement.
+
+        A caller that knows all its lines share one policy (the ingester's readings and
+        rejections) passes it as ``retention_policy`` and spares the per-line routing.
+        """
+        if retention_policy is not None:
+            self._write(lines, precision, retention_policy)
+            return
+        for policy, group in retention.group_by_policy(lines).items():
+            self._write(group, precision, policy)
+
+    def _write(self, lines: Iterable[str], precision: str, policy: str | None) -> None:
         body = "\n".join(lines).encode("utf-8")
         if not body:
             return
         params = {"db": self.database, "precision": precision}
-        if retention_policy:
-            params["rp"] = retention_policy
+        if policy:
+            params["rp"] = policy
         self._request("POST", "/write", params=params, content=body)
 
     def write_points(self, points: Sequence[Point]) -> None:
         self.write_lines(point_line(p) for p in points)
 
-    def query(self, q: str, epoch: str = "ms", params: dict[str, Any] | None = None
-              ) -> list[Series]:
-        """Run InfluxQL statements; a statement error is raised as StoreRejected."""
+    def query(self, q: str, epoch: str = "ms", params: dict[str, Any] | None = None,
+              retention_policy: str | None = None) -> list[Series]:
+        """Run InfluxQL statements; a statement error is raised as StoreRejected.
+
+        The query reads from the retention policy of the measurement after its FROM
+        (``core.retention.query_policy``) unless ``retention_policy`` names one.
+        """
         form = {"q": q, "db": self.database, "epoch": epoch}
+        policy = retention_policy or retention.query_policy(q)
+        if policy:
+            form["rp"] = policy
         if params:
             import orjson
 
@@ -158,6 +220,28 @@ class InfluxStore:
         field_name = {"reading": "value", "rejection": "detail"}.get(measurement, "*")
         series = self.query(f'SELECT count("{field_name}") FROM "{measurement}"{clause}')
         return sum(int(v[1]) for s in series for v in s.values if v[1] is not None)
+
+
+def store_from_settings(settings: CommonSettings) -> InfluxStore:
+    """The store a service's settings describe: server, credentials, schema and retention."""
+    password = settings.influx_password.get_secret_value() if settings.influx_password else None
+    return InfluxStore(settings.influx_url, settings.influx_database, settings.influx_username,
+                       password, settings.influx_timeout_s,
+                       policies=retention.policies(settings.retention_raw_days,
+                                                   settings.retention_results_days),
+                       create_schema=settings.influx_create_schema)
+
+
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def _hours(duration: str) -> int:
+    """Hours of an InfluxDB duration as SHOW RETENTION POLICIES prints it (``9600h0m0s``)."""
+    match = _DURATION.fullmatch(duration)
+    if not match:
+        raise StoreRejected(400, f"unexpected duration {duration!r} from InfluxDB")
+    h, m, sec = (int(g) if g else 0 for g in match.groups())
+    return h + (m * 60 + sec) // 3600
 
 
 def _error_text(resp: httpx.Response) -> str:

@@ -9,7 +9,7 @@ import threading
 from core.logs import setup_logging
 from core.registry import load_registry
 from core.standards import load_standards
-from core.store import InfluxStore
+from core.store import store_from_settings
 from ingest.service import Ingester
 from ingest.settings import IngestSettings
 
@@ -20,11 +20,7 @@ def main() -> None:
     settings = IngestSettings()
     setup_logging(settings.log_level)
     registry = load_registry(settings.registry_path, load_standards(settings.limits_path))
-    store = InfluxStore(settings.influx_url, settings.influx_database,
-                        settings.influx_username,
-                        settings.influx_password.get_secret_value()
-                        if settings.influx_password else None,
-                        settings.influx_timeout_s)
+    store = store_from_settings(settings)
     ingester = Ingester(settings, registry, store)
     if settings.ingest_metrics_port:
         from prometheus_client import start_http_server

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from core import retention
 from core.readings import JsonReadingParser, Limits, Parsed, Rejection
 from core.registry import Registry
 from core.store import InfluxStore, StoreUnavailable, point_line, reading_line, rejection_point
@@ -18,6 +19,7 @@ from ingest.writer import BatchWriter, Item
 log = logging.getLogger(__name__)
 
 JSON_TOPIC_ROOT = "emissions"
+LINE_MEASUREMENTS = ("reading", "rejection")  # what the ingester writes
 
 # A topic root and the parser of its messages: (topic, payload, now_ms) -> Parsed.
 Parser = Callable[[str, bytes, int], Parsed]
@@ -79,7 +81,8 @@ class Ingester:
         self.writer = BatchWriter(store, self.subscriber.ack,
                                   max_points=settings.ingest_batch_max_points,
                                   max_wait_s=settings.ingest_batch_max_wait_s,
-                                  retry_max_s=settings.ingest_retry_max_s)
+                                  retry_max_s=settings.ingest_retry_max_s,
+                                  retention_policy=retention.common_policy(LINE_MEASUREMENTS))
         self._warned_at: dict[str, float] = {}
 
     def handle(self, topic: str, payload: bytes, qos: int, mid: int) -> None:

@@ -34,8 +34,11 @@ class BatchWriter:
 
     def __init__(self, store: InfluxStore, ack: Callable[[int, int], None], *,
                  max_points: int = 5000, max_wait_s: float = 0.2,
-                 retry_max_s: float = 5.0) -> None:
+                 retry_max_s: float = 5.0, retention_policy: str | None = None) -> None:
         self._store = store
+        # The one retention policy of every line submitted, when the caller knows it: each
+        # batch is then one write; None routes each line by its measurement.
+        self._policy = retention_policy
         self._ack = ack
         self._max_points = max_points
         self._max_wait_s = max_wait_s
@@ -105,7 +108,7 @@ class BatchWriter:
         while True:
             try:
                 with metrics.BATCH_SECONDS.time():
-                    self._store.write_lines(lines)
+                    self._store.write_lines(lines, retention_policy=self._policy)
             except StoreUnavailable as exc:
                 self._note_outage(exc, len(lines))
                 if self._stopping:
@@ -130,14 +133,15 @@ class BatchWriter:
     def _write_one_by_one(self, batch: list[Item]) -> None:
         for item in batch:
             try:
-                self._store.write_lines(item.lines)
+                self._store.write_lines(item.lines, retention_policy=self._policy)
                 self.stored_readings += item.n_readings
                 metrics.READINGS_STORED.inc(item.n_readings)
             except StoreRejected as exc:
                 metrics.REJECTIONS.labels("store_rejected").inc()
                 if item.on_rejected is not None:
                     try:
-                        self._store.write_lines(item.on_rejected(exc.message))
+                        self._store.write_lines(item.on_rejected(exc.message),
+                                                retention_policy=self._policy)
                     except StoreRejected:
                         log.error("InfluxDB refused even the rejection record of message %d",
                                   item.mid)

@@ -1,0 +1,66 @@
+"""The operations entry points as a deployment runs them: python -m core.broker, core.schema,
+core.healthcheck."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from core.healthcheck import main as healthcheck
+from core.servers import InfluxDB, free_port
+from core.store import InfluxStore
+from simulators.fleet import Fleet
+from tests.conftest import ROOT
+
+
+def _run(module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EMS_")}
+    return subprocess.run([sys.executable, "-m", module], cwd=ROOT, env={**base, **env},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_broker_cli_writes_users_for_devices_and_given_services(tmp_path: Path,
+                                                                fleet: Fleet) -> None:
+    out = _run("core.broker", {
+        "EMS_REGISTRY_PATH": str(tmp_path / "registry.toml"),
+        "EMS_LIMITS_PATH": str(ROOT / "config" / "limits.toml"),
+        "EMS_BROKER_SECRETS_PATH": str(tmp_path / "secrets.toml"),
+        "EMS_BROKER_AUTH_DIR": str(tmp_path / "auth"),
+        "EMS_BROKER_INGEST_PASSWORD": "i-pass",
+        "EMS_BROKER_SIMULATOR_PASSWORD": "",  # empty: no such user
+    })
+    assert out.returncode == 0, out.stderr
+    users = [ln.split(":", 1)[0] for ln in (tmp_path / "auth" / "passwd").read_text().split()]
+    assert users == sorted([*fleet.passwords, "ingest"])
+    acl = (tmp_path / "auth" / "acl").read_text()
+    assert "user simulator" not in acl
+    assert f"user {fleet.outlets[0].device}\ntopic write emissions/E0001/G1\n" in acl
+    assert "10 devices, 1 services" in out.stderr
+
+
+def test_schema_cli_creates_the_policies(influx_server: InfluxDB) -> None:
+    db = f"t_{uuid.uuid4().hex[:12]}"
+    out = _run("core.schema", {"EMS_INFLUX_URL": influx_server.url, "EMS_INFLUX_DATABASE": db,
+                               "EMS_INFLUX_CREATE_SCHEMA": "false",  # the job turns it on
+                               "EMS_RETENTION_RAW_DAYS": "90"})
+    assert out.returncode == 0, out.stderr
+    store = InfluxStore(influx_server.url, db)
+    try:
+        rows = {r["name"]: r["duration"] for s in store.query(f'SHOW RETENTION POLICIES ON "{db}"')
+                for r in s.rows()}
+        assert rows["raw"] == "2160h0m0s"
+        assert rows["results"] == "0s"
+        assert "retention policy raw: reading, rejection, kept 90 days" in out.stderr
+    finally:
+        store.query(f'DROP DATABASE "{db}"')
+        store.close()
+
+
+def test_healthcheck(influx_server: InfluxDB) -> None:
+    assert healthcheck([f"{influx_server.url}/ping"]) == 0
+    assert healthcheck([f"{influx_server.url}/ping", f"{influx_server.url}/nothing"]) == 1
+    assert healthcheck([f"http://127.0.0.1:{free_port()}/metrics"]) == 1
+    assert healthcheck([]) == 2
