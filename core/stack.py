@@ -18,8 +18,11 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.broker import build_auth, load_secrets, new_service_passwords, write_auth
 from core.logs import setup_logging
+from core.registry import load_registry
 from core.servers import InfluxDB, Mosquitto, ServerError, port_open
+from core.standards import load_standards
 from simulators.fleet import build_fleet
 
 log = logging.getLogger("stack")
@@ -82,7 +85,15 @@ def main() -> int:
     if not registry.exists():
         build_fleet(st.enterprises, st.outlets_per_enterprise, seed=1).write(registry,
                                                                               secrets_file)
-    broker = Mosquitto("mosquitto", var / "mosquitto", port=st.mqtt_port).start()
+    # Anonymous access is off here too: every service and the simulator log in as themselves,
+    # with passwords made for this run.
+    std = load_standards(ROOT / "config" / "limits.toml")
+    devices, _ = load_secrets(secrets_file)
+    service_pw = new_service_passwords(["ingest", "gateway", "alerts", "simulator"])
+    passwd, acl = write_auth(build_auth(load_registry(registry, std), devices, service_pw),
+                             var / "mosquitto-auth")
+    broker = Mosquitto("mosquitto", var / "mosquitto", port=st.mqtt_port,
+                       password_file=passwd, acl_file=acl).start()
     influx = InfluxDB("influxd", var / "influxdb", port=st.influx_port,
                       rpc_port=st.influx_rpc_port).start()
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
@@ -94,9 +105,13 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        for name, argv in (("ingest", ["-m", "ingest"]), ("alerts", ["-m", "alerts"]),
-                           ("api", ["-m", "api"]), ("simulators", ["-m", "simulators"])):
-            children.append(_start(name, argv, env, logs))
+        for name, user, argv in (("ingest", "ingest", ["-m", "ingest"]),
+                                 ("alerts", "alerts", ["-m", "alerts"]),
+                                 ("api", "", ["-m", "api"]),
+                                 ("simulators", "simulator", ["-m", "simulators"])):
+            creds = {"EMS_MQTT_USERNAME": user, "EMS_MQTT_PASSWORD": service_pw[user]} if user \
+                else {}
+            children.append(_start(name, argv, {**env, **creds}, logs))
         print(f"""
 Emissions monitoring is running.
   API and its documentation  http://127.0.0.1:{st.api_port}/docs
