@@ -93,7 +93,9 @@ def run_scenario(args: argparse.Namespace, settings: SimSettings, stop: threadin
                              now_ms=int(time.time() * 1000), start_ms=start_ms,
                              anchor="now" if args.clock == "realtime" else "end")
     reg_path, sec_path = default_paths(scenario)
-    reg_path, sec_path = args.registry or reg_path, args.secrets or sec_path
+    if args.registry:
+        reg_path, sec_path = args.registry, args.registry.with_name("secrets.toml")
+    sec_path = args.secrets or sec_path
     fleet = write_registry(scenario, reg_path, sec_path)
     expect = args.expect or reg_path.parent / "expected.json"
     n = write_expected(scenario, expect)

@@ -348,10 +348,10 @@ class _Builder:
     def spec(self) -> OutletSpec:
         return self.scenario.outlets[self.i]
 
-    def add(self, kind: str, pollutant: str = "", start_ms: int = 0, **kw: object) -> None:
-        end = kw.get("end_ms")
-        span_end = (end if isinstance(end, int) else self.scenario.end_ms) or start_ms
-        why = _why(self.scenario, self.i, start_ms, max(span_end, start_ms + HOUR_MS))
+    def add(self, kind: str, pollutant: str = "", start_ms: int = 0, until_ms: int = 0,
+            **kw: object) -> None:
+        """One expectation; ``until_ms`` ends the span whose incidents explain it."""
+        why = _why(self.scenario, self.i, start_ms, max(until_ms, start_ms + HOUR_MS))
         self.out.append(Expectation(kind=kind, enterprise=self.spec.enterprise,
                                     outlet=self.spec.outlet, pollutant=pollutant,
                                     start_ms=start_ms, why=why, **kw))  # type: ignore[arg-type]
@@ -365,7 +365,8 @@ class _Builder:
                                       f"nominal {h.mean_ref or h.o2_mean!r} too close to call")
                 sure = False
                 continue
-            self.add(kind, p, start, valid=h.valid,
+            length = HOUR_MS if kind == "hour" else 24 * HOUR_MS
+            self.add(kind, p, start, start + length, valid=h.valid,
                      exceeded=h.exceeded if h.valid and judged else None, value=h.mean_ref)
         return sure
 
@@ -379,10 +380,11 @@ class _Builder:
         if not sure:
             return
         eps = episodes(hours) if hourly else []
+        end = self.scenario.end_ms
         for opened, closed in eps:
-            self.add("alert", p, opened, end_ms=closed, alert_kind="exceedance")
+            self.add("alert", p, opened, closed or end, end_ms=closed, alert_kind="exceedance")
         if not eps and not any(d.exceeded for _, d in days):
-            self.add("no_alert", p, self.scenario.start_ms, end_ms=self.scenario.end_ms,
+            self.add("no_alert", p, self.scenario.start_ms, end, end_ms=end,
                      alert_kind="exceedance")
 
     def over_range(self) -> None:
@@ -391,27 +393,27 @@ class _Builder:
         for p, hours in self.res.hours.items():
             for first, final in runs([h.start_ms for h in hours if h.n_over_range]):
                 found = True
-                self.add("alert", p, first, end_ms=None if final == last else final + HOUR_MS,
+                self.add("alert", p, first, final + HOUR_MS,
+                         end_ms=None if final == last else final + HOUR_MS,
                          alert_kind="over_range", tolerance_ms=HOUR_TOLERANCE_MS)
         if not found:
-            self.add("no_alert", "", self.scenario.start_ms, end_ms=self.scenario.end_ms,
-                     alert_kind="over_range")
+            self.add("no_alert", "", self.scenario.start_ms, self.scenario.end_ms,
+                     end_ms=self.scenario.end_ms, alert_kind="over_range")
 
     def flatline(self) -> None:
-        short = False
         any_flat = False
         last = self.scenario.end_ms - HOUR_MS
         for p, hours in self.res.hours.items():
             for first, final in flat_runs(hours):
                 any_flat = True
                 if (final - first) // HOUR_MS + 1 < FLAT_MIN_HOURS:
-                    short = True
-                    continue
-                self.add("alert", p, first, end_ms=None if final == last else final + HOUR_MS,
+                    continue  # too short to call either way
+                self.add("alert", p, first, final + HOUR_MS,
+                         end_ms=None if final == last else final + HOUR_MS,
                          alert_kind="suspicious_flatline", tolerance_ms=HOUR_TOLERANCE_MS)
-        if not any_flat and not short:
-            self.add("no_alert", "", self.scenario.start_ms, end_ms=self.scenario.end_ms,
-                     alert_kind="suspicious_flatline")
+        if not any_flat:
+            self.add("no_alert", "", self.scenario.start_ms, self.scenario.end_ms,
+                     end_ms=self.scenario.end_ms, alert_kind="suspicious_flatline")
 
     def gaps(self) -> None:
         stamps = self.res.received_stamps
@@ -425,10 +427,10 @@ class _Builder:
             hole = b - a - interval
             longest = max(longest, hole)
             if hole >= GAP_ALERT_MIN_MS:
-                self.add("alert", "", a + interval, end_ms=None if b == end else b,
+                self.add("alert", "", a + interval, b, end_ms=None if b == end else b,
                          alert_kind="data_gap", tolerance_ms=HOUR_TOLERANCE_MS)
         if longest <= GAP_QUIET_MAX_MS:
-            self.add("no_alert", "", start, end_ms=end, alert_kind="data_gap")
+            self.add("no_alert", "", start, end, end_ms=end, alert_kind="data_gap")
 
     def build(self) -> None:
         for p in self.res.hours:

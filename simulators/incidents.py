@@ -125,7 +125,6 @@ class Minute:
 
     ts_ms: int  # true measurement time
     stamp_ms: int  # the time the device writes (differs under clock drift)
-    index: int  # minutes since the scenario start, in sampling intervals
     operating: bool
     values: dict[str, float]
     c_ref: dict[str, float]

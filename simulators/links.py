@@ -3,13 +3,19 @@
 ``MqttLink`` publishes at QoS 1 and tracks the broker's acknowledgement of every message itself
 (paho's ``on_publish``), so that a message published while the link is reconnecting is still
 awaited correctly: paho keeps unacknowledged QoS 1 messages and sends them again after the
-reconnection. ``Hj212TcpLink`` writes frames on a TCP connection to the HJ 212 gateway and, when
-asked, reads one reply line per frame (the gateway answers only after the broker acknowledged,
+reconnection. A reconnection drops the TCP connection under paho's network thread, which then
+reconnects on its own (paho waits at least a second first), as after a real network fault. It
+drops it between messages, once the broker has acknowledged what was sent: a message caught in
+flight would be delivered twice (QoS 1 is at least once), harmless for readings, which
+overwrite, but a second rejection record for a malformed one.
+``Hj212TcpLink`` writes frames on a TCP connection to the HJ 212 gateway and, when asked,
+reads one reply line per frame (the gateway answers only after the broker acknowledged,
 DESIGN §3.2).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -49,16 +55,20 @@ class Done:
 
 
 class _Ack:
-    __slots__ = ("link", "mid")
+    """The broker's acknowledgement of one message; asking twice is harmless."""
+
+    __slots__ = ("link", "mid", "_done")
 
     def __init__(self, link: MqttLink, mid: int) -> None:
-        self.link, self.mid = link, mid
+        self.link, self.mid, self._done = link, mid, False
 
     def done(self) -> bool:
-        return self.link.acked(self.mid, 0.0)
+        return self.wait(0.0)
 
     def wait(self, timeout_s: float) -> bool:
-        return self.link.acked(self.mid, timeout_s)
+        if not self._done:
+            self._done = self.link.acked(self.mid, timeout_s)
+        return self._done
 
 
 class MqttLink:
@@ -70,6 +80,9 @@ class MqttLink:
         self._client_id = client_id
         self._cond = threading.Condition()
         self._acked: set[int] = set()
+        self._connects = 0
+        self._n_sent = 0
+        self._n_acked = 0
         self._connected = threading.Event()
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         if username:
@@ -98,6 +111,9 @@ class MqttLink:
         if reason.is_failure:
             log.error("broker refused %s: %s", self._client_id, reason)
             return
+        with self._cond:
+            self._connects += 1
+            self._cond.notify_all()
         self._connected.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: mqtt.DisconnectFlags,
@@ -108,6 +124,7 @@ class MqttLink:
                     _p: Properties) -> None:
         with self._cond:
             self._acked.add(mid)
+            self._n_acked += 1
             self._cond.notify_all()
 
     def acked(self, mid: int, timeout_s: float) -> bool:
@@ -121,20 +138,25 @@ class MqttLink:
             return False
 
     def send(self, topic: str, payload: bytes) -> Pending:
+        with self._cond:
+            self._n_sent += 1
         info = self.client.publish(topic, payload, qos=1)
         return _Ack(self, info.mid)
 
     def reconnect(self) -> None:
-        """Drop the connection and open it again, as a flaky modem does."""
-        self.client.disconnect()
-        self.client.loop_stop()
-        self._connected.clear()
-        try:
-            self.client.reconnect()
-        except OSError as exc:
-            raise LinkError(f"reconnection to {self._host}:{self._port} failed: {exc}") from exc
-        self.client.loop_start()
-        self._wait_connected()
+        """Drop the connection as a flaky modem does (no DISCONNECT packet), between two
+        messages, and wait until paho's network thread has reconnected (after 1 s)."""
+        with self._cond:
+            before = self._connects
+            if not self._cond.wait_for(lambda: self._n_acked >= self._n_sent, self._timeout):
+                raise LinkError(f"{self._host}:{self._port} left messages unacknowledged")
+        sock = self.client.socket()
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):  # already gone: fine
+                sock.shutdown(socket.SHUT_RDWR)  # the network thread sees the loss
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._connects > before, self._timeout + 5):
+                raise LinkError(f"no reconnection to {self._host}:{self._port}")
         self.reconnects += 1
 
     def close(self) -> None:

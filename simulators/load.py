@@ -80,7 +80,7 @@ def run_load(fleet: Fleet, links: list[Link], *, devices: int, rate: float, coun
         while outstanding and (outstanding[0].done() or len(outstanding) > max_outstanding):
             if not outstanding[0].wait(ack_timeout_s):
                 raise LinkError(f"the broker acknowledged nothing for {ack_timeout_s} s")
-            outstanding.popleft()
+            outstanding.popleft()  # wait() after done() is harmless: acks are remembered
             stats.acked += 1
     for pending in outstanding:
         if not pending.wait(ack_timeout_s):

@@ -48,8 +48,7 @@ def plan_outlet(scenario: Scenario, i: int, start_ms: int | None = None,
     for ts in range(first, stop, interval_ms):
         nominal = model.nominal(ts)
         flag = "N" if nominal.state.operating else "F"
-        m = Minute(ts_ms=ts, stamp_ms=ts, index=(ts - scenario.start_ms) // interval_ms,
-                   operating=nominal.state.operating, values=nominal.values,
+        m = Minute(ts_ms=ts, stamp_ms=ts, operating=nominal.state.operating, values=nominal.values,
                    c_ref=nominal.c_ref, flags=dict.fromkeys(nominal.values, flag))
         apply(incidents, m, model, interval_ms, malformations)
         if not m.send:

@@ -58,5 +58,6 @@ def scenario_fleet(scenario: Scenario, passwords: dict[str, str] | None = None) 
 def write_registry(scenario: Scenario, registry_path: Path, secrets_path: Path) -> Fleet:
     """Write the scenario's registry and secrets, keeping passwords already in ``secrets_path``."""
     fleet = scenario_fleet(scenario, read_passwords(secrets_path))
+    secrets_path.parent.mkdir(parents=True, exist_ok=True)
     fleet.write(registry_path, secrets_path)
     return fleet

@@ -110,10 +110,15 @@ class ScenarioPublisher:
             link = self._links[i] = self._make_link(self.scenario.outlets[i])
         return link
 
-    def _settle(self, outstanding: deque[Pending], limit: int, block: bool) -> None:
-        while outstanding and (outstanding[0].done() or (block and len(outstanding) > limit)):
-            if not outstanding[0].wait(self._ack_timeout_s):
-                raise LinkError(f"the broker acknowledged nothing for {self._ack_timeout_s} s")
+    def _settle(self, outstanding: deque[Pending], limit: int) -> None:
+        """Count what was acknowledged; wait for the oldest while more than ``limit`` wait."""
+        while outstanding:
+            if not outstanding[0].done():
+                if len(outstanding) <= limit:
+                    return
+                if not outstanding[0].wait(self._ack_timeout_s):
+                    raise LinkError(
+                        f"the broker acknowledged nothing for {self._ack_timeout_s} s")
             outstanding.popleft()
             self.stats.acked += 1
 
@@ -142,10 +147,10 @@ class ScenarioPublisher:
             self.stats.bad_crc += msg.bad_crc
             if self._on_sent is not None:
                 self._on_sent(msg, topic, payload)
-            self._settle(outstanding, self._max_outstanding, block=True)
+            self._settle(outstanding, self._max_outstanding)
             if not backfill and self.stats.messages % 1000 == 0:
                 log.info("%s", self.stats.line())
-        self._settle(outstanding, 0, block=True)
+        self._settle(outstanding, 0)
         self.stats.elapsed_s += time.monotonic() - began
         return self.stats
 

@@ -6,8 +6,9 @@
     name = "incidents"
     seed = 2
     duration_h = 36          # the judged period; follow mode may run on past it
-    start = "auto"           # or RFC 3339; auto: the last duration_h whole hours before now
-                             # (backfill, accelerated) or the current hour (real time)
+    start = "auto"           # or RFC 3339; auto: the period ends at the current hour
+                             # (backfill, accelerated) or starts there (real time)
+    align = "hour"           # or "day": auto periods end (start) at the local midnight
     timezone = "Asia/Shanghai"
 
     [[enterprise]]
@@ -214,10 +215,16 @@ def _group_enterprises(name: str, seed: int, g: dict[str, Any],
     return out
 
 
-def _parse_start(raw: Any, duration_ms: int, now_ms: int, anchor: str) -> int:
+def _parse_start(raw: Any, duration_ms: int, now_ms: int, anchor: str, align: str,
+                 tz: ZoneInfo) -> int:
     if raw in (None, "auto"):
-        this_hour = now_ms // HOUR_MS * HOUR_MS
-        return this_hour if anchor == "now" else this_hour - duration_ms
+        if align == "day":
+            today = datetime.fromtimestamp(now_ms / 1000, tz).date()
+            mark = int(datetime(today.year, today.month, today.day, tzinfo=tz).timestamp()
+                       * 1000)
+        else:
+            mark = now_ms // HOUR_MS * HOUR_MS
+        return mark if anchor == "now" else mark - duration_ms
     try:
         dt = datetime.fromisoformat(str(raw))
     except ValueError as exc:
@@ -296,7 +303,7 @@ def parse_scenario(data: Mapping[str, Any], standards: Standards, *, now_ms: int
     """A scenario from its TOML document. ``anchor``: where an automatic start lies, "end"
     (the period ends at the current hour: backfill, accelerated) or "now" (it starts there)."""
     head = _take(data.get("scenario", {}), {"name", "description", "seed", "duration_h",
-                                            "start", "timezone"}, "[scenario]")
+                                            "start", "timezone", "align"}, "[scenario]")
     name = str(head.get("name", "scenario"))
     if not ID_RE.fullmatch(name):
         raise ScenarioError(f"[scenario] name {name!r} must match [A-Za-z0-9_-]{{1,32}}")
@@ -308,8 +315,9 @@ def parse_scenario(data: Mapping[str, Any], standards: Standards, *, now_ms: int
         tz = ZoneInfo(str(head.get("timezone", "Asia/Shanghai")))
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ScenarioError(f"[scenario] unknown timezone {head.get('timezone')!r}") from exc
+    align = _choice(head.get("align", "hour"), ("hour", "day"), "[scenario] align")
     if start_ms is None:
-        start_ms = _parse_start(head.get("start"), duration_ms, now_ms, anchor)
+        start_ms = _parse_start(head.get("start"), duration_ms, now_ms, anchor, align, tz)
     ents: list[dict[str, Any]] = []
     for n, raw in enumerate(data.get("enterprise", [])):
         ents.append(_take(raw, ENTERPRISE_FIELDS, f"enterprise {n + 1}"))
