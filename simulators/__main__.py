@@ -118,8 +118,9 @@ def run_scenario(args: argparse.Namespace, settings: SimSettings, stop: threadin
         log.info("scenario %s: %s", scenario.name, stats.line())
         if args.follow and not stop.is_set():
             log.info("following in real time from %s", scenario.end_ms)
-            pub.run(realtime(), start_ms=scenario.end_ms,
-                    stop_ms=scenario.end_ms + FOLLOW_MAX_MS, stop=stop)
+            stats = pub.run(realtime(), start_ms=scenario.end_ms,
+                            stop_ms=scenario.end_ms + FOLLOW_MAX_MS, stop=stop)
+            log.info("scenario %s, followed: %s", scenario.name, stats.line())
     finally:
         pub.close()
     return 0

@@ -25,11 +25,11 @@ reconnect_storm    every (1)                                   reconnect before 
 ``pinned`` is the "just under the limit" tampering pattern. With ``constant = false`` the data
 logger writes ``ratio x limit`` converted back with the O2 it reports (a little jitter), so the
 corrected hourly mean is exactly ``ratio x limit``; with ``constant = true`` it writes one fixed
-value, chosen so that even at the highest O2 of ordinary running the corrected value stays at or
-under ``ratio x limit``. ``dilution`` models air let into the stack: the readings fall and O2
-rises in step, and the O2 correction (compliance-rules.md §1.2) undoes the dilution; the
-corrected value is unchanged. ``o2_offset`` falsifies the O2 reading alone: a lower O2 lowers
-the corrected value, a higher one raises it.
+value, chosen so that the corrected mean of the running hour with the highest O2 in the window
+is just under ``ratio x limit`` (and the other hours lower). ``dilution`` models air let into
+the stack: the readings fall and O2 rises in step, and the O2 correction (compliance-rules.md
+§1.2) undoes the dilution; the corrected value is unchanged. ``o2_offset`` falsifies the O2
+reading alone: a lower O2 lowers the corrected value, a higher one raises it.
 """
 
 from __future__ import annotations
@@ -145,6 +145,7 @@ class Model(Protocol):
 
     def measured(self, pollutant: str, c_ref: float, o2: float | None) -> float: ...
     def o2_max_operating(self) -> float: ...
+    def o2_hourly_max(self, start_ms: int, end_ms: int) -> float: ...
     def range_of(self, key: str) -> float: ...
     def running_value(self, key: str, ts_ms: int) -> float: ...
 
@@ -183,7 +184,7 @@ def _pinned(inc: Incident, m: Minute, model: Model) -> None:
     target = inc.get("ratio", 0.97) * model.limit_value[p]
     ref = model.o2_ref.get(p)
     if inc.get("constant", False):
-        o2 = model.o2_max_operating() if ref is not None else None
+        o2 = model.o2_hourly_max(inc.start_ms, inc.end_ms) if ref is not None else None
         value = target * (AIR - o2) / (AIR - ref) if o2 is not None and ref is not None \
             else target
         m.values[p] = round(value * 0.999, 3)  # rounding must not cross the target

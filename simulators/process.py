@@ -203,6 +203,7 @@ class OutletModel:
         self._stop_starts: list[int] = []
         self._local_cache: dict[int, tuple[int, float]] = {}
         self._day_cache: dict[tuple[str, int], float] = {}
+        self._o2_cache: dict[tuple[int, int], float] = {}
 
     # Time -----------------------------------------------------------------------------------
     def local(self, ts_ms: int) -> tuple[int, float]:
@@ -287,6 +288,21 @@ class OutletModel:
     def o2_max_operating(self) -> float:
         """The highest O2 of ordinary running (lowest running load)."""
         return self.o2_running(0.35)
+
+    def o2_hourly_max(self, start_ms: int, end_ms: int) -> float:
+        """The highest hourly mean O2 of the hours of ``[start_ms, end_ms)`` that run
+        throughout (start-up and shutdown hours are never valid); needs ``prepare``."""
+        key = (start_ms, end_ms)
+        got = self._o2_cache.get(key)
+        if got is None:
+            means = []
+            first = -(-start_ms // HOUR_MS) * HOUR_MS
+            for hour in range(first, end_ms - HOUR_MS + 1, HOUR_MS):
+                minutes = [self.nominal(t) for t in range(hour, hour + HOUR_MS, MINUTE_MS)]
+                if all(n.state is State.RUN for n in minutes):
+                    means.append(sum(n.values["o2"] for n in minutes) / len(minutes))
+            got = self._o2_cache[key] = max(means, default=self.o2_max_operating())
+        return got
 
     def range_of(self, key: str) -> float:
         """The upper end of the analyser's measuring range for ``key``."""

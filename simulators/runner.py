@@ -30,6 +30,7 @@ from simulators.scenario import OutletSpec, Scenario
 
 log = logging.getLogger(__name__)
 
+LOG_EVERY_S = 60.0  # progress lines while paced
 LinkFactory = Callable[[OutletSpec], Link]
 SentHook = Callable[[PlannedMessage, str, bytes], None]
 
@@ -41,13 +42,17 @@ class RunStats:
     malformed: int = 0
     bad_crc: int = 0
     reconnects: int = 0
-    elapsed_s: float = 0.0
+    elapsed_s: float = 0.0  # of finished runs
+    running_since: float | None = None  # monotonic start of the current run
 
     def line(self) -> str:
-        rate = self.messages / self.elapsed_s if self.elapsed_s else 0.0
+        elapsed = self.elapsed_s
+        if self.running_since is not None:
+            elapsed += time.monotonic() - self.running_since
+        rate = self.messages / elapsed if elapsed else 0.0
         return (f"{self.messages} messages sent, {self.acked} acknowledged, "
                 f"{self.malformed} malformed, {self.bad_crc} bad CRC, "
-                f"{self.reconnects} reconnects in {self.elapsed_s:.1f} s ({rate:.0f}/s)")
+                f"{self.reconnects} reconnects in {elapsed:.1f} s ({rate:.0f}/s)")
 
 
 def phase_ms(spec: OutletSpec) -> int:
@@ -131,7 +136,7 @@ class ScenarioPublisher:
         streams = [plan_outlet(sc, i, start_ms, stop_ms) for i in range(len(sc.outlets))]
         merged = heapq.merge(*streams, key=lambda m: (m.ts_ms + due[m.outlet], m.outlet))
         outstanding: deque[Pending] = deque()
-        began = time.monotonic()
+        self.stats.running_since = last_log = time.monotonic()
         backfill = isinstance(clock, Backfill)
         for msg in merged:
             if not clock.wait_until(msg.ts_ms + due[msg.outlet], stop):
@@ -148,10 +153,12 @@ class ScenarioPublisher:
             if self._on_sent is not None:
                 self._on_sent(msg, topic, payload)
             self._settle(outstanding, self._max_outstanding)
-            if not backfill and self.stats.messages % 1000 == 0:
+            if not backfill and time.monotonic() - last_log >= LOG_EVERY_S:
+                last_log = time.monotonic()
                 log.info("%s", self.stats.line())
         self._settle(outstanding, 0)
-        self.stats.elapsed_s += time.monotonic() - began
+        self.stats.elapsed_s += time.monotonic() - self.stats.running_since
+        self.stats.running_since = None
         return self.stats
 
     def close(self) -> None:
