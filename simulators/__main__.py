@@ -88,7 +88,10 @@ def make_clock(args: argparse.Namespace, scenario: Scenario) -> Clock:
 def run_scenario(args: argparse.Namespace, settings: SimSettings, stop: threading.Event) -> int:
     start_ms = None
     if args.start:
-        start_ms = int(datetime.fromisoformat(args.start).timestamp() * 1000)
+        start = datetime.fromisoformat(args.start)
+        if start.tzinfo is None:
+            raise ScenarioError(f"--start {args.start!r} needs an offset, e.g. Z or +08:00")
+        start_ms = int(start.timestamp() * 1000)
     scenario = load_scenario(args.scenario, load_standards(settings.limits_path),
                              now_ms=int(time.time() * 1000), start_ms=start_ms,
                              anchor="now" if args.clock == "realtime" else "end")
