@@ -34,6 +34,7 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.standards import Limit
 from simulators.outcome import Expectation
@@ -349,12 +350,12 @@ class _Builder:
         return self.scenario.outlets[self.i]
 
     def add(self, kind: str, pollutant: str = "", start_ms: int = 0, until_ms: int = 0,
-            **kw: object) -> None:
+            **kw: Any) -> None:
         """One expectation; ``until_ms`` ends the span whose incidents explain it."""
         why = _why(self.scenario, self.i, start_ms, max(until_ms, start_ms + HOUR_MS))
         self.out.append(Expectation(kind=kind, enterprise=self.spec.enterprise,
                                     outlet=self.spec.outlet, pollutant=pollutant,
-                                    start_ms=start_ms, why=why, **kw))  # type: ignore[arg-type]
+                                    start_ms=start_ms, why=why, **kw))
 
     def periods(self, kind: str, p: str, items: list[tuple[int, Hour]], judged: bool) -> bool:
         """hour/day expectations; False if any was ambiguous."""
@@ -447,7 +448,6 @@ class _Standing:
     signature: tuple[object, ...]
     exceeded_hours: int = 0
     exceeded_days: int = 0
-    max_multiple: float = 0.0
     received: int = 0
     valid: int = 0
     clean: bool = True  # no incident on any outlet
@@ -477,8 +477,6 @@ def _standings(scenario: Scenario, results: dict[int, OutletResult],
                 st.received += sum(h.n_received for h in hours)
                 st.valid += sum(h.n_valid for h in hours if h.valid)
                 st.exceeded_hours += sum(bool(h.exceeded and h.valid) for h in hours)
-                st.max_multiple = max([st.max_multiple,
-                                       *(h.multiple or 0.0 for h in hours if h.exceeded)])
             for days in res.days.values():
                 st.exceeded_days += sum(bool(d.exceeded and d.valid) for _, d in days)
         out[ent] = st

@@ -13,7 +13,7 @@ packet (hj212.md §3: ``##`` + 4-digit length + segment + 4 hex CRC + CR LF).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -94,7 +94,7 @@ def noisy(key: str, value: float, msg: PlannedMessage, noise: tuple[float, float
     return round(v, 2 if key == "ph" else 3)
 
 
-def sample(msg: PlannedMessage, noise: dict[str, tuple[float, float]],
+def sample(msg: PlannedMessage, noise: Mapping[str, tuple[float, float]],
            rng: random.Random) -> dict[str, float]:
     """The values of ``msg`` as the analysers read them."""
     return {k: noisy(k, v, msg, noise.get(k, (0.0, 0.0)), rng) for k, v in msg.values.items()}

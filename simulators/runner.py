@@ -102,7 +102,7 @@ class ScenarioPublisher:
 
     def render(self, msg: PlannedMessage) -> tuple[str, bytes]:
         spec = self.scenario.outlets[msg.outlet]
-        values = sample(msg, dict(self._noise[msg.outlet]), self._rng)
+        values = sample(msg, self._noise[msg.outlet], self._rng)
         if spec.protocol == "json":
             return spec.topic, render_json(msg, spec, values)
         assert self._encoder is not None
