@@ -514,6 +514,3 @@ def expected_outcome(scenario: Scenario) -> Outcome:
                         f"{b_} clean"))
     return outcome
 
-
-def expectations(scenario: Scenario) -> list[Expectation]:
-    return expected_outcome(scenario).expectations

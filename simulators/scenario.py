@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from core.pollutants import BY_KEY, Medium
+from core.pollutants import Medium
 from core.registry import ID_RE
 from core.standards import Limit, Standards
 from simulators.fleet import INDUSTRIES, REGIONS
@@ -354,14 +354,3 @@ def load_scenario(path: Path, standards: Standards, *, now_ms: int,
             raise ScenarioError(f"{path}: {exc}") from exc
     return parse_scenario(data, standards, now_ms=now_ms, start_ms=start_ms, anchor=anchor)
 
-
-def catalogue_keys(spec: OutletSpec) -> list[str]:
-    """The keys an outlet sends, in order: pollutants, then parameters."""
-    model = INDUSTRY_MODELS[spec.industry]
-    keys = list(model.pollutants)
-    if model.o2_full is not None:
-        keys += ["o2", "flow", "temp"]
-    else:
-        keys.append(model.flow_key)
-    assert all(k in BY_KEY for k in keys)
-    return keys

@@ -202,3 +202,12 @@ def test_minutes_are_stamped_at_their_start() -> None:
     assert first["ts"] == "2026-11-22T16:00:00Z"
     assert orjson.loads(links.made["PA/G1"].sent[-1][1])["ts"] == "2026-11-22T16:59:00Z"
     assert h(1) - h(0) == 3_600_000
+
+
+def test_the_merged_plan_is_in_time_order_across_outlets() -> None:
+    from simulators.plan import plan
+
+    sc = scenario(COAL + '[[enterprise]]\nid = "PB"\nindustry = "boiler"\n', hours=2)
+    merged = [(m.ts_ms, m.outlet) for m in plan(sc)]
+    assert merged == sorted(merged)
+    assert len(merged) == 2 * 120
