@@ -1,0 +1,280 @@
+"""Scripted incidents: what each kind takes, and what it does to one minute of one outlet.
+
+An incident applies to its outlets over ``[start, end)`` of scenario time. Kinds and their
+parameters (all optional unless marked):
+
+=================  ==========================================  ==================================
+kind               parameters                                  effect
+=================  ==========================================  ==================================
+exceedance         pollutant*, factor*                         corrected concentration x factor
+silence            -                                           nothing is sent (outage)
+maintenance        keys (default: every key)                   flag M, values go on
+calibration        keys (default: pollutants and O2)           flag C, zero gas then span gas
+over_range         pollutant*                                  the analyser's range value, flag T
+flatline           pollutant*                                  one value repeated exactly
+pinned             pollutant*, ratio (0.97), constant (false)  corrected value at ratio x limit
+dilution           o2_pct*                                     air let in: O2 up, readings down
+o2_offset          delta*                                      the O2 reading shifted by delta
+shutdown           -                                           the plant stops (F), restarts
+clock_drift        offset_s, rate_s_per_h                      device clock off by offset + drift
+malformed          every (5), kinds (all)                      every n-th message broken
+bad_crc            every (5)                                   every n-th HJ 212 frame's CRC bad
+reconnect_storm    every (1)                                   reconnect before every n-th message
+=================  ==========================================  ==================================
+
+``pinned`` is the "just under the limit" tampering pattern. With ``constant = false`` the data
+logger writes ``ratio x limit`` converted back with the O2 it reports (a little jitter), so the
+corrected hourly mean is exactly ``ratio x limit``; with ``constant = true`` it writes one fixed
+value, chosen so that the corrected mean of the running hour with the highest O2 in the window
+is just under ``ratio x limit`` (and the other hours lower). ``dilution`` models air let into
+the stack: the readings fall and O2 rises in step, and the O2 correction (compliance-rules.md
+§1.2) undoes the dilution; the corrected value is unchanged. ``o2_offset`` falsifies the O2
+reading alone: a lower O2 lowers the corrected value, a higher one raises it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.pollutants import DATA_FLAGS
+
+INCIDENT_PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
+    # kind -> parameter -> (type, required)
+    "exceedance": {"pollutant": (str, True), "factor": (float, True)},
+    "silence": {},
+    "maintenance": {"keys": (list, False)},
+    "calibration": {"keys": (list, False)},
+    "over_range": {"pollutant": (str, True)},
+    "flatline": {"pollutant": (str, True)},
+    "pinned": {"pollutant": (str, True), "ratio": (float, False), "constant": (bool, False)},
+    "dilution": {"o2_pct": (float, True)},
+    "o2_offset": {"delta": (float, True)},
+    "shutdown": {},
+    "clock_drift": {"offset_s": (float, False), "rate_s_per_h": (float, False)},
+    "malformed": {"every": (int, False), "kinds": (list, False)},
+    "bad_crc": {"every": (int, False)},
+    "reconnect_storm": {"every": (int, False)},
+}
+# Incidents change values in this order, so that combinations are well defined (an exceedance
+# under dilution, a pinned value computed from the O2 the logger reports).
+ORDER = ("exceedance", "dilution", "o2_offset", "pinned", "flatline", "over_range",
+         "calibration", "maintenance", "clock_drift", "silence", "malformed", "bad_crc",
+         "reconnect_storm", "shutdown")
+PINNED_JITTER = (0.003, 0.0)  # relative sd of a pinned, non-constant value
+FLAGS = frozenset(DATA_FLAGS)
+
+
+class IncidentError(ValueError):
+    """An incident in a scenario is not well formed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Incident:
+    kind: str
+    outlets: tuple[int, ...]  # indices into Scenario.outlets
+    start_ms: int
+    end_ms: int
+    params: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""  # how the scenario names it, for messages
+
+    def active(self, ts_ms: int) -> bool:
+        return self.start_ms <= ts_ms < self.end_ms
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.params.get(name, default)
+
+
+def check_params(kind: str, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The parameters of one incident, typed; IncidentError on anything unknown or missing."""
+    spec = INCIDENT_PARAMS.get(kind)
+    if spec is None:
+        raise IncidentError(f"{where}: unknown incident kind {kind!r} "
+                            f"(one of {', '.join(INCIDENT_PARAMS)})")
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in spec:
+            raise IncidentError(f"{where}: {kind} takes no parameter {name!r}")
+        typ = spec[name][0]
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, typ) or (typ is not bool and isinstance(value, bool)):
+            raise IncidentError(f"{where}: {name} must be a {typ.__name__}, not {value!r}")
+        out[name] = value
+    missing = [n for n, (_, req) in spec.items() if req and n not in out]
+    if missing:
+        raise IncidentError(f"{where}: {kind} needs {', '.join(missing)}")
+    return out
+
+
+def check_values(kind: str, params: Mapping[str, Any], where: str) -> None:
+    """Range checks that do not need the outlet."""
+    checks: dict[str, Callable[[Any], bool]] = {
+        "factor": lambda v: v > 0, "ratio": lambda v: 0 < v < 10,
+        "o2_pct": lambda v: 0 < v < 19, "every": lambda v: v >= 1,
+    }
+    for name, ok in checks.items():
+        if name in params and not ok(params[name]):
+            raise IncidentError(f"{where}: {kind} {name} = {params[name]!r} is out of range")
+
+
+@dataclass(slots=True)
+class Minute:
+    """One minute of one outlet while incidents are applied to it."""
+
+    ts_ms: int  # true measurement time
+    stamp_ms: int  # the time the device writes (differs under clock drift)
+    operating: bool
+    values: dict[str, float]
+    c_ref: dict[str, float]
+    flags: dict[str, str]  # every key -> its flag
+    exact: set[str] = field(default_factory=set)  # keys sent without noise
+    noise: dict[str, tuple[float, float]] = field(default_factory=dict)  # overrides
+    send: bool = True
+    malformed: str | None = None
+    bad_crc: bool = False
+    reconnect: bool = False
+
+
+class Model(Protocol):
+    """What incidents need to know about the outlet (``process.OutletModel`` provides it)."""
+
+    o2_ref: dict[str, float]
+    limit_value: dict[str, float]
+
+    def measured(self, pollutant: str, c_ref: float, o2: float | None) -> float: ...
+    def o2_max_operating(self) -> float: ...
+    def o2_hourly_max(self, start_ms: int, end_ms: int) -> float: ...
+    def range_of(self, key: str) -> float: ...
+    def running_value(self, key: str, ts_ms: int) -> float: ...
+
+
+AIR = 21.0
+
+
+def _exceedance(inc: Incident, m: Minute, model: Model) -> None:
+    p = inc.params["pollutant"]
+    if m.operating and p in m.c_ref:
+        m.c_ref[p] *= inc.params["factor"]
+        m.values[p] = model.measured(p, m.c_ref[p], m.values.get("o2"))
+
+
+def _dilution(inc: Incident, m: Minute, model: Model) -> None:
+    if not m.operating or "o2" not in m.values:
+        return
+    old, new = m.values["o2"], inc.params["o2_pct"]
+    share = (AIR - new) / (AIR - old)  # the flue gas's share of the diluted sample
+    for p in model.o2_ref:
+        m.values[p] *= share
+    m.values["o2"] = new
+    if "flow" in m.values:
+        m.values["flow"] /= share
+
+
+def _o2_offset(inc: Incident, m: Minute, _model: Model) -> None:
+    if m.operating and "o2" in m.values:
+        m.values["o2"] = min(AIR, max(0.0, m.values["o2"] + inc.params["delta"]))
+
+
+def _pinned(inc: Incident, m: Minute, model: Model) -> None:
+    p = inc.params["pollutant"]
+    if not m.operating or p not in model.limit_value:
+        return
+    target = inc.get("ratio", 0.97) * model.limit_value[p]
+    ref = model.o2_ref.get(p)
+    if inc.get("constant", False):
+        o2 = model.o2_hourly_max(inc.start_ms, inc.end_ms) if ref is not None else None
+        value = target * (AIR - o2) / (AIR - ref) if o2 is not None and ref is not None \
+            else target
+        m.values[p] = round(value * 0.999, 3)  # rounding must not cross the target
+        m.exact.add(p)
+    else:
+        m.values[p] = model.measured(p, target, m.values.get("o2"))
+        m.noise[p] = PINNED_JITTER
+
+
+def _flatline(inc: Incident, m: Minute, model: Model) -> None:
+    p = inc.params["pollutant"]
+    m.values[p] = round(model.running_value(p, inc.start_ms), 3)
+    m.exact.add(p)
+
+
+def _over_range(inc: Incident, m: Minute, model: Model) -> None:
+    p = inc.params["pollutant"]
+    if m.operating:
+        m.values[p] = model.range_of(p)
+        m.flags[p] = "T"
+        m.exact.add(p)
+
+
+def _gas_value(key: str, span: bool, model: Model) -> float:
+    if key == "ph":
+        return 9.18 if span else 4.0  # buffer solutions
+    if key == "o2":
+        return 20.9 if span else 0.0  # air and nitrogen
+    return round(0.8 * model.range_of(key), 3) if span else 0.0
+
+
+def _calibration(inc: Incident, m: Minute, model: Model) -> None:
+    keys = inc.get("keys") or [k for k in m.values if k in model.o2_ref or k in ("o2", "ph")
+                               or k in model.limit_value]
+    span = m.ts_ms >= (inc.start_ms + inc.end_ms) // 2  # zero gas first, then span gas
+    for k in keys:
+        if k in m.values:
+            m.values[k] = _gas_value(k, span, model)
+            m.flags[k] = "C"
+            m.exact.add(k)
+
+
+def _maintenance(inc: Incident, m: Minute, _model: Model) -> None:
+    for k in inc.get("keys") or list(m.values):
+        if k in m.flags:
+            m.flags[k] = "M"
+
+
+def _clock_drift(inc: Incident, m: Minute, _model: Model) -> None:
+    hours = (m.ts_ms - inc.start_ms) / 3_600_000
+    offset_s = inc.get("offset_s", 0.0) + inc.get("rate_s_per_h", 0.0) * hours
+    m.stamp_ms += round(offset_s) * 1000  # whole seconds: HJ 212 times have no milliseconds
+
+
+def _silence(_inc: Incident, m: Minute, _model: Model) -> None:
+    m.send = False
+
+
+def _nth(inc: Incident, m: Minute, interval_ms: int) -> int | None:
+    """The position of this minute among the incident's minutes, if it is an n-th one."""
+    pos = (m.ts_ms - inc.start_ms) // interval_ms
+    every = int(inc.get("every", 1))
+    return pos // every if pos % every == 0 else None
+
+
+APPLY: dict[str, Callable[[Incident, Minute, Model], None]] = {
+    "exceedance": _exceedance, "dilution": _dilution, "o2_offset": _o2_offset,
+    "pinned": _pinned, "flatline": _flatline, "over_range": _over_range,
+    "calibration": _calibration, "maintenance": _maintenance, "clock_drift": _clock_drift,
+    "silence": _silence,
+}
+
+
+def apply(incidents: list[Incident], m: Minute, model: Model, interval_ms: int,
+          malformations: tuple[str, ...]) -> None:
+    """Apply the active ``incidents`` (already in ``ORDER``) to one minute."""
+    for inc in incidents:
+        if not inc.active(m.ts_ms):
+            continue
+        fn = APPLY.get(inc.kind)
+        if fn is not None:
+            fn(inc, m, model)
+            continue
+        nth = _nth(inc, m, interval_ms)
+        if nth is None:
+            continue
+        if inc.kind == "malformed":
+            kinds = inc.get("kinds") or malformations
+            m.malformed = kinds[nth % len(kinds)]
+        elif inc.kind == "bad_crc":
+            m.bad_crc = True
+        elif inc.kind == "reconnect_storm":
+            m.reconnect = True

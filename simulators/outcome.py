@@ -1,0 +1,229 @@
+"""Expectations, what the service reports, and the differences between the two.
+
+An ``Expectation`` is one checkable statement derived from what a scenario injected
+(``simulators.expected``). ``Observed`` is the service's side as plain data (filled from the
+API: judged hours and days, alerts, the ranking, rejection counts). ``compare`` lists every
+expectation the observation does not meet; ``report`` prints them and the summary line.
+
+Kinds of expectation:
+
+=============  =================================================================================
+hour, day      the judged hour (day) starting at ``start_ms`` of outlet/pollutant: ``valid`` and,
+               when not None, ``exceeded``. A missing hour counts as not valid.
+alert          an alert of ``alert_kind`` opens at ``start_ms`` and closes at ``end_ms`` (None:
+               still open at the end of the scenario), both within ``tolerance_ms``
+no_alert       no alert of ``alert_kind`` ("" = any) for the outlet (and pollutant, if given)
+               overlaps ``[start_ms, end_ms)``
+rank_below     ``enterprise`` ranks below (after) ``other`` over the scenario period
+rejections     exactly ``count`` rejections with ``reason`` for ``enterprise``
+=============  =================================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+KINDS = ("hour", "day", "alert", "no_alert", "rank_below", "rejections")
+
+
+def _iso(ms: int | None) -> str:
+    if ms is None:
+        return "open"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    kind: str
+    enterprise: str
+    outlet: str = ""
+    pollutant: str = ""
+    start_ms: int = 0
+    end_ms: int | None = None
+    valid: bool | None = None
+    exceeded: bool | None = None
+    alert_kind: str = ""
+    tolerance_ms: int = 0
+    other: str = ""
+    reason: str = ""
+    count: int = 0
+    value: float | None = None  # nominal corrected mean (hour, day), for messages
+    why: str = ""  # the injection behind it
+
+    def where(self) -> str:
+        parts = [self.enterprise, self.outlet, self.pollutant]
+        return "/".join(p for p in parts if p)
+
+    def describe(self) -> str:
+        if self.kind in ("hour", "day"):
+            state = "not valid" if not self.valid else (
+                "exceeded" if self.exceeded else "not exceeded" if self.exceeded is False
+                else "valid")
+            nominal = f" (nominal {self.value:.4g})" if self.value is not None else ""
+            return f"{self.kind} {_iso(self.start_ms)} {self.where()}: {state}{nominal}"
+        if self.kind == "alert":
+            return (f"{self.alert_kind} alert {self.where()} opens {_iso(self.start_ms)}, "
+                    f"closes {_iso(self.end_ms)}")
+        if self.kind == "no_alert":
+            return (f"no {self.alert_kind or 'any'} alert {self.where()} "
+                    f"{_iso(self.start_ms)}..{_iso(self.end_ms)}")
+        if self.kind == "rank_below":
+            return f"{self.enterprise} ranks below {self.other}"
+        return f"{self.count} rejections {self.reason} for {self.enterprise}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Expectation:
+        return cls(**d)
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedHour:
+    enterprise: str
+    outlet: str
+    pollutant: str
+    start_ms: int
+    valid: bool
+    exceeded: bool
+    mean_ref: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedAlert:
+    kind: str
+    enterprise: str
+    outlet: str
+    pollutant: str
+    start_ms: int
+    end_ms: int | None = None  # None: still open
+    id: str = ""
+
+
+@dataclass
+class Observed:
+    """The service's side, as plain data."""
+
+    hours: list[ObservedHour] = field(default_factory=list)
+    days: list[ObservedHour] = field(default_factory=list)
+    alerts: list[ObservedAlert] = field(default_factory=list)
+    ranking: list[str] = field(default_factory=list)  # enterprise ids, best first
+    rejections: dict[str, dict[str, int]] = field(default_factory=dict)  # ent -> reason -> n
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Observed:
+        return cls(hours=[ObservedHour(**h) for h in d.get("hours", [])],
+                   days=[ObservedHour(**h) for h in d.get("days", [])],
+                   alerts=[ObservedAlert(**a) for a in d.get("alerts", [])],
+                   ranking=list(d.get("ranking", [])),
+                   rejections={e: dict(r) for e, r in d.get("rejections", {}).items()})
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    expectation: Expectation
+    found: str
+
+    def __str__(self) -> str:
+        why = f" [{self.expectation.why}]" if self.expectation.why else ""
+        return f"expected {self.expectation.describe()}; found {self.found}{why}"
+
+
+HourKey = tuple[str, str, str, int]
+
+
+def _index(hours: Iterable[ObservedHour]) -> dict[HourKey, ObservedHour]:
+    return {(h.enterprise, h.outlet, h.pollutant, h.start_ms): h for h in hours}
+
+
+def _check_period(e: Expectation, got: ObservedHour | None) -> str | None:
+    if got is None:
+        return None if e.valid is False else f"no judged {e.kind}"
+    if e.valid is not None and got.valid != e.valid:
+        return f"{e.kind} {'valid' if got.valid else 'not valid'}"
+    if e.valid and e.exceeded is not None and got.exceeded != e.exceeded:
+        mean = f" (mean_ref {got.mean_ref:.4g})" if got.mean_ref is not None else ""
+        return f"{'exceeded' if got.exceeded else 'not exceeded'}{mean}"
+    return None
+
+
+def _same_place(e: Expectation, a: ObservedAlert) -> bool:
+    return (a.enterprise == e.enterprise and (not e.outlet or a.outlet == e.outlet)
+            and (not e.pollutant or a.pollutant == e.pollutant))
+
+
+def _check_alert(e: Expectation, alerts: list[ObservedAlert]) -> str | None:
+    mine = [a for a in alerts if a.kind == e.alert_kind and _same_place(e, a)]
+    hits = [a for a in mine if abs(a.start_ms - e.start_ms) <= e.tolerance_ms]
+    if not hits:
+        others = ", ".join(f"{_iso(a.start_ms)}..{_iso(a.end_ms)}" for a in mine[:5])
+        return f"no such alert (this outlet has: {others or 'none'})"
+    if len(hits) > 1:
+        return f"{len(hits)} alerts opening then"
+    got = hits[0]
+    if e.end_ms is None:
+        return None if got.end_ms is None else f"closed at {_iso(got.end_ms)}"
+    if got.end_ms is None:
+        return "still open"
+    if abs(got.end_ms - e.end_ms) > e.tolerance_ms:
+        return f"closed at {_iso(got.end_ms)}"
+    return None
+
+
+def _check_no_alert(e: Expectation, alerts: list[ObservedAlert]) -> str | None:
+    end = e.end_ms if e.end_ms is not None else 2**62
+    bad = [a for a in alerts
+           if (not e.alert_kind or a.kind == e.alert_kind) and _same_place(e, a)
+           and a.start_ms < end and (a.end_ms is None or a.end_ms > e.start_ms)]
+    if not bad:
+        return None
+    return "; ".join(f"{a.kind} {a.outlet}/{a.pollutant} {_iso(a.start_ms)}..{_iso(a.end_ms)}"
+                     for a in bad[:5])
+
+
+def _check_rank(e: Expectation, ranking: list[str]) -> str | None:
+    pos = {ent: i for i, ent in enumerate(ranking)}
+    if e.enterprise not in pos or e.other not in pos:
+        missing = [x for x in (e.enterprise, e.other) if x not in pos]
+        return f"{', '.join(missing)} not in the ranking"
+    if pos[e.enterprise] > pos[e.other]:
+        return None
+    return f"{e.enterprise} ranked {pos[e.enterprise] + 1}, {e.other} {pos[e.other] + 1}"
+
+
+def compare(expectations: Iterable[Expectation], observed: Observed) -> list[Difference]:
+    """Every expectation that ``observed`` does not meet, with what was found instead."""
+    hours, days = _index(observed.hours), _index(observed.days)
+    out: list[Difference] = []
+    for e in expectations:
+        key = (e.enterprise, e.outlet, e.pollutant, e.start_ms)
+        if e.kind == "hour":
+            problem = _check_period(e, hours.get(key))
+        elif e.kind == "day":
+            problem = _check_period(e, days.get(key))
+        elif e.kind == "alert":
+            problem = _check_alert(e, observed.alerts)
+        elif e.kind == "no_alert":
+            problem = _check_no_alert(e, observed.alerts)
+        elif e.kind == "rank_below":
+            problem = _check_rank(e, observed.ranking)
+        elif e.kind == "rejections":
+            n = observed.rejections.get(e.enterprise, {}).get(e.reason, 0)
+            problem = None if n == e.count else f"{n}"
+        else:
+            raise ValueError(f"unknown expectation kind {e.kind!r}")
+        if problem is not None:
+            out.append(Difference(e, problem))
+    return out
+
+
+def report(name: str, expectations: list[Expectation], differences: list[Difference]) -> str:
+    """Each difference on its line, then ``scenario <name>: <k>/<n> expectations met``."""
+    lines = [str(d) for d in differences]
+    met = len(expectations) - len(differences)
+    lines.append(f"scenario {name}: {met}/{len(expectations)} expectations met")
+    return "\n".join(lines)

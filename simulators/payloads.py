@@ -1,0 +1,182 @@
+"""Planned messages on the wire: JSON readings (DESIGN §3.1) and HJ 212 frames.
+
+Noise is added here, at rendering, never in the plan. A malformed message is broken in one of
+the ways listed in ``JSON_MALFORMATIONS``, each with the rejection reason the ingester gives it
+(``core.readings.Reason``) and what it takes with it: the whole message, or one value.
+
+HJ 212: the codec is not part of this package. An outlet that speaks HJ 212 needs an
+``Hj212Encoder``, a function from an ``Hj212Frame`` to the bytes of one frame (e.g. a thin
+wrapper over the codec's data-upload encoder). ``corrupt_crc`` breaks the CRC of any well-framed
+packet (hj212.md §3: ``##`` + 4-digit length + segment + 4 hex CRC + CR LF).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+import orjson
+
+from core.pollutants import BY_KEY, Medium
+from core.readings import Reason
+
+if TYPE_CHECKING:
+    from simulators.plan import PlannedMessage
+    from simulators.scenario import OutletSpec
+
+WHOLE = "whole"  # the malformation takes the whole message
+FIRST = "first"  # ... the outlet's first pollutant
+EXTRA = "extra"  # ... an extra key only: everything the device measured is kept
+
+JSON_MALFORMATIONS: dict[str, tuple[str, str]] = {
+    "truncated": (Reason.MALFORMED_JSON, WHOLE),
+    "not_object": (Reason.NOT_OBJECT, WHOLE),
+    "missing_device": (Reason.MISSING_DEVICE, WHOLE),
+    "bad_timestamp": (Reason.BAD_TIMESTAMP, WHOLE),
+    "string_value": (Reason.NOT_A_NUMBER, FIRST),
+    "negative_value": (Reason.NEGATIVE, FIRST),
+    "non_finite": (Reason.NON_FINITE, FIRST),
+    "bad_flag": (Reason.BAD_FLAG, FIRST),
+    "unknown_key": (Reason.UNKNOWN_POLLUTANT, EXTRA),
+    "wrong_medium": (Reason.WRONG_MEDIUM, EXTRA),
+}
+BAD_CRC_REASON = "bad_crc"  # the HJ 212 codec's reason code for a CRC that does not verify
+UTC8 = timezone(timedelta(hours=8))
+
+
+def malformations_for(protocol: str) -> tuple[str, ...]:
+    """The malformed kinds an outlet of ``protocol`` can send (HJ 212: none yet)."""
+    return tuple(JSON_MALFORMATIONS) if protocol == "json" else ()
+
+
+def first_pollutant(msg: PlannedMessage) -> str:
+    return next(iter(msg.values))
+
+
+def stored_entries(msg: PlannedMessage, spec: OutletSpec) -> dict[str, tuple[float, str]]:
+    """What the ingester must store of ``msg``: key -> (nominal value, flag)."""
+    if msg.bad_crc:
+        return {}
+    entries = {k: (v, msg.flags.get(k, "N")) for k, v in msg.values.items()}
+    if msg.malformed is None:
+        return entries
+    _, scope = JSON_MALFORMATIONS[msg.malformed]
+    if scope == WHOLE:
+        return {}
+    if scope == FIRST:
+        entries.pop(first_pollutant(msg))
+    return entries
+
+
+def expected_rejections(msg: PlannedMessage) -> list[str]:
+    """The rejection reasons the ingester must record for ``msg``."""
+    if msg.bad_crc:
+        return [BAD_CRC_REASON]
+    if msg.malformed is None:
+        return []
+    return [JSON_MALFORMATIONS[msg.malformed][0]]
+
+
+def noisy(key: str, value: float, msg: PlannedMessage, noise: tuple[float, float],
+          rng: random.Random) -> float:
+    """``value`` with measurement noise, kept inside the catalogue's range, rounded."""
+    if key in msg.exact:
+        return value
+    rel, absolute = msg.noise.get(key, noise)
+    v = value * (1 + rng.gauss(0, rel)) if rel else value
+    if absolute:
+        v += rng.gauss(0, absolute)
+    pol = BY_KEY[key]
+    v = min(max(v, max(pol.min_value, 0.0)), pol.max_value)
+    return round(v, 2 if key == "ph" else 3)
+
+
+def sample(msg: PlannedMessage, noise: Mapping[str, tuple[float, float]],
+           rng: random.Random) -> dict[str, float]:
+    """The values of ``msg`` as the analysers read them."""
+    return {k: noisy(k, v, msg, noise.get(k, (0.0, 0.0)), rng) for k, v in msg.values.items()}
+
+
+def format_ts(stamp_ms: int, fmt: str) -> str | int:
+    if fmt == "epoch_ms":
+        return stamp_ms
+    tz = UTC8 if fmt == "local" else UTC
+    text = datetime.fromtimestamp(stamp_ms / 1000, tz).isoformat(timespec="seconds")
+    return text.replace("+00:00", "Z")
+
+
+def render_json(msg: PlannedMessage, spec: OutletSpec, values: dict[str, float]) -> bytes:
+    """The JSON reading of ``msg`` with the sampled ``values`` (and its malformation)."""
+    flags = {k: f for k, f in msg.flags.items() if f != "N"}
+    body: dict[str, object] = {"ts": format_ts(msg.stamp_ms, spec.ts_format),
+                               "device": spec.mn, "values": values}
+    if flags:
+        body["flags"] = flags
+    kind = msg.malformed
+    if kind is None:
+        return orjson.dumps(body)
+    first = first_pollutant(msg)
+    vals = dict(values)
+    if kind == "missing_device":
+        del body["device"]
+    elif kind == "bad_timestamp":
+        body["ts"] = datetime.fromtimestamp(msg.stamp_ms / 1000, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S")  # no offset: ambiguous, refused
+    elif kind == "string_value":
+        body["values"] = {**vals, first: str(vals[first])}
+    elif kind == "negative_value":
+        body["values"] = {**vals, first: -1.0}
+    elif kind == "bad_flag":
+        body["flags"] = {**flags, first: "Q"}
+    elif kind == "unknown_key":
+        body["values"] = {**vals, "xyz": 1.0}
+    elif kind == "wrong_medium":
+        body["values"] = {**vals, "cod" if spec.medium is Medium.GAS else "so2": 1.0}
+    raw = orjson.dumps(body)
+    if kind == "truncated":
+        return raw[: len(raw) // 2]
+    if kind == "not_object":
+        return b"[" + raw + b"]"
+    if kind == "non_finite":
+        return raw.replace(orjson.dumps({first: vals[first]})[1:-1],
+                           f'"{first}":NaN'.encode(), 1)
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Hj212Frame:
+    """What an HJ 212 data upload carries (CN 2051: minute data; hj212.md §4, §8.1)."""
+
+    mn: str
+    pw: str
+    st: str  # system code: 31 flue gas, 32 wastewater (hj212.md §9)
+    cn: str
+    data_time: datetime  # start of the minute, aware
+    values: dict[str, float]  # catalogue keys
+    flags: dict[str, str]  # catalogue key -> HJ 212 data flag
+    ack_wanted: bool = False
+
+
+Hj212Encoder = Callable[[Hj212Frame], bytes]
+
+
+def hj212_frame(msg: PlannedMessage, spec: OutletSpec, values: dict[str, float],
+                password: str) -> Hj212Frame:
+    return Hj212Frame(mn=spec.mn, pw=password, st="31" if spec.medium is Medium.GAS else "32",
+                      cn="2051", data_time=datetime.fromtimestamp(msg.stamp_ms / 1000, UTC),
+                      values=values, flags=dict(msg.flags))
+
+
+def corrupt_crc(frame: bytes) -> bytes:
+    """The same frame with a CRC that cannot verify (every hex digit changed)."""
+    if len(frame) < 12 or not frame.startswith(b"##") or not frame[2:6].isdigit():
+        raise ValueError("not an HJ 212 frame")
+    end = 6 + int(frame[2:6])
+    crc = frame[end:end + 4]
+    if len(crc) != 4:
+        raise ValueError("HJ 212 frame shorter than its length field")
+    flipped = f"{int(crc, 16) ^ 0xFFFF:04X}".encode()
+    return frame[:end] + flipped + frame[end + 4:]

@@ -1,0 +1,66 @@
+"""The emission plan: every message a scenario sends, before noise, in time order.
+
+The plan is deterministic (a pure function of the scenario), so the publisher and the expected
+outcome see the same messages: the publisher adds noise and encodes them
+(``simulators.payloads``), the expected outcome judges their nominal values
+(``simulators.expected``).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from simulators.incidents import Minute, apply
+from simulators.payloads import malformations_for
+from simulators.process import State
+from simulators.scenario import Scenario
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMessage:
+    outlet: int  # index into Scenario.outlets
+    ts_ms: int  # true measurement time (start of the sampling interval)
+    stamp_ms: int  # the time the device writes into the message
+    values: dict[str, float]  # nominal values, catalogue units
+    flags: dict[str, str]  # every key -> HJ 212 flag
+    exact: frozenset[str]  # keys sent exactly as planned, without noise
+    noise: dict[str, tuple[float, float]]  # per-key noise overrides (relative, absolute sd)
+    state: State
+    malformed: str | None = None
+    bad_crc: bool = False
+    reconnect: bool = False  # the device reconnects before sending this one
+
+
+def plan_outlet(scenario: Scenario, i: int, start_ms: int | None = None,
+                stop_ms: int | None = None) -> Iterator[PlannedMessage]:
+    """The messages of outlet ``i`` over ``[start_ms, stop_ms)`` (default: the scenario)."""
+    spec = scenario.outlets[i]
+    start = scenario.start_ms if start_ms is None else start_ms
+    stop = scenario.end_ms if stop_ms is None else stop_ms
+    interval_ms = spec.interval_s * 1000
+    model = scenario.model(i)
+    model.prepare(start, stop)
+    incidents = scenario.incidents_of(i)
+    malformations = malformations_for(spec.protocol)
+    first = scenario.start_ms + -(-(start - scenario.start_ms) // interval_ms) * interval_ms
+    for ts in range(first, stop, interval_ms):
+        nominal = model.nominal(ts)
+        flag = "N" if nominal.state.operating else "F"
+        m = Minute(ts_ms=ts, stamp_ms=ts, operating=nominal.state.operating, values=nominal.values,
+                   c_ref=nominal.c_ref, flags=dict.fromkeys(nominal.values, flag))
+        apply(incidents, m, model, interval_ms, malformations)
+        if not m.send:
+            continue
+        yield PlannedMessage(outlet=i, ts_ms=ts, stamp_ms=m.stamp_ms, values=m.values,
+                             flags=m.flags, exact=frozenset(m.exact), noise=m.noise,
+                             state=nominal.state, malformed=m.malformed, bad_crc=m.bad_crc,
+                             reconnect=m.reconnect)
+
+
+def plan(scenario: Scenario, start_ms: int | None = None,
+         stop_ms: int | None = None) -> Iterator[PlannedMessage]:
+    """Every outlet's messages merged in time order (then by outlet)."""
+    streams = [plan_outlet(scenario, i, start_ms, stop_ms) for i in range(len(scenario.outlets))]
+    return heapq.merge(*streams, key=lambda m: (m.ts_ms, m.outlet))

@@ -1,0 +1,398 @@
+"""How each industry's outlet behaves, minute by minute, before noise and incidents.
+
+The model is deterministic: the nominal values of a minute are a pure function of the outlet
+and the time, so that the expected outcome of a scenario can be derived from exactly what was
+injected (``simulators.expected``). Noise is added only when a message is rendered
+(``simulators.payloads``), with the standard deviations of ``Industry.noise``.
+
+Physics kept on purpose (compliance-rules.md §1.2):
+
+- Concentrations are modelled on the basis the limit is written on (dry, standard state,
+  reference O2): ``c_ref``. What the analyser reads is ``c_ref * (21 - O2) / (21 - O2_ref)``, so
+  excess air (O2 up at low load, at start-up) dilutes the measured value and the O2 correction
+  undoes it. Levels are shares of the outlet's strictest upper limit for that pollutant.
+- Load follows a daily curve per industry; O2 moves against load; flue-gas flow grows with load
+  and with excess air; temperature follows load and cools down after a stop.
+- Start-up and shutdown: a stopped plant sends every value with flag F (HJ 212 table 8,
+  hj212.md §11.1) and O2 near 21 %. Start-up takes 20 minutes of F (purge, ignition) and 40
+  minutes of N at rising load; shutdown 25 minutes of N at falling load. On hour boundaries this
+  leaves 40 and 25 valid minutes, fewer than the 45 a valid hour needs (§1.3): start-up and
+  shutdown hours are never judged.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from enum import StrEnum
+
+from core.pollutants import BY_KEY, Medium
+from core.standards import Limit
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+AIR_O2_PCT = 21.0
+STARTUP_F_MS = 20 * MINUTE_MS  # start-up minutes still flagged F (purge, ignition)
+STARTUP_MS = 60 * MINUTE_MS  # whole start-up, F part included
+RAMP_DOWN_MS = 25 * MINUTE_MS  # valid minutes at falling load before a stop
+RAMP_LOAD = 0.3  # load at the ends of the start-up and shutdown ramps
+STOPPED_O2_PCT = 20.7
+STOPPED_READING_SHARE = 0.02  # a stopped analyser reads a little: 2 % of its running level
+
+
+class State(StrEnum):
+    RUN = "run"
+    STARTUP_F = "startup_f"  # F-flagged part of the start-up
+    STARTUP = "startup"  # N-flagged part of the start-up, load rising
+    RAMP_DOWN = "ramp_down"  # N-flagged, load falling towards a stop
+    STOPPED = "stopped"
+
+    @property
+    def operating(self) -> bool:
+        return self in (State.RUN, State.STARTUP, State.RAMP_DOWN)
+
+
+@dataclass(frozen=True)
+class Industry:
+    """Behaviour of one industry's outlets. Levels are shares of the governing limit."""
+
+    name: str
+    medium: Medium
+    pollutants: tuple[str, ...]  # judged keys, in the order they are sent
+    ratios: Mapping[str, float]  # c_ref at full load / strictest upper limit
+    sensitivity: Mapping[str, float]  # c_ref = level * (1 - s * (1 - load))
+    ranges: Mapping[str, float]  # analyser measuring range (upper end)
+    noise: Mapping[str, tuple[float, float]]  # key -> (relative sd, absolute sd) per minute
+    load_curve: tuple[float, ...]  # 24 values, load at each local hour (interpolated)
+    schedule: str = "continuous"  # continuous | day_shift
+    o2_full: float | None = None  # O2 at full load, % (None: no O2, e.g. water)
+    o2_slope: float = 0.0  # O2 = o2_full + o2_slope * (1 - load)
+    flow_key: str = "flow"
+    flow_full: float = 0.0
+    temp_full: float | None = None
+    temp_cold: float = 30.0
+    ph: float | None = None  # nominal pH (water)
+    day_spread: float = 0.06  # day-to-day variation of levels, +- share
+    spikes: Mapping[str, float] = field(default_factory=dict)  # key -> minute share x3 spikes
+
+
+def _curve(points: Sequence[tuple[int, float]]) -> tuple[float, ...]:
+    """24 hourly values, linear between the (hour, value) points, wrapping around midnight."""
+    pts = sorted(points)
+    out = []
+    for h in range(24):
+        before = max((p for p in pts if p[0] <= h), default=pts[-1])
+        after = min((p for p in pts if p[0] > h), default=pts[0])
+        span = (after[0] - before[0]) % 24 or 24
+        frac = ((h - before[0]) % 24) / span
+        out.append(before[1] + (after[1] - before[1]) * frac)
+    return tuple(out)
+
+
+_GAS_NOISE = {"so2": (0.03, 0.0), "nox": (0.03, 0.0), "pm": (0.05, 0.0), "co": (0.04, 0.0),
+              "hcl": (0.04, 0.0), "o2": (0.0, 0.12), "flow": (0.02, 0.0), "temp": (0.0, 0.6)}
+
+INDUSTRY_MODELS: dict[str, Industry] = {
+    # Grid demand: night trough, morning and evening peaks.
+    "coal_power": Industry(
+        name="coal_power", medium=Medium.GAS, pollutants=("so2", "nox", "pm"),
+        ratios={"so2": 0.55, "nox": 0.62, "pm": 0.35},
+        sensitivity={"so2": 0.2, "nox": -0.15, "pm": 0.3},
+        ranges={"so2": 150.0, "nox": 200.0, "pm": 50.0},
+        noise=_GAS_NOISE,
+        load_curve=_curve([(3, 0.58), (7, 0.75), (10, 0.92), (13, 0.85), (19, 0.95),
+                           (23, 0.7)]),
+        o2_full=5.6, o2_slope=4.0, flow_full=320.0, temp_full=85.0, temp_cold=35.0),
+    # A day-shift factory boiler: start-up 06:00, stop 22:25 local time, lunch dip.
+    "boiler": Industry(
+        name="boiler", medium=Medium.GAS, pollutants=("so2", "nox", "pm"),
+        ratios={"so2": 0.5, "nox": 0.6, "pm": 0.4},
+        sensitivity={"so2": 0.25, "nox": -0.1, "pm": 0.3},
+        ranges={"so2": 1000.0, "nox": 1000.0, "pm": 200.0},
+        noise=_GAS_NOISE,
+        load_curve=_curve([(0, 0.7), (8, 0.88), (11, 0.92), (12, 0.7), (13, 0.9), (17, 0.92),
+                           (20, 0.78)]),
+        schedule="day_shift", o2_full=8.8, o2_slope=5.0, flow_full=25.0, temp_full=140.0,
+        temp_cold=30.0),
+    # Waste to energy: steady load, CO puffs from combustion upsets.
+    "incinerator": Industry(
+        name="incinerator", medium=Medium.GAS, pollutants=("so2", "nox", "pm", "hcl", "co"),
+        ratios={"so2": 0.45, "nox": 0.7, "pm": 0.3, "hcl": 0.4, "co": 0.25},
+        sensitivity={"so2": 0.1, "nox": 0.05, "pm": 0.1, "hcl": 0.1, "co": -0.3},
+        ranges={"so2": 400.0, "nox": 800.0, "pm": 100.0, "hcl": 200.0, "co": 400.0},
+        noise=_GAS_NOISE,
+        load_curve=_curve([(0, 0.88), (6, 0.9), (12, 0.93), (18, 0.91)]),
+        o2_full=8.0, o2_slope=4.0, flow_full=60.0, temp_full=150.0, temp_cold=40.0,
+        spikes={"co": 0.01}),
+    # Municipal or industrial wastewater: inflow with morning and evening peaks.
+    "wastewater": Industry(
+        name="wastewater", medium=Medium.WATER, pollutants=("cod", "nh3n", "ph"),
+        ratios={"cod": 0.5, "nh3n": 0.35},
+        sensitivity={"cod": -0.1, "nh3n": -0.1},
+        ranges={"cod": 500.0, "nh3n": 50.0, "ph": 14.0},
+        noise={"cod": (0.04, 0.0), "nh3n": (0.04, 0.0), "ph": (0.0, 0.03),
+               "water_flow": (0.03, 0.0)},
+        load_curve=_curve([(4, 0.45), (9, 1.0), (14, 0.75), (20, 0.95), (23, 0.6)]),
+        flow_key="water_flow", flow_full=120.0, ph=7.3),
+}
+
+
+def stable_random(*parts: object) -> random.Random:
+    """A generator seeded from ``parts`` alone: the same on every run and every machine."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return random.Random(int.from_bytes(digest, "big"))
+
+
+def governing_limit(limits: Sequence[Limit], pollutant: str) -> Limit | None:
+    """The strictest upper limit of ``pollutant`` (hourly or daily), the basis of its level."""
+    uppers = [lim for lim in limits if lim.pollutant == pollutant and lim.limit is not None]
+    return min(uppers, key=lambda lim: lim.limit or 0.0, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Nominal:
+    """One minute of an outlet before incidents and noise."""
+
+    state: State
+    load: float
+    values: dict[str, float]  # measured values, catalogue units
+    c_ref: dict[str, float]  # O2-corrected concentration (water: the measured value)
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """The plant is stopped from ``off_ms`` (ramp down before it) to ``on_ms`` (start-up)."""
+
+    off_ms: int
+    on_ms: int
+
+
+class OutletModel:
+    """The nominal behaviour of one outlet; see the module docstring."""
+
+    def __init__(self, industry: Industry, limits: Sequence[Limit], *, key: str,
+                 level: float = 1.0, tz: tzinfo = UTC, stops: Sequence[Stop] = (),
+                 schedule: str | None = None, day_shift_on_h: float = 6.0,
+                 day_shift_off_h: float = 22.0 + 25 / 60) -> None:
+        self.industry = industry
+        self.key = key
+        self.tz = tz
+        self.schedule = schedule or industry.schedule
+        self.day_shift = (day_shift_on_h, day_shift_off_h)
+        self.extra_stops = tuple(stops)
+        self.o2_ref: dict[str, float] = {}
+        self.base: dict[str, float] = {}
+        self.limit_value: dict[str, float] = {}  # the governing (strictest) upper limit
+        for p in industry.pollutants:
+            lim = governing_limit(limits, p)
+            if lim is not None and lim.limit is not None:
+                self.limit_value[p] = lim.limit
+                self.base[p] = industry.ratios[p] * level * lim.limit
+            refs = [x.o2_ref_pct for x in limits if x.pollutant == p and x.o2_ref_pct]
+            if refs and industry.o2_full is not None:
+                self.o2_ref[p] = float(refs[0])
+        rng = stable_random("phases", key)
+        self._phases = {p: (rng.uniform(0, 2 * math.pi), rng.uniform(0, 2 * math.pi))
+                        for p in (*industry.pollutants, "load")}
+        self._stops: list[Stop] = []
+        self._stop_starts: list[int] = []
+        self._local_cache: dict[int, tuple[int, float]] = {}
+        self._day_cache: dict[tuple[str, int], float] = {}
+        self._o2_cache: dict[tuple[int, int], float] = {}
+
+    # Time -----------------------------------------------------------------------------------
+    def local(self, ts_ms: int) -> tuple[int, float]:
+        """(local date ordinal, local hour of day as a float) of an instant."""
+        hour = ts_ms // HOUR_MS
+        cached = self._local_cache.get(hour)
+        if cached is None:
+            dt = datetime.fromtimestamp(hour * 3600, self.tz)
+            cached = (dt.toordinal(), float(dt.hour))
+            self._local_cache[hour] = cached
+        return cached[0], cached[1] + (ts_ms - hour * HOUR_MS) / HOUR_MS
+
+    def prepare(self, start_ms: int, stop_ms: int) -> None:
+        """Lay out the stops (schedule and scripted shutdowns) around ``[start_ms, stop_ms)``."""
+        stops = [s for s in self.extra_stops if s.on_ms > start_ms - 2 * HOUR_MS]
+        if self.schedule == "day_shift":
+            on_h, off_h = self.day_shift
+            day = datetime.fromtimestamp(start_ms / 1000, self.tz).date() - timedelta(days=1)
+            last = datetime.fromtimestamp(stop_ms / 1000, self.tz).date() + timedelta(days=1)
+            while day <= last:
+                midnight = datetime(day.year, day.month, day.day, tzinfo=self.tz)
+                off = midnight + timedelta(hours=off_h)
+                on = midnight + timedelta(days=1, hours=on_h)
+                stops.append(Stop(int(off.timestamp() * 1000), int(on.timestamp() * 1000)))
+                day += timedelta(days=1)
+        merged: list[Stop] = []
+        for s in sorted(stops, key=lambda s: s.off_ms):
+            if merged and s.off_ms <= merged[-1].on_ms:
+                merged[-1] = Stop(merged[-1].off_ms, max(merged[-1].on_ms, s.on_ms))
+            else:
+                merged.append(s)
+        self._stops = merged
+        self._stop_starts = [s.off_ms for s in merged]
+
+    def state(self, ts_ms: int) -> tuple[State, float]:
+        """The operating state and how far into it (0..1) for ramps and start-up."""
+        i = bisect.bisect_right(self._stop_starts, ts_ms) - 1
+        if i >= 0:
+            s = self._stops[i]
+            if ts_ms < s.on_ms:
+                return State.STOPPED, (ts_ms - s.off_ms) / HOUR_MS
+            since_on = ts_ms - s.on_ms
+            if since_on < STARTUP_F_MS:
+                return State.STARTUP_F, since_on / STARTUP_F_MS
+            if since_on < STARTUP_MS:
+                return State.STARTUP, (since_on - STARTUP_F_MS) / (STARTUP_MS - STARTUP_F_MS)
+        if i + 1 < len(self._stops):
+            to_off = self._stops[i + 1].off_ms - ts_ms
+            if to_off <= RAMP_DOWN_MS:
+                return State.RAMP_DOWN, 1 - to_off / RAMP_DOWN_MS
+        return State.RUN, 0.0
+
+    # Values ---------------------------------------------------------------------------------
+    def _day_factor(self, what: str, day: int) -> float:
+        got = self._day_cache.get((what, day))
+        if got is None:
+            spread = self.industry.day_spread
+            got = stable_random("day", self.key, what, day).uniform(1 - spread, 1 + spread)
+            self._day_cache[(what, day)] = got
+        return got
+
+    def _wiggle(self, what: str, ts_ms: int, amplitude: float) -> float:
+        a, b = self._phases[what]
+        h = ts_ms / HOUR_MS
+        return amplitude * (0.65 * math.sin(2 * math.pi * h / 3.7 + a)
+                            + 0.35 * math.sin(2 * math.pi * h / 1.3 + b))
+
+    def running_load(self, ts_ms: int) -> float:
+        day, hour = self.local(ts_ms)
+        curve = self.industry.load_curve
+        h0 = int(hour) % 24
+        frac = hour - int(hour)
+        base = curve[h0] + (curve[(h0 + 1) % 24] - curve[h0]) * frac
+        load = base * (0.5 + 0.5 * self._day_factor("load", day)) + self._wiggle(
+            "load", ts_ms, 0.03)
+        return min(1.0, max(0.35, load))
+
+    def o2_running(self, load: float) -> float:
+        ind = self.industry
+        return (ind.o2_full or 0.0) + ind.o2_slope * (1 - load)
+
+    def o2_max_operating(self) -> float:
+        """The highest O2 of ordinary running (lowest running load)."""
+        return self.o2_running(0.35)
+
+    def o2_hourly_max(self, start_ms: int, end_ms: int) -> float:
+        """The highest hourly mean O2 of the hours of ``[start_ms, end_ms)`` that run
+        throughout (start-up and shutdown hours are never valid); needs ``prepare``."""
+        key = (start_ms, end_ms)
+        got = self._o2_cache.get(key)
+        if got is None:
+            means = []
+            first = -(-start_ms // HOUR_MS) * HOUR_MS
+            for hour in range(first, end_ms - HOUR_MS + 1, HOUR_MS):
+                minutes = [self.nominal(t) for t in range(hour, hour + HOUR_MS, MINUTE_MS)]
+                if all(n.state is State.RUN for n in minutes):
+                    means.append(sum(n.values["o2"] for n in minutes) / len(minutes))
+            got = self._o2_cache[key] = max(means, default=self.o2_max_operating())
+        return got
+
+    def range_of(self, key: str) -> float:
+        """The upper end of the analyser's measuring range for ``key``."""
+        return self.industry.ranges.get(key, BY_KEY[key].max_value)
+
+    def running_value(self, key: str, ts_ms: int) -> float:
+        """What ``key`` reads at ``ts_ms`` in ordinary running, whatever the schedule."""
+        if key == "ph":
+            return (self.industry.ph or 7.0) + self._wiggle("ph", ts_ms, 0.15)
+        load = self.running_load(ts_ms)
+        o2 = self.o2_running(load) if self.industry.o2_full is not None else None
+        return self.measured(key, self.c_ref(key, ts_ms, load), o2)
+
+    def c_ref(self, pollutant: str, ts_ms: int, load: float) -> float:
+        ind = self.industry
+        day, _ = self.local(ts_ms)
+        level = self.base[pollutant] * (1 - ind.sensitivity.get(pollutant, 0.0) * (1 - load))
+        level *= self._day_factor(pollutant, day) * (1 + self._wiggle(pollutant, ts_ms, 0.04))
+        spike = ind.spikes.get(pollutant)
+        if spike and stable_random("spike", self.key, pollutant, ts_ms).random() < spike:
+            level *= 3.0
+        return level
+
+    def measured(self, pollutant: str, c_ref: float, o2: float | None) -> float:
+        ref = self.o2_ref.get(pollutant)
+        if ref is None or o2 is None:
+            return c_ref
+        return c_ref * (AIR_O2_PCT - o2) / (AIR_O2_PCT - ref)
+
+    def nominal(self, ts_ms: int) -> Nominal:
+        state, frac = self.state(ts_ms)
+        run_load = self.running_load(ts_ms)
+        if state is State.STARTUP:
+            load = RAMP_LOAD + (run_load - RAMP_LOAD) * frac
+        elif state is State.RAMP_DOWN:
+            load = run_load - (run_load - RAMP_LOAD) * frac
+        elif state.operating:
+            load = run_load
+        else:
+            load = 0.0
+        o2 = self._o2(state, frac, load)
+        values: dict[str, float] = {}
+        c_refs: dict[str, float] = {}
+        for p in self.industry.pollutants:
+            if p == "ph":
+                values[p] = (self.industry.ph or 7.0) + self._wiggle("ph", ts_ms, 0.15)
+                continue
+            c = self.c_ref(p, ts_ms, max(load, RAMP_LOAD))
+            c_refs[p] = c
+            m = self.measured(p, c, o2)
+            values[p] = m if state.operating else m * STOPPED_READING_SHARE
+        if o2 is not None:
+            values["o2"] = o2
+        values.update(self._flow_temp(state, frac, load, o2, ts_ms))
+        return Nominal(state, load, values, c_refs)
+
+    def _o2(self, state: State, frac: float, load: float) -> float | None:
+        if self.industry.o2_full is None:
+            return None
+        run = self.o2_running(max(load, RAMP_LOAD))
+        if state is State.STOPPED:
+            return STOPPED_O2_PCT
+        if state is State.STARTUP_F:
+            return 20.5 - 4.5 * frac
+        if state is State.STARTUP:
+            return run + (1 - frac) * (16.0 - run)
+        if state is State.RAMP_DOWN:
+            return run + frac * (15.0 - run)
+        return run
+
+    def _flow_temp(self, state: State, frac: float, load: float, o2: float | None,
+                   ts_ms: int) -> dict[str, float]:
+        ind = self.industry
+        if ind.medium is Medium.WATER:
+            return {ind.flow_key: ind.flow_full * self.running_load(ts_ms)}
+        assert o2 is not None
+        assert ind.o2_full is not None
+        assert ind.temp_full is not None
+        air = (AIR_O2_PCT - ind.o2_full) / max(AIR_O2_PCT - o2, 0.3)
+        flow = ind.flow_full * max(load, 0.02) * min(air, 3.0)
+        run_temp = ind.temp_cold + (ind.temp_full - ind.temp_cold) * (0.6 + 0.4 * load)
+        if state is State.STOPPED:
+            cooled = math.exp(-frac / 1.5)  # frac: hours since the stop
+            temp = ind.temp_cold + (ind.temp_full * 0.9 - ind.temp_cold) * cooled
+            flow = ind.flow_full * 0.02
+        elif state is State.STARTUP_F:
+            temp = ind.temp_cold + 5 * frac
+            flow = ind.flow_full * 0.1
+        elif state is State.STARTUP:
+            temp = ind.temp_cold + 5 + (run_temp - ind.temp_cold - 5) * frac
+        else:
+            temp = run_temp
+        return {"flow": flow, "temp": temp}

@@ -1,0 +1,63 @@
+"""The registry a scenario needs: its enterprises, outlets and devices, with device secrets.
+
+Written as ``Fleet.write`` does: the registry keeps only SHA-256 hashes of the device access
+passwords; the passwords themselves go to a secrets file beside it (mode 600), which the
+simulator reads back so that a registry written once keeps working for later runs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from core.registry import hash_password
+from simulators.fleet import Fleet, OutletSim
+from simulators.scenario import Scenario
+
+VAR_DIR = Path("var/scenarios")
+
+
+def default_paths(scenario: Scenario, base: Path = VAR_DIR) -> tuple[Path, Path]:
+    """(registry, secrets) under ``var/scenarios/<name>/``."""
+    return base / scenario.name / "registry.toml", base / scenario.name / "secrets.toml"
+
+
+def read_passwords(path: Path) -> dict[str, str]:
+    """Device number -> password from a secrets file; empty if there is none."""
+    if not path.exists():
+        return {}
+    with path.open("rb") as fh:
+        return dict(tomllib.load(fh).get("device_password", {}))
+
+
+def scenario_fleet(scenario: Scenario, passwords: dict[str, str] | None = None) -> Fleet:
+    """The scenario's registry document; known ``passwords`` are kept, others drawn."""
+    known = passwords or {}
+    enterprises: dict[str, dict[str, Any]] = {}
+    pw: dict[str, str] = {}
+    sims: list[OutletSim] = []
+    for i, o in enumerate(scenario.outlets):
+        ent = enterprises.setdefault(o.enterprise, {
+            "id": o.enterprise, "name": o.enterprise_name, "region": o.region,
+            "industry": o.industry, "outlet": []})
+        pw[o.mn] = known.get(o.mn) or secrets.token_hex(8)
+        ent["outlet"].append({
+            "id": o.outlet, "medium": o.medium.value, "interval_s": o.interval_s,
+            "limits": list(o.limit_ids),
+            "device": [{"mn": o.mn, "pw_sha256": hash_password(pw[o.mn]),
+                        "protocol": "json" if o.protocol == "json" else "hj212"}]})
+        model = scenario.model(i)
+        levels = {k: round(model.running_value(k, scenario.start_ms), 3)
+                  for k in model.industry.pollutants}
+        sims.append(OutletSim(o.enterprise, o.outlet, o.mn, o.industry, levels))
+    return Fleet({"enterprise": list(enterprises.values())}, pw, sims)
+
+
+def write_registry(scenario: Scenario, registry_path: Path, secrets_path: Path) -> Fleet:
+    """Write the scenario's registry and secrets, keeping passwords already in ``secrets_path``."""
+    fleet = scenario_fleet(scenario, read_passwords(secrets_path))
+    secrets_path.parent.mkdir(parents=True, exist_ok=True)
+    fleet.write(registry_path, secrets_path)
+    return fleet

@@ -1,0 +1,15 @@
+"""Settings of the simulator (environment prefix EMS_, e.g. EMS_SIM_MAX_OUTSTANDING)."""
+
+from __future__ import annotations
+
+from core.settings import CommonSettings
+
+
+class SimSettings(CommonSettings):
+    sim_client_prefix: str = "sim"  # MQTT client ids: <prefix>-<device number>
+    # Messages that may wait for the broker's acknowledgement before the publisher waits.
+    sim_max_outstanding: int = 2000
+    sim_ack_timeout_s: float = 60.0
+    # The HJ 212 TCP gateway, for outlets with protocol "hj212-tcp" (0: none).
+    sim_gateway_host: str = "127.0.0.1"
+    sim_gateway_port: int = 0

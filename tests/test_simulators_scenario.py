@@ -1,0 +1,193 @@
+"""Scenario files: the shipped ones load and say what their comments promise; bad ones are
+refused with a message that names the entry; the registry they generate loads."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from core.registry import build_registry, load_registry
+from simulators.expected import Outcome, expected_outcome
+from simulators.registry import read_passwords, scenario_fleet, write_registry
+from simulators.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from tests.sim_helpers import COAL, HOUR, ROOT, STANDARDS, incident, scenario
+
+SCENARIOS = ROOT / "config" / "scenarios"
+# 2026-11-27 15:20 in Asia/Shanghai: "now" for the shipped scenarios.
+NOW = int(datetime(2026, 11, 27, 7, 20, tzinfo=UTC).timestamp() * 1000)
+MIDNIGHT = int(datetime(2026, 11, 26, 16, tzinfo=UTC).timestamp() * 1000)  # local 11-27 00:00
+
+
+def shipped(name: str) -> tuple[Scenario, Outcome]:
+    sc = load_scenario(SCENARIOS / f"{name}.toml", STANDARDS, now_ms=NOW)
+    return sc, expected_outcome(sc)
+
+
+def alerts(o: Outcome) -> set[tuple[str, str, str, int, int | None]]:
+    return {(e.alert_kind, e.enterprise, e.pollutant, e.start_ms, e.end_ms)
+            for e in o.expectations if e.kind == "alert"}
+
+
+def test_clean_is_compliant_throughout() -> None:
+    sc, o = shipped("clean")
+    assert sc.end_ms == NOW // HOUR * HOUR  # the last 48 whole hours
+    assert sc.start_ms == sc.end_ms - 48 * HOUR
+    assert o.ambiguous == []
+    kinds = {e.kind for e in o.expectations}
+    assert kinds == {"hour", "day", "no_alert"}
+    assert not any(e.exceeded for e in o.expectations)
+    assert sum(e.kind == "hour" and e.valid is True for e in o.expectations) > 1000
+
+
+def test_incidents_say_what_the_file_promises() -> None:
+    sc, o = shipped("incidents")
+    t0 = MIDNIGHT - 48 * HOUR
+    assert (sc.start_ms, sc.end_ms) == (t0, MIDNIGHT)  # two whole local days
+    assert o.ambiguous == []
+    h = lambda n: t0 + n * HOUR  # noqa: E731
+    assert alerts(o) == {
+        ("exceedance", "PWR01", "so2", h(10), h(15)),
+        ("exceedance", "PWR03", "nox", h(31), h(33)),
+        ("exceedance", "BLR02", "nox", h(9), h(12)),
+        ("exceedance", "WTE01", "so2", h(24), h(36)),
+        ("over_range", "WTE01", "hcl", h(14), h(16)),
+        ("data_gap", "BLR04", "", h(34), h(37)),
+        ("data_gap", "WWT03", "", h(1), h(7)),
+    }
+    exceeded_days = {(e.enterprise, e.pollutant, e.start_ms) for e in o.expectations
+                     if e.kind == "day" and e.exceeded}
+    assert exceeded_days == {("WTE01", "so2", h(24)), ("WWT01", "cod", h(24))}
+    ranks = {(e.enterprise, e.other) for e in o.expectations if e.kind == "rank_below"}
+    assert ranks == {("PWR01", "PWR02"), ("PWR03", "PWR02"), ("BLR02", "BLR01"),
+                     ("WTE01", "WTE02"), ("WWT01", "WWT02")}
+    rejected = sum(e.count for e in o.expectations if e.kind == "rejections")
+    assert rejected == 6 * 60 // 7 + 1  # every 7th of 360 messages, the first included
+
+
+def test_tampering_says_what_the_file_promises() -> None:
+    sc, o = shipped("tampering")
+    assert o.ambiguous == []
+    h = lambda n: sc.start_ms + n * HOUR  # noqa: E731
+    assert alerts(o) == {
+        ("suspicious_flatline", "FLT01", "so2", h(8), h(16)),
+        ("suspicious_flatline", "PIN02", "so2", h(8), h(20)),
+        ("exceedance", "DIL01", "so2", h(10), h(16)),
+    }
+    pinned = [e for e in o.expectations
+              if e.kind == "hour" and e.enterprise == "PIN01" and e.pollutant == "so2"
+              and h(8) <= e.start_ms < h(20)]
+    assert len(pinned) == 12
+    assert all(e.exceeded is False and e.value == pytest.approx(291.0) for e in pinned)
+    forged = [e for e in o.expectations if e.kind == "hour" and e.enterprise == "O2F01"
+              and e.pollutant == "so2" and h(10) <= e.start_ms < h(16)]
+    assert [e.exceeded for e in forged] == [False] * 6
+    no_flat = {e.enterprise for e in o.expectations
+               if e.kind == "no_alert" and e.alert_kind == "suspicious_flatline"}
+    assert "PIN01" in no_flat
+    assert "PIN02" not in no_flat
+
+
+def test_demo_is_a_city_with_a_few_culprits() -> None:
+    sc, o = shipped("demo")
+    assert len(sc.enterprises()) == 50
+    assert o.ambiguous == []
+    culprits = {a[1] for a in alerts(o)} | {e.enterprise for e in o.expectations
+                                            if e.kind == "day" and e.exceeded}
+    assert culprits == {"PWR03", "PWR07", "BLR05", "BLR11", "BLR14", "WTE03", "WWT09"}
+    open_now = {(a[0], a[1]) for a in alerts(o) if a[4] is None}
+    assert open_now == {("exceedance", "PWR07"), ("data_gap", "WTE03")}
+
+
+@pytest.mark.parametrize("name", ["clean", "incidents", "tampering", "demo"])
+def test_a_scenarios_registry_loads_and_keeps_its_passwords(name: str, tmp_path: Path) -> None:
+    sc = load_scenario(SCENARIOS / f"{name}.toml", STANDARDS, now_ms=NOW)
+    reg, sec = tmp_path / "registry.toml", tmp_path / "secrets.toml"
+    first = write_registry(sc, reg, sec)
+    registry = load_registry(reg, STANDARDS)
+    assert {(d.enterprise_id, d.outlet_id, d.mn) for d in registry.devices.values()} == {
+        (o.enterprise, o.outlet, o.mn) for o in sc.outlets}
+    assert all(registry.devices[mn].password_ok(pw) for mn, pw in first.passwords.items())
+    again = write_registry(sc, reg, sec)
+    assert again.passwords == first.passwords == read_passwords(sec)
+    assert oct(sec.stat().st_mode & 0o777) == "0o600"
+
+
+def test_hj212_outlets_are_registered_as_such() -> None:
+    sc = scenario('[[enterprise]]\nid = "PA"\nindustry = "coal_power"\n'
+                  '[[enterprise.outlet]]\nid = "G1"\nprotocol = "hj212-tcp"\n')
+    registry = build_registry(scenario_fleet(sc).registry, STANDARDS)
+    assert registry.devices[sc.outlets[0].mn].protocol == "hj212"
+    assert sc.outlets[0].topic == f"hj212/{sc.outlets[0].mn}"
+    assert len(sc.outlets[0].mn) == 24
+
+
+def test_groups_number_their_enterprises_and_spread_their_levels() -> None:
+    sc = scenario('[[group]]\nprefix = "B"\ncount = 12\nindustry = "boiler"\n'
+                  'regions = ["n", "s"]\noutlets = 2\nlevel_spread = 0.2\n')
+    assert sc.enterprises()[:3] == ["B01", "B02", "B03"]
+    assert len(sc.outlets) == 24
+    assert {o.region for o in sc.outlets} == {"n", "s"}
+    levels = {o.level for o in sc.outlets}
+    assert len(levels) == 12
+    assert all(0.8 <= x <= 1.2 for x in levels)
+
+
+def test_auto_starts_follow_the_clock_and_the_alignment() -> None:
+    base = '[scenario]\nname = "a"\nduration_h = 24\n{}' + COAL
+    data = tomllib.loads(base.format(""))
+    assert parse_scenario(data, STANDARDS, now_ms=NOW).start_ms == NOW // HOUR * HOUR - 24 * HOUR
+    assert parse_scenario(data, STANDARDS, now_ms=NOW, anchor="now").start_ms == \
+        NOW // HOUR * HOUR
+    daily = tomllib.loads(base.format('align = "day"\n'))
+    assert parse_scenario(daily, STANDARDS, now_ms=NOW).start_ms == MIDNIGHT - 24 * HOUR
+    assert parse_scenario(daily, STANDARDS, now_ms=NOW, anchor="now").start_ms == MIDNIGHT
+    fixed = tomllib.loads(base.format('start = "2026-11-20T08:00:00+08:00"\n'))
+    assert parse_scenario(fixed, STANDARDS, now_ms=NOW).start_ms == MIDNIGHT - 7 * 24 * HOUR \
+        + 8 * HOUR
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("", "at least one enterprise"),
+    ('[scenario]\nname = "x"\nwhat = 1\n' + COAL, "unknown field(s) what"),
+    ('[scenario]\nname = "a b"\n', "name 'a b'"),
+    ('[scenario]\nstart = "2026-11-20T08:00:00"\n' + COAL, "needs an offset"),
+    ('[scenario]\ntimezone = "Mars/Olympus"\n' + COAL, "unknown timezone"),
+    ('[scenario]\nalign = "week"\n' + COAL, "align"),
+    ('[[enterprise]]\nid = "PA"\nindustry = "steelworks"\n', "steelworks"),
+    (COAL + COAL, "listed twice"),
+    (COAL + '[[enterprise.outlet]]\nid = "G1"\nprotocol = "smtp"\n', "protocol"),
+    (COAL + '[[enterprise.outlet]]\nid = "G1"\ninterval_s = 7\n', "divide an hour"),
+    (COAL + incident("volcano", start_h=0, duration_h=1), "unknown incident kind"),
+    (COAL + incident("exceedance", pollutant="so2", start_h=0, duration_h=1), "needs factor"),
+    (COAL + incident("exceedance", pollutant="so2", factor="2", start_h=0, duration_h=1),
+     "factor must be a float"),
+    (COAL + incident("exceedance", pollutant="so2", factor=-1.0, start_h=0, duration_h=1),
+     "out of range"),
+    (COAL + incident("silence", start_h=0, duration_h=1, loud=True), "no parameter 'loud'"),
+    (COAL + incident("silence", target="NOPE", start_h=0, duration_h=1), "matches no outlet"),
+    (COAL + incident("silence", duration_h=1), "start_h"),
+    (COAL + incident("silence", start_h=0, duration_h=0), "positive"),
+    (COAL + incident("flatline", pollutant="cod", start_h=0, duration_h=1),
+     "does not measure cod"),
+    (COAL + incident("maintenance", keys=["ph"], start_h=0, duration_h=1), "does not send"),
+    (COAL + incident("bad_crc", start_h=0, duration_h=1), "needs an HJ 212 outlet"),
+    (COAL + incident("malformed", kinds=["rude"], start_h=0, duration_h=1), "rude"),
+    ('[[enterprise]]\nid = "W"\nindustry = "wastewater"\n'
+     + incident("pinned", target="W", pollutant="ph", start_h=0, duration_h=1), "pH"),
+    ('[[enterprise]]\nid = "W"\nindustry = "wastewater"\n'
+     + incident("dilution", target="W", o2_pct=12.0, start_h=0, duration_h=1), "no O2"),
+])
+def test_bad_scenarios_are_refused_with_a_reason(body: str, message: str) -> None:
+    with pytest.raises(ScenarioError, match=None) as info:
+        parse_scenario(tomllib.loads(body), STANDARDS, now_ms=NOW)
+    assert message in str(info.value)
+
+
+def test_a_scenario_file_that_is_not_toml(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[scenario\n")
+    with pytest.raises(ScenarioError, match="bad.toml"):
+        load_scenario(bad, STANDARDS, now_ms=NOW)
