@@ -15,10 +15,14 @@ DENIED = Counter("api_denied", "Requests denied for want of a key or a right", [
 
 
 def route_of(scope: Scope) -> str:
-    """The route's path template (bounded label values); "unmatched" for unknown paths."""
-    route: Any = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    """The request path with its path parameters as ``{name}`` (a bounded label), or
+    "unmatched" when no route matched."""
+    if scope.get("route") is None:
+        return "unmatched"
+    params: dict[str, Any] = scope.get("path_params") or {}
+    names = {str(v): k for k, v in params.items()}
+    parts = str(scope.get("path", "")).split("/")
+    return "/".join(f"{{{names[p]}}}" if p in names else p for p in parts)
 
 
 class MetricsMiddleware:

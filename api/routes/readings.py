@@ -35,7 +35,8 @@ def csv_lines(enterprise: str, rows: list[list[Any]]) -> Iterator[str]:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for i, (t, outlet, pollutant, value, flag) in enumerate(rows, 1):
-        writer.writerow((t, enterprise, outlet, pollutant, value, flag))
+        writer.writerow((t, enterprise, outlet, pollutant,
+                         float(value) if value is not None else "", flag))
         if i % 1000 == 0:
             yield buf.getvalue()
             buf.seek(0)
