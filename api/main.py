@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import APIRouter, FastAPI
 
 from api import errors
@@ -64,4 +66,7 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
     app.include_router(api)
     errors.install(app)
     app.add_middleware(MetricsMiddleware)
+    if settings.api_rankings_cache_s > 0 and settings.api_rankings_warm_up:
+        threading.Thread(target=rankings.warm_up, args=(app.state.ems,), name="warm-up",
+                         daemon=True).start()
     return app

@@ -1,6 +1,8 @@
 """Rankings of enterprises from their daily summaries (pure; compliance-rules.md §1.6).
 
-Per enterprise, over a period, from the sums of its ``daily`` summaries:
+Per enterprise, over a period, from the sums of its ``daily`` summaries (a period holds the
+local days whose midnight lies in [start, end); an answer is reused for a short while and
+refreshed in the background, since summaries change only when the scheduler runs):
 
 - compliance rate = 1 - (exceeded hours + exceeded days) / (judged hours + judged days);
   null when nothing was judged.
@@ -20,7 +22,7 @@ U undetermined (nothing judged).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 BUCKETS = ("month", "quarter")
@@ -118,6 +120,20 @@ class Bucket:
 
 def _ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
+
+
+def ceil_day(ms: int, timezone: str) -> int:
+    """The first local midnight at or after ``ms``.
+
+    Daily summaries are stamped at local midnight, so [start, end) and
+    [ceil_day(start), ceil_day(end)) hold the same summaries.
+    """
+    local = datetime.fromtimestamp(ms / 1000, ZoneInfo(timezone))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if _ms(midnight) < ms:
+        nxt = midnight.date().toordinal() + 1
+        midnight = datetime.combine(date.fromordinal(nxt), time(0), midnight.tzinfo)
+    return _ms(midnight)
 
 
 def buckets(start_ms: int, end_ms: int, timezone: str, per: str = "month") -> list[Bucket]:

@@ -18,4 +18,5 @@ class ApiSettings(CommonSettings):
     # Rankings read daily summaries, which change when the scheduler runs (hourly): an answer
     # may be reused for this long. 0 turns the cache off.
     api_rankings_cache_s: float = 30.0
+    api_rankings_warm_up: bool = True  # compute the default rankings when the API starts
     api_broker_timeout_s: float = 1.0  # readiness check of the MQTT broker

@@ -14,6 +14,7 @@ from api.deps import PageDep, ReadingsRange, SeriesScope, StoreDep
 from api.models import ReadingsPublic
 from api.params import iso
 from api.queries import readings_query
+from api.responses import FastJSONResponse
 from core.store import InfluxStore
 
 router = APIRouter(prefix="/enterprises", tags=["readings"])
@@ -57,7 +58,8 @@ def list_readings(request: Request, scope: SeriesScope, tr: ReadingsRange, page:
     rows = fetch(store, readings_query(scope, tr, page))
     if wants_csv(request):
         return StreamingResponse(csv_lines(scope.enterprise, rows), media_type="text/csv")
-    return {"enterprise": scope.enterprise, "start": iso(tr.start_ms), "end": iso(tr.end_ms),
-            "limit": page.limit, "offset": page.offset, "count": len(rows),
-            "items": [{"time": t, "outlet": o, "pollutant": p, "value": v, "flag": f}
-                      for t, o, p, v, f in rows]}
+    return FastJSONResponse({
+        "enterprise": scope.enterprise, "start": iso(tr.start_ms), "end": iso(tr.end_ms),
+        "limit": page.limit, "offset": page.offset, "count": len(rows),
+        "items": [{"time": t, "outlet": o, "pollutant": p, "value": v, "flag": f}
+                  for t, o, p, v, f in rows]})
