@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -11,6 +12,7 @@ from api.cache import TtlCache
 from api.deps import AppState
 from api.keys import KeyStore
 from api.metrics import MetricsMiddleware
+from api.models import ErrorPublic, ValidationErrorPublic
 from api.routes import (
     alerts,
     catalogue,
@@ -40,6 +42,16 @@ ranges are [start, end). Errors are JSON: `{"detail": "..."}`.
 """
 
 
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorPublic, "description": "The body is not valid JSON"},
+    401: {"model": ErrorPublic, "description": "No API key, or a bad or revoked one"},
+    403: {"model": ErrorPublic, "description": "The key's role may not do this"},
+    404: {"model": ErrorPublic, "description": "Absent, or another enterprise's"},
+    422: {"model": ValidationErrorPublic, "description": "A parameter or the body is invalid"},
+    503: {"model": ErrorPublic, "description": "The database is unavailable; retry later"},
+}
+
+
 def store_from(settings: ApiSettings) -> InfluxStore:
     password = settings.influx_password.get_secret_value() if settings.influx_password else None
     return InfluxStore(settings.influx_url, settings.influx_database, settings.influx_username,
@@ -59,7 +71,7 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
                              keys=KeyStore(store, settings.api_key_cache_s),
                              registry=registry, standards=standards,
                              rankings_cache=TtlCache(settings.api_rankings_cache_s))
-    api = APIRouter(prefix=PREFIX)
+    api = APIRouter(prefix=PREFIX, responses=ERRORS)
     for module in (enterprises, readings, judged, rankings, alerts, rejections, catalogue,
                    health):
         api.include_router(module.router)

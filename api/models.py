@@ -13,6 +13,16 @@ class ErrorPublic(BaseModel):
     detail: str = Field(description="What went wrong, in words")
 
 
+class FieldErrorPublic(BaseModel):
+    loc: str = Field(description="Where: query.start, body.text, ...")
+    msg: str
+
+
+class ValidationErrorPublic(BaseModel):
+    detail: str = Field(description="Every problem, in words")
+    errors: list[FieldErrorPublic] = Field(default_factory=list)
+
+
 class OutletPublic(BaseModel):
     id: str
     name: str

@@ -7,6 +7,7 @@ Import the fixtures into a test module (``from tests.api_support import api  # n
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,16 +79,25 @@ KEY_SPECS: dict[str, tuple[Role, str | None, tuple[str, ...]]] = {
 }
 
 
-@pytest.fixture
-def api(store: InfluxStore, tmp_path: Path) -> Iterator[Api]:
-    settings, fleet = settings_for(store, tmp_path)
+@contextmanager
+def running_api(store: InfluxStore, tmp_path: Path, **extra: object) -> Iterator[Api]:
+    """The app served on a loopback port, with a key per entry of KEY_SPECS."""
+    settings, fleet = settings_for(store, tmp_path, **extra)
     registry = build_registry(fleet.registry, load_standards(LIMITS))
     app = create_app(settings, store=store, registry=registry)
     server = ThreadedServer(app, free_port()).start()
     a = Api(httpx.Client(base_url=server.url, timeout=30), store, settings, registry)
-    for name, (role, ent, regions) in KEY_SPECS.items():
-        record, key = app.state.ems.keys.create(role, ent, regions)
-        a.keys[name], a.key_ids[name] = key, record.key_id
-    yield a
-    a.client.close()
-    server.stop()
+    try:
+        for name, (role, ent, regions) in KEY_SPECS.items():
+            record, key = app.state.ems.keys.create(role, ent, regions)
+            a.keys[name], a.key_ids[name] = key, record.key_id
+        yield a
+    finally:
+        a.client.close()
+        server.stop()
+
+
+@pytest.fixture
+def api(store: InfluxStore, tmp_path: Path) -> Iterator[Api]:
+    with running_api(store, tmp_path) as a:
+        yield a

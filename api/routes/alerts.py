@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from api.access import Principal
 from api.deps import CurrentUser, RegistryDep, ResultsDep, denied, reach_enterprise, require
 from api.keys import Role
-from api.models import AlertPublic, AlertsPublic, ExplanationIn, NoteIn
+from api.models import AlertPublic, AlertsPublic, ErrorPublic, ExplanationIn, NoteIn
 from api.params import EndQuery, StartQuery, iso, parse_time
 from api.queries import any_of, eq
 from core.registry import ID_RE, Registry
@@ -26,6 +26,8 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 ALERT_ID_RE = re.compile(r"[0-9a-f]{16}")
 INSPECT = [Depends(require(Role.ADMIN, Role.INSPECTOR))]
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorPublic, "description": "The alert's status does not allow this"}}
 EXPLAIN = [Depends(require(Role.ENTERPRISE))]
 # The statuses an action may start from.
 ALLOWED_FROM = {"acknowledged": ("open",), "resolved": ("open", "acknowledged")}
@@ -120,14 +122,16 @@ def move(request: Request, user: Principal, registry: Registry, results: ResultS
     return alert_public(alert)
 
 
-@router.post("/{alert_id}/acknowledge", response_model=AlertPublic, dependencies=INSPECT)
+@router.post("/{alert_id}/acknowledge", response_model=AlertPublic, dependencies=INSPECT,
+             responses=CONFLICT)
 def acknowledge(request: Request, alert_id: str, body: NoteIn, user: CurrentUser,
                 registry: RegistryDep, results: ResultsDep) -> dict[str, Any]:
     """Acknowledge an open alert (inspectors and admins), with a note."""
     return move(request, user, registry, results, alert_id, "acknowledged", body.note)
 
 
-@router.post("/{alert_id}/resolve", response_model=AlertPublic, dependencies=INSPECT)
+@router.post("/{alert_id}/resolve", response_model=AlertPublic, dependencies=INSPECT,
+             responses=CONFLICT)
 def resolve(request: Request, alert_id: str, body: NoteIn, user: CurrentUser,
             registry: RegistryDep, results: ResultsDep) -> dict[str, Any]:
     """Resolve an open or acknowledged alert (inspectors and admins), with a note."""
