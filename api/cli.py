@@ -51,7 +51,7 @@ def run(argv: list[str], settings: ApiSettings) -> int:
         print(key)
         return 0
     if args.command == "list":
-        for k in keys.list():
+        for k in keys.list_keys():
             scope = k.enterprise or ",".join(k.regions) or "-"
             state = f"revoked {iso(k.revoked_ms)}" if k.revoked else "active"
             print(f"{k.key_id}\t{k.role.value}\t{scope}\tcreated {iso(k.created_ms)}\t{state}")

@@ -100,7 +100,6 @@ def get_principal(request: Request, state: StateDep,
         raise denied(request, 401, "unknown, revoked or malformed key",
                      key_id_of(creds.credentials) or "malformed")
     principal = Principal.from_key(record)
-    request.state.principal = principal
     return principal
 
 

@@ -130,7 +130,7 @@ class KeyStore:
                 return _from_row(s.tags, row)
         return None
 
-    def list(self) -> list[ApiKey]:
+    def list_keys(self) -> list[ApiKey]:
         series = self.store.query(f'SELECT * FROM "{MEASUREMENT}"')
         keys = [_from_row(s.tags, row) for s in series for row in s.rows()]
         return sorted(keys, key=lambda k: (k.created_ms, k.key_id))

@@ -8,7 +8,6 @@ from core.settings import CommonSettings
 class ApiSettings(CommonSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    api_workers: int = 1  # uvicorn worker processes; the API keeps no state between requests
     # How long a looked-up API key is trusted before it is read again: a revocation made on
     # any replica takes effect within this time.
     api_key_cache_s: float = 5.0

@@ -141,7 +141,7 @@ def test_keys_are_stored_only_as_hashes(api: Api) -> None:  # noqa: F811
     for key in api.keys.values():
         assert key not in text
         assert key.split("_", 2)[2] not in text
-    listed = KeyStore(api.store).list()
+    listed = KeyStore(api.store).list_keys()
     assert {k.key_id for k in listed} == set(api.key_ids.values())
     north = next(k for k in listed if k.key_id == api.key_ids["north"])
     assert (north.role, north.regions, north.enterprise) == (Role.INSPECTOR, ("north",), None)
