@@ -2,8 +2,9 @@
 outlet-day of minute readings.
 
 Starts its own InfluxDB, seeds 1,000 enterprises x 30 local days of daily summaries (plus some
-open alerts) and one outlet-day of minute readings (1,440 minutes x 6 pollutants), serves the
-API with uvicorn on loopback and times requests from a client in this process. As a baseline
+open alerts) and one outlet-day of minute readings (1,440 minutes x 6 pollutants), runs
+``python -m api`` as a separate process on loopback and times requests from this one (from
+sending the request to the last byte of the answer). As a baseline
 measured in the same run it times the raw InfluxDB queries behind each endpoint. Rankings are
 timed both as served (with the in-process cache of ``api_rankings_cache_s``) and with the cache
 off, which is bound by InfluxDB's cost of aggregating 1,000 series. Last line:
@@ -15,8 +16,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,13 +29,11 @@ from pathlib import Path
 
 import httpx
 
-from api.keys import Role
-from api.main import create_app
+from api.keys import KeyStore, Role
 from api.params import Page, TimeRange
 from api.params import iso as iso_or_none
 from api.queries import Scope, readings_query, summary_query
 from api.rankings import buckets, ceil_day
-from api.server import ThreadedServer
 from api.settings import ApiSettings
 from core.readings import Reading
 from core.registry import Registry, build_registry
@@ -124,15 +127,56 @@ def get_ok(client: httpx.Client, path: str, params: dict[str, str | int],
     return call
 
 
+class ApiProcess:
+    """``python -m api`` in its own process (its own interpreter: client and server do not
+    share a GIL), on a loopback port."""
+
+    def __init__(self, influx: InfluxDB, registry_path: Path, log_path: Path,
+                 **env: str) -> None:
+        self.port = free_port()
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("EMS_")}
+        full_env.update({
+            "EMS_INFLUX_URL": influx.url, "EMS_INFLUX_DATABASE": "emissions",
+            "EMS_REGISTRY_PATH": str(registry_path),
+            "EMS_LIMITS_PATH": str(ROOT / "config" / "limits.toml"), "EMS_TIMEZONE": TZ,
+            "EMS_API_PORT": str(self.port), "EMS_API_RANKINGS_WARM_UP": "false",
+            "EMS_LOG_LEVEL": "WARNING", **env})
+        with log_path.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "api"], cwd=ROOT, env=full_env,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("the API process exited")
+            try:
+                httpx.get(f"{self.url}/api/v1/health", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("the API did not come up")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
 def run(n_enterprises: int, days: int, requests: int, workdir: Path) -> tuple[float, float]:
     influx = InfluxDB("influxd", workdir / "influxdb").start()
-    servers: list[ThreadedServer] = []
+    servers: list[ApiProcess] = []
     try:
         store = InfluxStore(influx.url, "emissions")
         store.create_database()
         standards = load_standards(ROOT / "config" / "limits.toml")
-        registry = build_registry(build_fleet(n_enterprises, outlets_per=1, seed=5).registry,
-                                  standards)
+        fleet = build_fleet(n_enterprises, outlets_per=1, seed=5)
+        fleet.write(workdir / "registry.toml", workdir / "secrets.toml")
+        registry = build_registry(fleet.registry, standards)
         rng = random.Random(5)
         end_ms = ceil_day(int(time.time() * 1000), TZ)
         start_ms = end_ms - days * DAY_MS
@@ -142,19 +186,16 @@ def run(n_enterprises: int, days: int, requests: int, workdir: Path) -> tuple[fl
         seed_outlet_day(store, ent, outlet, start_ms, rng)
         print(f"seeded {n_enterprises} x {days} daily summaries and 1440 x {len(POLLUTANTS)} "
               f"readings in {time.perf_counter() - started:.1f} s")
+        _, key = KeyStore(store).create(Role.ADMIN)
 
-        def serve(**extra: object) -> httpx.Client:
-            settings = ApiSettings(influx_url=influx.url, influx_database="emissions",
-                                   timezone=TZ, api_rankings_warm_up=False,
-                                   **extra)  # type: ignore[arg-type]
-            app = create_app(settings, store=store, registry=registry, standards=standards)
-            _, key = app.state.ems.keys.create(Role.ADMIN)
-            server = ThreadedServer(app, free_port()).start()
+        def serve(**env: str) -> httpx.Client:
+            server = ApiProcess(influx, workdir / "registry.toml", workdir / "api.log", **env)
             servers.append(server)
+            server.wait_ready()
             return httpx.Client(base_url=server.url, timeout=60,
                                 headers={"Authorization": f"Bearer {key}"})
 
-        cached, uncached = serve(), serve(api_rankings_cache_s=0)
+        cached, uncached = serve(), serve(EMS_API_RANKINGS_CACHE_S="0")
         period: dict[str, str | int] = {"start": iso(start_ms), "end": iso(end_ms),
                                         "limit": n_enterprises}
         day: dict[str, str | int] = {"start": iso(start_ms), "end": iso(start_ms + DAY_MS),
@@ -189,8 +230,8 @@ def run(n_enterprises: int, days: int, requests: int, workdir: Path) -> tuple[fl
         report("API: GET /enterprises/{id}/readings (CSV)", timed(requests, csv_call))
         return p95(rank_ms), p95(read_ms)
     finally:
-        for s in servers:
-            s.stop()
+        for server in servers:
+            server.stop()
         influx.stop()
 
 

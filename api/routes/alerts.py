@@ -39,7 +39,7 @@ def alert_public(a: Alert) -> dict[str, Any]:
             "active": a.active, "hours": a.hours, "severity": a.severity,
             "updated": iso(a.updated_ms), "opened": iso(a.opened_ms), "end": iso(a.end_ms),
             "peak_multiple": a.peak_multiple, "peak_value": a.peak_value, "detail": a.detail,
-            "notes": [n for n in a.notes if isinstance(n, dict)],
+            "notes": [{k: str(v) for k, v in n.items()} for n in a.notes if isinstance(n, dict)],
             "explanation": a.explanation, "explained": iso(a.explained_ms)}
 
 
@@ -71,7 +71,10 @@ def list_alerts(
         enterprise: Annotated[str | None, Query(max_length=64)] = None,
         since: StartQuery = None, until: EndQuery = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-    """Alerts in reach, newest first; filter by status, kind, enterprise and start time."""
+    """Alerts in reach, newest first; filter by status, kind, enterprise and start time.
+
+    For the next page, ask again with `until` set to the `start` of the last alert received.
+    """
     conds = scope_conditions(request, user, registry, enterprise)
     if conds is None:
         return {"count": 0, "items": []}
