@@ -15,7 +15,15 @@ from core.readings import Reading, Reason, Rejection
 from core.results import DailySummary, DayVerdict, Episode, HourVerdict, ResultStore
 from core.servers import Mosquitto, free_port
 from core.store import InfluxStore, point_line, reading_line, rejection_point
-from tests.api_support import DAY_MS, HOUR_MS, NOV1_MS, Api, api, settings_for  # noqa: F401
+from tests.api_support import (  # noqa: F401
+    DAY_MS,
+    HOUR_MS,
+    NOV1_MS,
+    Api,
+    api,
+    running_api,
+    settings_for,
+)
 
 T = NOV1_MS + 10 * HOUR_MS  # 2025-11-01T10:00:00+08:00 = 02:00Z
 DAY1 = {"start": "2025-11-01T00:00:00+08:00", "end": "2025-11-02T00:00:00+08:00"}
@@ -300,3 +308,16 @@ def test_database_down_is_a_json_503(store: InfluxStore, tmp_path: Path) -> None
         assert (nothing.status_code, nothing.json()) == (404, {"detail": "Not Found"})
     finally:
         server.stop()
+
+
+def test_rankings_read_summaries_from_the_configured_policy(store: InfluxStore,
+                                                            tmp_path: Path) -> None:
+    store.query(f'CREATE RETENTION POLICY "summaries" ON "{store.database}" '
+                "DURATION INF REPLICATION 1 SHARD DURATION 520w")
+    store.write_lines([summary("E0001", 0, 10, 5, 100, 100, 100).to_line()], precision="ms",
+                      retention_policy="summaries")
+    store.write_lines([summary("E0001", 0, 10, 0, 100, 100, 100).to_line()], precision="ms")
+    with running_api(store, tmp_path, api_summaries_rp="summaries") as a:
+        items = a.get("/rankings", "admin", params=DAY1).json()["items"]
+    e1 = next(i for i in items if i["enterprise"] == "E0001")
+    assert (e1["exceedance_hours"], e1["compliance_rate"]) == (5, 0.5)

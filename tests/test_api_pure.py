@@ -12,8 +12,8 @@ from api.access import Principal
 from api.cache import TtlCache
 from api.keys import KeySpecError, Role, _check_grant, hash_key, key_id_of, new_key
 from api.params import Page, TimeRange, parse_time, time_range
-from api.queries import Scope, any_of, eq, readings_query
-from api.rankings import Rates, Totals, buckets, ceil_day, rank
+from api.queries import Scope, any_of, eq, readings_query, summary_query
+from api.rankings import Bucket, Rates, Totals, buckets, ceil_day, rank
 from core.registry import Enterprise, Registry
 from core.results import quote
 from tests.conftest import wait_until
@@ -184,6 +184,16 @@ def test_statements_quote_every_string() -> None:
     assert any_of("enterprise", ["b", "a", "a"]) == "(\"enterprise\" = 'a' OR \"enterprise\" = 'b')"
     with pytest.raises(ValueError, match="no enterprise"):
         any_of("enterprise", [])
+
+
+def test_summary_statement_reads_the_chosen_retention_policy() -> None:
+    b = Bucket("2025-11", 10, 20)
+    assert summary_query(b).startswith('SELECT sum("judged_hours") AS "judged_hours", ')
+    assert ' FROM "daily" WHERE time >= 10ms AND time < 20ms GROUP BY "enterprise"' in (
+        summary_query(b))
+    assert ' FROM "summaries"."daily" WHERE ' in summary_query(b, "summaries")
+    with pytest.raises(ValueError, match="retention policy"):
+        summary_query(b, 'x"; DROP DATABASE "e')
 
 
 @given(st.text(max_size=40))

@@ -34,7 +34,7 @@ def period_totals(state: AppState, tr: TimeRange, per: str) -> Period:
 
     def compute() -> Period:
         bks = buckets(tr.start_ms, tr.end_ms, state.settings.timezone, per)
-        found = bucket_totals(state.store, bks)
+        found = bucket_totals(state.store, bks, state.settings.api_summaries_rp)
         empty = [Totals()] * len(bks)
         totals = {e: found.get(e, empty) for e in state.registry.enterprises}
         return [b.label for b in bks], totals, open_alert_counts(state.store, tr.end_ms)
