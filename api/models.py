@@ -241,6 +241,10 @@ class CheckPublic(BaseModel):
     detail: str = ""
 
 
+class LivePublic(BaseModel):
+    live: bool
+
+
 class HealthPublic(BaseModel):
     live: bool
     ready: bool

@@ -274,6 +274,7 @@ def test_health_reports_influx_and_broker(api: Api, tmp_path: Path) -> None:  # 
     assert h["checks"]["influxdb"]["ok"] is True
     assert h["checks"]["broker"]["ok"] is False
     assert api.get("/health/ready", None).status_code == 503
+    assert api.get("/health/live", None).json() == {"live": True}
     broker = Mosquitto("mosquitto", tmp_path / "mosquitto", port=api.settings.mqtt_port).start()
     try:
         ready = api.get("/health/ready", None)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import StateDep
-from api.models import CheckPublic, HealthPublic
+from api.models import CheckPublic, HealthPublic, LivePublic
 
 router = APIRouter(tags=["health"])
 
@@ -38,6 +38,12 @@ def check_broker(state: StateDep) -> CheckPublic:
 def health(state: StateDep) -> HealthPublic:
     checks = {"influxdb": check_influx(state), "broker": check_broker(state)}
     return HealthPublic(live=True, ready=all(c.ok for c in checks.values()), checks=checks)
+
+
+@router.get("/health/live", response_model=LivePublic)
+def get_live() -> LivePublic:
+    """Liveness only: answers at once, without asking InfluxDB or the broker."""
+    return LivePublic(live=True)
 
 
 @router.get("/health", response_model=HealthPublic)
