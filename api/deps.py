@@ -99,8 +99,7 @@ def get_principal(request: Request, state: StateDep,
     if record is None:
         raise denied(request, 401, "unknown, revoked or malformed key",
                      key_id_of(creds.credentials) or "malformed")
-    principal = Principal.from_key(record)
-    return principal
+    return Principal.from_key(record)
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
