@@ -1,0 +1,172 @@
+"""API keys: issued once, stored only as SHA-256 hashes, looked up by their public id.
+
+A key reads ``ems_<id>_<secret>``: ``id`` (12 hex digits) is public and names the key in logs,
+listings and alert notes; the whole key is the secret and is shown once, when it is created.
+Keys live in InfluxDB (measurement ``api_key``, tag ``key_id``, one point at time 0 per key), so
+every replica of the API sees the same keys. A replica trusts a looked-up key for a few seconds
+(``cache_s``): a revocation takes effect everywhere within that time. Hashes are compared in
+constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from core.registry import ID_RE
+from core.results import line, quote
+from core.store import InfluxStore
+
+MEASUREMENT = "api_key"
+KEY_RE = re.compile(r"ems_([0-9a-f]{12})_[A-Za-z0-9_-]{32,64}")
+KEY_ID_RE = re.compile(r"[0-9a-f]{12}")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    INSPECTOR = "inspector"
+    ENTERPRISE = "enterprise"
+
+
+class KeySpecError(ValueError):
+    """A key cannot be created as asked (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    key_id: str
+    role: Role
+    sha256: str
+    enterprise: str | None = None
+    regions: tuple[str, ...] = ()  # an inspector limited to these regions; () = all
+    created_ms: int = 0
+    revoked_ms: int | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_ms is not None
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def key_id_of(token: str) -> str | None:
+    """The public id of a well-formed key, else None."""
+    m = KEY_RE.fullmatch(token)
+    return m.group(1) if m else None
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh (key id, key)."""
+    key_id = secrets.token_hex(6)
+    return key_id, f"ems_{key_id}_{secrets.token_urlsafe(32)}"
+
+
+def _check_grant(role: Role, enterprise: str | None, regions: tuple[str, ...]) -> None:
+    if role is Role.ENTERPRISE and not enterprise:
+        raise KeySpecError("an enterprise key needs --enterprise")
+    if role is not Role.ENTERPRISE and enterprise:
+        raise KeySpecError("only an enterprise key is bound to an enterprise")
+    if regions and role is not Role.INSPECTOR:
+        raise KeySpecError("only an inspector key is limited to regions")
+    for value in (enterprise, *regions):
+        if value is not None and not ID_RE.fullmatch(value):
+            raise KeySpecError(f"{value!r} must match [A-Za-z0-9_-]{{1,32}}")
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
+
+
+def _from_row(tags: dict[str, str], row: dict[str, object]) -> ApiKey:
+    regions = str(row.get("regions") or "")
+    return ApiKey(key_id=tags.get("key_id") or str(row.get("key_id")),
+                  role=Role(str(row["role"])), sha256=str(row["sha256"]),
+                  enterprise=str(row.get("enterprise") or "") or None,
+                  regions=tuple(r for r in regions.split(",") if r),
+                  created_ms=_int(row.get("created_ms")) or 0,
+                  revoked_ms=_int(row.get("revoked_ms")))
+
+
+class KeyStore:
+    """Creates, lists, revokes and checks API keys kept in InfluxDB."""
+
+    def __init__(self, store: InfluxStore, cache_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.cache_s = cache_s
+        self._clock = clock
+        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+        self._lock = threading.Lock()
+
+    def create(self, role: Role, enterprise: str | None = None,
+               regions: tuple[str, ...] = ()) -> tuple[ApiKey, str]:
+        """Store a new key; returns it and the key itself, which is not kept anywhere."""
+        _check_grant(role, enterprise, regions)
+        key_id, key = new_key()
+        record = ApiKey(key_id, role, hash_key(key), enterprise, tuple(sorted(set(regions))),
+                        int(time.time() * 1000))
+        self.store.write_lines([line(MEASUREMENT, {"key_id": key_id}, {
+            "role": record.role.value, "sha256": record.sha256,
+            "enterprise": record.enterprise or "", "regions": ",".join(record.regions),
+            "created_ms": record.created_ms}, 0)], precision="ms")
+        return record, key
+
+    def get(self, key_id: str) -> ApiKey | None:
+        if not KEY_ID_RE.fullmatch(key_id):
+            return None
+        series = self.store.query(
+            f'SELECT * FROM "{MEASUREMENT}" WHERE "key_id" = {quote(key_id)}')
+        for s in series:
+            for row in s.rows():
+                return _from_row(s.tags, row)
+        return None
+
+    def list_keys(self) -> list[ApiKey]:
+        series = self.store.query(f'SELECT * FROM "{MEASUREMENT}"')
+        keys = [_from_row(s.tags, row) for s in series for row in s.rows()]
+        return sorted(keys, key=lambda k: (k.created_ms, k.key_id))
+
+    def revoke(self, key_id: str) -> bool:
+        """Revoke a key; False if there is no such key."""
+        if self.get(key_id) is None:
+            return False
+        self.store.write_lines([line(MEASUREMENT, {"key_id": key_id},
+                                     {"revoked_ms": int(time.time() * 1000)}, 0)],
+                               precision="ms")
+        with self._lock:
+            self._cache.pop(key_id, None)
+        return True
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """The key's record if ``token`` is a valid, unrevoked key; else None."""
+        key_id = key_id_of(token)
+        if key_id is None:
+            return None
+        record = self._lookup(key_id)
+        if record is None or record.revoked:
+            return None
+        if not hmac.compare_digest(hash_key(token), record.sha256):
+            return None
+        return record
+
+    def _lookup(self, key_id: str) -> ApiKey | None:
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(key_id)
+        if hit is not None and now - hit[0] < self.cache_s:
+            return hit[1]
+        record = self.get(key_id)
+        with self._lock:
+            if len(self._cache) > 10_000:  # unknown ids must not grow the cache without bound
+                self._cache.clear()
+            self._cache[key_id] = (now, record)
+        return record

@@ -1,0 +1,84 @@
+"""The FastAPI application: ``create_app(settings, ...)`` wires the routers to one store."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from api import errors
+from api.cache import TtlCache
+from api.deps import AppState
+from api.keys import KeyStore
+from api.metrics import MetricsMiddleware
+from api.models import ErrorPublic, ValidationErrorPublic
+from api.routes import (
+    alerts,
+    catalogue,
+    enterprises,
+    health,
+    judged,
+    rankings,
+    readings,
+    rejections,
+)
+from api.settings import ApiSettings
+from core.registry import Registry, load_registry
+from core.results import ResultStore
+from core.standards import Standards, load_standards
+from core.store import InfluxStore
+
+PREFIX = "/api/v1"
+
+DESCRIPTION = """Continuous emissions monitoring: enterprises, readings, judged hours, rankings,
+alerts and rejections.
+
+Send an API key as `Authorization: Bearer <key>`. Roles: `admin` (everything), `inspector`
+(all enterprises, or those of its regions; the alert workflow) and `enterprise` (its own data
+and explanations on its own alerts). No key or a bad key: 401; a role without the right: 403;
+another enterprise's data: 404, as if it did not exist. Times are RFC 3339 with an offset;
+ranges are [start, end). Errors are JSON: `{"detail": "..."}`.
+"""
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorPublic, "description": "The body is not valid JSON"},
+    401: {"model": ErrorPublic, "description": "No API key, or a bad or revoked one"},
+    403: {"model": ErrorPublic, "description": "The key's role may not do this"},
+    404: {"model": ErrorPublic, "description": "Absent, or another enterprise's"},
+    422: {"model": ValidationErrorPublic, "description": "A parameter or the body is invalid"},
+    503: {"model": ErrorPublic, "description": "The database is unavailable; retry later"},
+}
+
+
+def store_from(settings: ApiSettings) -> InfluxStore:
+    password = settings.influx_password.get_secret_value() if settings.influx_password else None
+    return InfluxStore(settings.influx_url, settings.influx_database, settings.influx_username,
+                       password, settings.influx_timeout_s)
+
+
+def create_app(settings: ApiSettings, store: InfluxStore | None = None,
+               registry: Registry | None = None, standards: Standards | None = None,
+               ) -> FastAPI:
+    """The API over one InfluxDB database and one registry (read from settings if not given)."""
+    standards = standards or load_standards(settings.limits_path)
+    registry = registry or load_registry(settings.registry_path, standards)
+    store = store or store_from(settings)
+    app = FastAPI(title="Emissions monitoring API", version="1", description=DESCRIPTION,
+                  docs_url="/docs", openapi_url=f"{PREFIX}/openapi.json")
+    app.state.ems = AppState(settings=settings, store=store, results=ResultStore(store),
+                             keys=KeyStore(store, settings.api_key_cache_s),
+                             registry=registry, standards=standards,
+                             rankings_cache=TtlCache(settings.api_rankings_cache_s))
+    api = APIRouter(prefix=PREFIX, responses=ERRORS)
+    for module in (enterprises, readings, judged, rankings, alerts, rejections, catalogue,
+                   health):
+        api.include_router(module.router)
+    app.include_router(api)
+    errors.install(app)
+    app.add_middleware(MetricsMiddleware)
+    if settings.api_rankings_cache_s > 0 and settings.api_rankings_warm_up:
+        threading.Thread(target=rankings.warm_up, args=(app.state.ems,), name="warm-up",
+                         daemon=True).start()
+    return app

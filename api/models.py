@@ -1,0 +1,251 @@
+"""Response and request bodies of the API (``XPublic`` is what a client receives).
+
+Times are RFC 3339 UTC text (``2026-11-26T10:00:00Z``); concentrations are in the catalogue's
+unit of the pollutant (core/pollutants.py).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ErrorPublic(BaseModel):
+    detail: str = Field(description="What went wrong, in words")
+
+
+class FieldErrorPublic(BaseModel):
+    loc: str = Field(description="Where: query.start, body.text, ...")
+    msg: str
+
+
+class ValidationErrorPublic(BaseModel):
+    detail: str = Field(description="Every problem, in words")
+    errors: list[FieldErrorPublic] = Field(default_factory=list)
+
+
+class OutletPublic(BaseModel):
+    id: str
+    name: str
+    medium: str
+    interval_s: int
+    limit_ids: list[str]
+
+
+class EnterprisePublic(BaseModel):
+    id: str
+    name: str
+    region: str
+    industry: str
+    outlets: list[OutletPublic]
+
+
+class EnterprisesPublic(BaseModel):
+    total: int
+    items: list[EnterprisePublic]
+
+
+class ReadingPublic(BaseModel):
+    time: str
+    outlet: str
+    pollutant: str
+    value: float | None
+    flag: str | None = Field(description="HJ 212 data flag: N normal, F stopped, M maintenance, "
+                                  "S manual, D fault, C calibration, T over range, "
+                                  "B communication fault")
+
+
+class ReadingsPublic(BaseModel):
+    enterprise: str
+    start: str
+    end: str
+    limit: int
+    offset: int
+    count: int = Field(description="Items in this page; a full page may have a next one")
+    items: list[ReadingPublic]
+
+
+class HourPublic(BaseModel):
+    time: str = Field(description="Start of the clock hour")
+    outlet: str
+    pollutant: str
+    n_received: int
+    n_valid: int
+    valid: bool
+    operating: bool | None = None
+    mean: float | None = None
+    o2_mean: float | None = None
+    mean_ref: float | None = Field(None, description="Mean corrected to the reference O2")
+    limit: float | None = None
+    limit_id: str | None = None
+    exceeded: bool = False
+    multiple: float | None = Field(None, description="(C - L) / L")
+
+
+class HoursPublic(BaseModel):
+    enterprise: str
+    start: str
+    end: str
+    limit: int
+    offset: int
+    count: int
+    items: list[HourPublic]
+
+
+class DayPublic(BaseModel):
+    time: str = Field(description="Start of the local day")
+    outlet: str
+    pollutant: str
+    n_valid_hours: int
+    valid: bool
+    mean_ref: float | None = None
+    limit: float | None = None
+    limit_id: str | None = None
+    exceeded: bool = False
+    multiple: float | None = None
+
+
+class DaysPublic(BaseModel):
+    enterprise: str
+    start: str
+    end: str
+    limit: int
+    offset: int
+    count: int
+    items: list[DayPublic]
+
+
+class RankingPublic(BaseModel):
+    rank: int
+    enterprise: str
+    name: str
+    region: str
+    industry: str
+    compliance_rate: float | None
+    exceedance_hours: int
+    exceedance_days: int
+    judged_hours: int
+    judged_days: int
+    max_multiple: float | None
+    transmission_rate: float | None
+    validity_rate: float | None
+    effective_transmission_rate: float | None
+    open_alerts: int
+    status: str = Field(description="One letter per bucket: C compliant, E exceeded, "
+                                    "U undetermined")
+
+
+class RankingsPublic(BaseModel):
+    start: str
+    end: str
+    per: str
+    buckets: list[str] = Field(description="Label of each letter of `status`")
+    total: int
+    items: list[RankingPublic]
+
+
+class NotePublic(BaseModel):
+    at: str = ""
+    by: str = Field("", description="role:key id of the author (never the key)")
+    action: str = ""
+    text: str = ""
+
+
+class AlertPublic(BaseModel):
+    id: str
+    kind: str
+    enterprise: str
+    outlet: str
+    pollutant: str
+    start: str
+    status: str
+    active: bool
+    hours: float
+    severity: str
+    updated: str | None
+    opened: str | None
+    end: str | None
+    peak_multiple: float | None
+    peak_value: float | None
+    detail: str
+    notes: list[NotePublic]
+    explanation: str | None
+    explained: str | None
+
+
+class AlertsPublic(BaseModel):
+    count: int
+    items: list[AlertPublic]
+
+
+class NoteIn(BaseModel):
+    note: str = Field("", max_length=2000, description="Why; kept with the alert")
+
+
+class ExplanationIn(BaseModel):
+    text: str = Field(min_length=1, max_length=4000, description="The enterprise's explanation")
+
+
+class RejectionPublic(BaseModel):
+    time: str
+    reason: str
+    source: str
+    enterprise: str | None = None
+    topic: str | None = None
+    detail: str | None = None
+    pollutant: str | None = None
+    size: int | None = None
+    payload: str | None = Field(None, description="The rejected payload, cut to 1 KiB")
+
+
+class RejectionsPublic(BaseModel):
+    start: str
+    end: str
+    limit: int
+    offset: int
+    count: int
+    items: list[RejectionPublic]
+
+
+class LimitPublic(BaseModel):
+    id: str
+    pollutant: str
+    averaging: str
+    limit: float | None
+    limit_min: float | None
+    limit_max: float | None
+    unit: str
+    o2_ref_pct: float | None
+    standard: str
+    clause: str
+    category: str
+    verification: str
+    source: str
+
+
+class PollutantPublic(BaseModel):
+    key: str
+    code_2017: str
+    code_2005: str | None
+    name_en: str
+    name_zh: str
+    unit: str
+    medium: str
+    role: str
+    min_value: float
+    max_value: float
+
+
+class CheckPublic(BaseModel):
+    ok: bool
+    latency_ms: float | None = None
+    detail: str = ""
+
+
+class LivePublic(BaseModel):
+    live: bool
+
+
+class HealthPublic(BaseModel):
+    live: bool
+    ready: bool
+    checks: dict[str, CheckPublic]

@@ -1,0 +1,153 @@
+"""The alert queue: list, acknowledge, resolve (inspectors) and explain (the enterprise).
+
+Workflow: open -> acknowledged -> resolved, or open -> resolved; any other move is 409.
+Every action appends a note (who as role:key id, when, what); the episode fields stay the
+scheduler's.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from api.access import Principal
+from api.deps import CurrentUser, RegistryDep, ResultsDep, denied, reach_enterprise, require
+from api.keys import Role
+from api.models import AlertPublic, AlertsPublic, ErrorPublic, ExplanationIn, NoteIn
+from api.params import EndQuery, StartQuery, iso, parse_time
+from api.queries import any_of, eq
+from core.registry import ID_RE, Registry
+from core.results import ALERT_KINDS, ALERT_STATUSES, Alert, ResultStore
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+ALERT_ID_RE = re.compile(r"[0-9a-f]{16}")
+INSPECT = [Depends(require(Role.ADMIN, Role.INSPECTOR))]
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorPublic, "description": "The alert's status does not allow this"}}
+EXPLAIN = [Depends(require(Role.ENTERPRISE))]
+# The statuses an action may start from.
+ALLOWED_FROM = {"acknowledged": ("open",), "resolved": ("open", "acknowledged")}
+
+
+def alert_public(a: Alert) -> dict[str, Any]:
+    return {"id": a.id, "kind": a.kind, "enterprise": a.enterprise, "outlet": a.outlet,
+            "pollutant": a.pollutant, "start": iso(a.start_ms), "status": a.status,
+            "active": a.active, "hours": a.hours, "severity": a.severity,
+            "updated": iso(a.updated_ms), "opened": iso(a.opened_ms), "end": iso(a.end_ms),
+            "peak_multiple": a.peak_multiple, "peak_value": a.peak_value, "detail": a.detail,
+            "notes": [{k: str(v) for k, v in n.items()} for n in a.notes if isinstance(n, dict)],
+            "explanation": a.explanation, "explained": iso(a.explained_ms)}
+
+
+def may_see(user: Principal, registry: Registry, enterprise_id: str) -> bool:
+    return user.sees_everything() or user.can_see_id(registry, enterprise_id)
+
+
+def scope_conditions(request: Request, user: Principal, registry: Registry,
+                     enterprise: str | None) -> list[str] | None:
+    """The enterprise condition (the one asked for if in reach, else all in reach);
+    None when nothing can match."""
+    if enterprise is not None:
+        if user.sees_everything() and enterprise not in registry.enterprises:
+            # An unregistered enterprise may still have old alerts: admins may look.
+            return [eq("enterprise", enterprise)] if ID_RE.fullmatch(enterprise) else None
+        return [eq("enterprise", reach_enterprise(request, user, registry, enterprise).id)]
+    if user.sees_everything():
+        return []
+    ids = [e.id for e in user.visible(registry)]
+    return [any_of("enterprise", ids)] if ids else None
+
+
+@router.get("", response_model=AlertsPublic)
+def list_alerts(
+        request: Request, user: CurrentUser, registry: RegistryDep, results: ResultsDep,
+        status: Annotated[str | None, Query(pattern="^(" + "|".join(ALERT_STATUSES) + ")$")]
+        = None,
+        kind: Annotated[str | None, Query(pattern="^(" + "|".join(ALERT_KINDS) + ")$")] = None,
+        enterprise: Annotated[str | None, Query(max_length=64)] = None,
+        since: StartQuery = None, until: EndQuery = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    """Alerts in reach, newest first; filter by status, kind, enterprise and start time.
+
+    For the next page, ask again with `until` set to the `start` of the last alert received.
+    """
+    conds = scope_conditions(request, user, registry, enterprise)
+    if conds is None:
+        return {"count": 0, "items": []}
+    if status is not None:
+        conds.append(eq("status", ALERT_STATUSES[ALERT_STATUSES.index(status)]))
+    if kind is not None:
+        conds.append(eq("kind", ALERT_KINDS[ALERT_KINDS.index(kind)]))
+    if since:
+        conds.append(f"time >= {parse_time(since, 'since')}ms")
+    if until:
+        conds.append(f"time < {parse_time(until, 'until')}ms")
+    alerts = results.list_alerts(" AND ".join(conds), limit)
+    return {"count": len(alerts), "items": [alert_public(a) for a in alerts]}
+
+
+def find_alert(request: Request, user: Principal, registry: Registry, results: ResultStore,
+               alert_id: str) -> Alert:
+    """The alert if it exists and its enterprise is in reach; 404 alike otherwise."""
+    alert = results.get_alert(alert_id) if ALERT_ID_RE.fullmatch(alert_id) else None
+    if alert is None:
+        raise HTTPException(404, "not found")
+    if not may_see(user, registry, alert.enterprise):
+        raise denied(request, 404, f"alert {alert_id} of another enterprise", user.key_id)
+    return alert
+
+
+@router.get("/{alert_id}", response_model=AlertPublic)
+def get_alert(request: Request, alert_id: str, user: CurrentUser, registry: RegistryDep,
+              results: ResultsDep) -> dict[str, Any]:
+    """One alert with its notes and the enterprise's explanation."""
+    return alert_public(find_alert(request, user, registry, results, alert_id))
+
+
+def note(user: Principal, action: str, text: str, now_ms: int) -> dict[str, str]:
+    return {"at": iso(now_ms) or "", "by": user.label, "action": action, "text": text}
+
+
+def move(request: Request, user: Principal, registry: Registry, results: ResultStore,
+         alert_id: str, to: str, text: str) -> dict[str, Any]:
+    alert = find_alert(request, user, registry, results, alert_id)
+    if alert.status not in ALLOWED_FROM[to]:
+        raise HTTPException(409, f"an alert that is {alert.status} cannot become {to}")
+    now_ms = int(time.time() * 1000)
+    notes = [*alert.notes, note(user, to, text, now_ms)]
+    stamp = "acknowledged_ms" if to == "acknowledged" else "resolved_ms"
+    results.update_workflow(alert, status=to, notes=notes, **{stamp: now_ms})
+    alert.status, alert.notes = to, notes
+    return alert_public(alert)
+
+
+@router.post("/{alert_id}/acknowledge", response_model=AlertPublic, dependencies=INSPECT,
+             responses=CONFLICT)
+def acknowledge(request: Request, alert_id: str, body: NoteIn, user: CurrentUser,
+                registry: RegistryDep, results: ResultsDep) -> dict[str, Any]:
+    """Acknowledge an open alert (inspectors and admins), with a note."""
+    return move(request, user, registry, results, alert_id, "acknowledged", body.note)
+
+
+@router.post("/{alert_id}/resolve", response_model=AlertPublic, dependencies=INSPECT,
+             responses=CONFLICT)
+def resolve(request: Request, alert_id: str, body: NoteIn, user: CurrentUser,
+            registry: RegistryDep, results: ResultsDep) -> dict[str, Any]:
+    """Resolve an open or acknowledged alert (inspectors and admins), with a note."""
+    return move(request, user, registry, results, alert_id, "resolved", body.note)
+
+
+@router.post("/{alert_id}/explanation", response_model=AlertPublic, dependencies=EXPLAIN)
+def explain(request: Request, alert_id: str, body: ExplanationIn, user: CurrentUser,
+            registry: RegistryDep, results: ResultsDep) -> dict[str, Any]:
+    """The enterprise's explanation of one of its own alerts; it replaces an earlier one."""
+    alert = find_alert(request, user, registry, results, alert_id)
+    now_ms = int(time.time() * 1000)
+    notes = [*alert.notes, note(user, "explanation", body.text, now_ms)]
+    results.update_workflow(alert, explanation=body.text, explained_ms=now_ms, notes=notes)
+    alert.explanation, alert.explained_ms, alert.notes = body.text, now_ms, notes
+    return alert_public(alert)

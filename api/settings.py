@@ -1,0 +1,30 @@
+"""Settings of the HTTP API (environment prefix EMS_, e.g. EMS_API_PORT)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from core.settings import CommonSettings
+
+
+class ApiSettings(CommonSettings):
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    # How long a looked-up API key is trusted before it is read again: a revocation made on
+    # any replica takes effect within this time.
+    api_key_cache_s: float = 5.0
+    # Longest time range one request may cover.
+    api_max_span_readings_days: int = 31
+    api_max_span_results_days: int = 366
+    # Rankings read daily summaries, which change when the scheduler runs (hourly): an answer
+    # may be reused for this long. 0 turns the cache off.
+    api_rankings_cache_s: float = 30.0
+    api_rankings_warm_up: bool = True  # compute the default rankings when the API starts
+    # The retention policy that holds the `daily` summaries; None: the database's default.
+    # InfluxDB 1.x pays per series and per shard, so summaries in a policy with long shards
+    # (e.g. SHARD DURATION 520w) are ranked several times faster than in the default policy's
+    # 7-day shards (bench/api.py measures both).
+    api_summaries_rp: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] = None
+    api_broker_timeout_s: float = 1.0  # readiness check of the MQTT broker

@@ -1,0 +1,103 @@
+"""Fixtures of the API tests: the app served by uvicorn in a thread over a real InfluxDB,
+a fleet and keys.
+
+Import the fixtures into a test module (``from tests.api_support import api  # noqa: F401``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.keys import Role
+from api.main import create_app
+from api.server import ThreadedServer
+from api.settings import ApiSettings
+from core.registry import Registry, build_registry
+from core.servers import free_port
+from core.standards import load_standards
+from core.store import InfluxStore
+from simulators.fleet import Fleet, build_fleet
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMITS = ROOT / "config" / "limits.toml"
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+# 2025-11-01T00:00:00+08:00, the start of a local day and month in Asia/Shanghai.
+NOV1_MS = 1_761_926_400_000
+
+
+@dataclass
+class Api:
+    """The app, served on loopback, over one fresh database, with a key per kind of caller."""
+
+    client: httpx.Client
+    store: InfluxStore
+    settings: ApiSettings
+    registry: Registry
+    keys: dict[str, str] = field(default_factory=dict)  # name -> key
+    key_ids: dict[str, str] = field(default_factory=dict)
+
+    def get(self, path: str, who: str | None, params: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None) -> httpx.Response:
+        return self.client.get(f"/api/v1{path}", params=params,
+                               headers={**self.auth(who), **(headers or {})})
+
+    def post(self, path: str, who: str | None, json: Any = None) -> httpx.Response:
+        return self.client.post(f"/api/v1{path}", json=json, headers=self.auth(who))
+
+    def auth(self, who: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"} if who else {}
+
+
+def settings_for(store: InfluxStore, tmp_path: Path, **extra: object
+                 ) -> tuple[ApiSettings, Fleet]:
+    fleet = build_fleet(8, outlets_per=2, seed=3)
+    fleet.write(tmp_path / "registry.toml", tmp_path / "secrets.toml")
+    values: dict[str, object] = {
+        "influx_url": store.url, "influx_database": store.database,
+        "registry_path": tmp_path / "registry.toml", "limits_path": LIMITS,
+        "mqtt_port": free_port(),  # nothing listens: the broker is down unless a test says so
+        "api_key_cache_s": 0.2, "api_rankings_cache_s": 0.0, **extra}
+    return ApiSettings(**values), fleet  # type: ignore[arg-type]
+
+
+# Fleet of 8 (seed 3): E0001..E0008; regions cycle north, south, east, west; industries cycle
+# coal_power, boiler, incinerator, wastewater.
+KEY_SPECS: dict[str, tuple[Role, str | None, tuple[str, ...]]] = {
+    "admin": (Role.ADMIN, None, ()),
+    "inspector": (Role.INSPECTOR, None, ()),
+    "north": (Role.INSPECTOR, None, ("north",)),  # E0001, E0005
+    "e1": (Role.ENTERPRISE, "E0001", ()),
+    "e2": (Role.ENTERPRISE, "E0002", ()),
+}
+
+
+@contextmanager
+def running_api(store: InfluxStore, tmp_path: Path, **extra: object) -> Iterator[Api]:
+    """The app served on a loopback port, with a key per entry of KEY_SPECS."""
+    settings, fleet = settings_for(store, tmp_path, **extra)
+    registry = build_registry(fleet.registry, load_standards(LIMITS))
+    app = create_app(settings, store=store, registry=registry)
+    server = ThreadedServer(app, free_port()).start()
+    a = Api(httpx.Client(base_url=server.url, timeout=30), store, settings, registry)
+    try:
+        for name, (role, ent, regions) in KEY_SPECS.items():
+            record, key = app.state.ems.keys.create(role, ent, regions)
+            a.keys[name], a.key_ids[name] = key, record.key_id
+        yield a
+    finally:
+        a.client.close()
+        server.stop()
+
+
+@pytest.fixture
+def api(store: InfluxStore, tmp_path: Path) -> Iterator[Api]:
+    with running_api(store, tmp_path) as a:
+        yield a
