@@ -218,7 +218,8 @@ def _alert_from_row(tags: dict[str, str], row: dict[str, Any]) -> Alert:
 
 def quote(value: str) -> str:
     """An InfluxQL string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
+    return f"'{escaped}'"
 
 
 class ResultStore:

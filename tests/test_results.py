@@ -59,3 +59,12 @@ def test_watermark(store: InfluxStore) -> None:
     results.set_watermark("judge", T0)
     results.set_watermark("judge", T0 + HOUR_MS)
     assert results.get_watermark("judge") == T0 + HOUR_MS
+
+
+def test_quote_survives_hostile_strings(store: InfluxStore) -> None:
+    from core.results import quote
+
+    hostile = "a'b\\c\nd\" OR 1=1; DROP DATABASE x"
+    store.write_lines([f"hourly,enterprise=E1 n_valid=1i {T0}"], precision="ms")
+    assert store.query(f'SELECT * FROM hourly WHERE "enterprise" = {quote(hostile)}') == []
+    assert store.query(f'SELECT * FROM hourly WHERE "enterprise" = {quote("E1")}') != []
