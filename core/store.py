@@ -24,7 +24,7 @@ import httpx
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
-from core.readings import Reading, Rejection
+from core.readings import DeviceAggregate, Reading, Rejection
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,13 @@ def reading_line(r: Reading) -> str:
     """Line protocol for one reading, time in ns (tags are validated identifiers)."""
     return (f"reading,enterprise={r.enterprise},outlet={r.outlet},pollutant={r.pollutant} "
             f'value={r.value!r},flag="{r.flag}" {r.ts_ms * 1_000_000}')
+
+
+def aggregate_line(a: DeviceAggregate) -> str:
+    """Line protocol for a device-reported aggregate (tags are validated identifiers)."""
+    fields = ",".join(f"{name}={value!r}" for name, value in a.fields.items())
+    return (f"device_aggregate,enterprise={a.enterprise},outlet={a.outlet},period={a.period},"
+            f'pollutant={a.pollutant} {fields},flag="{a.flag}" {a.ts_ms * 1_000_000}')
 
 
 def point_line(point: Point) -> str:

@@ -1,16 +1,24 @@
-"""python -m ingest: run one ingester until SIGINT or SIGTERM."""
+"""python -m ingest: run one ingester until SIGINT or SIGTERM.
+
+It takes JSON readings on ``emissions/#`` and raw HJ 212 packets on ``hj212/#``, both on the
+shared subscription (``$share/{EMS_INGEST_SHARE_GROUP}/...``).
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from zoneinfo import ZoneInfo
 
 from core.logs import setup_logging
 from core.registry import load_registry
 from core.standards import load_standards
 from core.store import InfluxStore
-from ingest.service import Ingester
+from ingest.hj212_ingest import TOPIC_ROOT as HJ212_TOPIC_ROOT
+from ingest.hj212_ingest import Hj212Parser
+from ingest.hj212_parts import PartStore
+from ingest.service import Ingester, ingest_limits
 from ingest.settings import IngestSettings
 
 log = logging.getLogger("ingest")
@@ -25,7 +33,9 @@ def main() -> None:
                         settings.influx_password.get_secret_value()
                         if settings.influx_password else None,
                         settings.influx_timeout_s)
-    ingester = Ingester(settings, registry, store)
+    hj212 = Hj212Parser(registry, ingest_limits(settings), ZoneInfo(settings.timezone),
+                        PartStore(store))
+    ingester = Ingester(settings, registry, store, extra_parsers={HJ212_TOPIC_ROOT: hj212.parse})
     if settings.ingest_metrics_port:
         from prometheus_client import start_http_server
 
