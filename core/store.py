@@ -29,6 +29,9 @@ from core.readings import DeviceAggregate, Reading, Rejection
 log = logging.getLogger(__name__)
 
 PAYLOAD_KEEP_BYTES = 1024  # a rejected payload is stored cut to this size
+# The field that every point of a measurement has, for counting its points.
+COUNTED_FIELD = {"reading": "value", "rejection": "detail", "device_aggregate": "avg",
+                 "hj212_part": "segment"}
 
 
 class StoreError(Exception):
@@ -162,8 +165,9 @@ class InfluxStore:
     def count(self, measurement: str, where: str = "") -> int:
         """Number of points of a measurement (counting its first field)."""
         clause = f" WHERE {where}" if where else ""
-        field_name = {"reading": "value", "rejection": "detail"}.get(measurement, "*")
-        series = self.query(f'SELECT count("{field_name}") FROM "{measurement}"{clause}')
+        field_name = COUNTED_FIELD.get(measurement)
+        counted = "*" if field_name is None else f'"{field_name}"'  # "*" quoted is a field name
+        series = self.query(f'SELECT count({counted}) FROM "{measurement}"{clause}')
         return sum(int(v[1]) for s in series for v in s.values if v[1] is not None)
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from datetime import tzinfo
 from typing import Final
 
@@ -90,11 +91,17 @@ class Hj212Parser:
     """
 
     def __init__(self, registry: Registry, limits: Limits, tz: tzinfo = SHANGHAI,
-                 parts: PartStore | None = None) -> None:
+                 parts: PartStore | None = None, remember_completed: int = 10_000) -> None:
         self._registry = registry
         self._limits = limits
         self._tz = tz
         self._parts = parts
+        # Split uploads this process completed lately: when several of their parts are stored
+        # in one batch, the first follow-up completes the upload and the others need not read
+        # it back again (their acknowledgements still wait for that completion's points).
+        self._completed: dict[tuple[str, str, int, int], None] = {}
+        self._remember = remember_completed
+        self._lock = threading.Lock()
 
     def parse(self, topic: str, payload: bytes, now_ms: int) -> Parsed:
         reject = Rejecter(topic, mask_password(payload), SOURCE)
@@ -147,9 +154,14 @@ class Hj212Parser:
         if parts is None:
             return reject.whole(Reason.UNSUPPORTED_COMMAND, "split uploads are not accepted here")
 
+        group = (packet.mn, packet.cn, pnum, ts_ms)
+
         def complete() -> Parsed:
             again = Rejecter(reject.topic, reject.payload, SOURCE)
             again.enterprise = reject.enterprise
+            with self._lock:
+                if group in self._completed:
+                    return Parsed([], [])
             try:
                 stored = parts.load(packet.mn, packet.cn, pnum, ts_ms)
             except StoreRejected as exc:
@@ -161,10 +173,17 @@ class Hj212Parser:
             except Hj212Error as exc:
                 return again.whole(exc.reason, f"stored part: {exc.detail}")
             log.debug("split upload of %s at %s complete (%d parts)", packet.mn, ts_ms, pnum)
+            self._note_completed(group)
             return self._content(whole, outlet, ts_ms, again)
 
         line = part_line(packet, ts_ms, mask_password_text(segment))
         return Parsed([], [], (line,), complete)
+
+    def _note_completed(self, group: tuple[str, str, int, int]) -> None:
+        with self._lock:
+            self._completed[group] = None
+            while len(self._completed) > self._remember:
+                del self._completed[next(iter(self._completed))]
 
     def _content(self, packet: Packet, outlet: Outlet, ts_ms: int, reject: Rejecter) -> Parsed:
         """Readings or aggregates of a whole (or reassembled) data upload."""

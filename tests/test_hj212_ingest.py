@@ -7,7 +7,6 @@ and InfluxDB with ``python -m ingest``.
 from __future__ import annotations
 
 import signal
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -86,7 +85,8 @@ def test_realtime_values_flags_and_local_time() -> None:
 def test_minute_data_reads_avg_and_2005_codes() -> None:
     frame = gas({"so2": 20.5, "pm": 3.0}, cn="2051", codes="2005",
                 groups={"max": {"so2": 30.0}})
-    assert b"02-Avg=20.5" in frame and b"01-Avg=3.0" in frame
+    assert b"02-Avg=20.5" in frame
+    assert b"01-Avg=3.0" in frame
     out = parser().parse("hj212/MNG1", frame, NOW_MS)
     assert [(r.pollutant, r.value, r.ts_ms) for r in out.readings] == [
         ("so2", 20.5, T_MS), ("pm", 3.0, T_MS)]
@@ -107,7 +107,8 @@ def test_hour_and_day_aggregates_are_device_aggregate_points(cn: str, period: st
                 groups={"min": {"so2": 10.0}, "max": {"so2": 33.25}, "cou": {"so2": 1.5},
                         "zs_avg": {"so2": 25.0}})
     out = parser().parse("hj212/MNG1", frame, NOW_MS)
-    assert out.readings == [] and out.rejections == []
+    assert out.readings == []
+    assert out.rejections == []
     ns = T_MS * 1_000_000
     assert list(out.lines) == [
         f"device_aggregate,enterprise=E1,outlet=G1,period={period},pollutant=so2 "
@@ -205,12 +206,14 @@ def test_split_part_is_stored_then_completes_from_the_store() -> None:
     fake = FakeParts({1: masked_segment(frames[0])})
     p = parser(fake)
     second = p.parse("hj212/MNG1", frames[1], NOW_MS)
-    assert second.readings == [] and second.rejections == []
+    assert second.readings == []
+    assert second.rejections == []
     assert len(second.lines) == 1
     line = second.lines[0]
     assert line.startswith("hj212_part,cn=2011,mn=MNG1,pno=2,pnum=3 ")
     assert line.endswith(f" {T_MS * 1_000_000}")
-    assert "pw-g1" not in line and "PW=***" in line
+    assert "pw-g1" not in line
+    assert "PW=***" in line
     assert second.after_store is not None
     fake.stored[2] = masked_segment(frames[1])
     assert second.after_store() == Parsed([], [])  # part 3 is not there yet
@@ -223,13 +226,18 @@ def test_split_part_is_stored_then_completes_from_the_store() -> None:
         "so2": 10.0, "nox": 20.0, "pm": 1.5, "o2": 8.5, "temp": 95.0}
     assert {r.ts_ms for r in done.readings} == {T_MS}
     assert done.rejections == []
+    asked = len(fake.asked)
+    assert second.after_store() == Parsed([], [])  # completed here already: not read again
+    assert len(fake.asked) == asked
 
 
 def test_split_part_is_checked_before_it_is_stored() -> None:
     frames = encode_data_split({"so2": 1.0, "nox": 2.0}, parts=2, cn="2011", mn="MNG1",
                                data_time=T, pw="wrong", flag=7)
     out = parser(FakeParts({})).parse("hj212/MNG1", frames[0], NOW_MS)
-    assert reasons(out) == ["bad_password"] and not out.lines and out.after_store is None
+    assert reasons(out) == ["bad_password"]
+    assert not out.lines
+    assert out.after_store is None
     assert reasons(parser().parse("hj212/MNG1", split_frames()[0], NOW_MS)) == [
         "unsupported_command"]  # no part store: split uploads refused, not lost
 
@@ -238,4 +246,134 @@ def test_one_part_split_is_a_whole_upload() -> None:
     frames = split_frames(parts=1)
     assert b"PNUM=1;PNO=1" in frames[0]
     out = parser().parse("hj212/MNG1", frames[0], NOW_MS)
-    assert len(out.readings) == 5 and out.after_store is None
+    assert len(out.readings) == 5
+    assert out.after_store is None
+
+
+# Through real Mosquitto and InfluxDB, with ``python -m ingest``.
+
+RECENT = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+
+
+def start_ingester(services: ServiceProcs, name: str = "ingest", **env: str) -> None:
+    services.start("ingest", name, **env)
+    wait_for_subscription(lambda: services.log(name))
+
+
+def upload(fleet: Fleet, i: int, minute: int, **kw: object) -> tuple[str, bytes]:
+    sim = fleet.outlets[i]
+    args: dict[str, object] = {"cn": "2011", "mn": sim.device, "pw": fleet.passwords[sim.device],
+                               "data_time": RECENT + timedelta(minutes=minute), "flag": 5}
+    values = kw.pop("values", None) or {k: round(v, 3) for k, v in sim.levels.items()}
+    args.update(kw)
+    return f"hj212/{sim.device}", encode_data(values, **args)  # type: ignore[arg-type]
+
+
+def test_frames_on_hj212_topics_are_stored_like_readings(
+        services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
+    start_ingester(services)
+    assert "$share/ingest/hj212/#" in services.log("ingest")
+    sim = fleet.outlets[0]
+    topic, realtime = upload(fleet, 0, 0, values={"so2": 23.1, "nox": 41.0, "o2": 7.9},
+                             flags={"nox": "M"})
+    local = (RECENT + timedelta(hours=8)).strftime("%Y%m%d%H%M%S")
+    assert f"DataTime={local}".encode() in realtime  # written in Asia/Shanghai time
+    _, minute = upload(fleet, 0, 1, cn="2051", values={"so2": 20.0})
+    _, hourly = upload(fleet, 0, 0, cn="2061", values={"so2": 22.5},
+                       groups={"max": {"so2": 40.0}, "cou": {"so2": 0.8}})
+    publisher.publish_all([(topic, realtime), (topic, minute), (topic, hourly)])
+    wait_until(lambda: store.count("reading") == 4, what="4 readings")
+    wait_until(lambda: store.count("device_aggregate") == 1, what="1 device aggregate")
+    rows = store.query("SELECT * FROM reading")[0].rows()
+    t0 = int(RECENT.timestamp() * 1000)
+    assert sorted((r["time"], r["pollutant"], r["value"], r["flag"]) for r in rows) == [
+        (t0, "nox", 41.0, "M"), (t0, "o2", 7.9, "N"), (t0, "so2", 23.1, "N"),
+        (t0 + 60_000, "so2", 20.0, "N")]
+    assert {(r["enterprise"], r["outlet"]) for r in rows} == {(sim.enterprise, sim.outlet)}
+    (agg,) = store.query("SELECT * FROM device_aggregate")[0].rows()
+    assert (agg["time"], agg["period"], agg["pollutant"], agg["avg"], agg["max"], agg["cou"],
+            agg["flag"], agg["enterprise"], agg["outlet"]) == (
+        t0, "hour", "so2", 22.5, 40.0, 0.8, "N", sim.enterprise, sim.outlet)
+    assert store.count("rejection") == 0
+
+
+def test_every_hj212_rejection_class_is_stored(
+        services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
+    start_ingester(services)
+    sim, other = fleet.outlets[0], fleet.outlets[1]
+    topic, good = upload(fleet, 0, 0)
+    _, frame = upload(fleet, 0, 1)
+    bad_crc = frame[:-6] + (b"0000" if frame[-6:-2] != b"0000" else b"1111") + b"\r\n"
+    bad: list[tuple[str, bytes, str]] = [
+        (topic, bad_crc, "bad_crc"),
+        (topic, upload(fleet, 0, 2, pw="guess")[1], "bad_password"),
+        ("hj212/99999999999999", upload(fleet, 0, 3, mn="99999999999999")[1],
+         "unknown_device"),
+        (f"hj212/{other.device}", upload(fleet, 0, 4)[1], "device_mismatch"),
+        (topic, upload(fleet, 0, 5, values={"so2": -2.0})[1], "negative"),
+        (topic, encode_frame(f"QN=1;ST=31;CN=1062;PW={fleet.passwords[sim.device]};"
+                             f"MN={sim.device};Flag=5;CP=&&RtdInterval=30&&"),
+         "unsupported_command"),
+        ("hj212/a/b", good, "bad_topic"),
+    ]
+    publisher.publish_all([(t, p) for t, p, _ in bad] + [(topic, good)])
+    wait_until(lambda: store.count("rejection") == len(bad), what="all rejections stored")
+    wait_until(lambda: store.count("reading") == len(sim.levels), what="the good readings")
+    rows = store.query("SELECT * FROM rejection")[0].rows()
+    assert sorted(r["reason"] for r in rows) == sorted(r for _, _, r in bad)
+    assert {r["source"] for r in rows} == {"mqtt-hj212"}
+    by_reason = {r["reason"]: r for r in rows}
+    assert by_reason["bad_password"]["enterprise"] == sim.enterprise
+    assert by_reason["negative"]["pollutant"] == "so2"
+    for row in rows:
+        assert fleet.passwords[sim.device] not in row["payload"]
+        assert "guess" not in row["payload"]
+    assert services.procs[0].poll() is None
+
+
+def split_upload(fleet: Fleet, minute: int) -> list[tuple[str, bytes]]:
+    sim = fleet.outlets[0]
+    frames = encode_data_split({k: round(v, 3) for k, v in sim.levels.items()}, parts=3,
+                               cn="2011", mn=sim.device, pw=fleet.passwords[sim.device],
+                               data_time=RECENT + timedelta(minutes=minute), flag=7)
+    return [(f"hj212/{sim.device}", f) for f in frames]
+
+
+def test_split_upload_survives_an_ingester_killed_between_its_parts(
+        services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
+    start_ingester(services)
+    parts = split_upload(fleet, 0)
+    publisher.publish_all(parts[:2])
+    wait_until(lambda: store.count("hj212_part") == 2, what="two parts stored")
+    assert store.count("reading") == 0  # a part that completes nothing yields nothing yet
+    services.procs[0].send_signal(signal.SIGKILL)
+    services.procs[0].wait(10)
+    start_ingester(services, name="ingest-restarted")
+    publisher.publish_all(parts[2:])
+    n = len(fleet.outlets[0].levels)
+    wait_until(lambda: store.count("reading") == n, what="the whole upload's readings")
+    rows = store.query("SELECT * FROM reading")[0].rows()
+    assert {r["pollutant"]: r["value"] for r in rows} == {
+        k: round(v, 3) for k, v in fleet.outlets[0].levels.items()}
+    assert {r["time"] for r in rows} == {int(RECENT.timestamp() * 1000)}
+    assert store.count("rejection") == 0
+    part_rows = store.query("SELECT * FROM hj212_part")[0].rows()
+    assert all(fleet.passwords[fleet.outlets[0].device] not in r["segment"] for r in part_rows)
+
+
+def test_split_uploads_complete_when_two_ingesters_share_their_parts(
+        services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
+    start_ingester(services, name="ingest-a", EMS_INGEST_CLIENT_ID="ingest-a")
+    start_ingester(services, name="ingest-b", EMS_INGEST_CLIENT_ID="ingest-b")
+    uploads = [split_upload(fleet, minute) for minute in range(10)]
+    # All first parts, then all second parts, then all third: the broker deals them out.
+    publisher.publish_all([u[k] for k in range(3) for u in uploads])
+    n = len(fleet.outlets[0].levels)
+    wait_until(lambda: store.count("reading") == 10 * n, what="every upload complete")
+    assert store.count("hj212_part") == 30
+    services.stop_all()
+    stored = [int(line.split(";")[1].split()[0]) for name in ("ingest-a", "ingest-b")
+              for line in services.log(name).splitlines() if "readings stored" in line]
+    assert all(count > 0 for count in stored), f"both ingesters complete uploads: {stored}"
+    assert sum(stored) >= 10 * n  # each upload completed at least once (twice is harmless)
+    assert store.count("reading") == 10 * n
