@@ -148,12 +148,14 @@ def test_device_gets_its_replies_and_its_readings_reach_influxdb(
     hourly = upload(fleet, 0, 0, cn="2061", qn="20990101000000001")
     bad = upload(fleet, 0, 10, flags={"so2": "P"})  # forwarded; the ingester rejects one value
     no_ack = upload(fleet, 0, 11, flag=4)
-    device.send(hourly + bad + no_ack)
+    sim = fleet.outlets[0]
+    heartbeat = encode_frame(f"QN=20990101000000002;ST=31;CN=9015;PW={fleet.passwords[sim.device]}"
+                             f";MN={sim.device};Flag=5;CP=&&&&")  # HJ 212-2025: consumed here
+    device.send(heartbeat + hourly + bad + no_ack)
     assert [r.qn for r in device.replies(2)] == ["20990101000000001", qn_of(bad)]
     n = n_values(fleet, 0)
     wait_until(lambda: store.count("reading") == 5 * n + (n - 1) + n, what="readings stored")
     wait_until(lambda: store.count("device_aggregate") == n, what="hourly aggregates stored")
-    sim = fleet.outlets[0]
     rows = store.query("SELECT * FROM reading WHERE time = "
                        f"{int((T0 + timedelta(minutes=3)).timestamp() * 1e9)}")[0].rows()
     assert {r["pollutant"]: r["value"] for r in rows} == {
@@ -324,3 +326,30 @@ def test_no_reply_when_the_broker_does_not_acknowledge_in_time(
     # The first copy reached the broker late and was stored too: the copies overwrite.
     wait_until(lambda: store.count("reading") == n_values(fleet, 0), what="readings")
     assert "not confirmed by the broker" in services.log("gateway")
+
+
+def test_connections_beyond_the_maximum_are_closed_at_once(
+        services: ServiceProcs, store: InfluxStore, fleet: Fleet, connect: Connect) -> None:
+    port = free_port()
+    start_gateway(services, port, EMS_GATEWAY_MAX_CONNECTIONS="3")
+    held = [connect(port) for _ in range(3)]
+    frame = upload(fleet, 0, 0)
+    held[0].send(frame)  # all three are being served
+    assert [r.qn for r in held[0].replies(1)] == [qn_of(frame)]
+    extra = connect(port)
+    assert extra.closed_within(5), "a fourth connection was kept"
+    for device in held[1:]:
+        device.send(frame)
+        assert [r.qn for r in device.replies(1)] == [qn_of(frame)]
+    held[0].close()
+
+    def accepted_again() -> bool:
+        probe = connect(port)
+        try:
+            probe.send(frame)
+            return bool(probe.replies(1, timeout_s=2))
+        except (AssertionError, OSError, pytest.fail.Exception):  # closed: still full
+            return False
+
+    wait_until(accepted_again, what="a connection accepted once one was closed")
+    assert "refused: 3 connections open" in services.log("gateway")

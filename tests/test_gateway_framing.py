@@ -145,12 +145,16 @@ def test_frames_in_noise_are_all_found_however_the_stream_is_cut(
     # The data area is the ingester's to judge: a bad value is forwarded.
     (encode_frame(SEG[:-2] + "DataTime=20251126180000;a21026-Rtd=abc&&"), "admitted"),
     (frame(dialect=MODBUS_LE), "admitted"),
+    (encode_frame("QN=1;ST=31;CN=9015;PW=pw;MN=MNG1;Flag=4;CP=&&&&"), "consumed"),  # heartbeat
+    (encode_frame("QN=1;ST=91;CN=9014;PW=pw;MN=MNG1;Flag=4;CP=&&&&"), "consumed"),
+    (encode_frame("QN=1;ST=91;CN=9015;PW=no;MN=MNG1;Flag=4;CP=&&&&"), "bad_password"),
 ])
 def test_admission(data: bytes, expected: str) -> None:
     verdict = admit(data, REGISTRY)
-    if expected == "admitted":
+    if expected in ("admitted", "consumed"):
         assert isinstance(verdict, Admitted)
         assert verdict.topic == "hj212/MNG1"
+        assert verdict.forward is (expected == "admitted")
     else:
         assert isinstance(verdict, Refused)
         assert verdict.reason == expected

@@ -26,13 +26,15 @@ def main() -> None:
                           username=settings.mqtt_username, password=password,
                           keepalive_s=settings.mqtt_keepalive_s,
                           max_inflight=settings.gateway_max_inflight,
-                          max_queued=settings.gateway_max_queued)
+                          max_queued=settings.gateway_max_connections
+                          * settings.gateway_window_frames)
     server = GatewayServer(host=settings.gateway_host, port=settings.gateway_port,
                            registry=registry, forwarder=forwarder,
                            idle_timeout_s=settings.gateway_idle_timeout_s,
                            max_frame_bytes=settings.gateway_max_frame_bytes,
                            max_connections=settings.gateway_max_connections,
-                           publish_timeout_s=settings.gateway_publish_timeout_s)
+                           publish_timeout_s=settings.gateway_publish_timeout_s,
+                           window_frames=settings.gateway_window_frames)
     if settings.gateway_metrics_port:
         from prometheus_client import start_http_server
 

@@ -15,6 +15,10 @@ So a refused frame gets no answer at all:
   (10 s, 3 tries by default, §7), and the copy usually arrives whole;
 - wrong PW or unknown MN: there is nothing the gateway could accept, and any answer would tell
   whoever is guessing passwords more than silence does. It is counted and logged.
+
+Interaction frames (CN 9xxx: replies, and the HJ 212-2025 heartbeat 9015, hj212.md §8.3) carry
+no data: they are checked like any frame and then consumed here (``Admitted.forward`` false), not
+published, so that a heartbeat a minute does not become a rejection a minute downstream.
 """
 
 from __future__ import annotations
@@ -22,8 +26,15 @@ from __future__ import annotations
 from typing import Final, NamedTuple
 
 from core.registry import Registry
-from ingest.hj212 import Hj212Error, Packet, Reason, encode_frame, parse_segment, unframe
-from ingest.hj212 import encode_reply_9014 as encode_reply_9014
+from ingest.hj212 import (
+    Hj212Error,
+    Packet,
+    Reason,
+    encode_frame,
+    encode_reply_9014,
+    parse_segment,
+    unframe,
+)
 from ingest.hj212_ingest import TOPIC_ROOT, mask_password_text
 
 NOTICE_CNS: Final = frozenset({"1013"})  # field unit -> centre notices (hj212.md §8.1)
@@ -35,10 +46,12 @@ BAD_PASSWORD: Final = "bad_password"
 
 
 class Admitted(NamedTuple):
-    """A frame to forward: its header (an empty data area) and its MQTT topic."""
+    """A frame that passed: its header (an empty data area), its MQTT topic, and whether it is
+    to be published (interaction frames are not)."""
 
     packet: Packet
     topic: str
+    forward: bool = True
 
 
 class Refused(NamedTuple):
@@ -68,7 +81,7 @@ def admit(frame: bytes, registry: Registry) -> Admitted | Refused:
         return Refused(UNKNOWN_DEVICE, f"device {packet.mn[:40]!r} not registered")
     if not device.password_ok(packet.pw or ""):
         return Refused(BAD_PASSWORD, f"wrong access password (PW) for {packet.mn}")
-    return Admitted(packet, f"{TOPIC_ROOT}/{packet.mn}")
+    return Admitted(packet, f"{TOPIC_ROOT}/{packet.mn}", not packet.cn.startswith("9"))
 
 
 def reply_for(packet: Packet) -> bytes | None:

@@ -18,6 +18,8 @@ UNKNOWN_DEVICES = Counter("gateway_unknown_devices", "Frames from a device not r
 BAD_FRAMES = Counter("gateway_bad_frames", "Frames with a broken length or header")
 OVERSIZE = Counter("gateway_oversize_frames", "Frames longer than the maximum frame size")
 GARBAGE_BYTES = Counter("gateway_garbage_bytes", "Bytes skipped outside any frame")
+INTERACTION_FRAMES = Counter("gateway_interaction_frames",
+                             "Replies and heartbeats (CN 9xxx) consumed, not forwarded")
 FORWARDED = Counter("gateway_forwarded", "Frames acknowledged by the broker")
 UNCONFIRMED = Counter("gateway_unconfirmed",
                       "Frames the broker did not acknowledge or accept in time (no answer sent)")

@@ -3,8 +3,9 @@
 Each connection thread reads with the idle time-out, cuts frames (``framing``), checks them
 (``admission``), publishes the admitted ones through the shared ``Forwarder`` and, in the order
 the frames came, waits for each PUBACK before sending the reply the frame asks for. Frames that
-arrive together are published together, so a device that pipelines pays one broker round trip,
-not one per frame.
+arrive together are published together, up to a window, so a device that pipelines pays one
+broker round trip per window, not one per frame, and no connection holds more than a window of
+frames in the MQTT client.
 
 A connection can only hurt itself: whatever it sends ends in a refusal, a skipped byte or its
 own disconnection; it holds at most one frame's worth of bytes; the broker wait is bounded.
@@ -63,7 +64,7 @@ class RateLimitedWarnings:
 class GatewayServer:
     def __init__(self, *, host: str, port: int, registry: Registry, forwarder: Forwarder,
                  idle_timeout_s: float, max_frame_bytes: int, max_connections: int,
-                 publish_timeout_s: float) -> None:
+                 publish_timeout_s: float, window_frames: int = 50) -> None:
         self._host, self._port = host, port
         self.registry = registry
         self.forwarder = forwarder
@@ -71,6 +72,7 @@ class GatewayServer:
         self.max_frame_bytes = max_frame_bytes
         self.max_connections = max_connections
         self.publish_timeout_s = publish_timeout_s
+        self.window_frames = window_frames
         self.warn = RateLimitedWarnings()
         self.stopping = threading.Event()
         self._listener: socket.socket | None = None
@@ -190,8 +192,9 @@ class _Connection:
                 return "eof"
             split = self.splitter.feed(data)
             self._note_noise(split)
-            if split.frames:
-                self._forward(split.frames)
+            window = self.server.window_frames
+            for start in range(0, len(split.frames), window):
+                self._forward(split.frames[start : start + window])
         return "stop"
 
     def _note_noise(self, split: Split) -> None:
@@ -216,6 +219,9 @@ class _Connection:
                 _REFUSAL_COUNTERS.get(verdict.reason, metrics.BAD_FRAMES).inc()
                 server.warn(verdict.reason, "frame from %s refused (%s): %s", self.peer,
                             verdict.reason, verdict.detail)
+                continue
+            if not verdict.forward:
+                metrics.INTERACTION_FRAMES.inc()
                 continue
             info = server.forwarder.publish(verdict.topic, frame)
             sent.append((verdict.packet, info, time.monotonic() + server.publish_timeout_s))

@@ -21,6 +21,8 @@ class GatewaySettings(CommonSettings):
     # How long a frame may wait for the broker's PUBACK before the device is left unanswered;
     # below the devices' own time-out (5-10 s by default, hj212.md §7).
     gateway_publish_timeout_s: float = 4.0
-    gateway_max_inflight: int = 1000  # QoS 1 publishes awaiting PUBACK
-    gateway_max_queued: int = 10_000  # publishes held by the MQTT client in all
+    # A connection publishes at most this many frames before it waits for their PUBACKs, so
+    # the MQTT client never holds more than max_connections x window frames.
+    gateway_window_frames: int = 50
+    gateway_max_inflight: int = 1000  # QoS 1 publishes on the wire awaiting PUBACK
     gateway_metrics_port: int = 0  # Prometheus /metrics on this port; 0 = off
