@@ -10,6 +10,9 @@ that cannot be trusted as a whole (bad JSON, unknown outlet, a device that is no
 that outlet, a bad time) is rejected whole; otherwise each value is judged on its own and the
 valid values of a partly valid message are kept.
 
+The per-value rules (``check_value``) are shared with every other input format (HJ 212 over
+MQTT, ``ingest/hj212_ingest.py``), so that a value is judged the same whichever way it came.
+
 This is the ingestion hot path (tens of thousands of messages a second): keep it lean.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -24,7 +28,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from core.pollutants import BY_KEY, DATA_FLAGS
+from core.pollutants import BY_KEY, DATA_FLAGS, Medium
 from core.registry import ID_RE, Registry
 
 
@@ -54,6 +58,7 @@ class Reason(StrEnum):
     BAD_FLAG = "bad_flag"
     # HJ 212 specific reasons are the codec's own codes (bad_crc, bad_length, ...), plus:
     BAD_PASSWORD = "bad_password"
+    UNSUPPORTED_COMMAND = "unsupported_command"  # a CN that carries no readings (hj212.md §8)
     STORE_REJECTED = "store_rejected"
 
 
@@ -63,6 +68,23 @@ class Reading(NamedTuple):
     pollutant: str
     ts_ms: int
     value: float
+    flag: str
+
+
+class DeviceAggregate(NamedTuple):
+    """An hour or day aggregate as a device reported it (HJ 212 CN 2061 / 2031, hj212.md §12).
+
+    Kept apart from readings (measurement ``device_aggregate``) so that the service can compare
+    the device's own means with its verdicts. ``fields``: ``avg`` always, and any of ``min``,
+    ``max``, ``cou`` (amount in the period), ``zs_avg``, ``zs_min``, ``zs_max`` (converted).
+    """
+
+    enterprise: str
+    outlet: str
+    pollutant: str
+    period: str  # "hour" | "day"
+    ts_ms: int  # period start
+    fields: dict[str, float]
     flag: str
 
 
@@ -87,8 +109,53 @@ class Limits:
 
 
 class Parsed(NamedTuple):
+    """What one message produced.
+
+    ``lines`` are other points (line protocol) stored with the message, e.g. the aggregates a
+    device reports. ``after_store``, when set, is called once those points are stored and
+    before the message is acknowledged; what it returns is stored too, then the message is
+    acknowledged (an HJ 212 split upload completes this way, see ``ingest/hj212_ingest.py``).
+    ``payload`` is the message as records of it may keep it, when that differs from what was
+    received (an HJ 212 frame with its access password masked).
+    """
+
     readings: list[Reading]
     rejections: list[Rejection]
+    lines: Sequence[str] = ()
+    after_store: Callable[[], Parsed] | None = None
+    payload: bytes | None = None
+
+
+class Problem(NamedTuple):
+    """Why one value is refused."""
+
+    reason: Reason
+    detail: str
+
+
+def check_value(key: str, value: object, flag: object, medium: Medium) -> Problem | None:
+    """The per-value rules of every input format, in order; None if the value is good.
+
+    ``key`` must be in the catalogue and of the outlet's ``medium``; ``value`` a finite number
+    (not a bool) within the catalogue's plausible range; ``flag`` an HJ 212-2017 data flag
+    (hj212.md §11.1; 2005-only flags such as ``P`` are refused).
+    """
+    pol = BY_KEY.get(key)
+    if pol is None:
+        return Problem(Reason.UNKNOWN_POLLUTANT, f"{key[:40]!r} is not in the catalogue")
+    if pol.medium is not medium:
+        return Problem(Reason.WRONG_MEDIUM, f"{key} is not measured at a {medium.value} outlet")
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return Problem(Reason.NOT_A_NUMBER, f"{key} is {type(value).__name__}")
+    if not math.isfinite(value):
+        return Problem(Reason.NON_FINITE, f"{key} is {value}")
+    if not pol.min_value <= value <= pol.max_value:
+        reason = Reason.NEGATIVE if value < 0 <= pol.min_value else Reason.OUT_OF_RANGE
+        return Problem(reason, f"{key}={value} outside [{pol.min_value}, {pol.max_value}] "
+                       f"{pol.unit}")
+    if not isinstance(flag, str) or flag not in DATA_FLAGS:
+        return Problem(Reason.BAD_FLAG, f"{key} flag {str(flag)[:8]!r} is not an HJ 212 flag")
+    return None
 
 
 def parse_ts(raw: Any) -> int | None:
@@ -123,7 +190,7 @@ class JsonReadingParser:
         self._limits = limits
 
     def parse(self, topic: str, payload: bytes, now_ms: int) -> Parsed:
-        reject = _Rejecter(topic, payload)
+        reject = Rejecter(topic, payload)
         lim = self._limits
         if len(payload) > lim.max_payload_bytes:
             return reject.whole(Reason.OVERSIZE,
@@ -165,31 +232,12 @@ class JsonReadingParser:
         readings: list[Reading] = []
         medium = outlet.medium
         for key, value in values.items():
-            pol = BY_KEY.get(key)
-            if pol is None:
-                reject.value(Reason.UNKNOWN_POLLUTANT, key, f"{key!r} is not in the catalogue")
-                continue
-            if pol.medium is not medium:
-                reject.value(Reason.WRONG_MEDIUM, key, f"{key} is not measured at a "
-                             f"{medium.value} outlet")
-                continue
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                reject.value(Reason.NOT_A_NUMBER, key, f"{key} is {type(value).__name__}")
-                continue
-            value = float(value)
-            if not math.isfinite(value):
-                reject.value(Reason.NON_FINITE, key, f"{key} is {value}")
-                continue
-            if not pol.min_value <= value <= pol.max_value:
-                reason = Reason.NEGATIVE if value < 0 <= pol.min_value else Reason.OUT_OF_RANGE
-                reject.value(reason, key, f"{key}={value} outside "
-                             f"[{pol.min_value}, {pol.max_value}] {pol.unit}")
-                continue
             flag = flags.get(key, "N")
-            if flag not in DATA_FLAGS:
-                reject.value(Reason.BAD_FLAG, key, f"{key} flag {flag!r} is not an HJ 212 flag")
+            problem = check_value(key, value, flag, medium)
+            if problem is not None:
+                reject.value(problem.reason, key, problem.detail)
                 continue
-            readings.append(Reading(ent_id, out_id, key, ts_ms, value, flag))
+            readings.append(Reading(ent_id, out_id, key, ts_ms, float(value), flag))
         return Parsed(readings, reject.rejections)
 
     def _check_device(self, mn: Any, ent_id: str, out_id: str) -> tuple[Reason, str] | None:
@@ -203,22 +251,25 @@ class JsonReadingParser:
         return None
 
 
-class _Rejecter:
-    """Collects the rejections of one message."""
+class Rejecter:
+    """Collects the rejections of one message; ``payload`` is what the rejections keep."""
 
-    __slots__ = ("topic", "payload", "enterprise", "rejections")
+    __slots__ = ("topic", "payload", "source", "enterprise", "rejections")
 
-    def __init__(self, topic: str, payload: bytes) -> None:
+    def __init__(self, topic: str, payload: bytes, source: str = "mqtt-json") -> None:
         self.topic = topic
         self.payload = payload
+        self.source = source
         self.enterprise: str | None = None
         self.rejections: list[Rejection] = []
 
-    def whole(self, reason: Reason, detail: str) -> Parsed:
-        self.rejections.append(Rejection(reason.value, detail, self.topic, self.payload,
-                                         enterprise=self.enterprise))
+    def whole(self, reason: str, detail: str) -> Parsed:
+        """Reject the whole message (``reason``: a ``Reason`` or an HJ 212 codec reason)."""
+        self.rejections.append(Rejection(str(reason), detail, self.topic, self.payload,
+                                         self.source, self.enterprise))
         return Parsed([], self.rejections)
 
-    def value(self, reason: Reason, key: str, detail: str) -> None:
-        self.rejections.append(Rejection(reason.value, detail, self.topic, self.payload,
-                                         enterprise=self.enterprise, pollutant=key[:32]))
+    def value(self, reason: str, key: str, detail: str) -> None:
+        """Reject one value of the message."""
+        self.rejections.append(Rejection(str(reason), detail, self.topic, self.payload,
+                                         self.source, self.enterprise, key[:32]))

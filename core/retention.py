@@ -31,6 +31,8 @@ FOREVER = "forever"
 POLICY_OF: dict[str, str] = {
     "reading": RAW,
     "rejection": RAW,
+    "hj212_part": RAW,  # parts of split HJ 212 uploads, as received (password masked)
+    "device_aggregate": RESULTS,  # hour and day aggregates the devices report themselves
     "hourly": RESULTS,
     "day": RESULTS,
     "daily": RESULTS,

@@ -37,6 +37,7 @@ class StackSettings(BaseSettings):
     influx_port: int = 8086
     influx_rpc_port: int = 8088
     api_port: int = 8000
+    gateway_port: int = 9212
     enterprises: int = 5
     outlets_per_enterprise: int = 2
 
@@ -68,11 +69,12 @@ def _stop(children: list[Child]) -> None:
 
 
 def _check_ports(st: StackSettings) -> None:
-    busy = [p for p in (st.mqtt_port, st.influx_port, st.influx_rpc_port, st.api_port)
-            if port_open(p)]
+    busy = [p for p in (st.mqtt_port, st.influx_port, st.influx_rpc_port, st.api_port,
+                        st.gateway_port) if port_open(p)]
     if busy:
         raise ServerError(f"port(s) {busy} already in use: stop what holds them or set "
-                          "EMS_STACK_MQTT_PORT / _INFLUX_PORT / _INFLUX_RPC_PORT / _API_PORT")
+                          "EMS_STACK_MQTT_PORT / _INFLUX_PORT / _INFLUX_RPC_PORT / _API_PORT"
+                          " / _GATEWAY_PORT")
 
 
 def main() -> int:
@@ -99,6 +101,7 @@ def main() -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
            "EMS_MQTT_PORT": str(st.mqtt_port), "EMS_INFLUX_URL": influx.url,
            "EMS_REGISTRY_PATH": str(registry), "EMS_API_PORT": str(st.api_port),
+           "EMS_GATEWAY_PORT": str(st.gateway_port),
            "EMS_SIM_SECRETS_PATH": str(secrets_file)}
     children: list[Child] = []
     stop = threading.Event()
@@ -106,6 +109,7 @@ def main() -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         for name, user, argv in (("ingest", "ingest", ["-m", "ingest"]),
+                                 ("gateway", "gateway", ["-m", "ingest.gateway"]),
                                  ("alerts", "alerts", ["-m", "alerts"]),
                                  ("api", "", ["-m", "api"]),
                                  ("simulators", "simulator", ["-m", "simulators"])):
@@ -117,6 +121,7 @@ Emissions monitoring is running.
   API and its documentation  http://127.0.0.1:{st.api_port}/docs
   health                     http://127.0.0.1:{st.api_port}/api/v1/health
   MQTT broker                127.0.0.1:{st.mqtt_port}  (topics emissions/{{enterprise}}/{{outlet}})
+  HJ 212 gateway (TCP)       127.0.0.1:{st.gateway_port}  (forwards to hj212/{{MN}})
   InfluxDB (1.x API)         {influx.url}  database "emissions"
   registry of the fleet      {registry}
   logs                       {logs}/

@@ -32,12 +32,15 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
 from core import retention
-from core.readings import Reading, Rejection
+from core.readings import DeviceAggregate, Reading, Rejection
 from core.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
 PAYLOAD_KEEP_BYTES = 1024  # a rejected payload is stored cut to this size
+# The field that every point of a measurement has, for counting its points.
+COUNTED_FIELD = {"reading": "value", "rejection": "detail", "device_aggregate": "avg",
+                 "hj212_part": "segment"}
 
 
 class StoreError(Exception):
@@ -72,6 +75,13 @@ def reading_line(r: Reading) -> str:
     """Line protocol for one reading, time in ns (tags are validated identifiers)."""
     return (f"reading,enterprise={r.enterprise},outlet={r.outlet},pollutant={r.pollutant} "
             f'value={r.value!r},flag="{r.flag}" {r.ts_ms * 1_000_000}')
+
+
+def aggregate_line(a: DeviceAggregate) -> str:
+    """Line protocol for a device-reported aggregate (tags are validated identifiers)."""
+    fields = ",".join(f"{name}={value!r}" for name, value in a.fields.items())
+    return (f"device_aggregate,enterprise={a.enterprise},outlet={a.outlet},period={a.period},"
+            f'pollutant={a.pollutant} {fields},flag="{a.flag}" {a.ts_ms * 1_000_000}')
 
 
 def point_line(point: Point) -> str:
@@ -217,8 +227,9 @@ class InfluxStore:
     def count(self, measurement: str, where: str = "") -> int:
         """Number of points of a measurement (counting its first field)."""
         clause = f" WHERE {where}" if where else ""
-        field_name = {"reading": "value", "rejection": "detail"}.get(measurement, "*")
-        series = self.query(f'SELECT count("{field_name}") FROM "{measurement}"{clause}')
+        field_name = COUNTED_FIELD.get(measurement)
+        counted = "*" if field_name is None else f'"{field_name}"'  # "*" quoted is a field name
+        series = self.query(f'SELECT count({counted}) FROM "{measurement}"{clause}')
         return sum(int(v[1]) for s in series for v in s.values if v[1] is not None)
 
 

@@ -1,16 +1,24 @@
-"""python -m ingest: run one ingester until SIGINT or SIGTERM."""
+"""python -m ingest: run one ingester until SIGINT or SIGTERM.
+
+It takes JSON readings on ``emissions/#`` and raw HJ 212 packets on ``hj212/#``, both on the
+shared subscription (``$share/{EMS_INGEST_SHARE_GROUP}/...``).
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from zoneinfo import ZoneInfo
 
 from core.logs import setup_logging
 from core.registry import load_registry
 from core.standards import load_standards
 from core.store import store_from_settings
-from ingest.service import Ingester
+from ingest.hj212_ingest import TOPIC_ROOT as HJ212_TOPIC_ROOT
+from ingest.hj212_ingest import Hj212Parser
+from ingest.hj212_parts import PartStore
+from ingest.service import Ingester, ingest_limits
 from ingest.settings import IngestSettings
 
 log = logging.getLogger("ingest")
@@ -21,7 +29,9 @@ def main() -> None:
     setup_logging(settings.log_level)
     registry = load_registry(settings.registry_path, load_standards(settings.limits_path))
     store = store_from_settings(settings)
-    ingester = Ingester(settings, registry, store)
+    hj212 = Hj212Parser(registry, ingest_limits(settings), ZoneInfo(settings.timezone),
+                        PartStore(store))
+    ingester = Ingester(settings, registry, store, extra_parsers={HJ212_TOPIC_ROOT: hj212.parse})
     if settings.ingest_metrics_port:
         from prometheus_client import start_http_server
 

@@ -38,6 +38,13 @@ class UniqueClock:
             return self._last
 
 
+def ingest_limits(settings: IngestSettings) -> Limits:
+    """The input bounds every parser of this ingester applies."""
+    return Limits(max_payload_bytes=settings.ingest_max_payload_bytes,
+                  future_skew_ms=settings.ingest_future_skew_s * 1000,
+                  max_age_ms=settings.ingest_max_age_s * 1000)
+
+
 def rejection_lines(rejections: list[Rejection], clock: UniqueClock) -> list[str]:
     return [point_line(rejection_point(r, clock())) for r in rejections]
 
@@ -59,11 +66,8 @@ def wait_for_store(store: InfluxStore, retry_max_s: float = 5.0) -> None:
 class Ingester:
     def __init__(self, settings: IngestSettings, registry: Registry, store: InfluxStore,
                  extra_parsers: dict[str, Parser] | None = None) -> None:
-        limits = Limits(max_payload_bytes=settings.ingest_max_payload_bytes,
-                        future_skew_ms=settings.ingest_future_skew_s * 1000,
-                        max_age_ms=settings.ingest_max_age_s * 1000)
         self._parsers: dict[str, Parser] = {
-            JSON_TOPIC_ROOT: JsonReadingParser(registry, limits).parse,
+            JSON_TOPIC_ROOT: JsonReadingParser(registry, ingest_limits(settings)).parse,
             **(extra_parsers or {}),
         }
         self._clock = UniqueClock()
@@ -95,27 +99,46 @@ class Ingester:
         else:
             parsed = parser(topic, payload, now_ms)
         metrics.MESSAGES.labels(root).inc()
-        lines = [reading_line(r) for r in parsed.readings]
-        if parsed.rejections:
-            for rej in parsed.rejections:
-                metrics.REJECTIONS.labels(rej.reason).inc()
-            self._warn(topic, payload, parsed.rejections[0])
-            lines += rejection_lines(parsed.rejections, self._clock)
+        lines = self._lines(parsed, topic)
+        kept = payload if parsed.payload is None else parsed.payload
 
         def on_rejected(message: str) -> list[str]:
             rej = Rejection("store_rejected", f"InfluxDB refused: {message}"[:500], topic,
-                            payload, source=root)
+                            kept, source=root)
             return rejection_lines([rej], self._clock)
 
-        self.writer.submit(Item(mid, qos, lines, len(parsed.readings), on_rejected))
+        then = None if parsed.after_store is None else self._then(parsed.after_store, topic)
+        self.writer.submit(Item(mid, qos, lines, len(parsed.readings), on_rejected, then))
 
-    def _warn(self, topic: str, payload: bytes, rej: Rejection) -> None:
-        """WARNING once per reason per minute, with the payload cut short; DEBUG otherwise."""
+    def _then(self, follow: Callable[[], Parsed], topic: str
+              ) -> Callable[[], tuple[list[str], int]]:
+        """A writer follow-up from a parser's ``after_store``."""
+        def then() -> tuple[list[str], int]:
+            more = follow()
+            return self._lines(more, topic), len(more.readings)
+        return then
+
+    def _lines(self, parsed: Parsed, topic: str) -> list[str]:
+        """The points of a parse result; rejections are counted and logged on the way."""
+        lines = [reading_line(r) for r in parsed.readings]
+        lines += parsed.lines
+        if parsed.rejections:
+            for rej in parsed.rejections:
+                metrics.REJECTIONS.labels(rej.reason).inc()
+            self._warn(topic, parsed.rejections[0])
+            lines += rejection_lines(parsed.rejections, self._clock)
+        return lines
+
+    def _warn(self, topic: str, rej: Rejection) -> None:
+        """WARNING once per reason per minute, with the payload cut short; DEBUG otherwise.
+
+        The payload logged is the one the rejection keeps (an HJ 212 frame without its PW).
+        """
         now = time.monotonic()
         if now - self._warned_at.get(rej.reason, -1e9) >= 60:
             self._warned_at[rej.reason] = now
             log.warning("rejected %s from %s: %s; payload %r", rej.reason, topic, rej.detail,
-                        payload[:120])
+                        rej.payload[:120])
         else:
             log.debug("rejected %s from %s: %s", rej.reason, topic, rej.detail)
 

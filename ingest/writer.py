@@ -4,6 +4,10 @@ Accepted means stored (DESIGN §5): a message is acknowledged to the broker afte
 produced (readings and rejections alike) is in InfluxDB. If InfluxDB is down the batch is retried
 with back-off and nothing is acknowledged, so the broker keeps the messages; the broker sends at
 most Receive Maximum unacknowledged messages, which bounds this buffer.
+
+An item may carry a follow-up (``then``): it runs once the item's lines are stored (it may read
+them back, as the completion of an HJ 212 split upload does) and its own lines are stored before
+the item's message is acknowledged, so a crash in between only means a redelivery.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ class Item(NamedTuple):
     lines: list[str]
     n_readings: int
     on_rejected: Callable[[str], list[str]] | None  # lines to store instead if InfluxDB refuses
+    # Called after the batch holding this item is stored: (more lines, their reading count).
+    # It may raise StoreUnavailable (retried) and must be idempotent.
+    then: Callable[[], tuple[list[str], int]] | None = None
 
 
 class BatchWriter:
@@ -96,7 +103,7 @@ class BatchWriter:
                 if self._stopping:
                     return
                 continue
-            if not self._write_with_retry(batch):
+            if not self._write_with_retry(batch) or not self._follow_up(batch):
                 return  # stopping during an outage: unacknowledged messages stay with the broker
             for item in batch:
                 if item.qos:
@@ -129,6 +136,27 @@ class BatchWriter:
             self.stored_readings += n
             metrics.READINGS_STORED.inc(n)
             return True
+
+    def _follow_up(self, batch: list[Item]) -> bool:
+        """Run the items' follow-ups and store what they produce; False if stopped meanwhile."""
+        more: list[Item] = []
+        for item in batch:
+            if item.then is None:
+                continue
+            delay = 0.1
+            while True:
+                try:
+                    lines, n = item.then()
+                    break
+                except StoreUnavailable as exc:
+                    self._note_outage(exc, 0)
+                    if self._stopping:
+                        return False
+                    time.sleep(delay)
+                    delay = min(delay * 2, self._retry_max_s)
+            if lines:
+                more.append(Item(item.mid, 0, lines, n, item.on_rejected))
+        return not more or self._write_with_retry(more)
 
     def _write_one_by_one(self, batch: list[Item]) -> None:
         for item in batch:

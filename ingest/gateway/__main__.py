@@ -1,0 +1,58 @@
+"""python -m ingest.gateway: run the HJ 212 TCP gateway until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from core.logs import setup_logging
+from core.registry import load_registry
+from core.standards import load_standards
+from ingest.gateway.forwarder import Forwarder
+from ingest.gateway.server import GatewayServer
+from ingest.gateway.settings import GatewaySettings
+
+log = logging.getLogger("ingest.gateway")
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    setup_logging(settings.log_level)
+    registry = load_registry(settings.registry_path, load_standards(settings.limits_path))
+    password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+    forwarder = Forwarder(host=settings.mqtt_host, port=settings.mqtt_port,
+                          client_id=settings.gateway_client_id,
+                          username=settings.mqtt_username, password=password,
+                          keepalive_s=settings.mqtt_keepalive_s,
+                          max_inflight=settings.gateway_max_inflight,
+                          max_queued=settings.gateway_max_connections
+                          * settings.gateway_window_frames)
+    server = GatewayServer(host=settings.gateway_host, port=settings.gateway_port,
+                           registry=registry, forwarder=forwarder,
+                           idle_timeout_s=settings.gateway_idle_timeout_s,
+                           max_frame_bytes=settings.gateway_max_frame_bytes,
+                           max_connections=settings.gateway_max_connections,
+                           publish_timeout_s=settings.gateway_publish_timeout_s,
+                           window_frames=settings.gateway_window_frames)
+    if settings.gateway_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.gateway_metrics_port, addr="127.0.0.1")
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    forwarder.start()
+    server.start()
+    log.info("gateway listening on %s:%d for %d devices; forwarding to hj212/{MN} on %s:%d",
+             settings.gateway_host, server.port, len(registry.devices), settings.mqtt_host,
+             settings.mqtt_port)
+    done.wait()
+    log.info("stopping")
+    server.stop()
+    forwarder.stop()
+    log.info("gateway stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""The gateway's one MQTT 5 client, shared by every device connection.
+
+``publish`` sends a frame at QoS 1; ``confirmed`` waits, with a deadline, for the broker's
+PUBACK. A frame counts as accepted only if that PUBACK carries a success code other than "no
+matching subscribers" (0x10): a broker that has no subscription for ``hj212/#`` drops the
+message, and the device must then keep its data rather than be told it was received. While the
+client is not connected nothing is published: the device gets no answer and sends again later.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+log = logging.getLogger(__name__)
+
+NO_MATCHING_SUBSCRIBERS: Final = 0x10
+
+
+class Forwarder:
+    """Thread-safe: any connection thread may publish and wait."""
+
+    def __init__(self, *, host: str, port: int, client_id: str, username: str | None = None,
+                 password: str | None = None, keepalive_s: int = 30, max_inflight: int = 1000,
+                 max_queued: int = 10_000) -> None:
+        self._host, self._port, self._keepalive = host, port, keepalive_s
+        self.connected = threading.Event()
+        self._lock = threading.Lock()
+        self._refused: dict[int, int] = {}  # mid -> PUBACK reason code, for refused publishes
+        self._warned_at = -1e9
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        if username:
+            c.username_pw_set(username, password)
+        c.max_inflight_messages_set(max_inflight)
+        c.max_queued_messages_set(max_queued)
+        c.reconnect_delay_set(min_delay=1, max_delay=10)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_publish = self._on_publish
+        self._client = c
+
+    def start(self) -> None:
+        self._client.connect_async(self._host, self._port, self._keepalive)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def publish(self, topic: str, payload: bytes) -> mqtt.MQTTMessageInfo | None:
+        """Send at QoS 1; None if it cannot be sent now (not connected, queue full)."""
+        if not self.connected.is_set():
+            return None
+        info = self._client.publish(topic, payload, qos=1)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return None
+        return info
+
+    def confirmed(self, info: mqtt.MQTTMessageInfo, timeout_s: float) -> bool:
+        """Whether the broker acknowledged ``info``'s message, and accepted it, in time."""
+        try:
+            info.wait_for_publish(max(timeout_s, 0.0))
+        except (ValueError, RuntimeError):
+            return False
+        if not info.is_published():
+            return False
+        with self._lock:
+            refused = self._refused.pop(info.mid, None)
+        return refused is None
+
+    def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: ReasonCode,
+                    _props: Properties | None) -> None:
+        code = reason.value
+        with self._lock:
+            if reason.is_failure or code == NO_MATCHING_SUBSCRIBERS:
+                self._refused[mid] = code
+            else:
+                self._refused.pop(mid, None)
+        now = time.monotonic()
+        if code == NO_MATCHING_SUBSCRIBERS and now - self._warned_at >= 60:
+            self._warned_at = now
+            log.warning("the broker has no subscriber for hj212/#: frames are not answered "
+                        "until an ingester has subscribed")
+        elif reason.is_failure:
+            log.warning("the broker refused a frame: %s", reason)
+
+    def _on_connect(self, _client: mqtt.Client, _userdata: Any, _flags: mqtt.ConnectFlags,
+                    reason: ReasonCode, _props: Properties | None) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        log.info("connected to the broker at %s:%s", self._host, self._port)
+        self.connected.set()
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any,
+                       _flags: mqtt.DisconnectFlags, reason: ReasonCode,
+                       _props: Properties | None) -> None:
+        self.connected.clear()
+        if reason.is_failure:
+            log.warning("lost the broker (%s); reconnecting", reason)

@@ -1,0 +1,28 @@
+"""Settings of the HJ 212 gateway (environment prefix EMS_, e.g. EMS_GATEWAY_PORT)."""
+
+from __future__ import annotations
+
+from core.settings import CommonSettings
+from ingest.gateway.framing import MAX_FRAME_BYTES
+
+
+class GatewaySettings(CommonSettings):
+    # Where data-acquisition units connect. HJ 212 fixes no port (hj212.md §2). Loopback by
+    # default: a deployment that faces devices sets 0.0.0.0 on purpose.
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 9212
+    gateway_client_id: str = "gateway-1"  # MQTT client id; two gateways need two ids
+    # A connection that sends nothing for this long is closed; the device reconnects when it
+    # has data. Devices upload at least every few minutes (real-time data every 30-3600 s).
+    gateway_idle_timeout_s: float = 600.0
+    # Longest frame accepted: 4 length digits allow a 9999-byte data segment (hj212.md §3).
+    gateway_max_frame_bytes: int = MAX_FRAME_BYTES
+    gateway_max_connections: int = 2000
+    # How long a frame may wait for the broker's PUBACK before the device is left unanswered;
+    # below the devices' own time-out (5-10 s by default, hj212.md §7).
+    gateway_publish_timeout_s: float = 4.0
+    # A connection publishes at most this many frames before it waits for their PUBACKs, so
+    # the MQTT client never holds more than max_connections x window frames.
+    gateway_window_frames: int = 50
+    gateway_max_inflight: int = 1000  # QoS 1 publishes on the wire awaiting PUBACK
+    gateway_metrics_port: int = 0  # Prometheus /metrics on this port; 0 = off
