@@ -31,8 +31,9 @@ FOREVER = "forever"
 POLICY_OF: dict[str, str] = {
     "reading": RAW,
     "rejection": RAW,
+    # Everything the ingester writes is raw, so that one batch is one write to one policy.
     "hj212_part": RAW,  # parts of split HJ 212 uploads, as received (password masked)
-    "device_aggregate": RESULTS,  # hour and day aggregates the devices report themselves
+    "device_aggregate": RAW,  # hour and day aggregates the devices report themselves
     "hourly": RESULTS,
     "day": RESULTS,
     "daily": RESULTS,

@@ -32,7 +32,6 @@ BROKER_CONF = ROOT / "config" / "mosquitto" / "mosquitto.conf"
 # below fail while an entry names something that exists, so the lists only shrink).
 PENDING_MODULES: set[str] = set()
 PENDING_ENV = {"EMS_ALERTS_METRICS_PORT"}
-               "EMS_GATEWAY_PORT", "EMS_GATEWAY_METRICS_PORT"}
 PENDING_FILES: set[str] = set()
 
 # Settings classes: the foundation's, core.broker's, and every <package>/settings.py there is.

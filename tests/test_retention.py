@@ -127,6 +127,8 @@ def test_each_measurement_lands_in_its_policy(store: InfluxStore) -> None:
     lines = [
         f'reading,enterprise=E1,outlet=G1,pollutant=so2 value=1.5,flag="N" {T0_MS}',
         f'rejection,reason=bad_topic,source=mqtt detail="x",size=1i {T0_MS}',
+        f'hj212_part,mn=M1,cn=2011,pnum=2,pno=1 segment="x" {T0_MS}',
+        f"device_aggregate,enterprise=E1,outlet=G1,pollutant=so2,period=hour avg=1.0 {T0_MS}",
         f"hourly,enterprise=E1,outlet=G1,pollutant=so2 mean=1.5 {T0_MS}",
         f"day,enterprise=E1,outlet=G1,pollutant=so2 n_valid_hours=20i {T0_MS}",
         f"daily,enterprise=E1 judged_hours=24i {T0_MS}",
