@@ -79,6 +79,7 @@ class HourVerdict:
     exceeded: bool = False
     multiple: float | None = None
     n_over_range: int = 0
+    limit_min: float | None = None  # lower bound of a range limit (pH 6-9), else None
 
     def to_line(self) -> str:
         tags = {"enterprise": self.enterprise, "outlet": self.outlet,
@@ -102,6 +103,7 @@ class DayVerdict:
     limit_id: str | None = None
     exceeded: bool = False
     multiple: float | None = None
+    limit_min: float | None = None  # lower bound of a range limit (pH 6-9), else None
 
     def to_line(self) -> str:
         tags = {"enterprise": self.enterprise, "outlet": self.outlet,
