@@ -19,6 +19,7 @@ All times here are integer epoch milliseconds.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from core.store import InfluxStore, point_line
 
 ALERT_KINDS = ("exceedance", "data_gap", "over_range", "suspicious_flatline", "invalid_data")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
+_HEX_ID = re.compile(r"[0-9a-f]{1,64}")
 
 
 INT_FIELDS = frozenset({
@@ -235,7 +237,12 @@ class ResultStore:
     def existing_alert_ids(self, ids: list[str]) -> set[str]:
         if not ids:
             return set()
-        cond = " OR ".join(f'"id" = {quote(i)}' for i in ids)
+        if all(_HEX_ID.fullmatch(i) for i in ids):
+            # One regex: InfluxDB 1.x evaluates a long OR of field conditions very slowly
+            # (measured: 100 ORed ids 2.6 s, a regex of 500 ids 0.06 s).
+            cond = '"id" =~ /^(' + "|".join(ids) + ")$/"
+        else:
+            cond = " OR ".join(f'"id" = {quote(i)}' for i in ids)
         series = self.store.query(f'SELECT "id" FROM alert WHERE {cond}')
         return {row["id"] for s in series for row in s.rows()}
 
