@@ -48,10 +48,11 @@ from alerts.compliance import (
 )
 from alerts.fetch import fetch_minutes
 from alerts.hourtable import HourTable, empty, read_hours
+from alerts.lines import hour_line
 from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
 from core.registry import Registry
-from core.results import DailySummary, DayVerdict, HourVerdict, ResultStore
+from core.results import DailySummary, DayVerdict, ResultStore
 from core.store import InfluxStore
 
 WRITE_BATCH_LINES = 5000
@@ -158,10 +159,9 @@ def hour_lines(plan: SeriesPlan, res: HourResults) -> list[str]:
     for s, h, nr, nv, ok, op, mean, o2, ref, lim, exc, mult, nt, lmin in zip(
             *(c[keep].tolist() for c in cols), strict=True):
         e, o, p = plan.keys[s]
-        lines.append(HourVerdict(
-            e, o, p, h * 1000, nr, nv, ok, op, mean=_opt(mean), o2_mean=_opt(o2),
-            mean_ref=_opt(ref), limit=_opt(lim), limit_id=plan.hour_limit_id[s], exceeded=exc,
-            multiple=_opt(mult), n_over_range=nt, limit_min=_opt(lmin)).to_line())
+        # The bytes of HourVerdict(...).to_line(), formatted directly (alerts.lines).
+        lines.append(hour_line(e, o, p, h * 1000, nr, nv, ok, op, mean, o2, ref, lim,
+                               plan.hour_limit_id[s], exc, mult, nt, lmin))
     return lines
 
 
