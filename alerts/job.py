@@ -50,6 +50,7 @@ class Job:
         self.store = store
         self.state = PassState()
         self.stop = threading.Event()
+        self.busy = threading.Lock()  # held while a pass runs
         self._outage_since: float | None = None
         self._database_ready = False
 
@@ -57,10 +58,11 @@ class Job:
         """One pass; None when InfluxDB could not be used (the next run tries again)."""
         now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
         try:
-            self._ensure_database()
-            report = run_pass(self.store, self.plan, self.settings, now, self.state,
-                              self.stop.is_set)
-            open_counts = open_alert_counts(self.store)
+            with self.busy:
+                self._ensure_database()
+                report = run_pass(self.store, self.plan, self.settings, now, self.state,
+                                  self.stop.is_set)
+                open_counts = open_alert_counts(self.store)
         except StoreUnavailable as exc:
             self._down(str(exc))
             return None
@@ -161,15 +163,19 @@ def serve(job: Job) -> int:
                       max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # Only flag and wake up here; the main thread waits for the running pass below.
         log.info("stopping on %s", signal.Signals(signum).name)
         job.stop.set()
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
     log.info("scheduler started: a pass every %g s, re-judging %d h, catch-up horizon %d h",
              settings.alerts_interval_s, settings.alerts_rejudge_hours,
              settings.alerts_catchup_hours)
-    scheduler.start()
-    log.info("stopped")
+    if not job.stop.is_set():
+        scheduler.start()
+    with job.busy:  # the pass that was running has stopped at its next query
+        log.info("stopped")
     return 0
