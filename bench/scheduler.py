@@ -4,7 +4,7 @@ Run: ``python -m bench.scheduler [--enterprises N] [--repeat K] [--formats]``. S
 InfluxDB (core.servers) in a temporary directory, registers N enterprises x 3 outlets x 5
 pollutants with hourly limits (4 of them O2-corrected) and seeds one clock hour of minute values
 of those and each outlet's O2 (5 % flagged, 2 % of outlets stopped, 2 % of series above their
-limit). Then, K times:
+limit, 1 % with over-range values). Then, K times:
 
 - the whole pass (``alerts.passes.run_pass``) that judges that hour: fetch the minutes, judge,
   write the hourly points, re-judge the day (day points and daily summaries), alerts, gaps;
@@ -44,7 +44,7 @@ HOUR0_S = 1_795_449_600  # 2026-11-23T16:00:00Z, local midnight in Asia/Shanghai
 POLLUTANTS = (("so2", 35.0, 6.0), ("nox", 50.0, 6.0), ("pm", 10.0, 6.0), ("co", 100.0, 6.0),
               ("hcl", 80.0, None))
 OUTLETS = 3
-FLAGS = "FMSDCTB"
+FLAGS = "FMSDCB"  # T (above range) is scripted separately: 1 % of series, 10 minutes
 BATCH = 5000
 
 
@@ -59,7 +59,8 @@ def registry_doc(enterprises: int) -> dict[str, Any]:
 
 
 def reading_lines(enterprises: int, seed: int = 20261123) -> list[str]:
-    """Corrected hourly means at 20-90 % of the limit, 2 % of series at 120-200 %."""
+    """Corrected hourly means at 20-90 % of the limit, 2 % of series at 120-200 %; 5 % of
+    minutes flagged (not T), and 1 % of series with 10 T (above range) minutes."""
     rng = np.random.default_rng(seed)
     n_outlets = enterprises * OUTLETS
     o2_level = np.where(rng.random(n_outlets) < 0.02, 20.3, rng.uniform(6, 12, n_outlets))
@@ -74,6 +75,8 @@ def reading_lines(enterprises: int, seed: int = 20261123) -> list[str]:
             series.append((p, raw * rng.lognormal(0, 0.1, 60)))
         for p, values in series:
             flags = np.where(rng.random(60) < 0.05, rng.choice(list(FLAGS), 60), "N")
+            if p != "o2" and rng.random() < 0.01:
+                flags[20:30] = "T"
             for m, (v, f) in enumerate(zip(values.tolist(), flags.tolist(), strict=True)):
                 lines.append(f'{tags}{p} value={v:.4f},flag="{f}" '
                              f"{(HOUR0_S + m * 60) * 1_000_000_000}")
