@@ -88,21 +88,28 @@ def count_readings(store: InfluxStore, plan: SeriesPlan, start_s: int, end_s: in
 
 def last_readings(store: InfluxStore, plan: SeriesPlan, start_ms: int, end_ms: int
                   ) -> dict[tuple[str, str], int]:
-    """Per (enterprise, outlet): the time (ms) of its latest reading of the plan's pollutants in
-    ``[start_ms, end_ms)``."""
+    """Per (enterprise, outlet): the time (ms) of its latest reading of one of its own series
+    in ``[start_ms, end_ms)``."""
     q = (f'SELECT last("value") FROM "reading" WHERE time >= {int(start_ms)}ms '
-         f'AND time < {int(end_ms)}ms AND {pollutant_filter(plan)} '
-         'GROUP BY "enterprise", "outlet"')
-    return {(s.tags.get("enterprise", ""), s.tags.get("outlet", "")): int(s.values[0][0])
-            for s in store.query(q, epoch="ms") if s.values}
+         f"AND time < {int(end_ms)}ms AND {pollutant_filter(plan)} {GROUP_TAGS}")
+    out: dict[tuple[str, str], int] = {}
+    for s in store.query(q, epoch="ms"):
+        key = (s.tags.get("enterprise", ""), s.tags.get("outlet", ""), s.tags.get("pollutant", ""))
+        if key in plan.index and s.values:
+            out[key[:2]] = max(out.get(key[:2], 0), int(s.values[0][0]))
+    return out
 
 
 def outlet_reading(store: InfluxStore, plan: SeriesPlan, enterprise: str, outlet: str,
                    which: str, time_condition: str) -> int | None:
-    """Time (ms) of an outlet's ``first`` or ``last`` reading (of the plan's pollutants) that
+    """Time (ms) of an outlet's ``first`` or ``last`` reading of one of its own series that
     meets the time condition, if any."""
+    own = sorted(p for e, o, p in plan.keys if (e, o) == (enterprise, outlet))
+    if not own:
+        return None
     q = (f'SELECT {which}("value") FROM "reading" WHERE "enterprise" = {quote(enterprise)} '
-         f'AND "outlet" = {quote(outlet)} AND {time_condition} AND {pollutant_filter(plan)}')
+         f'AND "outlet" = {quote(outlet)} AND {time_condition} '
+         f'AND "pollutant" =~ /^({"|".join(own)})$/')
     for s in store.query(q, epoch="ms"):
         for row in s.values:
             return int(row[0])

@@ -1,7 +1,7 @@
 """``data_gap`` alerts: an outlet silent for longer than ``alerts_gap_minutes``.
 
-Silent means no reading of any pollutant the outlet is judged on, nor of its O2 (the plan's
-series); outlets without judged series are not watched. Times are whole seconds. A gap starts
+Silent means no reading of any of the outlet's own series (the pollutants it is judged on and
+its O2); outlets without judged series are not watched. Times are whole seconds. A gap starts
 at the first reading that did not come, ``last reading + the outlet's interval``, and its detail
 names that last reading, so its id and text depend only on the data. Two ways find gaps:
 

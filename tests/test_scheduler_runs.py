@@ -18,6 +18,7 @@ import tomli_w
 from alerts.job import Job
 from alerts.passes import PassState, run_pass
 from alerts.plan import SeriesPlan
+from core.readings import Reading
 from core.results import ResultStore
 from core.servers import free_port
 from core.store import InfluxStore
@@ -240,3 +241,18 @@ def test_scheduler_process_runs_and_stops_on_sigterm(services: ServiceProcs, sto
     gaps = alerts_of(store, "data_gap")
     assert sorted((a.enterprise, a.outlet, a.active) for a in gaps) == [
         ("E1", "G1", True), ("E1", "G2", True), ("E2", "W1", True)]
+
+
+def test_a_reading_of_another_outlets_pollutant_does_not_end_silence(
+        store: InfluxStore, plan: SeriesPlan) -> None:
+    # G2 is judged on SO2 (and its O2); during its silence it sends only COD, which it has no
+    # limit for (E2/W1 has): still silent, both for the pass at 12:05 and for the finder later.
+    stray = [Reading("E1", "G2", "cod", (D0 + 10 * H) * 1000 + m * MINUTE_MS, 50.0, "N")
+             for m in range(0, 240, 5)]
+    seed(store, minute_rows(range(16)) + stray)
+    run_pass(store, plan, settings(alerts_catchup_hours=16), at(12))
+    opened = only(store, "data_gap")
+    assert (opened.outlet, opened.start_ms, opened.active) == ("G2", (D0 + 10 * H) * 1000, True)
+    run_pass(store, plan, settings(alerts_catchup_hours=16), at(16))
+    closed = only(store, "data_gap")
+    assert (closed.id, closed.end_ms, closed.active) == (opened.id, (D0 + 14 * H) * 1000, False)
