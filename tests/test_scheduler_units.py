@@ -155,3 +155,12 @@ def test_gap_finder_finds_closed_silences_across_ranges() -> None:
     assert got == [gap("G1", -40, 0), gap("G1", 10, 50), gap("G1", 50, 81),
                    gap("G2", 30, 61), gap("G2", 61, 95)]
     assert all(not e.active for e in finder.episodes())
+
+
+@pytest.mark.parametrize("argv", [["once", "--until", "2026-03-02 10:00"], ["twice"],
+                                  ["once", "--until"]])
+def test_bad_command_lines_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from alerts.__main__ import main
+
+    assert main(argv) == 2
+    assert "usage: python -m alerts" in capsys.readouterr().err
