@@ -118,7 +118,8 @@ def judge_hours_range(
             end_s = a
             break
         t0 = time.perf_counter()
-        minutes = fetch_minutes(store, plan, a, min(a + step, end_s))
+        minutes = fetch_minutes(store, plan, a, min(a + step, end_s),
+                                settings.alerts_fetch_parallel)
         t1 = time.perf_counter()
         if on_minutes is not None:
             on_minutes(minutes)

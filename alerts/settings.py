@@ -23,6 +23,9 @@ class AlertSettings(CommonSettings):
     # each segment reads its minutes in queries of alerts_query_hours hours.
     alerts_segment_hours: Annotated[int, Field(ge=1)] = 6
     alerts_query_hours: Annotated[int, Field(ge=1)] = 1
+    # Concurrent queries per range (pollutants split between them): InfluxDB encodes each on
+    # one core, so 2 let it use two.
+    alerts_fetch_parallel: Annotated[int, Field(ge=1)] = 2
     # An outlet with no reading for longer than this has a data_gap alert.
     alerts_gap_minutes: Annotated[int, Field(ge=1)] = 30
     # A valid hourly mean unchanged for at least this many hours is a suspicious_flatline.

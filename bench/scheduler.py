@@ -6,8 +6,9 @@ pollutants with hourly limits (4 of them O2-corrected) and seeds one clock hour 
 of those and each outlet's O2 (5 % flagged, 2 % of outlets stopped, 2 % of series above their
 limit, 1 % with over-range values). Then, K times:
 
-- the whole pass (``alerts.passes.run_pass``) that judges that hour: fetch the minutes, judge,
-  write the hourly points, re-judge the day (day points and daily summaries), alerts, gaps;
+- the whole pass (``alerts.passes.run_pass``, default settings but for the windows) that judges
+  that hour: fetch the minutes (2 concurrent queries), judge, write the hourly points, re-judge
+  the day (day points and daily summaries), alerts, gaps;
 - the pure judge (``alerts.compliance.judge_hours``) on the same minutes, as the baseline.
 
 It also times an idle pass (the hour already judged, no new readings: the scheduler's state
@@ -107,10 +108,12 @@ def time_formats(store: InfluxStore, plan: SeriesPlan) -> None:
     t2 = time.perf_counter()
     print(f"  plain JSON: {t1 - t0:.2f} s in InfluxDB and transfer ({len(body) / 1e6:.0f} MB), "
           f"{t2 - t1:.2f} s decoding (orjson), {n} rows")
-    t0 = time.perf_counter()
-    rows = len(fetch_minutes(store, plan, HOUR0_S, HOUR0_S + 3600))
-    print(f"  chunked JSON, streamed, into numpy (the scheduler): {time.perf_counter() - t0:.2f} "
-          f"s, {rows} rows")
+    for parallel in (1, 2):
+        t0 = time.perf_counter()
+        rows = len(fetch_minutes(store, plan, HOUR0_S, HOUR0_S + 3600, parallel))
+        print(f"  chunked JSON, streamed, into numpy (the scheduler), {parallel} concurrent "
+              f"quer{'y' if parallel == 1 else 'ies'}: {time.perf_counter() - t0:.2f} s, "
+              f"{rows} rows")
     t0 = time.perf_counter()
     text = client.post("/query", data=form, headers={"Accept": "application/csv"}).text
     t1 = time.perf_counter()

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alerts.compliance import Minutes, flag_codes
+from alerts.fetch import pollutant_groups
 from alerts.gaps import GapFinder
 from alerts.judging import day_bounds
 from alerts.lines import hour_line
@@ -164,3 +165,17 @@ def test_bad_command_lines_exit_2(argv: list[str], capsys: pytest.CaptureFixture
 
     assert main(argv) == 2
     assert "usage: python -m alerts" in capsys.readouterr().err
+
+
+def test_pollutants_are_split_into_balanced_groups() -> None:
+    plan = plan_of([
+        {"id": "G1", "interval_s": 60, "limits": [
+            {"pollutant": p, "limit": 10, "averaging": "hour", "o2_ref_pct": 6}
+            for p in ("so2", "nox", "pm")]},
+        {"id": "G2", "interval_s": 60, "limits": [
+            {"pollutant": "so2", "limit": 10, "averaging": "hour", "o2_ref_pct": 6}]}])
+    # Series: o2 2, so2 2, nox 1, pm 1; largest first into the lighter group (ties: the
+    # first): o2 -> A, so2 -> B, nox -> A, pm -> B: 3 series each.
+    assert pollutant_groups(plan, 1) == [("nox", "o2", "pm", "so2")]
+    assert pollutant_groups(plan, 2) == [("nox", "o2"), ("pm", "so2")]
+    assert sorted(pollutant_groups(plan, 9)) == [("nox",), ("o2",), ("pm",), ("so2",)]
