@@ -58,8 +58,11 @@ class PassReport:
     gaps_written: int = 0
     skipped_hours: int = 0  # re-judge hours skipped: no new readings
     stopped: bool = False
-    fetch_s: float = 0.0
-    judge_s: float = 0.0
+    fetch_s: float = 0.0  # reading minutes
+    judge_s: float = 0.0  # judging them and formatting the hourly points
+    write_s: float = 0.0  # writing the hourly points
+    days_s: float = 0.0  # re-judging the days: stored hours read, day points, summaries
+    alerts_s: float = 0.0  # hour-based alerts and gaps in the minutes
     duration_s: float = 0.0
 
 
@@ -123,11 +126,15 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
     report.hour_points += rr.hour_points
     report.fetch_s += rr.fetch_s
     report.judge_s += rr.judge_s
+    report.write_s += rr.write_s
+    report.days_s += rr.days_s
     if rr.end_s < b:
         return False
+    t0 = time.perf_counter()
     ar = maintain_hour_alerts(store, plan, rr.table, a, b, rr.days, settings)
     report.alerts_written += ar.written
     report.gaps_written += finder.store(ResultStore(store)).written
+    report.alerts_s += time.perf_counter() - t0
     return True
 
 

@@ -162,11 +162,14 @@ def run(server: InfluxDB, enterprises: int, repeat: int, formats: bool) -> int:
         judged = judge_hours(minutes, plan.spec, o2_cutoff_pct=settings.alerts_o2_cutoff_pct)
         pure.append(time.perf_counter() - t0)
         idle = run_pass(store, plan, settings, now_ms, state)
-        print(f"pass: {report.duration_s:.2f} s (fetch {report.fetch_s:.2f}, judge and format "
-              f"{report.judge_s:.2f}, rest: writes, day, alerts, gaps); {report.hour_points} "
-              f"hourly points, {report.alerts_written} alerts, {report.gaps_written} gaps; "
-              f"pure judge {pure[-1]:.3f} s for {len(judged)} series-hours; idle pass "
-              f"{idle.duration_s:.2f} s ({idle.skipped_hours} hour unchanged)")
+        r = report
+        rest = r.duration_s - r.fetch_s - r.judge_s - r.write_s - r.days_s - r.alerts_s
+        print(f"pass: {r.duration_s:.2f} s = fetch {r.fetch_s:.2f} + judge and format "
+              f"{r.judge_s:.2f} + write {r.write_s:.2f} + day {r.days_s:.2f} + alerts "
+              f"{r.alerts_s:.2f} + watermark, counts, gaps now {rest:.2f}; {r.hour_points} "
+              f"hourly points, {r.alerts_written} alerts; pure judge {pure[-1]:.3f} s for "
+              f"{len(judged)} series-hours; idle pass {idle.duration_s:.2f} s "
+              f"({idle.skipped_hours} hour unchanged)")
     if formats:
         print("fetching the hour's minutes:")
         time_formats(store, plan)
