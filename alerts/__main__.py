@@ -1,4 +1,9 @@
-"""``python -m alerts``: ``judge`` runs the offline CSV judge, anything else the scheduler."""
+"""``python -m alerts``: the compliance scheduler and its tools.
+
+    python -m alerts                      the scheduler (alerts.job)
+    python -m alerts once [--until T]     one judging pass, then exit (alerts.job)
+    python -m alerts judge ...            the offline CSV judge (alerts.cli)
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         return cli.main(args[1:])
     import alerts.job  # imported here so that `judge` works without the scheduler's dependencies
 
-    code: int = alerts.job.main(args)
+    code: int = alerts.job.main(args)  # no command (the scheduler), or "once"
     return code
 
 

@@ -20,6 +20,7 @@ retention policy says (``core.retention``): the store routes writes and queries 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from core.store import InfluxStore, point_line
 
 ALERT_KINDS = ("exceedance", "data_gap", "over_range", "suspicious_flatline", "invalid_data")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
+_HEX_ID = re.compile(r"[0-9a-f]{1,64}")
 
 
 INT_FIELDS = frozenset({
@@ -80,6 +82,7 @@ class HourVerdict:
     exceeded: bool = False
     multiple: float | None = None
     n_over_range: int = 0
+    limit_min: float | None = None  # lower bound of a range limit (pH 6-9), else None
 
     def to_line(self) -> str:
         tags = {"enterprise": self.enterprise, "outlet": self.outlet,
@@ -103,6 +106,7 @@ class DayVerdict:
     limit_id: str | None = None
     exceeded: bool = False
     multiple: float | None = None
+    limit_min: float | None = None  # lower bound of a range limit (pH 6-9), else None
 
     def to_line(self) -> str:
         tags = {"enterprise": self.enterprise, "outlet": self.outlet,
@@ -235,7 +239,12 @@ class ResultStore:
     def existing_alert_ids(self, ids: list[str]) -> set[str]:
         if not ids:
             return set()
-        cond = " OR ".join(f'"id" = {quote(i)}' for i in ids)
+        if all(_HEX_ID.fullmatch(i) for i in ids):
+            # One regex: InfluxDB 1.x evaluates a long OR of field conditions very slowly
+            # (measured: 100 ORed ids 2.6 s, a regex of 500 ids 0.06 s).
+            cond = '"id" =~ /^(' + "|".join(ids) + ")$/"
+        else:
+            cond = " OR ".join(f'"id" = {quote(i)}' for i in ids)
         series = self.store.query(f'SELECT "id" FROM alert WHERE {cond}')
         return {row["id"] for s in series for row in s.rows()}
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,6 +224,31 @@ class InfluxStore:
                                   s.get("values") or []))
         return out
 
+    def query_stream(self, q: str, epoch: str = "ms", chunk_size: int = 100_000
+                     ) -> Iterator[Series]:
+        """Run one InfluxQL statement with a chunked response, yielding series as they arrive.
+
+        For large results: InfluxDB encodes while the caller decodes, and the whole answer is
+        never held at once. One series may come in several consecutive pieces (same tags).
+        """
+        form = {"q": q, "db": self.database, "epoch": epoch, "chunked": "true",
+                "chunk_size": str(chunk_size)}
+        policy = retention.query_policy(q)
+        if policy:
+            form["rp"] = policy
+        try:
+            with self._client.stream("POST", "/query", data=form) as resp:
+                if resp.status_code >= 500:
+                    raise StoreUnavailable(f"InfluxDB answered {resp.status_code}")
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise StoreRejected(resp.status_code, _error_text(resp))
+                for text in resp.iter_lines():
+                    if text:
+                        yield from _chunk_series(orjson.loads(text))
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(f"{type(exc).__name__} talking to InfluxDB") from exc
+
     def count(self, measurement: str, where: str = "") -> int:
         """Number of points of a measurement (counting its first field)."""
         clause = f" WHERE {where}" if where else ""
@@ -253,6 +278,17 @@ def _hours(duration: str) -> int:
         raise StoreRejected(400, f"unexpected duration {duration!r} from InfluxDB")
     h, m, sec = (int(g) if g else 0 for g in match.groups())
     return h + (m * 60 + sec) // 3600
+
+
+def _chunk_series(chunk: dict[str, Any]) -> Iterator[Series]:
+    for result in chunk.get("results", []):
+        if "error" in result:
+            raise StoreRejected(400, str(result["error"]))
+        for s in result.get("series", []):
+            yield Series(s.get("name", ""), s.get("tags") or {}, s["columns"],
+                         s.get("values") or [])
+    if "error" in chunk:
+        raise StoreRejected(400, str(chunk["error"]))
 
 
 def _error_text(resp: httpx.Response) -> str:

@@ -1,0 +1,155 @@
+"""One judging pass: catch up from the watermark, re-judge recent hours, maintain alerts.
+
+A pass at time ``now`` (``H`` = start of the current, incomplete hour):
+
+1. reads the job's watermark from InfluxDB (the end of the hours judged so far);
+2. catches up the completed hours from the watermark (or, the first time, from the horizon) up
+   to the re-judge window, in segments of ``alerts_segment_hours``; each segment judges its hours
+   and days, derives its alerts, and only then advances the watermark, so a pass cut short
+   (InfluxDB outage, SIGTERM) resumes at the segment it did not finish. Hours older than
+   ``alerts_catchup_hours`` before H are never judged (logged once per pass);
+3. re-judges the window ``[H - alerts_rejudge_hours, H)``, so late data counts. With a
+   ``PassState`` (the long-running scheduler keeps one), an hour of the window that this process
+   already judged is skipped while InfluxDB's count of its readings is unchanged: no late data
+   arrived. ``python -m alerts once`` has no state and always re-judges the window;
+4. maintains ``data_gap`` alerts.
+
+Everything written is an overwrite of deterministic points, so two passes, in turn or at the same
+time, leave the same results as one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from alerts.alerting import maintain_hour_alerts
+from alerts.compliance import HOUR_S
+from alerts.fetch import count_readings, last_readings
+from alerts.gaps import GapFinder, maintain_gaps
+from alerts.judging import floor_hour_s, judge_hours_range
+from alerts.plan import SeriesPlan
+from alerts.settings import AlertSettings
+from core.results import ALERT_KINDS, ResultStore
+from core.store import InfluxStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassState:
+    """What a scheduler process remembers between passes: reading counts of the hours it judged."""
+
+    fingerprint: str = ""
+    counts: dict[int, int] = field(default_factory=dict)  # hour start (s) -> readings
+
+
+@dataclass
+class PassReport:
+    now_ms: int
+    watermark_ms: int | None = None
+    hours: int = 0  # clock hours judged
+    minutes: int = 0  # minute values read
+    hour_points: int = 0
+    alerts_written: int = 0
+    gaps_written: int = 0
+    skipped_hours: int = 0  # re-judge hours skipped: no new readings
+    stopped: bool = False
+    fetch_s: float = 0.0  # reading minutes
+    judge_s: float = 0.0  # judging them and formatting the hourly points
+    write_s: float = 0.0  # writing the hourly points
+    days_s: float = 0.0  # re-judging the days: stored hours read, day points, summaries
+    alerts_s: float = 0.0  # hour-based alerts and gaps in the minutes
+    duration_s: float = 0.0
+
+
+def utc(epoch_s: int) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def run_pass(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, now_ms: int,
+             state: PassState | None = None, should_stop: Callable[[], bool] | None = None
+             ) -> PassReport:
+    """Run one pass at ``now_ms``; see the module docstring. Raises StoreError as it comes."""
+    t0 = time.perf_counter()
+    results = ResultStore(store)
+    job = settings.alerts_job
+    report = PassReport(now_ms)
+    h_now = floor_hour_s(now_ms)
+    horizon = h_now - settings.alerts_catchup_hours * HOUR_S
+    recent = max(h_now - settings.alerts_rejudge_hours * HOUR_S, horizon)
+    wm_ms = results.get_watermark(job)
+    wm = None if wm_ms is None else wm_ms // 1000
+    start = horizon if wm is None else max(min(wm, recent), horizon)
+    if wm is not None and wm < horizon:
+        log.warning("hours %s to %s are beyond the catch-up horizon of %d h: not judged",
+                    utc(wm), utc(horizon), settings.alerts_catchup_hours)
+    step = settings.alerts_segment_hours * HOUR_S
+    segments = [(a, min(a + step, recent)) for a in range(start, recent, step)]
+    if segments:
+        log.info("catching up %d hours from %s", (recent - start) // HOUR_S, utc(start))
+    if state is not None and state.fingerprint != plan.fingerprint:
+        state.fingerprint, state.counts = plan.fingerprint, {}
+    counts = count_readings(store, plan, recent, h_now) if recent < h_now else {}
+    todo = [h for h in range(recent, h_now, HOUR_S)
+            if state is None or wm is None or h >= wm or state.counts.get(h) != counts[h]]
+    report.skipped_hours = (h_now - recent) // HOUR_S - len(todo)
+    if todo:
+        segments.append((todo[0], h_now))
+    for a, b in segments:
+        if not _segment(store, plan, settings, a, b, now_ms, report, should_stop):
+            report.stopped = True
+            return _done(report, t0)
+        if wm is None or b > wm:
+            results.set_watermark(job, b * 1000)
+            wm = b
+        report.watermark_ms = wm * 1000
+    if state is not None:
+        state.counts = {h: n for h, n in {**state.counts, **counts}.items() if h >= recent}
+    report.gaps_written += maintain_gaps(store, plan, now_ms, settings).written
+    return _done(report, t0)
+
+
+def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: int, b: int,
+             now_ms: int, report: PassReport, should_stop: Callable[[], bool] | None) -> bool:
+    """Judge hours ``[a, b)``, their days and alerts; False when stopped before the end."""
+    lookback_ms = settings.alerts_catchup_hours * HOUR_S * 1000
+    finder = GapFinder(plan, settings.alerts_gap_minutes * 60,
+                       last_readings(store, plan, a * 1000 - lookback_ms, a * 1000))
+    rr = judge_hours_range(store, plan, a * 1000, b * 1000, now_ms, settings, should_stop,
+                           finder.feed)
+    report.hours += rr.hours
+    report.minutes += rr.minutes
+    report.hour_points += rr.hour_points
+    report.fetch_s += rr.fetch_s
+    report.judge_s += rr.judge_s
+    report.write_s += rr.write_s
+    report.days_s += rr.days_s
+    if rr.end_s < b:
+        return False
+    t0 = time.perf_counter()
+    ar = maintain_hour_alerts(store, plan, rr.table, a, b, rr.days, settings)
+    report.alerts_written += ar.written
+    report.gaps_written += finder.store(ResultStore(store)).written
+    report.alerts_s += time.perf_counter() - t0
+    return True
+
+
+def _done(report: PassReport, t0: float) -> PassReport:
+    report.duration_s = time.perf_counter() - t0
+    return report
+
+
+def open_alert_counts(store: InfluxStore) -> dict[str, int]:
+    """Active episodes per kind (every kind present, 0 when none)."""
+    out = dict.fromkeys(ALERT_KINDS, 0)
+    q = 'SELECT count("id") FROM "alert" WHERE "active" = true GROUP BY "kind"'
+    for s in store.query(q):
+        kind = s.tags.get("kind", "")
+        if kind in out and s.values:
+            out[kind] = int(s.values[0][1] or 0)
+    return out
+

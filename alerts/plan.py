@@ -1,0 +1,164 @@
+"""The series the scheduler judges, built from the registry: one per outlet and limited pollutant.
+
+Every pollutant that has at least one limit on an outlet is a judged series, whatever the limit's
+averaging period, so a pollutant with only a daily limit still gets its hourly means (the daily
+value is their mean, compliance-rules.md §1.3). For each judged series:
+
+- the *hourly* bound is the outlet's ``hour`` limit of that pollutant; when there are several,
+  the strictest (lowest upper bound) applies (GB 13271-2014 §4.6, compliance-rules.md §1.5). A
+  range limit (pH 6-9) is also checked on every hourly mean, even when its averaging is ``day``
+  (compliance-rules.md §1.5: an excursion must not be averaged away);
+- the *daily* bound is the strictest ``day`` limit. Month and sampling-period limits are not
+  judged here; their pollutants still get hourly means;
+- the reference O2 comes from the hourly limit, else from the daily one (§1.2: O2_ref belongs to
+  the limit entry). A corrected series is linked to its outlet's ``o2`` series, which is fetched
+  and judged alongside but not written (its mean is in every corrected hour as ``o2_mean``).
+
+The sampling interval is the outlet's ``interval_s`` for all its series.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from alerts.compliance import F64, I32, I64, Bool, SeriesSpec
+from core.registry import Outlet, Registry
+from core.standards import Limit
+
+O2 = "o2"
+Key = tuple[str, str, str]  # enterprise, outlet, pollutant
+
+
+def upper(lim: Limit) -> float:
+    """The upper bound of a limit (``limit``, or ``limit_max`` of a range); NaN if none."""
+    value = lim.limit if lim.limit is not None else lim.limit_max
+    return math.nan if value is None else float(value)
+
+
+def lower(lim: Limit) -> float:
+    return math.nan if lim.limit_min is None else float(lim.limit_min)
+
+
+def strictest(limits: list[Limit]) -> Limit | None:
+    """The limit with the lowest upper bound (then the highest lower bound); None if none."""
+    if not limits:
+        return None
+
+    def key(lim: Limit) -> tuple[float, float]:
+        up, low = upper(lim), lower(lim)
+        return (math.inf if math.isnan(up) else up, math.inf if math.isnan(low) else -low)
+
+    return min(limits, key=key)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    key: Key
+    judged: bool
+    hour: Limit | None  # the limit judged on each hour (an hourly limit or a daily range)
+    day: Limit | None
+    o2_ref_pct: float
+    interval_s: int
+
+
+@dataclass(frozen=True)
+class SeriesPlan:
+    """Series numbers 0..n-1 with their keys, judging spec and limits."""
+
+    keys: tuple[Key, ...]
+    index: dict[Key, int]
+    spec: SeriesSpec
+    judged: Bool  # written as hourly verdicts (False: an O2 series kept only for correction)
+    hour_bounded: Bool  # judged against a bound on every hour
+    hour_limit_id: tuple[str | None, ...]
+    day_limit: F64  # NaN: no daily limit
+    day_limit_min: F64
+    day_limit_id: tuple[str | None, ...]
+    enterprises: tuple[str, ...]  # enterprises with at least one judged series
+    enterprise_of: I32  # per series, index into ``enterprises``
+    outlets: tuple[tuple[str, str, int], ...]  # outlets with series: enterprise, id, interval
+    outlet_of: I32  # per series, index into ``outlets``
+    pollutants: tuple[str, ...]  # pollutant keys to fetch
+    fingerprint: str  # changes whenever the plan does
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def has_day_limit(self) -> Bool:
+        has: Bool = np.isfinite(self.day_limit) | np.isfinite(self.day_limit_min)
+        return has
+
+    @classmethod
+    def of(cls, registry: Registry) -> SeriesPlan:
+        rows: list[_Row] = []
+        for outlet in registry.iter_outlets():
+            rows.extend(_outlet_rows(outlet))
+        return cls._build(rows)
+
+    @classmethod
+    def _build(cls, rows: list[_Row]) -> SeriesPlan:
+        index = {r.key: i for i, r in enumerate(rows)}
+        o2_series = [index[(r.key[0], r.key[1], O2)] if not math.isnan(r.o2_ref_pct) else -1
+                     for r in rows]
+        nan = math.nan
+        spec = SeriesSpec.of(
+            len(rows), o2_series=o2_series, o2_ref_pct=[r.o2_ref_pct for r in rows],
+            limit=[upper(r.hour) if r.hour else nan for r in rows],
+            limit_min=[lower(r.hour) if r.hour else nan for r in rows],
+            interval_s=[r.interval_s for r in rows])
+        enterprises = tuple(dict.fromkeys(r.key[0] for r in rows if r.judged))
+        ent_index = {e: i for i, e in enumerate(enterprises)}
+        outlets = tuple(dict.fromkeys((r.key[0], r.key[1], r.interval_s) for r in rows))
+        outlet_index = {(e, o): i for i, (e, o, _) in enumerate(outlets)}
+        text = repr([(r.key, r.judged, r.hour, r.day, r.o2_ref_pct, r.interval_s) for r in rows])
+        return cls(
+            keys=tuple(r.key for r in rows), index=index, spec=spec,
+            judged=np.array([r.judged for r in rows], dtype=np.bool_),
+            hour_bounded=np.isfinite(spec.limit) | np.isfinite(spec.limit_min),
+            hour_limit_id=tuple(r.hour.id if r.hour else None for r in rows),
+            day_limit=np.array([upper(r.day) if r.day else nan for r in rows]),
+            day_limit_min=np.array([lower(r.day) if r.day else nan for r in rows]),
+            day_limit_id=tuple(r.day.id if r.day else None for r in rows),
+            enterprises=enterprises,
+            enterprise_of=np.array([ent_index.get(r.key[0], -1) for r in rows], dtype=np.int32),
+            outlets=outlets,
+            outlet_of=np.array([outlet_index[r.key[:2]] for r in rows], dtype=np.int32),
+            pollutants=tuple(sorted({r.key[2] for r in rows})),
+            fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16],
+        )  # fmt: skip
+
+    def expected_per_hour(self) -> I64:
+        """Per enterprise: values its judged series should send in one hour."""
+        per_series = np.where(self.judged, 3600 // self.spec.interval_s, 0)
+        mask = self.enterprise_of >= 0
+        out: I64 = np.bincount(self.enterprise_of[mask], weights=per_series[mask],
+                                   minlength=len(self.enterprises)).astype(np.int64)
+        return out
+
+
+def _outlet_rows(outlet: Outlet) -> list[_Row]:
+    ent, oid, iv = outlet.enterprise_id, outlet.id, outlet.interval_s
+    by_pollutant: dict[str, list[Limit]] = {}
+    for lim in outlet.limits:
+        by_pollutant.setdefault(lim.pollutant, []).append(lim)
+    rows: list[_Row] = []
+    needs_o2 = False
+    for pollutant, limits in by_pollutant.items():
+        hour = strictest([lim for lim in limits if lim.averaging == "hour"])
+        day = strictest([lim for lim in limits if lim.averaging == "day"])
+        if hour is None and day is not None and not math.isnan(lower(day)):
+            hour = day  # a range is checked on every hourly mean too
+        ref_from = hour if hour is not None else day
+        ref = ref_from.o2_ref_pct if ref_from is not None else None
+        o2_ref = math.nan if ref is None or pollutant == O2 else float(ref)
+        needs_o2 = needs_o2 or not math.isnan(o2_ref)
+        rows.append(_Row((ent, oid, pollutant), True, hour, day, o2_ref, iv))
+    if needs_o2 and O2 not in by_pollutant:
+        rows.append(_Row((ent, oid, O2), False, None, None, math.nan, iv))
+    return rows
+

@@ -1,0 +1,38 @@
+"""Settings of the compliance scheduler (environment prefix EMS_, e.g. EMS_ALERTS_INTERVAL_S)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from alerts.compliance import DEFAULT_O2_CUTOFF_PCT
+from alerts.episodes import FLAT_MIN_HOURS
+from core.settings import CommonSettings
+
+
+class AlertSettings(CommonSettings):
+    # The watermark is kept per job name: two schedulers with the same name share it.
+    alerts_job: str = "judge"
+    alerts_interval_s: Annotated[float, Field(gt=0)] = 60.0
+    # Completed hours judged again on every pass, so that late data counts.
+    alerts_rejudge_hours: Annotated[int, Field(ge=1)] = 3
+    # After downtime, missed hours are judged back to at most this many hours before now.
+    alerts_catchup_hours: Annotated[int, Field(ge=1)] = 72
+    # Catch-up proceeds in segments of this many hours (hours, days, alerts, then watermark);
+    # each segment reads its minutes in queries of alerts_query_hours hours.
+    alerts_segment_hours: Annotated[int, Field(ge=1)] = 6
+    alerts_query_hours: Annotated[int, Field(ge=1)] = 1
+    # Concurrent queries per range (pollutants split between them): InfluxDB encodes each on
+    # one core, so 2 let it use two.
+    alerts_fetch_parallel: Annotated[int, Field(ge=1)] = 2
+    # An outlet with no reading for longer than this has a data_gap alert.
+    alerts_gap_minutes: Annotated[int, Field(ge=1)] = 30
+    # A valid hourly mean unchanged for at least this many hours is a suspicious_flatline.
+    alerts_flat_hours: Annotated[int, Field(ge=2)] = FLAT_MIN_HOURS
+    # O2 at or above this is a non-operating hour (compliance-rules.md §1.2, configurable).
+    alerts_o2_cutoff_pct: Annotated[float, Field(gt=0, le=21)] = DEFAULT_O2_CUTOFF_PCT
+    # More invalid hours than this in one local day of one series: an invalid_data alert.
+    alerts_invalid_hours: Annotated[int, Field(ge=0)] = 4
+    # Prometheus /metrics on this port (loopback); 0 = off.
+    alerts_metrics_port: Annotated[int, Field(ge=0)] = 0
