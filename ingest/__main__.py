@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,7 @@ from ingest.settings import IngestSettings
 log = logging.getLogger("ingest")
 
 
-def main() -> None:
+def main() -> int:
     settings = IngestSettings()
     setup_logging(settings.log_level)
     registry = load_registry(settings.registry_path, load_standards(settings.limits_path))
@@ -35,7 +36,7 @@ def main() -> None:
     if settings.ingest_metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.ingest_metrics_port, addr="127.0.0.1")
+        start_http_server(settings.ingest_metrics_port, addr=settings.ingest_metrics_host)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
@@ -43,10 +44,18 @@ def main() -> None:
     log.info("ingester %s: %d enterprises, %d devices registered; topics %s",
              settings.ingest_client_id, len(registry.enterprises), len(registry.devices),
              ", ".join(ingester.subscriber.topics))
-    done.wait()
+    while not done.wait(1.0):
+        if not ingester.writer.alive:
+            # Nothing it held was acknowledged, so the broker redelivers it to the next
+            # session: exit and let the supervisor restart the ingester.
+            log.critical("the batch writer stopped unexpectedly; exiting so that the ingester "
+                         "is restarted")
+            ingester.subscriber.stop()
+            return 1
     log.info("stopping")
     ingester.stop()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

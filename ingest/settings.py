@@ -21,3 +21,4 @@ class IngestSettings(CommonSettings):
     ingest_future_skew_s: int = 300
     ingest_max_age_s: int = 7 * 24 * 3600
     ingest_metrics_port: int = 0  # Prometheus /metrics on this port; 0 = off
+    ingest_metrics_host: str = "127.0.0.1"  # 0.0.0.0 where Prometheus scrapes from elsewhere

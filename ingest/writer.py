@@ -72,6 +72,11 @@ class BatchWriter:
     def backlog_points(self) -> int:
         return self._points
 
+    @property
+    def alive(self) -> bool:
+        """False once the writer thread has ended (after ``stop``, or on an unexpected error)."""
+        return self._thread.is_alive()
+
     def stop(self, timeout_s: float = 30.0) -> None:
         """Flush what was submitted (while InfluxDB answers), then end the thread."""
         with self._cond:
