@@ -29,14 +29,17 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from prometheus_client import start_http_server
 
 from alerts import metrics
+from alerts.brokerdrops import DropAlerter
 from alerts.csv_input import parse_rfc3339
 from alerts.passes import PassReport, PassState, open_alert_counts, run_pass, utc
 from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
+from core.brokerwatch import DropWatcher
 from core.logs import setup_logging
 from core.registry import load_registry
+from core.results import ResultStore
 from core.standards import load_standards
-from core.store import InfluxStore, StoreRejected, StoreUnavailable
+from core.store import InfluxStore, StoreRejected, StoreUnavailable, store_from_settings
 
 log = logging.getLogger("alerts")
 
@@ -132,10 +135,7 @@ def _rfc3339_ms(text: str) -> int:
 
 def build_job(settings: AlertSettings) -> Job:
     registry = load_registry(settings.registry_path, load_standards(settings.limits_path))
-    password = settings.influx_password.get_secret_value() if settings.influx_password else None
-    store = InfluxStore(settings.influx_url, settings.influx_database, settings.influx_username,
-                        password, settings.influx_timeout_s)
-    return Job(settings, SeriesPlan.of(registry), store)
+    return Job(settings, SeriesPlan.of(registry), store_from_settings(settings))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -171,6 +171,7 @@ def serve(job: Job) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
+    watcher = _watch_broker(job) if settings.alerts_watch_broker else None
     log.info("scheduler started: a pass every %g s, re-judging %d h, catch-up horizon %d h",
              settings.alerts_interval_s, settings.alerts_rejudge_hours,
              settings.alerts_catchup_hours)
@@ -178,4 +179,17 @@ def serve(job: Job) -> int:
         scheduler.start()
     with job.busy:  # the pass that was running has stopped at its next query
         log.info("stopped")
+    if watcher is not None:
+        watcher.stop()
     return 0
+
+
+def _watch_broker(job: Job) -> DropWatcher:
+    s = job.settings
+    watcher = DropWatcher(host=s.mqtt_host, port=s.mqtt_port,
+                          on_drop=DropAlerter(ResultStore(job.store)),
+                          username=s.mqtt_username,
+                          password=s.mqtt_password.get_secret_value() if s.mqtt_password
+                          else None)
+    watcher.start()
+    return watcher

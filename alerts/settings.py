@@ -36,3 +36,6 @@ class AlertSettings(CommonSettings):
     alerts_invalid_hours: Annotated[int, Field(ge=0)] = 4
     # Prometheus /metrics on this port (loopback); 0 = off.
     alerts_metrics_port: Annotated[int, Field(ge=0)] = 0
+    # Watch the broker's $SYS dropped-message counter and raise a broker_drops alert when it
+    # grows (needs read access to $SYS/#: the broker's `alerts` user has it).
+    alerts_watch_broker: bool = True

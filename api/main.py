@@ -27,7 +27,7 @@ from api.settings import ApiSettings
 from core.registry import Registry, load_registry
 from core.results import ResultStore
 from core.standards import Standards, load_standards
-from core.store import InfluxStore
+from core.store import InfluxStore, store_from_settings
 
 PREFIX = "/api/v1"
 
@@ -53,9 +53,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def store_from(settings: ApiSettings) -> InfluxStore:
-    password = settings.influx_password.get_secret_value() if settings.influx_password else None
-    return InfluxStore(settings.influx_url, settings.influx_database, settings.influx_username,
-                       password, settings.influx_timeout_s)
+    return store_from_settings(settings)
 
 
 def create_app(settings: ApiSettings, store: InfluxStore | None = None,

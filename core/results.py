@@ -30,7 +30,8 @@ from influxdb_client.domain.write_precision import WritePrecision
 
 from core.store import InfluxStore, point_line
 
-ALERT_KINDS = ("exceedance", "data_gap", "over_range", "suspicious_flatline", "invalid_data")
+ALERT_KINDS = ("exceedance", "data_gap", "over_range", "suspicious_flatline", "invalid_data",
+               "broker_drops")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 _HEX_ID = re.compile(r"[0-9a-f]{1,64}")
 

@@ -13,8 +13,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from prometheus_client import REGISTRY
 
+from alerts.brokerdrops import DropAlerter
 from core.brokerwatch import DropCounter, DropWatcher, parse_counter
+from core.results import ResultStore
 from core.servers import Mosquitto
+from core.store import InfluxStore
 from tests.conftest import Publisher, wait_until
 
 QUEUE_LIMIT = 5
@@ -101,3 +104,20 @@ def test_only_messages_beyond_the_queue_limit_count(broker: Mosquitto,
         assert calls == [(1, 1)]  # the first QUEUE_LIMIT were kept
     finally:
         watcher.stop()
+
+
+def test_drops_become_a_broker_drops_alert(broker: Mosquitto, publisher: Publisher,
+                                           store: InfluxStore) -> None:
+    results = ResultStore(store)
+    watcher = DropWatcher(host="127.0.0.1", port=broker.port, on_drop=DropAlerter(results))
+    watcher.start()
+    try:
+        _offline_subscriber(broker.port, "emissions/#")
+        publisher.publish_all([("emissions/E1/G1", b"%d" % i) for i in range(12)])
+        alerts = wait_until(lambda: results.list_alerts(), 10, what="the broker_drops alert")
+    finally:
+        watcher.stop()
+    (alert,) = alerts
+    assert (alert.kind, alert.enterprise, alert.severity, alert.status) == (
+        "broker_drops", "", "critical", "open")
+    assert f"dropped {12 - QUEUE_LIMIT} message" in alert.detail
