@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test check bench bench-ingest bench-judge bench-api scenario clean
+.PHONY: install system-deps run test check bench bench-ingest bench-judge bench-api \
+	bench-scheduler bench-gateway scenario clean
 
 install: system-deps $(STAMP)
 
@@ -34,7 +35,7 @@ check: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-bench: bench-ingest bench-judge bench-api
+bench: bench-ingest bench-judge bench-api bench-scheduler bench-gateway
 
 bench-ingest: install
 	$(PY) -m bench.ingest
@@ -44,6 +45,12 @@ bench-judge: install
 
 bench-api: install
 	$(PY) -m bench.api
+
+bench-scheduler: install
+	$(PY) -m bench.scheduler
+
+bench-gateway: install
+	$(PY) -m bench.gateway
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
