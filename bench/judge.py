@@ -34,7 +34,7 @@ OUTLETS_PER_ENTERPRISE = 3
 POLLUTANTS_PER_OUTLET = 5
 LIMITS = (35.0, 50.0, 10.0, 100.0, 80.0)  # the fifth pollutant has no O2 correction
 O2_REF_PCT = 6.0
-HOUR0_S = 1_795_334_400  # 2026-11-23T16:00:00Z, an hour boundary
+HOUR0_S = 1_795_334_400  # 2026-11-22T08:00:00Z, an hour boundary
 OTHER_FLAGS = "FMSDCTB"
 
 
