@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -97,16 +98,16 @@ class Web:
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, follow_redirects=False)
 
-    def login(self, who: str, client: httpx.Client | None = None) -> httpx.Client:
+    @contextmanager
+    def login(self, who: str) -> Iterator[httpx.Client]:
         """A client logged in with the key of ``who`` (its cookies hold the session)."""
-        c = client or self.client()
-        form = c.get("/web/login")
-        token = login_token(form.text)
-        r = c.post("/web/login", data={"key": self.api.keys[who], "csrf": token,
-                                       "next": "/web/"})
-        assert r.status_code == 303, r.text
-        assert COOKIE in c.cookies
-        return c
+        with self.client() as c:
+            token = login_token(c.get("/web/login").text)
+            r = c.post("/web/login", data={"key": self.api.keys[who], "csrf": token,
+                                           "next": "/web/"})
+            assert r.status_code == 303, r.text
+            assert COOKIE in c.cookies
+            yield c
 
 
 def login_token(html: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.web.i18n import Labels
-from core.pollutants import VALID_FLAG
+from core.pollutants import BY_KEY, VALID_FLAG, Role
 
 Row = dict[str, Any]
 
@@ -37,7 +37,14 @@ def _grouped(rows: Iterable[Row]) -> dict[tuple[str, str], list[Row]]:
         groups.setdefault((str(row.get("outlet")), str(row.get("pollutant"))), []).append(row)
     for items in groups.values():
         items.sort(key=lambda r: int(r["time"]))
-    return dict(sorted(groups.items()))
+    return dict(sorted(groups.items(), key=lambda kv: (kv[0][0], not _judged(kv[0][1]),
+                                                        kv[0][1])))
+
+
+def _judged(pollutant: str) -> bool:
+    """Pollutants first, then the parameters that judge them (O2, flow, ...)."""
+    p = BY_KEY.get(pollutant)
+    return p is None or p.role is Role.POLLUTANT
 
 
 def hour_charts(rows: Iterable[Row], labels: Labels) -> list[dict[str, Any]]:
