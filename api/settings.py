@@ -32,8 +32,11 @@ class ApiSettings(CommonSettings):
     # Web pages (/web/): signs the session cookie; the pages are served only when it is set.
     # At least 32 characters, the same on every replica (e.g. `openssl rand -base64 48`).
     api_session_secret: Annotated[SecretStr | None, Field(min_length=32)] = None
-    api_session_max_age_s: Annotated[int, Field(ge=60)] = 8 * 3600  # a login lasts this long
+    # A login lasts this long at most; then the person logs in again.
+    api_session_max_age_s: Annotated[int, Field(ge=60)] = 8 * 3600
     # Mark the cookie Secure: None = when the request came over HTTPS (uvicorn honours
     # X-Forwarded-Proto from trusted proxies); set true behind a TLS-terminating proxy.
     api_session_cookie_secure: bool | None = None
+    # SameSite of the cookie: lax lets a link from elsewhere (an e-mail) open a page logged in;
+    # every form carries a CSRF token either way.
     api_session_samesite: Literal["lax", "strict"] = "lax"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -99,6 +100,9 @@ def main() -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
            "EMS_MQTT_PORT": str(st.mqtt_port), "EMS_INFLUX_URL": influx.url,
            "EMS_REGISTRY_PATH": str(registry), "EMS_API_PORT": str(st.api_port),
+           # The web pages' session cookie: signed with a secret made for this run.
+           "EMS_API_SESSION_SECRET": os.environ.get("EMS_API_SESSION_SECRET")
+           or secrets.token_urlsafe(48),
            "EMS_SIM_SECRETS_PATH": str(secrets_file)}
     children: list[Child] = []
     stop = threading.Event()
@@ -115,6 +119,8 @@ def main() -> int:
         print(f"""
 Emissions monitoring is running.
   API and its documentation  http://127.0.0.1:{st.api_port}/docs
+  web pages                  http://127.0.0.1:{st.api_port}/web/  (log in with a key from
+      EMS_INFLUX_URL={influx.url} .venv/bin/python -m api keys create --role inspector)
   health                     http://127.0.0.1:{st.api_port}/api/v1/health
   MQTT broker                127.0.0.1:{st.mqtt_port}  (topics emissions/{{enterprise}}/{{outlet}})
   InfluxDB (1.x API)         {influx.url}  database "emissions"
