@@ -153,6 +153,13 @@ def test_enterprise_sees_its_charts_and_nothing_else(tab: Watched, web: Web) -> 
     charts_drawn(tab, 2)
     expect(page.locator("header nav")).not_to_contain_text("Rankings")
     tab.shot("07-enterprise-own")
+    page.click("header a.lang")  # 中文
+    expect(page.locator("header nav")).to_contain_text("监测数据")
+    expect(page.locator("#quality")).to_contain_text("二氧化硫")
+    charts_drawn(tab, 2)
+    tab.shot("07-enterprise-own-zh")
+    page.click("header a.lang")  # back to English
+    expect(page.locator("header nav")).to_contain_text("Readings")
     page.click("header nav a[href$='/readings']")
     charts_drawn(tab, 2)  # today's so2 and o2 of G1
     flagged = page.locator("#flagged tbody")

@@ -76,7 +76,8 @@ def enterprise_page(request: Request, enterprise_id: str, state: StateDep, user:
     alerts = find_alerts(request, user.principal, state.registry, state.results,
                          enterprise=ent.id, limit=50)
     return page(request, "enterprise.html", ent=ent, query=chosen.form(), alerts=alerts,
-                charts={"tz": s.timezone, "charts": hour_charts(hours, labels)},
+                charts={"tz": s.timezone, "time": labels("time"),
+                        "charts": hour_charts(hours, labels)},
                 quality=hour_quality(hours), ranked=mine, buckets=buckets,
                 standards=state.standards.limits)
 
@@ -99,12 +100,13 @@ def readings_page(request: Request, enterprise_id: str, state: StateDep, user: W
     chosen = day(date, state.settings.timezone, now_ms())
     found = reading_rows(state, scope, chosen)
     marked = flagged(found)
+    labels = labels_for(request)
     return page(request, "readings.html", ent=ent, outlet=scope.outlet, day=chosen.first,
                 previous=chosen.first - timedelta(days=1), following=chosen.first
                 + timedelta(days=1), count=len(found), flagged=marked[:FLAGGED_SHOWN],
                 more=max(0, len(marked) - FLAGGED_SHOWN),
-                charts={"tz": state.settings.timezone,
-                        "charts": reading_charts(found, labels_for(request))})
+                charts={"tz": state.settings.timezone, "time": labels("time"),
+                        "charts": reading_charts(found, labels)})
 
 
 def attachment(name: str, lines: Iterator[str]) -> StreamingResponse:

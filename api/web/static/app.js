@@ -36,7 +36,7 @@
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), tz); },
       scales: { x: { time: true } },
       axes: [{}, { label: chart.unit, size: 60 }],
-      series: [{}].concat(chart.series.map(function (s) { return seriesOptions(chart, s); })),
+      series: [{ label: data.time || "Time" }].concat(chart.series.map(function (s) { return seriesOptions(chart, s); })),
       legend: { live: true }
     };
     var plot = new uPlot(opts, [chart.x].concat(chart.series.map(function (s) { return s.values; })), host);
