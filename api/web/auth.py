@@ -126,7 +126,7 @@ def post_login(request: Request, state: StateDep, key: Annotated[str, Form(max_l
     if not same_token(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf):
         raise denied(request, 403, "login CSRF token missing or wrong")
     record = state.keys.authenticate(key.strip())
-    if record is None:
+    if record is None:  # logged and counted like a refused API call; the page says why
         denied(request, 401, "web login with an unknown, revoked or malformed key",
                key_id_of(key.strip()) or "malformed")
         return login_page(request, next_, failed=True)
