@@ -5,18 +5,27 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test check bench bench-ingest bench-judge bench-api \
+.PHONY: install system-deps web-vendor run test check bench bench-ingest bench-judge bench-api \
 	bench-scheduler bench-gateway scenario clean
 
-install: system-deps $(STAMP)
+install: system-deps $(STAMP) web-vendor
 
-# Mosquitto and InfluxDB come from Debian's packages; install them only when missing.
+# Mosquitto, InfluxDB, Chromium (browser tests of the web pages; a CJK font for their
+# screenshots) and npm (fetches the charting library) come from Debian; each only when missing.
 system-deps:
-	@if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] \
-	   || ! command -v influxd >/dev/null 2>&1; then \
-	  echo "installing mosquitto and influxdb from Debian packages"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto influxdb >/dev/null; \
+	@missing=""; \
+	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v influxd >/dev/null 2>&1 || missing="$$missing influxdb"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium fonts-wqy-microhei"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing from Debian packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# The web pages' charting library (uPlot, pinned, SHA-256 checked, not committed).
+web-vendor: $(STAMP)
+	$(PY) -m api.web.vendor
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'

@@ -105,14 +105,19 @@ def get_principal(request: Request, state: StateDep,
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
+def check_role(request: Request, user: Principal, roles: tuple[Role, ...]) -> Principal:
+    """The caller if its role is one of ``roles``; 403 otherwise."""
+    if user.role not in roles:
+        raise denied(request, 403, f"role {user.role.value} not in "
+                     f"{'/'.join(r.value for r in roles)}", user.key_id)
+    return user
+
+
 def require(*roles: Role) -> Callable[[Request, Principal], Principal]:
     """A router dependency: only these roles pass, the others get 403."""
 
     def check(request: Request, user: CurrentUser) -> Principal:
-        if user.role not in roles:
-            raise denied(request, 403, f"role {user.role.value} not in "
-                         f"{'/'.join(r.value for r in roles)}", user.key_id)
-        return user
+        return check_role(request, user, roles)
 
     return check
 

@@ -158,6 +158,16 @@ class KeyStore:
             return None
         return record
 
+    def active(self, key_id: str) -> ApiKey | None:
+        """The record of an unrevoked key by its public id (trusted for ``cache_s``), else None.
+
+        For callers that checked the key itself earlier and hold proof of it (the web session).
+        """
+        if not KEY_ID_RE.fullmatch(key_id):
+            return None
+        record = self._lookup(key_id)
+        return None if record is None or record.revoked else record
+
     def _lookup(self, key_id: str) -> ApiKey | None:
         now = self._clock()
         with self._lock:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from api import errors
+from api import errors, web
 from api.cache import TtlCache
 from api.deps import AppState
 from api.keys import KeyStore
@@ -24,6 +24,7 @@ from api.routes import (
     rejections,
 )
 from api.settings import ApiSettings
+from api.web.headers import SecurityHeadersMiddleware
 from core.registry import Registry, load_registry
 from core.results import ResultStore
 from core.standards import Standards, load_standards
@@ -75,6 +76,8 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
         api.include_router(module.router)
     app.include_router(api)
     errors.install(app)
+    web.install(app, settings)  # the pages under /web/, when a session secret is set
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
     if settings.api_rankings_cache_s > 0 and settings.api_rankings_warm_up:
         threading.Thread(target=rankings.warm_up, args=(app.state.ems,), name="warm-up",

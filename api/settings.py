@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from core.settings import CommonSettings
 
@@ -28,3 +28,15 @@ class ApiSettings(CommonSettings):
     # 7-day shards (bench/api.py measures both).
     api_summaries_rp: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] = None
     api_broker_timeout_s: float = 1.0  # readiness check of the MQTT broker
+
+    # Web pages (/web/): signs the session cookie; the pages are served only when it is set.
+    # At least 32 characters, the same on every replica (e.g. `openssl rand -base64 48`).
+    api_session_secret: Annotated[SecretStr | None, Field(min_length=32)] = None
+    # A login lasts this long at most; then the person logs in again.
+    api_session_max_age_s: Annotated[int, Field(ge=60)] = 8 * 3600
+    # Mark the cookie Secure: None = when the request came over HTTPS (uvicorn honours
+    # X-Forwarded-Proto from trusted proxies); set true behind a TLS-terminating proxy.
+    api_session_cookie_secure: bool | None = None
+    # SameSite of the cookie: lax lets a link from elsewhere (an e-mail) open a page logged in;
+    # every form carries a CSRF token either way.
+    api_session_samesite: Literal["lax", "strict"] = "lax"

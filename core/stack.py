@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -102,6 +103,9 @@ def main() -> int:
            "EMS_MQTT_PORT": str(st.mqtt_port), "EMS_INFLUX_URL": influx.url,
            "EMS_REGISTRY_PATH": str(registry), "EMS_API_PORT": str(st.api_port),
            "EMS_GATEWAY_PORT": str(st.gateway_port),
+           # The web pages' session cookie: signed with a secret made for this run.
+           "EMS_API_SESSION_SECRET": os.environ.get("EMS_API_SESSION_SECRET")
+           or secrets.token_urlsafe(48),
            "EMS_SIM_SECRETS_PATH": str(secrets_file)}
     children: list[Child] = []
     stop = threading.Event()
@@ -119,6 +123,8 @@ def main() -> int:
         print(f"""
 Emissions monitoring is running.
   API and its documentation  http://127.0.0.1:{st.api_port}/docs
+  web pages                  http://127.0.0.1:{st.api_port}/web/  (log in with a key from
+      EMS_INFLUX_URL={influx.url} .venv/bin/python -m api keys create --role inspector)
   health                     http://127.0.0.1:{st.api_port}/api/v1/health
   MQTT broker                127.0.0.1:{st.mqtt_port}  (topics emissions/{{enterprise}}/{{outlet}})
   HJ 212 gateway (TCP)       127.0.0.1:{st.gateway_port}  (forwards to hj212/{{MN}})

@@ -25,10 +25,14 @@ from core.results import ALERT_KINDS, ALERT_STATUSES, Alert, ResultStore
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 ALERT_ID_RE = re.compile(r"[0-9a-f]{16}")
-INSPECT = [Depends(require(Role.ADMIN, Role.INSPECTOR))]
+INSPECTORS = (Role.ADMIN, Role.INSPECTOR)  # who may acknowledge and resolve
+EXPLAINERS = (Role.ENTERPRISE,)  # who may explain
+STATUS_PATTERN = "^(" + "|".join(ALERT_STATUSES) + ")$"
+KIND_PATTERN = "^(" + "|".join(ALERT_KINDS) + ")$"
+INSPECT = [Depends(require(*INSPECTORS))]
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorPublic, "description": "The alert's status does not allow this"}}
-EXPLAIN = [Depends(require(Role.ENTERPRISE))]
+EXPLAIN = [Depends(require(*EXPLAINERS))]
 # The statuses an action may start from.
 ALLOWED_FROM = {"acknowledged": ("open",), "resolved": ("open", "acknowledged")}
 
@@ -65,9 +69,8 @@ def scope_conditions(request: Request, user: Principal, registry: Registry,
 @router.get("", response_model=AlertsPublic)
 def list_alerts(
         request: Request, user: CurrentUser, registry: RegistryDep, results: ResultsDep,
-        status: Annotated[str | None, Query(pattern="^(" + "|".join(ALERT_STATUSES) + ")$")]
-        = None,
-        kind: Annotated[str | None, Query(pattern="^(" + "|".join(ALERT_KINDS) + ")$")] = None,
+        status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
+        kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
         enterprise: Annotated[str | None, Query(max_length=64)] = None,
         since: StartQuery = None, until: EndQuery = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
@@ -75,19 +78,33 @@ def list_alerts(
 
     For the next page, ask again with `until` set to the `start` of the last alert received.
     """
+    alerts = find_alerts(request, user, registry, results, status, kind, enterprise,
+                         parse_time(since, "since") if since else None,
+                         parse_time(until, "until") if until else None, limit)
+    return {"count": len(alerts), "items": [alert_public(a) for a in alerts]}
+
+
+def find_alerts(request: Request, user: Principal, registry: Registry, results: ResultStore,
+                status: str | None = None, kind: str | None = None,
+                enterprise: str | None = None, since_ms: int | None = None,
+                until_ms: int | None = None, limit: int = 100) -> list[Alert]:
+    """Alerts in the caller's reach, newest first (an enterprise out of reach: 404)."""
+    if status is not None and status not in ALERT_STATUSES:
+        raise HTTPException(422, "status: not an alert status")
+    if kind is not None and kind not in ALERT_KINDS:
+        raise HTTPException(422, "kind: not an alert kind")
     conds = scope_conditions(request, user, registry, enterprise)
     if conds is None:
-        return {"count": 0, "items": []}
+        return []
     if status is not None:
         conds.append(eq("status", ALERT_STATUSES[ALERT_STATUSES.index(status)]))
     if kind is not None:
         conds.append(eq("kind", ALERT_KINDS[ALERT_KINDS.index(kind)]))
-    if since:
-        conds.append(f"time >= {parse_time(since, 'since')}ms")
-    if until:
-        conds.append(f"time < {parse_time(until, 'until')}ms")
-    alerts = results.list_alerts(" AND ".join(conds), limit)
-    return {"count": len(alerts), "items": [alert_public(a) for a in alerts]}
+    if since_ms is not None:
+        conds.append(f"time >= {int(since_ms)}ms")
+    if until_ms is not None:
+        conds.append(f"time < {int(until_ms)}ms")
+    return results.list_alerts(" AND ".join(conds), limit)
 
 
 def find_alert(request: Request, user: Principal, registry: Registry, results: ResultStore,
@@ -114,6 +131,13 @@ def note(user: Principal, action: str, text: str, now_ms: int) -> dict[str, str]
 
 def move(request: Request, user: Principal, registry: Registry, results: ResultStore,
          alert_id: str, to: str, text: str) -> dict[str, Any]:
+    return alert_public(move_alert(request, user, registry, results, alert_id, to, text))
+
+
+def move_alert(request: Request, user: Principal, registry: Registry, results: ResultStore,
+               alert_id: str, to: str, text: str) -> Alert:
+    """Acknowledge or resolve (``to``) an alert in reach, appending a note; 409 when its
+    status does not allow it."""
     alert = find_alert(request, user, registry, results, alert_id)
     if alert.status not in ALLOWED_FROM[to]:
         raise HTTPException(409, f"an alert that is {alert.status} cannot become {to}")
@@ -122,7 +146,7 @@ def move(request: Request, user: Principal, registry: Registry, results: ResultS
     stamp = "acknowledged_ms" if to == "acknowledged" else "resolved_ms"
     results.update_workflow(alert, status=to, notes=notes, **{stamp: now_ms})
     alert.status, alert.notes = to, notes
-    return alert_public(alert)
+    return alert
 
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertPublic, dependencies=INSPECT,
@@ -145,9 +169,15 @@ def resolve(request: Request, alert_id: str, body: NoteIn, user: CurrentUser,
 def explain(request: Request, alert_id: str, body: ExplanationIn, user: CurrentUser,
             registry: RegistryDep, results: ResultsDep) -> dict[str, Any]:
     """The enterprise's explanation of one of its own alerts; it replaces an earlier one."""
+    return alert_public(explain_alert(request, user, registry, results, alert_id, body.text))
+
+
+def explain_alert(request: Request, user: Principal, registry: Registry, results: ResultStore,
+                  alert_id: str, text: str) -> Alert:
+    """Record the enterprise's explanation (and a note) on an alert in reach."""
     alert = find_alert(request, user, registry, results, alert_id)
     now_ms = int(time.time() * 1000)
-    notes = [*alert.notes, note(user, "explanation", body.text, now_ms)]
-    results.update_workflow(alert, explanation=body.text, explained_ms=now_ms, notes=notes)
-    alert.explanation, alert.explained_ms, alert.notes = body.text, now_ms, notes
-    return alert_public(alert)
+    notes = [*alert.notes, note(user, "explanation", text, now_ms)]
+    results.update_workflow(alert, explanation=text, explained_ms=now_ms, notes=notes)
+    alert.explanation, alert.explained_ms, alert.notes = text, now_ms, notes
+    return alert

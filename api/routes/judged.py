@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from api.deps import PageDep, ResultsRange, SeriesScope, StoreDep
@@ -14,12 +16,17 @@ from core.store import InfluxStore
 router = APIRouter(prefix="/enterprises", tags=["judged"])
 
 
+def judged_rows(store: InfluxStore, measurement: str, scope: Scope, tr: TimeRange,
+                page: Page) -> list[dict[str, Any]]:
+    """Judged hours (``hourly``) or days (``day``) in time order, times in epoch ms."""
+    return list(rows(store, judged_query(measurement, scope, tr, page)))
+
+
 def judged(store: InfluxStore, measurement: str, scope: Scope, tr: TimeRange,
            page: Page) -> FastJSONResponse:
-    items = []
-    for row in rows(store, judged_query(measurement, scope, tr, page)):
+    items = judged_rows(store, measurement, scope, tr, page)
+    for row in items:
         row["time"] = iso(row["time"])
-        items.append(row)
     return FastJSONResponse({
         "enterprise": scope.enterprise, "start": iso(tr.start_ms), "end": iso(tr.end_ms),
         "limit": page.limit, "offset": page.offset, "count": len(items), "items": items})

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
+from api.access import Principal
 from api.deps import AppState, CurrentUser, PageDep, ResultsRange, StateDep, require
 from api.keys import Role
 from api.models import RankingsPublic
@@ -59,6 +60,22 @@ def warm_up(state: AppState) -> None:
         log.warning("could not prepare the default rankings: %s", exc)
 
 
+def ranked(state: AppState, user: Principal, tr: TimeRange, region: str | None = None,
+           industry: str | None = None, per: str = "month",
+           ) -> tuple[TimeRange, list[str], list[Ranked]]:
+    """The enterprises in the caller's reach (and the filters), ranked over the local days of
+    ``tr``: the period actually ranked, the bucket labels and the ranked rows."""
+    tr = normalise(tr, state.settings.timezone)
+    if tr.start_ms >= tr.end_ms:
+        raise HTTPException(422, "the period holds no local midnight, where daily summaries start")
+    labels, totals, open_alerts = period_totals(state, tr, per)
+    ents = state.registry.enterprises
+    chosen = {e: t for e, t in totals.items()
+              if user.can_see(ents[e]) and region in (None, ents[e].region)
+              and industry in (None, ents[e].industry)}
+    return tr, labels, rank(chosen, open_alerts)
+
+
 def ranking_item(state: AppState, r: Ranked) -> dict[str, Any]:
     e, t, rt = state.registry.enterprises[r.enterprise], r.totals, r.rates
     return {"rank": r.rank, "enterprise": e.id, "name": e.name, "region": e.region,
@@ -80,15 +97,7 @@ def get_rankings(
                                   description="One status letter per month or quarter")] = "month",
 ) -> FastJSONResponse:
     """Rank enterprises by compliance rate, then effective transmission rate."""
-    tr = normalise(tr, state.settings.timezone)
-    if tr.start_ms >= tr.end_ms:
-        raise HTTPException(422, "the period holds no local midnight, where daily summaries start")
-    labels, totals, open_alerts = period_totals(state, tr, per)
-    ents = state.registry.enterprises
-    chosen = {e: t for e, t in totals.items()
-              if user.can_see(ents[e]) and region in (None, ents[e].region)
-              and industry in (None, ents[e].industry)}
-    rows = rank(chosen, open_alerts)
+    tr, labels, rows = ranked(state, user, tr, region, industry, per)
     return FastJSONResponse({
         "start": iso(tr.start_ms), "end": iso(tr.end_ms), "per": per, "buckets": labels,
         "total": len(rows),

@@ -1,0 +1,100 @@
+"""Web pages for people (under /web/), served by the API process with the same keys and roles.
+
+    auth.py         login with an API key, the signed session cookie (session.py), logout
+    rankings.py     inspectors: the ranking table
+    alerts.py       the alert queue and one alert: acknowledge, resolve, explain
+    enterprises.py  an enterprise's outlets, judged hours, data quality, readings, CSV files
+    charts.py       chart data (pure); static/app.js draws it with uPlot (vendor.py fetches it)
+    headers.py      security headers; render.py templates (autoescaped); i18n.py zh/en labels
+
+Every page calls the functions the JSON API's routes use for reach, roles and queries; only the
+way the caller is known differs (a session cookie instead of a bearer key).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import cast
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from api.settings import ApiSettings
+from api.web import alerts, auth, enterprises, rankings
+from api.web.auth import PREFIX, LoginRequired
+from api.web.render import STATIC_DIR, page
+from api.web.session import SessionCodec
+from core.store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def is_page(request: Request) -> bool:
+    path = request.url.path
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def error_page(request: Request, status: int, detail: str) -> Response:
+    return page(request, "error.html", status, status=status, detail=detail)
+
+
+async def login_required(request: Request, exc: Exception) -> Response:
+    target = PREFIX + "/login"
+    if request.method == "GET":
+        wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target += "?next=" + quote(auth.safe_next(wanted), safe="/")
+    return RedirectResponse(target, status_code=303)
+
+
+def for_pages(api_handler: Handler, status: int | None = None) -> Handler:
+    """The API's handler for its paths, an HTML error page under /web."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        if not is_page(request):
+            return await api_handler(request, exc)
+        if isinstance(exc, HTTPException):
+            if exc.status_code == 401:
+                return await login_required(request, exc)
+            return error_page(request, exc.status_code, str(exc.detail))
+        if isinstance(exc, RequestValidationError):
+            detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
+                               for e in exc.errors())
+            return error_page(request, 422, detail or "invalid request")
+        return error_page(request, status or 500, "the database is unavailable; retry later")
+
+    return handle
+
+
+def install(app: FastAPI, settings: ApiSettings) -> bool:
+    """Serve the pages when a session secret is configured; True if they are served."""
+    if settings.api_session_secret is None:
+        log.warning("web pages off: set EMS_API_SESSION_SECRET to serve them under %s/",
+                    PREFIX)
+        return False
+    app.state.web_codec = SessionCodec(settings.api_session_secret.get_secret_value(),
+                                       settings.api_session_max_age_s)
+    for module in (auth, rankings, alerts, enterprises):
+        app.include_router(module.router)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="web-static")
+    app.add_api_route("/", lambda: RedirectResponse(f"{PREFIX}/", status_code=303),
+                      include_in_schema=False)
+    handlers = app.exception_handlers
+    app.add_exception_handler(LoginRequired, login_required)
+    for exc_class, status in ((HTTPException, None), (RequestValidationError, 422),
+                              (StoreUnavailable, 503)):
+        app.add_exception_handler(exc_class, for_pages(cast(Handler, handlers[exc_class]),
+                                                       status))
+    from api.web.vendor import missing as vendor_missing  # noqa: PLC0415 (python -m entry)
+
+    missing = vendor_missing()
+    if missing:
+        log.warning("charts will not be drawn: %s missing (run python -m api.web.vendor)",
+                    ", ".join(missing))
+    return True

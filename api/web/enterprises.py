@@ -1,0 +1,147 @@
+"""An enterprise's pages: its outlets, judged hours and data quality; its minute readings of a
+day with their flags; CSV downloads. Reach, scopes and statements are the JSON API's
+(``reach_enterprise``, ``series_scope``, ``judged_rows``, ``readings_query``, ``ranked``),
+so an enterprise key reaches its own enterprise and nothing else (404 alike)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from api.deps import AppState, StateDep, reach_enterprise, series_scope
+from api.params import PAGE_MAX, Page, iso
+from api.queries import Scope, readings_query, rows
+from api.routes.alerts import find_alerts
+from api.routes.judged import judged_rows
+from api.routes.rankings import ranked
+from api.routes.readings import csv_lines, fetch
+from api.web.auth import PREFIX, WebUserDep
+from api.web.charts import flagged, hour_charts, hour_quality, reading_charts
+from api.web.periods import Period, day, period
+from api.web.render import labels_for, page
+from core.registry import Enterprise
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+HOURS_MAX_DAYS = 31  # judged hours drawn at once
+ROWS_MAX = 100_000  # rows read for one page or one download
+FLAGGED_SHOWN = 200
+HOUR_COLUMNS = ("time", "outlet", "pollutant", "n_received", "n_valid", "valid", "mean",
+                "o2_mean", "mean_ref", "limit", "limit_id", "exceeded", "multiple")
+
+DateQuery = Annotated[str | None, Query(max_length=10)]
+OutletQuery = Annotated[str | None, Query(max_length=64)]
+
+
+T = TypeVar("T")
+
+
+def all_pages(fetch_page: Callable[[Page], list[T]]) -> list[T]:
+    """Every row of a paged statement, at most ROWS_MAX."""
+    out: list[T] = []
+    while len(out) < ROWS_MAX:
+        got = fetch_page(Page(PAGE_MAX, len(out)))
+        out.extend(got)
+        if len(got) < PAGE_MAX:
+            break
+    return out
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def hours_of(state: AppState, scope: Scope, chosen: Period) -> list[dict[str, Any]]:
+    return all_pages(lambda p: judged_rows(state.store, "hourly", scope, chosen.range, p))
+
+
+@router.get("/enterprises/{enterprise_id}", response_class=HTMLResponse)
+def enterprise_page(request: Request, enterprise_id: str, state: StateDep, user: WebUserDep,
+                    start: DateQuery = None, end: DateQuery = None) -> HTMLResponse:
+    """Outlets, judged hours against their limits, data quality and alerts (default: 7 days)."""
+    ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
+    s = state.settings
+    chosen = period(start, end, s.timezone, now_ms(), 7, HOURS_MAX_DAYS)
+    labels = labels_for(request)
+    hours = hours_of(state, Scope(ent.id), chosen)
+    _, buckets, rows_ = ranked(state, user.principal, chosen.range)
+    mine = next((r for r in rows_ if r.enterprise == ent.id), None)
+    alerts = find_alerts(request, user.principal, state.registry, state.results,
+                         enterprise=ent.id, limit=50)
+    return page(request, "enterprise.html", ent=ent, query=chosen.form(), alerts=alerts,
+                charts={"tz": s.timezone, "time": labels("time"),
+                        "charts": hour_charts(hours, labels)},
+                quality=hour_quality(hours), ranked=mine, buckets=buckets,
+                standards=state.standards.limits)
+
+
+def reading_rows(state: AppState, scope: Scope, chosen: Period) -> list[dict[str, Any]]:
+    return all_pages(lambda p: list(rows(state.store, readings_query(scope, chosen.range, p))))
+
+
+def outlet_scope(request: Request, ent: Enterprise, outlet: str | None) -> Scope:
+    """The scope of one registered outlet (the first one by default), as the API checks it."""
+    return series_scope(request, ent, outlet or next(iter(sorted(ent.outlets)), None), None)
+
+
+@router.get("/enterprises/{enterprise_id}/readings", response_class=HTMLResponse)
+def readings_page(request: Request, enterprise_id: str, state: StateDep, user: WebUserDep,
+                  outlet: OutletQuery = None, date: DateQuery = None) -> HTMLResponse:
+    """One outlet's minute readings of one local day (default: today), flags marked."""
+    ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
+    scope = outlet_scope(request, ent, outlet)
+    chosen = day(date, state.settings.timezone, now_ms())
+    found = reading_rows(state, scope, chosen)
+    marked = flagged(found)
+    labels = labels_for(request)
+    return page(request, "readings.html", ent=ent, outlet=scope.outlet, day=chosen.first,
+                previous=chosen.first - timedelta(days=1), following=chosen.first
+                + timedelta(days=1), count=len(found), flagged=marked[:FLAGGED_SHOWN],
+                more=max(0, len(marked) - FLAGGED_SHOWN),
+                charts={"tz": state.settings.timezone, "time": labels("time"),
+                        "charts": reading_charts(found, labels)})
+
+
+def attachment(name: str, lines: Iterator[str]) -> StreamingResponse:
+    return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/enterprises/{enterprise_id}/readings.csv")
+def readings_csv(request: Request, enterprise_id: str, state: StateDep, user: WebUserDep,
+                 outlet: OutletQuery = None, date: DateQuery = None) -> StreamingResponse:
+    """The day's readings of one outlet as the JSON API's CSV."""
+    ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
+    scope = outlet_scope(request, ent, outlet)
+    chosen = day(date, state.settings.timezone, now_ms())
+    found = all_pages(lambda p: fetch(state.store, readings_query(scope, chosen.range, p)))
+    return attachment(f"{ent.id}_{scope.outlet}_{chosen.first}_readings.csv",
+                      csv_lines(ent.id, found))
+
+
+def hour_lines(rows_: list[dict[str, Any]]) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(HOUR_COLUMNS)
+    for row in rows_:
+        writer.writerow([iso(row["time"]) if c == "time" else row.get(c, "")
+                         for c in HOUR_COLUMNS])
+    yield buf.getvalue()
+
+
+@router.get("/enterprises/{enterprise_id}/hourly.csv")
+def hours_csv(request: Request, enterprise_id: str, state: StateDep, user: WebUserDep,
+              start: DateQuery = None, end: DateQuery = None) -> StreamingResponse:
+    """The judged hours of the period as CSV (one row per outlet, pollutant and hour)."""
+    ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
+    chosen = period(start, end, state.settings.timezone, now_ms(), 7,
+                    state.settings.api_max_span_results_days)
+    found = hours_of(state, Scope(ent.id), chosen)
+    return attachment(f"{ent.id}_{chosen.first}_{chosen.last}_hours.csv", hour_lines(found))

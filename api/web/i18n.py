@@ -1,0 +1,164 @@
+"""Labels of the web pages in Chinese and English.
+
+Pollutant names and units come from the catalogue (core/pollutants.py: name_zh, name_en,
+unit); data flags from HJ 212-2017 table 8 (hj212.md §11.1). The language is the ``lang``
+cookie when set, else the browser's first choice between the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.pollutants import BY_KEY, DATA_FLAGS
+
+LANGS = ("zh", "en")
+LANG_COOKIE = "ems_lang"
+
+# Flags in Chinese, as HJ 212-2017 table 8 names them (English: core.pollutants.DATA_FLAGS).
+FLAGS_ZH = {"N": "正常", "F": "停运", "M": "维护", "S": "手工输入", "D": "故障", "C": "校准",
+            "T": "超测量上限", "B": "通讯异常"}
+
+TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
+    "app": ("排放监测", "Emissions monitoring"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出", "Log out"),
+    "api_key": ("API 密钥", "API key"),
+    "login_help": ("用管理员发放的 API 密钥登录。", "Log in with the API key you were given."),
+    "login_failed": ("密钥无效或已撤销。", "The key is not valid or was revoked."),
+    "rankings": ("排名", "Rankings"),
+    "alerts": ("告警", "Alerts"),
+    "alert": ("告警", "Alert"),
+    "enterprise": ("企业", "Enterprise"),
+    "region": ("区域", "Region"),
+    "industry": ("行业", "Industry"),
+    "all": ("全部", "All"),
+    "start": ("开始", "Start"),
+    "end": ("结束", "End"),
+    "per": ("分段", "Per"),
+    "month": ("月", "month"),
+    "quarter": ("季度", "quarter"),
+    "show": ("查看", "Show"),
+    "rank": ("名次", "Rank"),
+    "name": ("名称", "Name"),
+    "compliance_rate": ("达标率", "Compliance rate"),
+    "exceedance_hours": ("超标小时", "Exceeded hours"),
+    "max_multiple": ("最大超标倍数", "Max multiple"),
+    "transmission_rate": ("数据传输率", "Transmission rate"),
+    "validity_rate": ("数据有效率", "Validity rate"),
+    "effective_transmission_rate": ("数据传输有效率", "Effective transmission"),
+    "open_alerts": ("未关闭告警", "Open alerts"),
+    "status": ("状态", "Status"),
+    "status_C": ("达标", "compliant"),
+    "status_E": ("超标", "exceeded"),
+    "status_U": ("无判定", "undetermined"),
+    "kind": ("类型", "Kind"),
+    "outlet": ("排放口", "Outlet"),
+    "outlets": ("排放口", "Outlets"),
+    "pollutant": ("污染物", "Pollutant"),
+    "medium": ("介质", "Medium"),
+    "interval": ("采样间隔", "Interval"),
+    "limits": ("限值", "Limits"),
+    "limit": ("限值", "Limit"),
+    "filter": ("筛选", "Filter"),
+    "severity": ("严重程度", "Severity"),
+    "hours": ("小时数", "Hours"),
+    "peak_multiple": ("峰值倍数", "Peak multiple"),
+    "notes": ("记录", "Notes"),
+    "note": ("说明", "Note"),
+    "acknowledge": ("确认", "Acknowledge"),
+    "resolve": ("关闭", "Resolve"),
+    "explanation": ("企业说明", "Explanation"),
+    "explain": ("提交说明", "Send explanation"),
+    "no_alerts": ("没有告警。", "No alerts."),
+    "judged_hours": ("小时判定", "Judged hours"),
+    "corrected_mean": ("折算浓度", "Corrected mean"),
+    "exceeded": ("超标", "Exceeded"),
+    "data_quality": ("数据质量", "Data quality"),
+    "valid_hours": ("有效小时", "Valid hours"),
+    "hours_received": ("有数据小时", "Hours with data"),
+    "readings": ("监测数据", "Readings"),
+    "day": ("日期", "Day"),
+    "previous_day": ("前一天", "Previous day"),
+    "next_day": ("后一天", "Next day"),
+    "today": ("今天", "Today"),
+    "flagged": ("非正常标记", "Flagged (not N)"),
+    "flag": ("标记", "Flag"),
+    "value": ("数值", "Value"),
+    "time": ("时间", "Time"),
+    "download_csv": ("下载 CSV", "Download CSV"),
+    "no_data": ("该时段没有数据。", "No data in this period."),
+    "period": ("时段", "Period"),
+    "error": ("错误", "Error"),
+    "back": ("返回", "Back"),
+    "more_rows": ("另有 {n} 条未显示。", "{n} more not shown."),
+    "acknowledged_ok": ("已确认。", "Acknowledged."),
+    "resolved_ok": ("已关闭。", "Resolved."),
+    "explained_ok": ("说明已保存。", "Explanation saved."),
+    "kind_exceedance": ("超标", "exceedance"),
+    "kind_data_gap": ("数据缺失", "data gap"),
+    "kind_over_range": ("超量程", "over range"),
+    "kind_suspicious_flatline": ("数据恒值", "flat line"),
+    "kind_invalid_data": ("无效数据", "invalid data"),
+    "st_open": ("待处理", "open"),
+    "st_acknowledged": ("已确认", "acknowledged"),
+    "st_resolved": ("已关闭", "resolved"),
+    "medium_gas": ("废气", "flue gas"),
+    "medium_water": ("废水", "wastewater"),
+    "sev_low": ("低", "low"),
+    "sev_medium": ("中", "medium"),
+    "sev_high": ("高", "high"),
+    "sev_critical": ("严重", "critical"),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "language": ("English", "中文"),
+    "hours_summary": ("{n} 小时，有效 {valid}，超标 {exceeded}",
+                      "{n} hours, {valid} valid, {exceeded} exceeded"),
+    "readings_summary": ("{n} 个值，{flagged} 个非正常标记", "{n} values, {flagged} flagged"),
+}
+
+
+def choose(cookie: str | None, accept_language: str | None) -> str:
+    """The page language: the cookie's, else zh when the browser prefers Chinese, else en."""
+    if cookie in LANGS:
+        return str(cookie)
+    first = (accept_language or "").split(",")[0].strip().lower()
+    return "zh" if first.startswith("zh") else "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """Labels in one language (``lang``), with the other one at hand for pollutant names."""
+
+    lang: str
+
+    def __call__(self, key: str, **values: object) -> str:
+        zh, en = TEXT[key]
+        text = zh if self.lang == "zh" else en
+        return text.format(**values) if values else text
+
+    def maybe(self, key: str, fallback: str) -> str:
+        """The label of ``key`` if there is one, else ``fallback`` (e.g. a new alert kind)."""
+        return self(key) if key in TEXT else fallback
+
+    def pollutant(self, key: str) -> str:
+        """Name in this language ("二氧化硫" or "Sulphur dioxide"); the key itself when it is
+        not in the catalogue."""
+        p = BY_KEY.get(key)
+        if p is None:
+            return key
+        return p.name_zh if self.lang == "zh" else p.name_en
+
+    def pollutant_other(self, key: str) -> str:
+        """The name in the other language, shown alongside."""
+        p = BY_KEY.get(key)
+        if p is None:
+            return ""
+        return p.name_en if self.lang == "zh" else p.name_zh
+
+    def unit(self, key: str) -> str:
+        p = BY_KEY.get(key)
+        return p.unit if p is not None else ""
+
+    def flag(self, letter: str) -> str:
+        if self.lang == "zh":
+            return FLAGS_ZH.get(letter, letter)
+        return DATA_FLAGS.get(letter, letter)

@@ -1,0 +1,204 @@
+"""The web pages in a real browser: Debian's chromium, headless, driven by Playwright, against
+the API over a real InfluxDB with seeded data. Screenshots go to test-artifacts/web/.
+
+Playwright drives the system chromium (never a browser of its own download). A test fails on
+any console error of a page, which is where the browser reports a Content-Security-Policy
+violation, and on any JavaScript dialog (an injected script would open one).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
+
+from api.web import vendor
+from core.results import ResultStore
+from tests.web_support import (  # noqa: F401
+    BY_TRANSMISSION,
+    HTML_EXPLANATION,
+    RANK_ORDER,
+    SCRIPT_NOTE,
+    Web,
+    web,
+)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="chromium is not installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    missing = vendor.missing()
+    assert not missing, f"{missing} not in place: run python -m api.web.vendor (make install)"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Watched:
+    """A page whose console errors and dialogs are collected."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("console", self._console)
+        page.on("dialog", self._dialog)
+
+    def _console(self, msg: ConsoleMessage) -> None:
+        if msg.type == "error":
+            self.errors.append(msg.text)
+
+    def _dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def clean(self) -> None:
+        assert self.errors == []
+        assert self.dialogs == []
+
+
+@pytest.fixture
+def tab(browser: Browser, web: Web) -> Iterator[Watched]:  # noqa: F811
+    context = browser.new_context(base_url=web.url, viewport={"width": 1280, "height": 900},
+                                  locale="en-US")
+    context.set_default_timeout(10_000)
+    watched = Watched(context.new_page())
+    yield watched
+    context.close()
+
+
+def log_in(tab: Watched, web: Web, who: str, shot: str | None = None) -> None:  # noqa: F811
+    tab.page.goto("/web/")
+    expect(tab.page).to_have_url(f"{web.url}/web/login?next=/web/")
+    tab.page.fill("#key", web.api.keys[who])
+    if shot:
+        tab.shot(shot)
+    tab.page.click("form[action='/web/login'] button[type=submit]")
+
+
+def ranked_ids(tab: Watched) -> list[str]:
+    return tab.page.locator("#rankings tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.enterprise)")
+
+
+def charts_drawn(tab: Watched, minimum: int) -> None:
+    expect(tab.page.locator(".chart[data-drawn] canvas").nth(minimum - 1)).to_be_visible()
+
+
+def test_inspector_ranks_opens_an_enterprise_and_acknowledges(tab: Watched,
+                                                              web: Web) -> None:  # noqa: F811
+    log_in(tab, web, "inspector", shot="01-login")
+    page = tab.page
+    expect(page).to_have_url(f"{web.url}/web/rankings")
+    assert ranked_ids(tab) == RANK_ORDER
+    # The status string as coloured cells: exceeded, compliant, undetermined.
+    expect(page.locator("#rankings tr[data-enterprise=E0001] .st-E")).to_have_count(1)
+    expect(page.locator("#rankings tr[data-enterprise=E0002] .st-C")).to_have_count(1)
+    expect(page.locator("#rankings tr[data-enterprise=E0008] .st-C, "
+                        "#rankings tr[data-enterprise=E0008] .st-E")).to_have_count(0)
+    tab.shot("02-rankings")
+    page.click("a.sort[data-sort=transmission_rate]")
+    expect(page.locator("a.sort.active[data-sort=transmission_rate]")).to_be_visible()
+    assert ranked_ids(tab) == BY_TRANSMISSION
+    page.click("a.sort[data-sort=transmission_rate]")  # again: ascending, missing ones last
+    expect(page.locator("a.sort[aria-sort=ascending]")).to_be_visible()
+    assert ranked_ids(tab) == [*reversed(BY_TRANSMISSION[:-1]), "E0008"]
+    tab.shot("03-rankings-sorted")
+
+    page.click("#rankings tr[data-enterprise=E0001] a[href='/web/enterprises/E0001']")
+    expect(page.locator("h1")).to_contain_text("E0001")
+    charts_drawn(tab, 2)  # so2 and nox of G1, each with its limit line
+    expect(page.locator("#quality")).to_contain_text("Sulphur dioxide")
+    expect(page.locator("#quality")).to_contain_text("二氧化硫")
+    tab.shot("04-enterprise")
+
+    alert_id = web.seeded.alerts["exceedance"]
+    page.click(f"tr[data-alert='{alert_id}'] a")
+    expect(page.locator("#alert-status")).to_have_attribute("data-status", "open")
+    page.fill("#ack-note", "Called the plant; desulphuriser pump restarted.")
+    page.click("#acknowledge button")
+    expect(page.locator("#alert-status")).to_have_attribute("data-status", "acknowledged")
+    expect(page.locator("#notes")).to_contain_text("desulphuriser pump restarted")
+    tab.shot("05-alert-acknowledged")
+    stored = ResultStore(web.api.store).get_alert(alert_id)
+    assert stored is not None
+    assert stored.status == "acknowledged"
+    assert stored.notes[-1]["by"] == f"inspector:{web.api.key_ids['inspector']}"
+
+    page.goto("/web/alerts?status=acknowledged")
+    expect(page.locator(f"tr[data-alert='{alert_id}']")).to_be_visible()
+    tab.shot("06-alert-queue")
+    tab.clean()
+
+
+def test_enterprise_sees_its_charts_and_nothing_else(tab: Watched, web: Web) -> None:  # noqa: F811
+    log_in(tab, web, "e1")
+    page = tab.page
+    expect(page).to_have_url(f"{web.url}/web/enterprises/E0001")
+    charts_drawn(tab, 2)
+    expect(page.locator("header nav")).not_to_contain_text("Rankings")
+    tab.shot("07-enterprise-own")
+    page.click("header a.lang")  # 中文
+    expect(page.locator("header nav")).to_contain_text("监测数据")
+    expect(page.locator("#quality")).to_contain_text("二氧化硫")
+    charts_drawn(tab, 2)
+    tab.shot("07-enterprise-own-zh")
+    page.click("header a.lang")  # back to English
+    expect(page.locator("header nav")).to_contain_text("Readings")
+    page.click("header nav a[href$='/readings']")
+    charts_drawn(tab, 2)  # today's so2 and o2 of G1
+    flagged = page.locator("#flagged tbody")
+    for letter, meaning in (("M", "maintenance"), ("T", "above measuring range"),
+                            ("D", "analyser fault")):
+        expect(flagged).to_contain_text(meaning)
+        expect(flagged.locator(f".flag-{letter}")).to_have_count(1)
+    tab.shot("08-readings-today")
+
+    page.set_viewport_size({"width": 768, "height": 1024})  # a tablet, upright
+    page.reload()
+    charts_drawn(tab, 2)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 768, "the page scrolls sideways on a tablet"
+    tab.shot("09-readings-tablet")
+    tab.clean()  # the refusals below are logged by the browser as failed loads
+
+    for path in ("/web/enterprises/E0002", "/web/enterprises/E0002/readings",
+                 f"/web/alerts/{web.seeded.alerts['other']}"):
+        response = page.goto(path)
+        assert response is not None
+        assert response.status == 404, path
+        expect(page.locator("main")).to_contain_text("not found")
+    tab.shot("10-other-enterprise-404")
+    response = page.goto("/web/rankings")
+    assert response is not None
+    assert response.status == 403
+
+
+def test_a_note_with_a_script_is_shown_as_text(tab: Watched, web: Web) -> None:  # noqa: F811
+    log_in(tab, web, "inspector")
+    tab.page.goto(f"/web/alerts/{web.seeded.alerts['noted']}")
+    notes = tab.page.locator("#notes")
+    expect(notes).to_contain_text(SCRIPT_NOTE)
+    assert notes.locator("script, b").count() == 0
+    expect(tab.page.locator("#explanation")).to_have_text(HTML_EXPLANATION)
+    assert tab.page.locator("#explanation img").count() == 0
+    # Only the page's own scripts: the library, app.js and the chart data block.
+    srcs = tab.page.locator("script").evaluate_all("s => s.map(e => e.src || e.type)")
+    assert all(s.endswith((".js", "application/json")) for s in srcs), srcs
+    tab.shot("11-alert-script-note")
+    tab.clean()
