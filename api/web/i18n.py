@@ -99,6 +99,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "kind_over_range": ("超量程", "over range"),
     "kind_suspicious_flatline": ("数据恒值", "flat line"),
     "kind_invalid_data": ("无效数据", "invalid data"),
+    "kind_broker_drops": ("代理丢弃消息", "broker dropped messages"),
     "st_open": ("待处理", "open"),
     "st_acknowledged": ("已确认", "acknowledged"),
     "st_resolved": ("已关闭", "resolved"),
