@@ -78,8 +78,8 @@ def alerts(client: httpx.Client, enterprise: str) -> list[ObservedAlert]:
     while True:
         items = get(client, "/api/v1/alerts", params)["items"]
         fresh = [a for a in items if a["id"] not in seen]
+        seen.update(a["id"] for a in fresh)
         for a in fresh:
-            seen.add(a["id"])
             if not a["active"] and not a["hours"]:
                 continue  # withdrawn
             out.append(ObservedAlert(kind=a["kind"], enterprise=a["enterprise"],
