@@ -8,7 +8,13 @@
 
 A scenario run first writes the registry (and device secrets) the service must load, and the
 expected outcome (``expected.json``: period, expectations, verdicts left out as ambiguous),
-by default under ``var/scenarios/<name>/``. Broker settings come from the environment (EMS_*).
+by default under ``var/scenarios/<name>/``. Broker settings come from the environment (EMS_*):
+with EMS_SIM_DEVICE_LOGIN=true each device logs in as itself, else all as EMS_MQTT_USERNAME;
+``hj212-tcp`` outlets connect to the gateway at EMS_SIM_GATEWAY_HOST:EMS_SIM_GATEWAY_PORT and
+check its 9014 replies (unanswered uploads are counted and logged as errors). ``--follow``
+backfills up to the present after the period, logs "caught up with the present", then goes on
+in real time. ``python -m simulators.verify NAME`` runs a scenario through the whole local
+stack and compares the outcome (``make scenario``).
 """
 
 from __future__ import annotations
