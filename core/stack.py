@@ -60,9 +60,15 @@ class Child:
     proc: subprocess.Popen[bytes]
     log_path: Path
     watched: bool = True  # a service that must keep running (not a one-off command)
+    log_from: int = 0  # where this process's part of its (appended) log starts
 
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        """What this process has logged (earlier runs' lines left out)."""
+        if not self.log_path.exists():
+            return ""
+        with self.log_path.open("rb") as fh:
+            fh.seek(self.log_from)
+            return fh.read().decode(errors="replace")
 
 
 @dataclass
@@ -182,11 +188,12 @@ class LocalStack:
         module, user = MODULES[name]
         log_path = self.logs / f"{name}.log"
         with log_path.open("ab") as fh:
+            log_from = fh.tell()
             proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT,
                                     env={**self.env(user), **(env or {})}, stdout=fh,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
-        child = Child(name, proc, log_path, watched)
+        child = Child(name, proc, log_path, watched, log_from)
         self.children.append(child)
         return child
 
