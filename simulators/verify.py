@@ -212,14 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     if not path.exists():
         log.error("no scenario %s", path)
         return 2
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C: stop everything
     try:
-        verdict = run(path, args.workdir or VAR / path.stem, stop=stop)
+        verdict = run(path, args.workdir or VAR / path.stem)
     except (ScenarioError, ServerError, LinkError, StoreError, ApiError, httpx.HTTPError) as exc:
         log.error("%s", exc)
         return 2
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
     print(verdict.text, flush=True)
     return 0 if verdict.ok else 1
 
