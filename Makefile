@@ -37,6 +37,12 @@ $(STAMP): pyproject.toml
 run: install
 	$(PY) -m core.stack
 
+# A scenario through the whole local stack, compared with its expected outcome:
+# make scenario NAME=clean (or incidents, tampering, demo, or a path to a scenario file).
+scenario: install
+	@if [ -z "$(NAME)" ]; then echo "usage: make scenario NAME=clean|incidents|tampering|demo"; exit 2; fi
+	$(PY) -m simulators.verify $(NAME)
+
 test: install
 	$(PY) -m pytest -q
 

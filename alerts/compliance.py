@@ -15,8 +15,9 @@ Rules (compliance-rules.md §0, §1.2-§1.5, §2; HJ 76-2017 Appendix B):
 - The hour is *valid* when ``n_valid >= min_valid_samples(interval_s)`` (45 of 60 one-minute
   values; the same 75 % share, rounded up, for other sampling intervals) and the outlet operates.
   It does not operate when ``o2_mean >= o2_cutoff_pct`` (default 19 %, §1.2 guard: the cut-off is
-  not in any text, so it is configurable). A non-operating hour is not valid, never an
-  exceedance, and has no ``mean_ref`` (the correction factor explodes near 21 % O2).
+  not in any text, so it is configurable), nor when every value it received is flagged ``F``
+  (stopped, §1.2: "HJ 212 flag F" marks non-operating hours). A non-operating hour is not valid,
+  never an exceedance, and has no ``mean_ref`` (the correction factor explodes near 21 % O2).
 - Exceeded: valid and ``mean_ref > limit``, strictly (HJ 76 alarm rule, §1.5), on the raw,
   unrounded value (§5 item 14: platforms that round first may differ right at the limit).
   ``multiple = (mean_ref - limit) / limit`` (§1.5, §5 item 9), defined only for exceeded periods
@@ -43,7 +44,7 @@ from datetime import UTC, datetime, time, tzinfo
 import numpy as np
 import numpy.typing as npt
 
-from core.pollutants import OVER_RANGE_FLAG, VALID_FLAG
+from core.pollutants import OVER_RANGE_FLAG, STOPPED_FLAG, VALID_FLAG
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -53,6 +54,7 @@ Bool = npt.NDArray[np.bool_]
 
 FLAG_N = ord(VALID_FLAG)  # flags travel as uint8 ASCII codes
 FLAG_T = ord(OVER_RANGE_FLAG)
+FLAG_F = ord(STOPPED_FLAG)
 HOUR_S = 3600
 AIR_O2_PCT = 21.0
 MIN_VALID_MINUTES_PER_HOUR = 45  # HJ 76-2017 App. B / compliance-rules.md §1.3
@@ -293,13 +295,15 @@ def judge_hours(
     s = (uniq // n_h).astype(np.int32)
     mean, o2_mean = _div(sums, n_valid), _div(o2_sums, n_valid)
     o2_mean[spec.o2_series[s] < 0] = np.nan
-    operating = ~(o2_mean >= o2_cutoff_pct)
+    n_received = np.bincount(ids, minlength=g).astype(np.int64)
+    n_stopped = np.bincount(ids[m.flag == FLAG_F], minlength=g)
+    operating = ~(o2_mean >= o2_cutoff_pct) & (n_stopped < n_received)
     mean_ref = _corrected(mean, o2_mean, spec.o2_ref_pct[s], operating)
     hour_valid = (n_valid >= min_valid_samples(spec.interval_s[s])) & operating
     exceeded, multiple = judge_limit(mean_ref, hour_valid, spec.limit[s], spec.limit_min[s])
     return HourResults(
         series=s, hour_start_s=(uniq % n_h + h0) * HOUR_S,
-        n_received=np.bincount(ids, minlength=g).astype(np.int64), n_valid=n_valid,
+        n_received=n_received, n_valid=n_valid,
         n_over_range=np.bincount(ids[m.flag == FLAG_T], minlength=g).astype(np.int64),
         mean=mean, o2_mean=o2_mean, mean_ref=mean_ref, operating=operating, valid=hour_valid,
         limit=spec.limit[s], limit_min=spec.limit_min[s], exceeded=exceeded, multiple=multiple,

@@ -129,7 +129,7 @@ def _reference_hour(
     n = len(values)
     mean = sum(values) / n if n else math.nan
     o2_mean = sum(o2_values) / n if (n and o2 is not None) else math.nan
-    operating = not o2_mean >= cutoff
+    operating = not o2_mean >= cutoff and any(f != "F" for _, _, f in minutes)
     ref, limit = float(spec.o2_ref_pct[s]), float(spec.limit[s])
     if not operating:
         mean_ref = math.nan

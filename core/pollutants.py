@@ -100,6 +100,7 @@ DATA_FLAGS: dict[str, str] = {
 }
 VALID_FLAG = "N"
 OVER_RANGE_FLAG = "T"
+STOPPED_FLAG = "F"
 
 
 def get(key: str) -> Pollutant:

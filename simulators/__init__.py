@@ -7,6 +7,7 @@ Data flow (one concept per module):
     incidents.py  what each scripted incident does to a minute
     plan.py       every message a scenario sends, deterministic (PlannedMessage)
     payloads.py   noise and encoding: JSON readings, HJ 212 frames (encoder plugged in)
+    hj212.py      the HJ 212 encoder on the service's codec, and the 9014 reply matcher
     expected.py   the expected outcome, judged from the plan (pure)
     outcome.py    Expectation, Observed, compare(), report()
     registry.py   the registry and device secrets a scenario needs
@@ -15,4 +16,7 @@ Data flow (one concept per module):
     runner.py     ScenarioPublisher: plan -> payloads -> links, with flow control
     load.py       load mode for benchmarks
     fleet.py      simple generated fleets (tests, load mode)
+    observe.py    what the service reports, read from its API into Observed
+    verify.py     python -m simulators.verify NAME (make scenario): a scenario through the
+                  whole local stack (core.stack), compared with its expectations
 """

@@ -8,7 +8,13 @@
 
 A scenario run first writes the registry (and device secrets) the service must load, and the
 expected outcome (``expected.json``: period, expectations, verdicts left out as ambiguous),
-by default under ``var/scenarios/<name>/``. Broker settings come from the environment (EMS_*).
+by default under ``var/scenarios/<name>/``. Broker settings come from the environment (EMS_*):
+with EMS_SIM_DEVICE_LOGIN=true each device logs in as itself, else all as EMS_MQTT_USERNAME;
+``hj212-tcp`` outlets connect to the gateway at EMS_SIM_GATEWAY_HOST:EMS_SIM_GATEWAY_PORT and
+check its 9014 replies (unanswered uploads are counted and logged as errors). ``--follow``
+backfills up to the present after the period, logs "caught up with the present", then goes on
+in real time. ``python -m simulators.verify NAME`` runs a scenario through the whole local
+stack and compares the outcome (``make scenario``).
 """
 
 from __future__ import annotations
@@ -26,17 +32,20 @@ import orjson
 
 from core.logs import setup_logging
 from core.standards import load_standards
+from simulators import hj212
 from simulators.clocks import Backfill, Clock, Paced, realtime
 from simulators.expected import expected_outcome
 from simulators.links import Link, LinkError, MqttLink
 from simulators.load import load_fleet, run_load
 from simulators.registry import default_paths, write_registry
-from simulators.runner import ScenarioPublisher, link_factory
+from simulators.runner import LinkFactory, ScenarioPublisher, link_factory
 from simulators.scenario import Scenario, ScenarioError, load_scenario
 from simulators.settings import SimSettings
 
 log = logging.getLogger("simulators")
 FOLLOW_MAX_MS = 30 * 24 * 3_600_000
+MINUTE_MS = 60_000
+CAUGHT_UP = "caught up with the present"  # logged once in follow mode (core.stack waits for it)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -85,6 +94,18 @@ def make_clock(args: argparse.Namespace, scenario: Scenario) -> Clock:
     return Paced(args.speed, scenario.start_ms)
 
 
+def scenario_links(settings: SimSettings, passwords: dict[str, str]) -> LinkFactory:
+    """Links as the settings say: per-device or shared broker login, the HJ 212 gateway."""
+    password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+    return link_factory(settings.mqtt_host, settings.mqtt_port,
+                        username=settings.mqtt_username, password=password,
+                        client_prefix=settings.sim_client_prefix,
+                        gateway=(settings.sim_gateway_host, settings.sim_gateway_port)
+                        if settings.sim_gateway_port else None,
+                        device_passwords=passwords if settings.sim_device_login else None,
+                        replies=hj212.DataReplies)
+
+
 def run_scenario(args: argparse.Namespace, settings: SimSettings, stop: threading.Event) -> int:
     start_ms = None
     if args.start:
@@ -107,26 +128,37 @@ def run_scenario(args: argparse.Namespace, settings: SimSettings, stop: threadin
              reg_path, n, expect)
     if args.registry_only:
         return 0
-    password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-    links = link_factory(settings.mqtt_host, settings.mqtt_port,
-                         username=settings.mqtt_username, password=password,
-                         client_prefix=settings.sim_client_prefix,
-                         gateway=(settings.sim_gateway_host, settings.sim_gateway_port)
-                         if settings.sim_gateway_port else None)
-    pub = ScenarioPublisher(scenario, links, passwords=fleet.passwords,
+    pub = ScenarioPublisher(scenario, scenario_links(settings, fleet.passwords),
+                            passwords=fleet.passwords, encoder=hj212.encode,
                             max_outstanding=settings.sim_max_outstanding,
                             ack_timeout_s=settings.sim_ack_timeout_s)
     try:
         stats = pub.run(make_clock(args, scenario), stop=stop)
         log.info("scenario %s: %s", scenario.name, stats.line())
+        if stats.reply_failures:
+            log.error("%d HJ 212 uploads were not answered as they should have been",
+                      stats.reply_failures)
         if args.follow and not stop.is_set():
-            log.info("following in real time from %s", scenario.end_ms)
-            stats = pub.run(realtime(), start_ms=scenario.end_ms,
-                            stop_ms=scenario.end_ms + FOLLOW_MAX_MS, stop=stop)
-            log.info("scenario %s, followed: %s", scenario.name, stats.line())
+            follow(pub, scenario, stop)
     finally:
         pub.close()
     return 0
+
+
+def follow(pub: ScenarioPublisher, scenario: Scenario, stop: threading.Event) -> None:
+    """After the scenario's period: the time up to the last whole minute in backfill, then
+    real time (the plan goes on: incidents that outlast the period keep acting)."""
+    present = int(time.time() * 1000) // MINUTE_MS * MINUTE_MS - MINUTE_MS
+    start = scenario.end_ms
+    if present > start:
+        stats = pub.run(Backfill(), start_ms=start, stop_ms=present, stop=stop)
+        log.info("scenario %s, backfilled to %s: %s", scenario.name, present, stats.line())
+        start = present
+    if stop.is_set():
+        return
+    log.info("%s: following in real time from %s", CAUGHT_UP, start)
+    stats = pub.run(realtime(), start_ms=start, stop_ms=start + FOLLOW_MAX_MS, stop=stop)
+    log.info("scenario %s, followed: %s", scenario.name, stats.line())
 
 
 def run_load_mode(args: argparse.Namespace, settings: SimSettings,

@@ -23,9 +23,12 @@ Alerts follow the episode rules: an exceedance episode opens on an exceeded hour
 the next valid compliant hour (invalid hours neither grow nor close it); a flat line is a run
 of at least ``FLAT_MIN_HOURS`` valid hours with one identical mean; a data gap is a silence of
 at least ``GAP_ALERT_MIN_MS``, and holes of at most ``GAP_QUIET_MAX_MS`` must raise nothing;
-over-range alerts cover the hours with T-flagged values. Rankings: an enterprise with exceeded
-hours or days ranks below a clean enterprise of the same industry and layout that it matches
-or trails on received and valid values (any sensible ranking formula agrees).
+over-range alerts cover the hours with T-flagged values; an invalid-data alert marks a local day
+(of one outlet and pollutant) with more than ``INVALID_HOURS_MAX`` hours that received values
+and operated (not only flag F, O2 under the cut-off) but were not valid. Rankings: an
+enterprise with exceeded hours or days ranks below a clean enterprise of the same industry and
+layout that it matches or trails on received and valid values (any sensible ranking formula
+agrees).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ O2_CUTOFF_PCT = 19.0  # §1.2 guard: the hour is non-operating from here (config
 FLAT_MIN_HOURS = 4
 GAP_ALERT_MIN_MS = HOUR_MS
 GAP_QUIET_MAX_MS = 15 * 60_000
+INVALID_HOURS_MAX = 4  # the scheduler's alerts_invalid_hours
 NOISE_SIGMAS = 6.0
 MARGIN_SHARE = 0.01
 ROUNDING_VAR = 0.0005**2 / 3  # values go out with three decimals
@@ -66,6 +70,7 @@ class Cell:
     n_received: int = 0
     n_valid: int = 0
     n_over_range: int = 0
+    n_stopped: int = 0  # flag F
     sum_c: float = 0.0
     sum_o2: float = 0.0
     var_c: float = 0.0
@@ -89,6 +94,7 @@ class Hour:
     multiple: float | None = None
     n_over_range: int = 0
     flat: float | None = None
+    operating: bool | None = True  # None: the O2 cut-off is too close to call
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +159,7 @@ def collect(scenario: Scenario, i: int) -> tuple[Stored, Counter[str]]:
     stored: Stored = {}
     rejections: Counter[str] = Counter()
     for msg in plan_outlet(scenario, i):
-        rejections.update(expected_rejections(msg))
+        rejections.update(expected_rejections(msg, spec))
         entries = stored_entries(msg, spec)
         if not entries:
             continue
@@ -186,6 +192,7 @@ def _accumulate(stored: Stored, pollutants: list[str], linked: set[str], start_m
             c = cells[p][hour]
             c.n_received += 1
             c.n_over_range += flag == "T"
+            c.n_stopped += flag == "F"
             if flag != "N" or (p in linked and (o2 is None or o2[1] != "N")):
                 continue
             c.n_valid += 1
@@ -203,10 +210,12 @@ def _accumulate(stored: Stored, pollutants: list[str], linked: set[str], start_m
 
 def judge_hour(start_ms: int, c: Cell, o2_ref: float | None, bounds: Bounds | None,
                need: int) -> Hour:
-    """One hour of one pollutant; ``o2_ref`` None when it is not O2-corrected."""
+    """One hour of one pollutant; ``o2_ref`` None when it is not O2-corrected. An hour too
+    thin to be valid still says whether the plant operated (for invalid-data days)."""
     base = Hour(start_ms=start_ms, n_received=c.n_received, n_valid=c.n_valid, valid=False,
-                n_over_range=c.n_over_range)
-    if c.n_valid < need:
+                n_over_range=c.n_over_range,
+                operating=not (c.n_received and c.n_stopped == c.n_received))
+    if c.n_valid == 0:
         return base
     n = c.n_valid
     mean = c.sum_c / n
@@ -215,11 +224,14 @@ def judge_hour(start_ms: int, c: Cell, o2_ref: float | None, bounds: Bounds | No
         o2_mean = c.sum_o2 / n
         sd_o2 = math.sqrt(c.var_o2) / n
         if abs(o2_mean - O2_CUTOFF_PCT) <= NOISE_SIGMAS * sd_o2 + 0.05:
-            return replace(base, valid=None, o2_mean=o2_mean)
+            return replace(base, valid=None if n >= need else False, o2_mean=o2_mean,
+                           operating=None)
         if o2_mean >= O2_CUTOFF_PCT:
-            return replace(base, o2_mean=o2_mean)
+            return replace(base, o2_mean=o2_mean, operating=False)
         factor = (AIR_O2_PCT - o2_ref) / (AIR_O2_PCT - o2_mean)
         rel_var = (sd_o2 / (AIR_O2_PCT - o2_mean)) ** 2
+    if n < need:
+        return base
     mean_ref = mean * factor
     if mean > 0:
         rel_var += c.var_c / n**2 / mean**2
@@ -230,17 +242,19 @@ def judge_hour(start_ms: int, c: Cell, o2_ref: float | None, bounds: Bounds | No
                    exceeded=exceeded, multiple=multiple, flat=c.flat if not c.mixed else None)
 
 
-def local_days(scenario: Scenario) -> list[tuple[int, int]]:
-    """The local days wholly inside the scenario: (start, end) in epoch ms."""
+def local_days(scenario: Scenario, partial: bool = False) -> list[tuple[int, int]]:
+    """The local days wholly inside the scenario (``partial``: every day it touches):
+    (start, end) in epoch ms."""
     first = datetime.fromtimestamp(scenario.start_ms / 1000, scenario.tz)
-    day = first.date() if first.time() == first.time().min else first.date() + timedelta(1)
+    whole = first.time() == first.time().min or partial
+    day = first.date() if whole else first.date() + timedelta(1)
     out: list[tuple[int, int]] = []
     while True:
         begin = datetime(day.year, day.month, day.day, tzinfo=scenario.tz)
         nxt = day + timedelta(days=1)
         end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=scenario.tz)
         b, e = int(begin.timestamp() * 1000), int(end.timestamp() * 1000)
-        if e > scenario.end_ms:
+        if (b if partial else e) >= scenario.end_ms + (0 if partial else 1):
             return out
         out.append((b, e))
         day = nxt
@@ -416,6 +430,26 @@ class _Builder:
             self.add("no_alert", "", self.scenario.start_ms, self.scenario.end_ms,
                      end_ms=self.scenario.end_ms, alert_kind="suspicious_flatline")
 
+    def invalid_days(self) -> None:
+        """Local days with more than INVALID_HOURS_MAX operating hours that were not valid."""
+        sure, days = True, local_days(self.scenario, partial=True)
+        end = self.scenario.end_ms
+        for p, hours in self.res.hours.items():
+            for d0, d1 in days:
+                inside = [h for h in hours if d0 <= h.start_ms < d1 and h.n_received]
+                bad = sum(1 for h in inside if h.valid is False and h.operating)
+                unsure = sum(1 for h in inside if h.valid is False and h.operating is None)
+                if bad > INVALID_HOURS_MAX:
+                    self.add("alert", p, d0, d1, end_ms=None if d1 > end else d1,
+                             alert_kind="invalid_data")
+                elif bad + unsure > INVALID_HOURS_MAX:
+                    sure = False
+                    self.ambiguous.append(f"invalid_data {d0} {self.spec.name}/{p}: "
+                                          f"{bad} to {bad + unsure} invalid hours")
+        if sure and not any(e.alert_kind == "invalid_data" for e in self.out):
+            self.add("no_alert", "", self.scenario.start_ms, end, end_ms=end,
+                     alert_kind="invalid_data")
+
     def gaps(self) -> None:
         stamps = self.res.received_stamps
         interval = self.spec.interval_s * 1000
@@ -438,6 +472,7 @@ class _Builder:
             self.pollutant(p)
         self.over_range()
         self.flatline()
+        self.invalid_days()
         self.gaps()
 
 

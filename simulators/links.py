@@ -8,17 +8,20 @@ reconnects on its own (paho waits at least a second first), as after a real netw
 drops it between messages, once the broker has acknowledged what was sent: a message caught in
 flight would be delivered twice (QoS 1 is at least once), harmless for readings, which
 overwrite, but a second rejection record for a malformed one.
-``Hj212TcpLink`` writes frames on a TCP connection to the HJ 212 gateway and, when asked,
-reads one reply line per frame (the gateway answers only after the broker acknowledged,
-DESIGN §3.2).
+``Hj212TcpLink`` writes frames on a TCP connection to the HJ 212 gateway and pairs the
+gateway's replies with them (the gateway answers only after the broker acknowledged,
+DESIGN §3.2); a reply that does not come is counted, not waited for forever.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import socket
 import threading
+import time
+from collections import Counter
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
@@ -39,7 +42,10 @@ class Pending(Protocol):
 
 
 class Link(Protocol):
-    def send(self, topic: str, payload: bytes) -> Pending: ...
+    def send(self, topic: str, payload: bytes, *, answered: bool = True) -> Pending:
+        """Send one message; ``answered`` False: the peer will not answer this one."""
+        ...
+
     def reconnect(self) -> None: ...
     def close(self) -> None: ...
 
@@ -137,7 +143,7 @@ class MqttLink:
                 return True
             return False
 
-    def send(self, topic: str, payload: bytes) -> Pending:
+    def send(self, topic: str, payload: bytes, *, answered: bool = True) -> Pending:
         with self._cond:
             self._n_sent += 1
         info = self.client.publish(topic, payload, qos=1)
@@ -164,43 +170,131 @@ class MqttLink:
         self.client.loop_stop()
 
 
-class Hj212TcpLink:
-    """Frames over TCP to an HJ 212 gateway; ``reply`` waits for one CR LF line per frame."""
+class ReplyMatcher(Protocol):
+    """How an HJ 212 device pairs the gateway's replies with its uploads."""
 
-    def __init__(self, host: str, port: int, *, reply: bool = False,
+    def expects(self, frame: bytes) -> str:
+        """The key (QN) of the reply ``frame`` asks for."""
+        ...
+
+    def answers(self, reply: bytes) -> str | None:
+        """The key of the upload ``reply`` answers; None if it is no valid reply for us."""
+        ...
+
+
+class _Reply:
+    """The gateway's reply to one upload; given up after the link's time-out (counted)."""
+
+    __slots__ = ("link", "key", "give_up_at", "_done")
+
+    def __init__(self, link: Hj212TcpLink, key: str) -> None:
+        self.link, self.key, self._done = link, key, False
+        self.give_up_at = time.monotonic() + link.timeout_s
+
+    def done(self) -> bool:
+        return self.wait(0.0)
+
+    def wait(self, timeout_s: float) -> bool:
+        if not self._done:
+            self._done = self.link.await_reply(self, timeout_s)
+        return self._done
+
+
+class Hj212TcpLink:
+    """Frames over TCP to an HJ 212 gateway.
+
+    With a ``matcher`` every frame sent with ``answered=True`` waits for its reply (the gateway
+    answers an upload that asks for one once the broker has it, DESIGN §3.2); frames go out
+    without waiting (pipelined) and replies are paired by key, so a reply that never comes is
+    noticed: after ``timeout_s`` it counts in ``missing``, as a device gives up after its
+    time-out (hj212.md §7). A reply that pairs with nothing counts in ``bad_replies``. Without
+    a matcher nothing is awaited.
+    """
+
+    def __init__(self, host: str, port: int, *, matcher: ReplyMatcher | None = None,
                  timeout_s: float = 10.0) -> None:
         self._addr = (host, port)
-        self._reply = reply
-        self._timeout = timeout_s
+        self._matcher = matcher
+        self.timeout_s = timeout_s
         self._buf = b""
-        self.replies: list[bytes] = []
+        self._owed: Counter[str] = Counter()  # replies due, by key
+        self._arrived: Counter[str] = Counter()  # replies read and not yet taken
+        self.replies = 0
+        self.missing = 0
+        self.bad_replies = 0
         self._sock = self._connect()
 
     def _connect(self) -> socket.socket:
         try:
-            return socket.create_connection(self._addr, timeout=self._timeout)
+            return socket.create_connection(self._addr, timeout=self.timeout_s)
         except OSError as exc:
             raise LinkError(f"cannot reach the HJ 212 gateway at {self._addr}: {exc}") from exc
 
-    def send(self, topic: str, payload: bytes) -> Pending:
+    def send(self, topic: str, payload: bytes, *, answered: bool = True) -> Pending:
         try:
             self._sock.sendall(payload)
-            if self._reply:
-                self.replies.append(self._read_line())
         except OSError as exc:
             raise LinkError(f"HJ 212 gateway {self._addr}: {exc}") from exc
-        return Done()
+        if self._matcher is None or not answered:
+            return Done()
+        key = self._matcher.expects(payload)
+        self._owed[key] += 1
+        return _Reply(self, key)
 
-    def _read_line(self) -> bytes:
-        while b"\r\n" not in self._buf:
-            chunk = self._sock.recv(4096)
-            if not chunk:
-                raise LinkError(f"HJ 212 gateway {self._addr} closed the connection")
-            self._buf += chunk
-        line, _, self._buf = self._buf.partition(b"\r\n")
-        return line + b"\r\n"
+    def _read(self, timeout_s: float) -> None:
+        """Read the replies that come within ``timeout_s`` (at least one read if any)."""
+        assert self._matcher is not None
+        ready, _, _ = select.select([self._sock], [], [], max(0.0, timeout_s))
+        if not ready:
+            return
+        try:
+            chunk = self._sock.recv(65_536)
+        except OSError as exc:
+            raise LinkError(f"HJ 212 gateway {self._addr}: {exc}") from exc
+        if not chunk:
+            raise LinkError(f"HJ 212 gateway {self._addr} closed the connection")
+        self._buf += chunk
+        while b"\r\n" in self._buf:
+            line, _, self._buf = self._buf.partition(b"\r\n")
+            key = self._matcher.answers(line + b"\r\n")
+            if key is None or self._owed[key] <= 0:
+                self.bad_replies += 1
+                continue
+            self._owed[key] -= 1
+            self._arrived[key] += 1
+            self.replies += 1
+
+    def await_reply(self, reply: _Reply, timeout_s: float) -> bool:
+        """True once ``reply`` came or was given up; False if ``timeout_s`` passed first."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self._arrived[reply.key] > 0:
+                self._arrived[reply.key] -= 1
+                return True
+            now = time.monotonic()
+            if now >= reply.give_up_at:
+                self.missing += 1
+                self._owed[reply.key] -= 1
+                return True
+            if now >= deadline:
+                self._read(0.0)
+                if self._arrived[reply.key] == 0:
+                    return False
+                continue
+            self._read(min(deadline, reply.give_up_at) - now)
+
+    def _drain(self) -> None:
+        """Wait (at most the time-out) for every reply still owed; the rest count missing."""
+        deadline = time.monotonic() + self.timeout_s
+        while +self._owed and time.monotonic() < deadline:
+            self._read(deadline - time.monotonic())
+        self.missing += sum((+self._owed).values())
+        self._owed.clear()
 
     def reconnect(self) -> None:
+        """Drop the connection once the replies owed have come, and connect again."""
+        if self._matcher is not None:
+            self._drain()
         self._sock.close()
         self._buf = b""
         self._sock = self._connect()

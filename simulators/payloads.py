@@ -4,10 +4,15 @@ Noise is added here, at rendering, never in the plan. A malformed message is bro
 the ways listed in ``JSON_MALFORMATIONS``, each with the rejection reason the ingester gives it
 (``core.readings.Reason``) and what it takes with it: the whole message, or one value.
 
-HJ 212: the codec is not part of this package. An outlet that speaks HJ 212 needs an
-``Hj212Encoder``, a function from an ``Hj212Frame`` to the bytes of one frame (e.g. a thin
-wrapper over the codec's data-upload encoder). ``corrupt_crc`` breaks the CRC of any well-framed
-packet (hj212.md §3: ``##`` + 4-digit length + segment + 4 hex CRC + CR LF).
+HJ 212: an outlet that speaks HJ 212 needs an ``Hj212Encoder``, a function from an
+``Hj212Frame`` to the bytes of one frame (``simulators.hj212.encode``, on the service's codec).
+Its malformations (``HJ212_MALFORMATIONS``) break the data segment, not the framing, so the
+frame still passes the gateway (which reads the header only) and the ingester refuses it.
+``corrupt_crc`` breaks the CRC of any well-framed packet (hj212.md §3: ``##`` + 4-digit length
++ segment + 4 hex CRC + CR LF). What becomes of a bad CRC depends on the way in: on MQTT the
+ingester records a ``bad_crc`` rejection and the values are lost; the TCP gateway forwards
+nothing and answers nothing (ingest/gateway/admission.py), so the device sends the frame again
+after its time-out, whole this time (hj212.md §7), and its values are stored, with no rejection.
 """
 
 from __future__ import annotations
@@ -43,13 +48,31 @@ JSON_MALFORMATIONS: dict[str, tuple[str, str]] = {
     "unknown_key": (Reason.UNKNOWN_POLLUTANT, EXTRA),
     "wrong_medium": (Reason.WRONG_MEDIUM, EXTRA),
 }
+# HJ 212 data segments broken in a well-framed packet (reasons: ingest/hj212/errors.py for the
+# codec's, core.readings.Reason for a value's).
+HJ212_MALFORMATIONS: dict[str, tuple[str, str]] = {
+    "bad_time": ("bad_time", WHOLE),  # DataTime that is no date
+    "bad_value": ("bad_value", WHOLE),  # a value that is no number: the codec refuses it all
+    "unknown_code": (Reason.UNKNOWN_POLLUTANT, EXTRA),  # a factor code outside the catalogue
+    "bad_flag": (Reason.BAD_FLAG, FIRST),  # a 2005-only flag letter (P) on the first pollutant
+}
 BAD_CRC_REASON = "bad_crc"  # the HJ 212 codec's reason code for a CRC that does not verify
 UTC8 = timezone(timedelta(hours=8))
 
 
+def malformations_of(protocol: str) -> dict[str, tuple[str, str]]:
+    """Malformed kind -> (rejection reason, scope) for an outlet of ``protocol``."""
+    return JSON_MALFORMATIONS if protocol == "json" else HJ212_MALFORMATIONS
+
+
 def malformations_for(protocol: str) -> tuple[str, ...]:
-    """The malformed kinds an outlet of ``protocol`` can send (HJ 212: none yet)."""
-    return tuple(JSON_MALFORMATIONS) if protocol == "json" else ()
+    """The malformed kinds an outlet of ``protocol`` can send."""
+    return tuple(malformations_of(protocol))
+
+
+def crc_resent(spec: OutletSpec) -> bool:
+    """Whether a frame with a bad CRC is sent again whole (TCP: no reply came)."""
+    return spec.protocol == "hj212-tcp"
 
 
 def first_pollutant(msg: PlannedMessage) -> str:
@@ -58,12 +81,12 @@ def first_pollutant(msg: PlannedMessage) -> str:
 
 def stored_entries(msg: PlannedMessage, spec: OutletSpec) -> dict[str, tuple[float, str]]:
     """What the ingester must store of ``msg``: key -> (nominal value, flag)."""
-    if msg.bad_crc:
+    if msg.bad_crc and not crc_resent(spec):
         return {}
     entries = {k: (v, msg.flags.get(k, "N")) for k, v in msg.values.items()}
     if msg.malformed is None:
         return entries
-    _, scope = JSON_MALFORMATIONS[msg.malformed]
+    _, scope = malformations_of(spec.protocol)[msg.malformed]
     if scope == WHOLE:
         return {}
     if scope == FIRST:
@@ -71,13 +94,13 @@ def stored_entries(msg: PlannedMessage, spec: OutletSpec) -> dict[str, tuple[flo
     return entries
 
 
-def expected_rejections(msg: PlannedMessage) -> list[str]:
+def expected_rejections(msg: PlannedMessage, spec: OutletSpec) -> list[str]:
     """The rejection reasons the ingester must record for ``msg``."""
-    if msg.bad_crc:
+    if msg.bad_crc and not crc_resent(spec):
         return [BAD_CRC_REASON]
     if msg.malformed is None:
         return []
-    return [JSON_MALFORMATIONS[msg.malformed][0]]
+    return [malformations_of(spec.protocol)[msg.malformed][0]]
 
 
 def noisy(key: str, value: float, msg: PlannedMessage, noise: tuple[float, float],
@@ -157,7 +180,8 @@ class Hj212Frame:
     data_time: datetime  # start of the minute, aware
     values: dict[str, float]  # catalogue keys
     flags: dict[str, str]  # catalogue key -> HJ 212 data flag
-    ack_wanted: bool = False
+    ack_wanted: bool = False  # Flag bit A: the device waits for a 9014 reply (TCP)
+    malformed: str | None = None  # a key of HJ212_MALFORMATIONS
 
 
 Hj212Encoder = Callable[[Hj212Frame], bytes]
@@ -167,7 +191,8 @@ def hj212_frame(msg: PlannedMessage, spec: OutletSpec, values: dict[str, float],
                 password: str) -> Hj212Frame:
     return Hj212Frame(mn=spec.mn, pw=password, st="31" if spec.medium is Medium.GAS else "32",
                       cn="2051", data_time=datetime.fromtimestamp(msg.stamp_ms / 1000, UTC),
-                      values=values, flags=dict(msg.flags))
+                      values=values, flags=dict(msg.flags),
+                      ack_wanted=spec.protocol == "hj212-tcp", malformed=msg.malformed)
 
 
 def corrupt_crc(frame: bytes) -> bytes:

@@ -18,12 +18,19 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from simulators.clocks import Backfill, Clock
-from simulators.links import Hj212TcpLink, Link, LinkError, MqttLink, Pending
-from simulators.payloads import Hj212Encoder, corrupt_crc, hj212_frame, render_json, sample
+from simulators.links import Hj212TcpLink, Link, LinkError, MqttLink, Pending, ReplyMatcher
+from simulators.payloads import (
+    Hj212Encoder,
+    corrupt_crc,
+    crc_resent,
+    hj212_frame,
+    render_json,
+    sample,
+)
 from simulators.plan import PlannedMessage, plan_outlet
 from simulators.process import INDUSTRY_MODELS
 from simulators.scenario import OutletSpec, Scenario
@@ -41,17 +48,28 @@ class RunStats:
     acked: int = 0
     malformed: int = 0
     bad_crc: int = 0
+    resent: int = 0  # HJ 212 TCP frames sent again after a bad CRC went unanswered
     reconnects: int = 0
+    replies: int = 0  # HJ 212 TCP: 9014 replies received
+    replies_missing: int = 0  # ... uploads left unanswered past the device's time-out
+    replies_bad: int = 0  # ... answers that pair with no upload
     elapsed_s: float = 0.0  # of finished runs
     running_since: float | None = None  # monotonic start of the current run
+
+    @property
+    def reply_failures(self) -> int:
+        return self.replies_missing + self.replies_bad
 
     def line(self) -> str:
         elapsed = self.elapsed_s
         if self.running_since is not None:
             elapsed += time.monotonic() - self.running_since
         rate = self.messages / elapsed if elapsed else 0.0
+        tcp = (f"{self.replies} HJ 212 replies ({self.replies_missing} missing, "
+               f"{self.replies_bad} bad), {self.resent} resent, "
+               if self.replies or self.reply_failures or self.resent else "")
         return (f"{self.messages} messages sent, {self.acked} acknowledged, "
-                f"{self.malformed} malformed, {self.bad_crc} bad CRC, "
+                f"{self.malformed} malformed, {self.bad_crc} bad CRC, {tcp}"
                 f"{self.reconnects} reconnects in {elapsed:.1f} s ({rate:.0f}/s)")
 
 
@@ -62,15 +80,26 @@ def phase_ms(spec: OutletSpec) -> int:
 
 def link_factory(host: str, port: int, *, username: str | None = None,
                  password: str | None = None, client_prefix: str = "sim",
-                 gateway: tuple[str, int] | None = None) -> LinkFactory:
-    """Links to a broker (and an HJ 212 gateway for ``hj212-tcp`` outlets)."""
+                 gateway: tuple[str, int] | None = None,
+                 device_passwords: Mapping[str, str] | None = None,
+                 replies: Callable[[str], ReplyMatcher] | None = None) -> LinkFactory:
+    """Links to a broker (and an HJ 212 gateway for ``hj212-tcp`` outlets).
+
+    With ``device_passwords`` each device logs in to the broker as itself (user = its MN,
+    password = its access password, as ``core.broker`` sets them up), else every device uses
+    ``username``/``password``. ``replies`` makes the TCP matcher of a device number, so that
+    the gateway's replies are checked.
+    """
 
     def make(spec: OutletSpec) -> Link:
         if spec.protocol == "hj212-tcp":
             if gateway is None:
                 raise LinkError(f"{spec.name} speaks HJ 212 over TCP: no gateway configured "
                                 "(EMS_SIM_GATEWAY_PORT)")
-            return Hj212TcpLink(*gateway)
+            return Hj212TcpLink(*gateway, matcher=replies(spec.mn) if replies else None)
+        if device_passwords is not None:
+            return MqttLink(host, port, f"{client_prefix}-{spec.mn}", username=spec.mn,
+                            password=device_passwords.get(spec.mn, ""))
         return MqttLink(host, port, f"{client_prefix}-{spec.mn}", username=username,
                         password=password)
 
@@ -101,13 +130,25 @@ class ScenarioPublisher:
         self.stats = RunStats()
 
     def render(self, msg: PlannedMessage) -> tuple[str, bytes]:
+        """The topic and payload of ``msg`` (a bad CRC left intact: see ``_send``)."""
         spec = self.scenario.outlets[msg.outlet]
         values = sample(msg, self._noise[msg.outlet], self._rng)
         if spec.protocol == "json":
             return spec.topic, render_json(msg, spec, values)
         assert self._encoder is not None
-        frame = self._encoder(hj212_frame(msg, spec, values, self._passwords.get(spec.mn, "")))
-        return spec.topic, corrupt_crc(frame) if msg.bad_crc else frame
+        return spec.topic, self._encoder(
+            hj212_frame(msg, spec, values, self._passwords.get(spec.mn, "")))
+
+    def _send(self, link: Link, msg: PlannedMessage, topic: str, payload: bytes) -> Pending:
+        """Send ``msg``; a frame with a bad CRC goes out corrupted, and over TCP, where it gets
+        no reply, once more whole (``payloads.crc_resent``)."""
+        if not msg.bad_crc:
+            return link.send(topic, payload)
+        corrupted = link.send(topic, corrupt_crc(payload), answered=False)
+        if not crc_resent(self.scenario.outlets[msg.outlet]):
+            return corrupted
+        self.stats.resent += 1
+        return link.send(topic, payload)
 
     def _link(self, i: int) -> Link:
         link = self._links.get(i)
@@ -146,7 +187,7 @@ class ScenarioPublisher:
                 link.reconnect()
                 self.stats.reconnects += 1
             topic, payload = self.render(msg)
-            outstanding.append(link.send(topic, payload))
+            outstanding.append(self._send(link, msg, topic, payload))
             self.stats.messages += 1
             self.stats.malformed += msg.malformed is not None
             self.stats.bad_crc += msg.bad_crc
@@ -157,9 +198,16 @@ class ScenarioPublisher:
                 last_log = time.monotonic()
                 log.info("%s", self.stats.line())
         self._settle(outstanding, 0)
+        self._count_replies()
         self.stats.elapsed_s += time.monotonic() - self.stats.running_since
         self.stats.running_since = None
         return self.stats
+
+    def _count_replies(self) -> None:
+        tcp = [link for link in self._links.values() if isinstance(link, Hj212TcpLink)]
+        self.stats.replies = sum(link.replies for link in tcp)
+        self.stats.replies_missing = sum(link.missing for link in tcp)
+        self.stats.replies_bad = sum(link.bad_replies for link in tcp)
 
     def close(self) -> None:
         for link in self._links.values():

@@ -120,6 +120,20 @@ def test_minute_needs_valid_o2_of_same_minute(
 
 
 @pytest.mark.parametrize(
+    ("flags", "operating"),
+    [("F" * 60, False), ("F" * 59 + "D", True), ("F" * 30 + "N" * 30, True), ("D" * 60, True)],
+)
+def test_an_hour_of_stopped_values_only_is_not_operating(flags: str, operating: bool) -> None:
+    # compliance-rules.md §1.2: flag F marks a non-operating hour; any other flag (here a
+    # fault, D) is an operating hour with invalid data.
+    res = one_hour([10.0] * 60, flags, limit=5.0)
+    assert res.n_received[0] == 60
+    assert res.operating[0] == operating
+    assert not res.valid[0]
+    assert not res.exceeded[0]
+
+
+@pytest.mark.parametrize(
     ("o2_pct", "cutoff", "operating"),
     [(18.9, 19.0, True), (19.0, 19.0, False), (20.5, 19.0, False), (19.0, 20.0, True),
      (21.0, 19.0, False)],

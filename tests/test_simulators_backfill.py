@@ -60,7 +60,7 @@ def test_backfill_lands_every_value_with_its_time_and_every_malformed_one_as_a_r
             sent = json.loads(payload)["values"]  # json: NaN literals included
             for k, (_, flag) in keep.items():
                 want[(spec.enterprise, spec.outlet, k, msg.stamp_ms)] = (sent[k], flag)
-        rejected.update((spec.enterprise, r) for r in expected_rejections(msg))
+        rejected.update((spec.enterprise, r) for r in expected_rejections(msg, spec))
 
     pub = ScenarioPublisher(sc, link_factory("127.0.0.1", broker.port), on_sent=record,
                             passwords=fleet.passwords)

@@ -57,7 +57,7 @@ def test_exceedance_hours_alert_and_ranking() -> None:
     assert ("exceedance", "so2") not in no_alerts(o)
     assert {("exceedance", "nox"), ("exceedance", "pm"), ("data_gap", ""), ("over_range", ""),
             ("suspicious_flatline", "")} <= no_alerts(o)
-    assert len(no_alerts(o, "PB")) == 6
+    assert len(no_alerts(o, "PB")) == 7
     assert [(e.enterprise, e.other) for e in of_kind(o, "rank_below")] == [("PA", "PB")]
     hour2 = o.hour("PA/G1", "so2", h(2))
     assert hour2.multiple == pytest.approx((hour2.mean_ref or 0) / 35 - 1)
@@ -222,13 +222,16 @@ def test_a_reconnect_storm_changes_no_expectation() -> None:
     assert [e.describe() for e in outcome(body).expectations] == calm
 
 
-def test_bad_crc_frames_are_rejected_and_missing() -> None:
+@pytest.mark.parametrize(("protocol", "rejected", "received"),
+                         [("hj212", [("bad_crc", 12)], 48), ("hj212-tcp", [], 60)])
+def test_bad_crc_frames_are_lost_on_mqtt_and_sent_again_over_tcp(
+        protocol: str, rejected: list[tuple[str, int]], received: int) -> None:
     body = ('[[enterprise]]\nid = "PA"\nindustry = "coal_power"\n'
-            '[[enterprise.outlet]]\nid = "G1"\nprotocol = "hj212"\n'
+            f'[[enterprise.outlet]]\nid = "G1"\nprotocol = "{protocol}"\n'
             + incident("bad_crc", every=5, start_h=0, duration_h=1))
     o = outcome(body, hours=2)
-    assert [(e.reason, e.count) for e in of_kind(o, "rejections")] == [("bad_crc", 12)]
-    assert o.hour("PA/G1", "so2", h(0)).n_received == 48
+    assert [(e.reason, e.count) for e in of_kind(o, "rejections")] == rejected
+    assert o.hour("PA/G1", "so2", h(0)).n_received == received
 
 
 def test_a_day_shift_boiler_judges_only_its_running_hours() -> None:
@@ -239,7 +242,28 @@ def test_a_day_shift_boiler_judges_only_its_running_hours() -> None:
     assert o.hour("BA/G1", "so2", h(22)).n_valid == 25
     assert no_alerts(o, "BA") == {("exceedance", "so2"), ("exceedance", "nox"),
                                   ("exceedance", "pm"), ("data_gap", ""), ("over_range", ""),
-                                  ("suspicious_flatline", "")}
+                                  ("suspicious_flatline", ""), ("invalid_data", "")}
+    # the stopped hours (flag F only) did not operate; start-up and ramp-down did
+    assert [o.hour("BA/G1", "so2", h(n)).operating for n in (5, 6, 22, 23)] == [
+        False, True, True, False]
+
+
+def test_more_than_four_invalid_operating_hours_in_a_day_are_invalid_data() -> None:
+    # A day-shift boiler has two invalid running hours a day (06 start-up, 22 ramp-down);
+    # maintenance from 09:00 adds two (not enough) or three (five in all: an alert that stays
+    # open, the day not being over at the end of the scenario).
+    def invalid(hours_m: float) -> list[tuple[str, int, int | None]]:
+        o = outcome(ent("BA", "boiler") + incident("maintenance", target="BA", start_h=9,
+                                                   duration_h=hours_m, keys=["so2"]), hours=24)
+        return alerts(o, "invalid_data")
+
+    assert invalid(2) == []
+    assert invalid(3) == [("so2", h(0), h(24))]
+    o = outcome(ent("BA", "boiler") + incident("maintenance", target="BA", start_h=9,
+                                               duration_h=3), hours=23)
+    assert sorted(alerts(o, "invalid_data")) == [("nox", h(0), None), ("pm", h(0), None),
+                                                ("so2", h(0), None)]
+    assert ("invalid_data", "") not in no_alerts(o, "BA")
 
 
 def test_an_incinerator_day_over_its_daily_limit() -> None:

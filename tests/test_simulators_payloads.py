@@ -9,19 +9,26 @@ import orjson
 import pytest
 
 from core.readings import JsonReadingParser, Limits
+from core.registry import build_registry
+from ingest.gateway.admission import Admitted, admit
+from ingest.hj212_ingest import Hj212Parser
+from simulators.hj212 import encode
 from simulators.payloads import (
+    HJ212_MALFORMATIONS,
     JSON_MALFORMATIONS,
     Hj212Frame,
     corrupt_crc,
     expected_rejections,
     format_ts,
+    hj212_frame,
     render_json,
     sample,
     stored_entries,
 )
 from simulators.plan import plan_outlet
 from simulators.process import INDUSTRY_MODELS
-from tests.sim_helpers import COAL, T0, h, registry_of, scenario
+from simulators.registry import scenario_fleet
+from tests.sim_helpers import COAL, STANDARDS, T0, h, registry_of, scenario
 
 WATER = '[[enterprise]]\nid = "WA"\nindustry = "wastewater"\n'
 MALFORMED_ALL = ('[[incident]]\nkind = "malformed"\ntarget = "*"\nstart_h = 0\n'
@@ -41,7 +48,7 @@ def test_every_malformation_is_refused_as_announced_and_the_rest_is_stored(fleet
         seen.add(msg.malformed)
         values = sample(msg, noise, rng)
         parsed = parser.parse(spec.topic, render_json(msg, spec, values), h(1))
-        assert sorted(r.reason for r in parsed.rejections) == expected_rejections(msg)
+        assert sorted(r.reason for r in parsed.rejections) == expected_rejections(msg, spec)
         want = stored_entries(msg, spec)
         got = {r.pollutant: (r.value, r.flag, r.ts_ms) for r in parsed.readings}
         assert set(got) == set(want), msg.malformed
@@ -105,8 +112,6 @@ def test_corrupt_crc_refuses_what_is_not_a_frame(frame: bytes) -> None:
 
 
 def test_hj212_frame_carries_device_time_and_flags() -> None:
-    from simulators.payloads import hj212_frame
-
     sc = scenario(WATER, hours=1)
     msg = next(plan_outlet(sc, 0))
     frame = hj212_frame(msg, sc.outlets[0], {"cod": 1.0}, "pw")
@@ -114,3 +119,36 @@ def test_hj212_frame_carries_device_time_and_flags() -> None:
     assert (frame.mn, frame.pw, frame.st, frame.cn) == (sc.outlets[0].mn, "pw", "32", "2051")
     assert int(frame.data_time.timestamp() * 1000) == T0
     assert frame.flags["cod"] == "N"
+
+
+HJ212_ALL = MALFORMED_ALL.replace('target = "*"', 'target = "*"\nkinds = ["bad_time", '
+                                  '"bad_value", "unknown_code", "bad_flag"]')
+
+
+@pytest.mark.parametrize("protocol", ["hj212", "hj212-tcp"])
+@pytest.mark.parametrize("fleet", ["coal_power", "wastewater"])
+def test_every_hj212_malformation_passes_the_gateway_and_is_refused_as_announced(
+        protocol: str, fleet: str) -> None:
+    body = (f'[[enterprise]]\nid = "PA"\nindustry = "{fleet}"\n[[enterprise.outlet]]\n'
+            f'id = "X1"\nprotocol = "{protocol}"\n' + HJ212_ALL)
+    sc = scenario(body, hours=1)
+    fleet = scenario_fleet(sc)
+    registry = build_registry(fleet.registry, STANDARDS)
+    spec = sc.outlets[0]
+    password = fleet.passwords[spec.mn]
+    parser = Hj212Parser(registry, Limits())
+    rng = random.Random(4)
+    seen = set()
+    for msg in plan_outlet(sc, 0):
+        assert msg.malformed is not None
+        seen.add(msg.malformed)
+        values = sample(msg, dict(INDUSTRY_MODELS[spec.industry].noise), rng)
+        frame = encode(hj212_frame(msg, spec, values, password))
+        assert isinstance(admit(frame, registry), Admitted), msg.malformed
+        parsed = parser.parse(spec.topic, frame, h(1))
+        assert sorted(r.reason for r in parsed.rejections) == expected_rejections(msg, spec)
+        want = stored_entries(msg, spec)
+        got = {r.pollutant: (r.value, r.flag, r.ts_ms) for r in parsed.readings}
+        assert set(got) == set(want), msg.malformed
+        assert all(got[k] == (values[k], want[k][1], msg.stamp_ms) for k in got)
+    assert seen == set(HJ212_MALFORMATIONS)

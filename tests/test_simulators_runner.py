@@ -5,12 +5,14 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 import pytest
 
+from ingest.hj212 import decode, encode_frame, encode_reply_9014
 from simulators.clocks import Backfill, Paced, realtime
+from simulators.hj212 import DataReplies
 from simulators.links import Done, Hj212TcpLink, LinkError, Pending
 from simulators.payloads import BAD_CRC_REASON, Hj212Frame
 from simulators.runner import ScenarioPublisher, phase_ms
@@ -22,11 +24,14 @@ from tests.sim_helpers import COAL, T0, h, incident, scenario
 class FakeLink:
     spec: OutletSpec
     sent: list[tuple[str, bytes]] = field(default_factory=list)
+    unanswered: list[bytes] = field(default_factory=list)
     reconnects: int = 0
     closed: bool = False
 
-    def send(self, topic: str, payload: bytes) -> Pending:
+    def send(self, topic: str, payload: bytes, *, answered: bool = True) -> Pending:
         self.sent.append((topic, payload))
+        if not answered:
+            self.unanswered.append(payload)
         return Done()
 
     def reconnect(self) -> None:
@@ -142,9 +147,33 @@ def test_hj212_outlets_need_an_encoder_and_bad_crc_frames_are_corrupted() -> Non
     assert BAD_CRC_REASON == "bad_crc"
 
 
+def test_over_tcp_a_bad_crc_frame_goes_unanswered_and_is_sent_again_whole() -> None:
+    body = ('[[enterprise]]\nid = "PA"\nindustry = "coal_power"\n'
+            '[[enterprise.outlet]]\nid = "G1"\nprotocol = "hj212-tcp"\n'
+            + incident("bad_crc", every=30, start_h=0, duration_h=1))
+    links = Links()
+    stats = ScenarioPublisher(scenario(body, hours=1), links, encoder=toy_encoder).run(Backfill())
+    link = links.made["PA/G1"]
+    assert len(link.sent) == 62
+    assert [p[-6:-2] for p in link.unanswered] == [b"E37F", b"E37F"]
+    first = link.sent.index((link.sent[0][0], link.unanswered[0]))
+    assert link.sent[first + 1][1][-6:-2] == b"1C80"  # the same frame, whole
+    assert link.sent[first + 1][1][:-6] == link.unanswered[0][:-6]
+    assert (stats.messages, stats.bad_crc, stats.resent) == (60, 2, 2)
+
+
+MN = "88888880000001"
+
+
+def upload(qn: str, mn: str = MN) -> bytes:
+    return encode_frame(f"QN={qn};ST=31;CN=2051;PW=pw;MN={mn};Flag=5;CP=&&DataTime=20261123"
+                        "000000;a21026-Avg=1.0&&")
+
+
 @pytest.fixture
 def gateway() -> Iterator[tuple[int, list[bytes]]]:
-    """A loopback TCP server that answers each CR LF-terminated frame with one line."""
+    """A loopback TCP server that answers each upload with a 9014 reply, except uploads of
+    QN ...999 (left unanswered) and ...998 (answered with another device's MN)."""
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(0.05)
     got: list[bytes] = []
@@ -164,7 +193,12 @@ def gateway() -> Iterator[tuple[int, list[bytes]]]:
                     while b"\r\n" in buf:
                         frame, _, buf = buf.partition(b"\r\n")
                         got.append(frame)
-                        conn.sendall(b"##0004ACK" + str(len(got)).encode() + b"\r\n")
+                        packet = decode(frame + b"\r\n")
+                        if packet.qn and packet.qn.endswith("999"):
+                            continue
+                        if packet.qn and packet.qn.endswith("998"):
+                            packet = replace(packet, mn="other")
+                        conn.sendall(encode_reply_9014(packet))
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -174,16 +208,24 @@ def gateway() -> Iterator[tuple[int, list[bytes]]]:
     server.close()
 
 
-def test_hj212_tcp_link_sends_frames_reads_replies_and_reconnects(
+def test_hj212_tcp_link_pairs_replies_with_uploads_and_counts_the_missing_ones(
         gateway: tuple[int, list[bytes]]) -> None:
     port, got = gateway
-    link = Hj212TcpLink("127.0.0.1", port, reply=True)
-    assert link.send("", b"##0002AB1C80\r\n").done()
+    link = Hj212TcpLink("127.0.0.1", port, matcher=DataReplies(MN), timeout_s=0.5)
+    pending = [link.send("", upload(f"2026112300000{k:04d}")) for k in range(3)]
+    assert all(p.wait(5.0) for p in pending)
+    assert (link.replies, link.missing, link.bad_replies) == (3, 0, 0)
     link.reconnect()
-    link.send("", b"##0002CD1C80\r\n")
+    quiet = link.send("", upload("20261123000000999"))
+    odd = link.send("", upload("20261123000000998"))
+    unasked = link.send("", upload("20261123000000997"), answered=False)
+    assert unasked.done()
+    assert not quiet.wait(0.0)
+    assert quiet.wait(5.0)  # given up after the link's 0.5 s time-out
+    assert odd.wait(5.0)
     link.close()
-    assert got == [b"##0002AB1C80", b"##0002CD1C80"]
-    assert link.replies == [b"##0004ACK1\r\n", b"##0004ACK2\r\n"]
+    assert len(got) == 6
+    assert (link.replies, link.missing, link.bad_replies) == (3, 2, 2)  # 997's reply too
 
 
 def test_hj212_tcp_link_reports_an_absent_gateway() -> None:

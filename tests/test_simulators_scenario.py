@@ -56,6 +56,7 @@ def test_incidents_say_what_the_file_promises() -> None:
         ("over_range", "WTE01", "hcl", h(14), h(16)),
         ("data_gap", "BLR04", "", h(34), h(37)),
         ("data_gap", "WWT03", "", h(1), h(7)),
+        *(("invalid_data", "BLR03", p, h(0), h(24)) for p in ("so2", "nox", "pm")),
     }
     exceeded_days = {(e.enterprise, e.pollutant, e.start_ms) for e in o.expectations
                      if e.kind == "day" and e.exceeded}
@@ -63,8 +64,19 @@ def test_incidents_say_what_the_file_promises() -> None:
     ranks = {(e.enterprise, e.other) for e in o.expectations if e.kind == "rank_below"}
     assert ranks == {("PWR01", "PWR02"), ("PWR03", "PWR02"), ("BLR02", "BLR01"),
                      ("WTE01", "WTE02"), ("WWT01", "WWT02")}
-    rejected = sum(e.count for e in o.expectations if e.kind == "rejections")
-    assert rejected == 6 * 60 // 7 + 1  # every 7th of 360 messages, the first included
+    rejected = {(e.enterprise, e.reason): e.count for e in o.expectations
+                if e.kind == "rejections"}
+    # every 7th of 360 messages, the first included
+    assert sum(n for (ent, _), n in rejected.items() if ent == "PWR01") == 6 * 60 // 7 + 1
+    # every 9th of 120 HJ 212 frames: two whole frames refused (bad_time, bad_value) per
+    # four, two single values (unknown code, bad flag)
+    assert {r: n for (ent, r), n in rejected.items() if ent == "PWR04"} == {
+        "bad_time": 4, "bad_value": 4, "unknown_pollutant": 3, "bad_flag": 3}
+    assert rejected[("WWT03", "bad_crc")] == 3 * 60 // 12  # on MQTT: lost, rejected
+    assert ("WTE01", "bad_crc") not in rejected  # over TCP: sent again whole
+    protocols = {o.enterprise: o.protocol for o in sc.outlets}
+    assert (protocols["PWR04"], protocols["WTE01"], protocols["WWT03"]) == (
+        "hj212-tcp", "hj212-tcp", "hj212")
 
 
 def test_tampering_says_what_the_file_promises() -> None:

@@ -1,0 +1,83 @@
+"""HJ 212-2017 frames of a simulated data-acquisition unit, built with the service's codec.
+
+``encode`` is the ``Hj212Encoder`` the publisher needs for ``hj212`` and ``hj212-tcp`` outlets:
+a minute-data upload (CN 2051, ``-Avg`` and ``-Flag`` per factor, hj212.md §8.1, §12), with
+Flag bit A set when the device waits for a reply (TCP). A malformed frame
+(``payloads.HJ212_MALFORMATIONS``) is broken inside its data segment and framed with a valid
+CRC, so that it reaches the ingester, which refuses it or one of its values.
+
+``DataReplies`` pairs the gateway's answers with the uploads: a 9014 data reply (HJ 212-2017
+§6.5, hj212.md §7) carries the upload's QN and MN.
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.pollutants import BY_KEY
+from ingest.hj212 import Hj212Error, build_data_segment, decode, encode_frame
+from simulators.payloads import Hj212Frame
+
+FLAG_2017 = 4  # version bits of HJ 212-2017 (hj212.md §4.2)
+FLAG_ACK = 1  # bit A: a reply is wanted
+UNKNOWN_CODE = "a99999"  # not in the catalogue (core/pollutants.py)
+_QN = re.compile(rb"QN=([0-9]{17,20})")
+_DATA_TIME = re.compile(r"DataTime=[0-9]{14}")
+
+
+def encode(frame: Hj212Frame) -> bytes:
+    """The bytes of one minute-data upload, with its malformation if it has one."""
+    segment = build_data_segment(
+        frame.values, cn=frame.cn, mn=frame.mn, data_time=frame.data_time,
+        flags=frame.flags, pw=frame.pw, st=frame.st,
+        flag=FLAG_2017 | (FLAG_ACK if frame.ack_wanted else 0))
+    if frame.malformed is not None:
+        segment = malform(segment, frame)
+    return encode_frame(segment)
+
+
+def malform(segment: str, frame: Hj212Frame) -> str:
+    """The data segment broken as ``frame.malformed`` says."""
+    kind = frame.malformed
+    if kind == "bad_time":
+        return _DATA_TIME.sub("DataTime=20261399256199", segment, count=1)
+    if kind == "unknown_code":
+        return _append(segment, UNKNOWN_CODE)
+    code = BY_KEY[next(iter(frame.values))].code_2017
+    if kind == "bad_value":
+        return re.sub(rf"{code}-Avg=[^,;&]*", f"{code}-Avg=abc", segment, count=1)
+    if kind == "bad_flag":
+        return re.sub(rf"{code}-Flag=[^,;&]*", f"{code}-Flag=P", segment, count=1)
+    raise ValueError(f"unknown HJ 212 malformation {kind!r}")
+
+
+def _append(segment: str, code: str) -> str:
+    """One more CP item, ``code-Avg=1.0``, before the closing ``&&``."""
+    head, _, _ = segment.rpartition("&&")
+    return f"{head};{code}-Avg=1.0,{code}-Flag=N&&"
+
+
+def qn_of(frame: bytes) -> str:
+    """The QN of a frame, read without decoding it (a malformed one included); "" if none."""
+    m = _QN.search(frame)
+    return m.group(1).decode() if m else ""
+
+
+class DataReplies:
+    """Pairs a device's uploads with the gateway's 9014 data replies (``links.ReplyMatcher``)."""
+
+    def __init__(self, mn: str) -> None:
+        self.mn = mn
+
+    def expects(self, frame: bytes) -> str:
+        return qn_of(frame)
+
+    def answers(self, reply: bytes) -> str | None:
+        """The QN a reply answers, if it is a well-formed 9014 data reply to this device."""
+        try:
+            packet = decode(reply)
+        except Hj212Error:
+            return None
+        if packet.cn != "9014" or packet.mn != self.mn:
+            return None
+        return packet.qn or ""

@@ -1,0 +1,229 @@
+"""``python -m simulators.verify NAME`` (``make scenario NAME=...``): a scenario through the real
+local stack, checked against its expected outcome.
+
+1. The scenario (``config/scenarios/NAME.toml``, or a path) is read with its period ending now;
+   its registry, device secrets and expectations (``expected.json``) are written under
+   ``var/scenarios/NAME/``.
+2. A fresh ``core.stack.LocalStack`` starts there on free loopback ports: Mosquitto with
+   per-device credentials and ACLs, InfluxDB, the ingester, the HJ 212 gateway and the API.
+3. The scenario is sent in backfill, each device logged in to the broker as itself, HJ 212 TCP
+   devices through the gateway with its 9014 replies checked; then the run waits until
+   InfluxDB holds every value and rejection the plan says the ingester must store.
+4. The compliance scheduler judges the period in one pass (``python -m alerts once --until
+   END``), the end of the scenario being its "now".
+5. With an inspector key, the API's hours, days, alerts, ranking and rejections are compared
+   with the expectations (``simulators.outcome``); every difference is printed, then
+   ``scenario NAME: k/n expectations met``. Exit status 0 when all are met and every HJ 212
+   upload was answered, 1 otherwise, 2 when the run itself could not be made.
+
+Files of the run stay in ``var/scenarios/NAME/``: ``observed.json``, ``report.txt`` and the
+stack's logs (``stack/logs/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+
+from api.keys import KeyStore, Role
+from core.logs import setup_logging
+from core.servers import ServerError
+from core.stack import LIMITS, ROOT, LocalStack
+from core.standards import load_standards
+from core.store import InfluxStore, StoreError
+from simulators import hj212
+from simulators.__main__ import write_expected
+from simulators.clocks import Backfill
+from simulators.links import LinkError
+from simulators.observe import ApiError, iso, observe
+from simulators.outcome import Difference, Expectation, Observed, compare, report
+from simulators.payloads import expected_rejections, stored_entries
+from simulators.plan import PlannedMessage
+from simulators.process import HOUR_MS
+from simulators.registry import write_registry
+from simulators.runner import RunStats, ScenarioPublisher, link_factory
+from simulators.scenario import Scenario, ScenarioError, load_scenario
+
+log = logging.getLogger("verify")
+SCENARIOS = ROOT / "config" / "scenarios"
+VAR = ROOT / "var" / "scenarios"
+JUDGE_TIMEOUT_S = 900.0
+
+
+@dataclass
+class Tally:
+    """What the ingester must end up storing: distinct reading points and rejections."""
+
+    scenario: Scenario
+    points: set[tuple[int, str, int]] = field(default_factory=set)
+    rejections: int = 0
+
+    def __call__(self, msg: PlannedMessage, _topic: str, _payload: bytes) -> None:
+        spec = self.scenario.outlets[msg.outlet]
+        for key in stored_entries(msg, spec):
+            self.points.add((msg.outlet, key, msg.stamp_ms))
+        self.rejections += len(expected_rejections(msg, spec))
+
+
+@dataclass
+class Verdict:
+    expectations: list[Expectation]
+    differences: list[Difference]
+    stats: RunStats
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences and not self.stats.reply_failures
+
+
+def scenario_path(name: str) -> Path:
+    path = Path(name)
+    return path if path.suffix == ".toml" else SCENARIOS / f"{name}.toml"
+
+
+def publish(stack: LocalStack, sc: Scenario, passwords: dict[str, str], tally: Tally,
+            stop: threading.Event) -> RunStats:
+    """The whole scenario in backfill, each device as itself."""
+    links = link_factory("127.0.0.1", stack.ports.mqtt, client_prefix="verify",
+                         gateway=("127.0.0.1", stack.ports.gateway), device_passwords=passwords,
+                         replies=hj212.DataReplies)
+    pub = ScenarioPublisher(sc, links, passwords=passwords, encoder=hj212.encode,
+                            on_sent=tally)
+    try:
+        return pub.run(Backfill(), stop=stop)
+    finally:
+        pub.close()
+
+
+def wait_stored(store: InfluxStore, tally: Tally, dead: Callable[[], str | None]) -> None:
+    """Until InfluxDB holds every point and rejection the plan says it must; if some never
+    arrive, the comparison goes on without them (their hours will differ) after a warning."""
+    n = len(tally.points)
+    deadline = time.monotonic() + 60 + n / 5000
+    while True:
+        got, rejected = store.count("reading"), store.count("rejection")
+        if got >= n and rejected >= tally.rejections:
+            break
+        problem = dead()
+        if problem:
+            raise ServerError(problem)
+        if time.monotonic() > deadline:
+            log.warning("InfluxDB holds %d of %d readings and %d of %d rejections: going on",
+                        got, n, rejected, tally.rejections)
+            return
+        time.sleep(0.2)
+    if got != n:
+        log.warning("InfluxDB holds %d reading points, the plan %d", got, n)
+
+
+def judge(stack: LocalStack, sc: Scenario) -> None:
+    """One scheduler pass at the scenario's end, reaching back to its start."""
+    hours = math.ceil((sc.end_ms - sc.start_ms) / HOUR_MS)
+    child = stack.start("alerts", "once", "--until", iso(sc.end_ms), watched=False,
+                        env={"EMS_ALERTS_CATCHUP_HOURS": str(hours)})
+    try:
+        code = child.proc.wait(JUDGE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        child.proc.kill()
+        code = child.proc.wait()
+    if code != 0:
+        raise ServerError(f"python -m alerts once exited with {code}:\n"
+                          f"{child.log_text()[-1500:]}")
+
+
+def read_back(stack: LocalStack, sc: Scenario, arrivals: tuple[int, int],
+              ranks: bool) -> Observed:
+    _, key = KeyStore(stack.store(), cache_s=0).create(Role.INSPECTOR)
+    owners = {o.mn: o.enterprise for o in sc.outlets}
+    with httpx.Client(base_url=stack.api_url, timeout=60.0,
+                      headers={"Authorization": f"Bearer {key}"}) as client:
+        return observe(client, sc.enterprises(), sc.start_ms, sc.end_ms, arrivals, owners,
+                       ranks=ranks)
+
+
+def run(path: Path, workdir: Path, *, influx_url: str | None = None,
+        database: str = "emissions", stop: threading.Event | None = None) -> Verdict:
+    """Run one scenario through a fresh stack under ``workdir``; see the module docstring."""
+    stop = stop or threading.Event()
+    standards = load_standards(LIMITS)
+    sc = load_scenario(path, standards, now_ms=int(time.time() * 1000))
+    registry, secrets = workdir / "registry.toml", workdir / "secrets.toml"
+    fleet = write_registry(sc, registry, secrets)
+    write_expected(sc, workdir / "expected.json")
+    expectations = [Expectation.from_dict(e) for e in
+                    orjson.loads((workdir / "expected.json").read_bytes())["expectations"]]
+    shutil.rmtree(workdir / "stack", ignore_errors=True)
+    stack = LocalStack(workdir / "stack", registry, secrets, influx_url=influx_url,
+                       database=database, extra_env={"EMS_TIMEZONE": sc.tz.key})
+    t0 = time.monotonic()
+    try:
+        stack.start_servers()
+        for service in ("ingest", "gateway", "api"):
+            stack.start(service)
+        stack.wait_ready()
+        log.info("stack up in %.1f s; sending %s", time.monotonic() - t0, sc.name)
+        tally = Tally(sc)
+        since = int(time.time() * 1000) - 60_000
+        stats = publish(stack, sc, fleet.passwords, tally, stop)
+        log.info("sent: %s", stats.line())
+        if stop.is_set():
+            raise ServerError("interrupted")
+        wait_stored(stack.store(), tally, stack.dead)
+        log.info("stored after %.1f s; judging", time.monotonic() - t0)
+        judge(stack, sc)
+        log.info("judged after %.1f s; reading the API", time.monotonic() - t0)
+        ranks = any(e.kind == "rank_below" for e in expectations)
+        observed = read_back(stack, sc, (since, int(time.time() * 1000) + 60_000), ranks)
+    finally:
+        stack.stop()
+    (workdir / "observed.json").write_bytes(orjson.dumps(observed, option=orjson.OPT_INDENT_2))
+    differences = compare(expectations, observed)
+    lines = [f"HJ 212 over TCP: {stats.replies_missing} uploads unanswered, "
+             f"{stats.replies_bad} replies that answer none"] if stats.reply_failures else []
+    text = "\n".join([*lines, report(sc.name, expectations, differences)])
+    (workdir / "report.txt").write_text(text + "\n")
+    log.info("done in %.1f s", time.monotonic() - t0)
+    return Verdict(expectations, differences, stats, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m simulators.verify", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", help="a scenario of config/scenarios (clean, incidents, ...) or a "
+                                "path to a scenario TOML file")
+    p.add_argument("--workdir", type=Path, help="default: var/scenarios/NAME")
+    args = p.parse_args(argv)
+    setup_logging("INFO")
+    path = scenario_path(args.name)
+    if not path.exists():
+        log.error("no scenario %s", path)
+        return 2
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C: stop everything
+    try:
+        verdict = run(path, args.workdir or VAR / path.stem)
+    except (ScenarioError, ServerError, LinkError, StoreError, ApiError, httpx.HTTPError) as exc:
+        log.error("%s", exc)
+        return 2
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    print(verdict.text, flush=True)
+    return 0 if verdict.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
