@@ -20,6 +20,7 @@ them. Ports can be moved with EMS_STACK_* variables.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import signal
@@ -275,15 +276,17 @@ def _check_ports(st: StackSettings) -> None:
                           " / _GATEWAY_PORT")
 
 
-def _write_scenario_registry(st: StackSettings, registry: Path, secrets: Path) -> str:
-    """The demo's registry and secrets (device passwords kept from earlier runs)."""
+def _write_scenario_registry(st: StackSettings, registry: Path, secrets: Path
+                             ) -> tuple[str, int]:
+    """The demo's registry and secrets (device passwords kept from earlier runs); returns the
+    scenario's name and the start of the period it simulates (epoch ms)."""
     from simulators.registry import write_registry
     from simulators.scenario import load_scenario
 
     scenario = load_scenario(st.scenario, load_standards(LIMITS),
                              now_ms=int(time.time() * 1000))
     write_registry(scenario, registry, secrets)
-    return scenario.name
+    return scenario.name, scenario.start_ms
 
 
 def _keys(stack: LocalStack, enterprise: str) -> tuple[str, str]:
@@ -321,7 +324,8 @@ Press Ctrl-C to stop everything.
 """
 
 
-def _run(stack: LocalStack, st: StackSettings, name: str, stop: threading.Event) -> int:
+def _run(stack: LocalStack, st: StackSettings, name: str, start_ms: int,
+         stop: threading.Event) -> int:
     from simulators.__main__ import CAUGHT_UP
 
     stack.start_servers(fresh=True)  # the city is simulated afresh: so are its results
@@ -341,7 +345,10 @@ def _run(stack: LocalStack, st: StackSettings, name: str, stop: threading.Event)
             return 1
         if not scheduler_started and CAUGHT_UP in sim.log_text():
             log.info("the simulator has caught up: starting the compliance scheduler")
-            stack.start("alerts")
+            # Judge back to the simulated period's start, not further: the city did not
+            # exist before it, and empty days would count as silent ones in the rankings.
+            hours = max(1, math.ceil((time.time() * 1000 - start_ms) / 3_600_000))
+            stack.start("alerts", env={"EMS_ALERTS_CATCHUP_HOURS": str(hours)})
             scheduler_started = True
     return 0
 
@@ -352,7 +359,7 @@ def main() -> int:
     _check_ports(st)
     var = st.var_dir
     registry, secrets = var / "demo" / "registry.toml", var / "demo" / "secrets.toml"
-    name = _write_scenario_registry(st, registry, secrets)
+    name, start_ms = _write_scenario_registry(st, registry, secrets)
     stack = LocalStack(var, registry, secrets,
                        Ports(st.mqtt_port, st.influx_port, st.influx_rpc_port, st.api_port,
                              st.gateway_port))
@@ -360,7 +367,7 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        return _run(stack, st, name, stop)
+        return _run(stack, st, name, start_ms, stop)
     except ServerError as exc:
         log.error("%s", exc)
         return 1
