@@ -114,6 +114,12 @@ class Hj212Parser:
         root, _, mn = topic.partition("/")
         if root != TOPIC_ROOT or not MN_RE.fullmatch(mn):
             return reject.whole(Reason.BAD_TOPIC, "topic is not hj212/{MN}")
+        owner = self._registry.devices.get(mn)
+        if owner is not None:
+            # Only that device (or the gateway, after checking its PW) may publish here (the
+            # broker's ACL), so even a frame that cannot be read belongs to its enterprise,
+            # which sees its own rejections.
+            reject.enterprise = owner.enterprise_id
         try:
             raw, dialect = unframe(payload)
             segment = raw.decode("utf-8", "replace")

@@ -377,3 +377,14 @@ def test_split_uploads_complete_when_two_ingesters_share_their_parts(
     assert all(count > 0 for count in stored), f"both ingesters complete uploads: {stored}"
     assert sum(stored) >= 10 * n  # each upload completed at least once (twice is harmless)
     assert store.count("reading") == 10 * n
+
+
+@pytest.mark.parametrize(("topic", "payload", "enterprise"), [
+    ("hj212/MNG1", bad_crc(gas()), "E1"),  # unreadable, but the topic names a device of E1
+    ("hj212/MNG1", gas()[:40], "E1"),
+    ("hj212/NOPE", bad_crc(gas(mn="NOPE")), None),  # nobody's device: nobody's rejection
+])
+def test_unreadable_frames_belong_to_the_enterprise_of_the_topics_device(
+        topic: str, payload: bytes, enterprise: str | None) -> None:
+    (rej,) = parser().parse(topic, payload, NOW_MS).rejections
+    assert rej.enterprise == enterprise
