@@ -21,10 +21,11 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import Gauge
+
+from core.mqtt import new_client
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +73,8 @@ class DropWatcher:
         self.counter = DropCounter()
         self.seen = threading.Event()  # set once the first value arrived
         self._down_since_logged = False
-        c = mqtt.Client(CallbackAPIVersion.VERSION2,
-                        client_id=f"ems-dropwatch-{uuid.uuid4().hex[:8]}",
-                        protocol=mqtt.MQTTv5)
-        if username:
-            c.username_pw_set(username, password)
-        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        c = new_client(f"ems-dropwatch-{uuid.uuid4().hex[:8]}", username=username,
+                       password=password, max_reconnect_delay_s=30)
         c.on_connect = self._on_connect
         c.on_connect_fail = self._on_connect_fail
         c.on_disconnect = self._on_disconnect

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+
+from core.mqtt import new_client
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,7 @@ class Subscriber:
         self._props = Properties(PacketTypes.CONNECT)
         self._props.SessionExpiryInterval = session_expiry_s
         self._props.ReceiveMaximum = receive_maximum
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                        protocol=mqtt.MQTTv5, manual_ack=True)
-        if username:
-            c.username_pw_set(username, password)
-        c.reconnect_delay_set(min_delay=1, max_delay=10)
+        c = new_client(client_id, username=username, password=password, manual_ack=True)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message

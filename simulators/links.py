@@ -25,9 +25,10 @@ from collections import Counter
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+
+from core.mqtt import new_client
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +91,10 @@ class MqttLink:
         self._n_sent = 0
         self._n_acked = 0
         self._connected = threading.Event()
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        if username:
-            c.username_pw_set(username, password)
+        c = new_client(client_id, username=username, password=password,
+                       max_reconnect_delay_s=5)
         c.max_queued_messages_set(0)
         c.max_inflight_messages_set(max_inflight)
-        c.reconnect_delay_set(min_delay=1, max_delay=5)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish

@@ -15,9 +15,11 @@ import time
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+
+from core.mqtt import new_client
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +37,9 @@ class Forwarder:
         self._lock = threading.Lock()
         self._refused: dict[int, int] = {}  # mid -> PUBACK reason code, for refused publishes
         self._warned_at = -1e9
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        if username:
-            c.username_pw_set(username, password)
+        c = new_client(client_id, username=username, password=password)
         c.max_inflight_messages_set(max_inflight)
         c.max_queued_messages_set(max_queued)
-        c.reconnect_delay_set(min_delay=1, max_delay=10)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
