@@ -8,6 +8,7 @@ Every denied request is logged once at WARNING with the key's public id, never t
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -42,6 +43,10 @@ class AppState:
     registry: Registry
     standards: Standards
     rankings_cache: TtlCache
+    clock: Callable[[], float] = time.time  # wall clock in seconds; tests inject a fixed one
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
 
 
 def get_state(request: Request) -> AppState:
@@ -141,16 +146,16 @@ def get_enterprise(request: Request, enterprise_id: str, user: CurrentUser,
 VisibleEnterprise = Annotated[Enterprise, Depends(get_enterprise)]
 
 
-def readings_range(settings: SettingsDep, start: StartQuery = None,
+def readings_range(state: StateDep, start: StartQuery = None,
                    end: EndQuery = None) -> TimeRange:
     """Defaults to the last day; at most ``api_max_span_readings_days``."""
-    return time_range(start, end, settings.api_max_span_readings_days, default_days=1)
+    return time_range(start, end, state.settings.api_max_span_readings_days, 1, state.now_ms())
 
 
-def results_range(settings: SettingsDep, start: StartQuery = None,
+def results_range(state: StateDep, start: StartQuery = None,
                   end: EndQuery = None) -> TimeRange:
     """Defaults to the last 30 days; at most ``api_max_span_results_days``."""
-    return time_range(start, end, settings.api_max_span_results_days, default_days=30)
+    return time_range(start, end, state.settings.api_max_span_results_days, 30, state.now_ms())
 
 
 ReadingsRange = Annotated[TimeRange, Depends(readings_range)]

@@ -100,10 +100,12 @@ class KeyStore:
     """Creates, lists, revokes and checks API keys kept in InfluxDB."""
 
     def __init__(self, store: InfluxStore, cache_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
         self.store = store
         self.cache_s = cache_s
         self._clock = clock
+        self._wall = wall  # stamps created_ms and revoked_ms
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
         self._lock = threading.Lock()
 
@@ -113,7 +115,7 @@ class KeyStore:
         _check_grant(role, enterprise, regions)
         key_id, key = new_key()
         record = ApiKey(key_id, role, hash_key(key), enterprise, tuple(sorted(set(regions))),
-                        int(time.time() * 1000))
+                        int(self._wall() * 1000))
         self.store.write_lines([line(MEASUREMENT, {"key_id": key_id}, {
             "role": record.role.value, "sha256": record.sha256,
             "enterprise": record.enterprise or "", "regions": ",".join(record.regions),
@@ -140,7 +142,7 @@ class KeyStore:
         if self.get(key_id) is None:
             return False
         self.store.write_lines([line(MEASUREMENT, {"key_id": key_id},
-                                     {"revoked_ms": int(time.time() * 1000)}, 0)],
+                                     {"revoked_ms": int(self._wall() * 1000)}, 0)],
                                precision="ms")
         with self._lock:
             self._cache.pop(key_id, None)

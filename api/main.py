@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -59,17 +61,19 @@ def store_from(settings: ApiSettings) -> InfluxStore:
 
 def create_app(settings: ApiSettings, store: InfluxStore | None = None,
                registry: Registry | None = None, standards: Standards | None = None,
-               ) -> FastAPI:
-    """The API over one InfluxDB database and one registry (read from settings if not given)."""
+               clock: Callable[[], float] = time.time) -> FastAPI:
+    """The API over one InfluxDB database and one registry (read from settings if not given);
+    ``clock`` is the wall clock in seconds (tests inject a fixed one)."""
     standards = standards or load_standards(settings.limits_path)
     registry = registry or load_registry(settings.registry_path, standards)
     store = store or store_from(settings)
     app = FastAPI(title="Emissions monitoring API", version="1", description=DESCRIPTION,
                   docs_url="/docs", openapi_url=f"{PREFIX}/openapi.json")
     app.state.ems = AppState(settings=settings, store=store, results=ResultStore(store),
-                             keys=KeyStore(store, settings.api_key_cache_s),
+                             keys=KeyStore(store, settings.api_key_cache_s, wall=clock),
                              registry=registry, standards=standards,
-                             rankings_cache=TtlCache(settings.api_rankings_cache_s))
+                             rankings_cache=TtlCache(settings.api_rankings_cache_s),
+                             clock=clock)
     api = APIRouter(prefix=PREFIX, responses=ERRORS)
     for module in (enterprises, readings, judged, rankings, alerts, rejections, catalogue,
                    health):

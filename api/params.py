@@ -61,9 +61,9 @@ class TimeRange:
 
 
 def time_range(start: str | None, end: str | None, max_span_days: int, default_days: int,
-               now_ms: int | None = None) -> TimeRange:
+               now_ms: int) -> TimeRange:
     """Validated [start, end): end defaults to now, start to ``default_days`` before end."""
-    end_ms = parse_time(end, "end") if end else (now_ms or int(time.time() * 1000))
+    end_ms = parse_time(end, "end") if end else now_ms
     start_ms = (parse_time(start, "start") if start
                 else max(MIN_MS, end_ms - default_days * DAY_MS))
     if start_ms >= end_ms:

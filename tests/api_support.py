@@ -31,6 +31,9 @@ HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 # 2025-11-01T00:00:00+08:00, the start of a local day and month in Asia/Shanghai.
 NOV1_MS = 1_761_926_400_000
+# The application's "now" in these tests: never the wall clock. 2025-12-01T10:00:00+08:00, a
+# month after the seeded data, so default periods (the last day, the last 30 days) are fixed.
+NOW_S = (NOV1_MS + 30 * DAY_MS + 10 * HOUR_MS) / 1000
 
 
 @dataclass
@@ -80,11 +83,13 @@ KEY_SPECS: dict[str, tuple[Role, str | None, tuple[str, ...]]] = {
 
 
 @contextmanager
-def running_api(store: InfluxStore, tmp_path: Path, **extra: object) -> Iterator[Api]:
-    """The app served on a loopback port, with a key per entry of KEY_SPECS."""
+def running_api(store: InfluxStore, tmp_path: Path, now_s: float = NOW_S,
+                **extra: object) -> Iterator[Api]:
+    """The app served on a loopback port, its clock stopped at ``now_s``, with a key per entry
+    of KEY_SPECS."""
     settings, fleet = settings_for(store, tmp_path, **extra)
     registry = build_registry(fleet.registry, load_standards(LIMITS))
-    app = create_app(settings, store=store, registry=registry)
+    app = create_app(settings, store=store, registry=registry, clock=lambda: now_s)
     server = ThreadedServer(app, free_port()).start()
     a = Api(httpx.Client(base_url=server.url, timeout=30), store, settings, registry)
     try:

@@ -127,9 +127,9 @@ def test_time_range_defaults_and_limits() -> None:
     now = NOV1 + 10 * DAY
     assert time_range(None, None, 31, 1, now_ms=now) == TimeRange(now - DAY, now)
     with pytest.raises(HTTPException, match="31 days"):
-        time_range("2025-09-01T00:00:00Z", "2025-11-01T00:00:00Z", 31, 1)
+        time_range("2025-09-01T00:00:00Z", "2025-11-01T00:00:00Z", 31, 1, now)
     with pytest.raises(HTTPException, match="before end"):
-        time_range("2025-11-01T00:00:00Z", "2025-11-01T00:00:00Z", 31, 1)
+        time_range("2025-11-01T00:00:00Z", "2025-11-01T00:00:00Z", 31, 1, now)
     assert TimeRange(1, 2).influxql() == "time >= 1ms AND time < 2ms"
 
 

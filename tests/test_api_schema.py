@@ -4,7 +4,6 @@ and content type. Bounded (a few examples per operation) so that it runs in seco
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from core.readings import Reading, Reason, Rejection
 from core.results import DailySummary, DayVerdict, Episode, HourVerdict, ResultStore
 from core.servers import Mosquitto
 from core.store import InfluxStore, point_line, reading_line, rejection_point
-from tests.api_support import DAY_MS, HOUR_MS, Api, running_api
+from tests.api_support import DAY_MS, HOUR_MS, NOW_S, Api, running_api
 
 EXAMPLES_PER_OPERATION = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -57,7 +56,7 @@ def served(store: InfluxStore, tmp_path: Path) -> Iterator[Api]:
     broker = Mosquitto("mosquitto", tmp_path / "mosquitto").start()
     try:
         with running_api(store, tmp_path, mqtt_port=broker.port) as api:
-            seed_recent(store, int(time.time() * 1000))
+            seed_recent(store, int(NOW_S * 1000))
             yield api
     finally:
         broker.stop()

@@ -1,5 +1,9 @@
 """Fixtures of the web page tests: the API with its pages over a real InfluxDB, seeded with
-rankings, judged hours, today's readings and alerts relative to the current local day.
+rankings, judged hours, today's readings and alerts relative to the application's "today".
+
+The application's clock is stopped at one of ``NOWS`` (never the wall clock): every web test
+runs in the middle of a month and on the day after a month and a year ended, when the two
+seeded days fall into two months (and two years).
 
 Import the fixture into a test module (``from tests.web_support import web  # noqa: F401``).
 """
@@ -7,11 +11,10 @@ Import the fixture into a test module (``from tests.web_support import web  # no
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -35,6 +38,12 @@ BY_TRANSMISSION = ["E0003", "E0006", "E0001", "E0005", "E0002", "E0004", "E0007"
 SCRIPT_NOTE = '<script>alert("note")</script><b>bold</b>'
 HTML_EXPLANATION = "<img src=x onerror=alert(1)>"
 FLAGS = {10: "M", 20: "T", 30: "D"}  # minute of today's so2 readings -> flag (others N)
+# The application's "now" (10:00 local time), by name.
+NOWS = {
+    "mid_month": datetime(2026, 11, 18, 10, tzinfo=ZoneInfo(TZ)).timestamp(),
+    "month_boundary": datetime(2026, 12, 2, 10, tzinfo=ZoneInfo(TZ)).timestamp(),
+    "year_boundary": datetime(2027, 1, 2, 10, tzinfo=ZoneInfo(TZ)).timestamp(),
+}
 
 
 @dataclass
@@ -43,6 +52,12 @@ class Seeded:
     today_ms: int  # local midnight
     alerts: dict[str, str]  # name -> alert id
 
+    def summary_months(self) -> int:
+        """How many calendar months the two seeded summary days (yesterday and the day before)
+        fall into: the number of monthly status cells an enterprise with data has."""
+        days = [self.today - timedelta(days=d) for d in (1, 2)]
+        return len({(d.year, d.month) for d in days})
+
 
 def local_midnight(now_s: float) -> tuple[date, int]:
     today = datetime.fromtimestamp(now_s, ZoneInfo(TZ)).date()
@@ -50,8 +65,8 @@ def local_midnight(now_s: float) -> tuple[date, int]:
                                tzinfo=ZoneInfo(TZ)).timestamp() * 1000)
 
 
-def seed(store: InfluxStore) -> Seeded:
-    today, t0 = local_midnight(time.time())
+def seed(store: InfluxStore, now_s: float) -> Seeded:
+    today, t0 = local_midnight(now_s)
     yday = t0 - DAY_MS
     results = ResultStore(store)
     results.write_lines([
@@ -116,8 +131,9 @@ def login_token(html: str) -> str:
     return m.group(1)
 
 
-@pytest.fixture
-def web(store: InfluxStore, tmp_path: Path) -> Iterator[Web]:
-    seeded = seed(store)
-    with running_api(store, tmp_path, api_session_secret=SECRET, timezone=TZ) as a:
+@pytest.fixture(params=list(NOWS))
+def web(request: pytest.FixtureRequest, store: InfluxStore, tmp_path: Path) -> Iterator[Web]:
+    now_s = NOWS[request.param]
+    seeded = seed(store, now_s)
+    with running_api(store, tmp_path, now_s, api_session_secret=SECRET, timezone=TZ) as a:
         yield Web(a, str(a.client.base_url).rstrip("/"), seeded)

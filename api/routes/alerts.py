@@ -8,13 +8,20 @@ scheduler's.
 from __future__ import annotations
 
 import re
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from api.access import Principal
-from api.deps import CurrentUser, RegistryDep, ResultsDep, denied, reach_enterprise, require
+from api.deps import (
+    CurrentUser,
+    RegistryDep,
+    ResultsDep,
+    denied,
+    get_state,
+    reach_enterprise,
+    require,
+)
 from api.keys import Role
 from api.models import AlertPublic, AlertsPublic, ErrorPublic, ExplanationIn, NoteIn
 from api.params import EndQuery, StartQuery, iso, parse_time
@@ -125,6 +132,11 @@ def get_alert(request: Request, alert_id: str, user: CurrentUser, registry: Regi
     return alert_public(find_alert(request, user, registry, results, alert_id))
 
 
+def now_of(request: Request) -> int:
+    """The application's clock (injected in tests), in epoch milliseconds."""
+    return get_state(request).now_ms()
+
+
 def note(user: Principal, action: str, text: str, now_ms: int) -> dict[str, str]:
     return {"at": iso(now_ms) or "", "by": user.label, "action": action, "text": text}
 
@@ -141,7 +153,7 @@ def move_alert(request: Request, user: Principal, registry: Registry, results: R
     alert = find_alert(request, user, registry, results, alert_id)
     if alert.status not in ALLOWED_FROM[to]:
         raise HTTPException(409, f"an alert that is {alert.status} cannot become {to}")
-    now_ms = int(time.time() * 1000)
+    now_ms = now_of(request)
     notes = [*alert.notes, note(user, to, text, now_ms)]
     stamp = "acknowledged_ms" if to == "acknowledged" else "resolved_ms"
     results.update_workflow(alert, status=to, notes=notes, **{stamp: now_ms})
@@ -176,7 +188,7 @@ def explain_alert(request: Request, user: Principal, registry: Registry, results
                   alert_id: str, text: str) -> Alert:
     """Record the enterprise's explanation (and a note) on an alert in reach."""
     alert = find_alert(request, user, registry, results, alert_id)
-    now_ms = int(time.time() * 1000)
+    now_ms = now_of(request)
     notes = [*alert.notes, note(user, "explanation", text, now_ms)]
     results.update_workflow(alert, explanation=text, explained_ms=now_ms, notes=notes)
     alert.explanation, alert.explained_ms, alert.notes = text, now_ms, notes

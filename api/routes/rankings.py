@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -51,9 +50,8 @@ def normalise(tr: TimeRange, timezone: str) -> TimeRange:
 
 def warm_up(state: AppState) -> None:
     """Compute the default rankings (the last 30 days, per month) ahead of the first request."""
-    now_ms = int(time.time() * 1000)
     tr = normalise(time_range(None, None, state.settings.api_max_span_results_days, 30,
-                              now_ms), state.settings.timezone)
+                              state.now_ms()), state.settings.timezone)
     try:
         period_totals(state, tr, "month")
     except StoreError as exc:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -63,7 +62,7 @@ def current_user(request: Request, state: StateDep) -> WebUser:
     """The caller of a page: a valid session whose key is still valid; else LoginRequired."""
     cookie = request.cookies.get(COOKIE)
     codec = codec_of(request)
-    session = codec.read(cookie, int(time.time())) if cookie else None
+    session = codec.read(cookie, int(state.clock())) if cookie else None
     record = state.keys.active(session.key_id) if session else None
     if session is None or record is None or not codec.bound_to(session, record.sha256):
         raise LoginRequired
@@ -131,7 +130,7 @@ def post_login(request: Request, state: StateDep, key: Annotated[str, Form(max_l
                key_id_of(key.strip()) or "malformed")
         return login_page(request, next_, failed=True)
     codec = codec_of(request)
-    _, cookie = codec.issue(record.key_id, record.sha256, int(time.time()))
+    _, cookie = codec.issue(record.key_id, record.sha256, int(state.clock()))
     log.info("web login of key %s (%s)", record.key_id, record.role.value)
     target = safe_next(next_)
     response = RedirectResponse(target if target != f"{PREFIX}/" else

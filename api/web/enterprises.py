@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
@@ -54,10 +53,6 @@ def all_pages(fetch_page: Callable[[Page], list[T]]) -> list[T]:
     return out
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def hours_of(state: AppState, scope: Scope, chosen: Period) -> list[dict[str, Any]]:
     return all_pages(lambda p: judged_rows(state.store, "hourly", scope, chosen.range, p))
 
@@ -68,7 +63,7 @@ def enterprise_page(request: Request, enterprise_id: str, state: StateDep, user:
     """Outlets, judged hours against their limits, data quality and alerts (default: 7 days)."""
     ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
     s = state.settings
-    chosen = period(start, end, s.timezone, now_ms(), 7, HOURS_MAX_DAYS)
+    chosen = period(start, end, s.timezone, state.now_ms(), 7, HOURS_MAX_DAYS)
     labels = labels_for(request)
     hours = hours_of(state, Scope(ent.id), chosen)
     _, buckets, rows_ = ranked(state, user.principal, chosen.range)
@@ -97,7 +92,7 @@ def readings_page(request: Request, enterprise_id: str, state: StateDep, user: W
     """One outlet's minute readings of one local day (default: today), flags marked."""
     ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
     scope = outlet_scope(request, ent, outlet)
-    chosen = day(date, state.settings.timezone, now_ms())
+    chosen = day(date, state.settings.timezone, state.now_ms())
     found = reading_rows(state, scope, chosen)
     marked = flagged(found)
     labels = labels_for(request)
@@ -120,7 +115,7 @@ def readings_csv(request: Request, enterprise_id: str, state: StateDep, user: We
     """The day's readings of one outlet as the JSON API's CSV."""
     ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
     scope = outlet_scope(request, ent, outlet)
-    chosen = day(date, state.settings.timezone, now_ms())
+    chosen = day(date, state.settings.timezone, state.now_ms())
     found = all_pages(lambda p: fetch(state.store, readings_query(scope, chosen.range, p)))
     return attachment(f"{ent.id}_{scope.outlet}_{chosen.first}_readings.csv",
                       csv_lines(ent.id, found))
@@ -141,7 +136,7 @@ def hours_csv(request: Request, enterprise_id: str, state: StateDep, user: WebUs
               start: DateQuery = None, end: DateQuery = None) -> StreamingResponse:
     """The judged hours of the period as CSV (one row per outlet, pollutant and hour)."""
     ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
-    chosen = period(start, end, state.settings.timezone, now_ms(), 7,
+    chosen = period(start, end, state.settings.timezone, state.now_ms(), 7,
                     state.settings.api_max_span_results_days)
     found = hours_of(state, Scope(ent.id), chosen)
     return attachment(f"{ent.id}_{chosen.first}_{chosen.last}_hours.csv", hour_lines(found))

@@ -56,7 +56,8 @@ def period(start: str | None, end: str | None, timezone: str, now_ms: int, defau
         raise HTTPException(422, "dates must lie between 1970 and 2200")
     start_ms = midnight_ms(first, timezone)
     end_ms = midnight_ms(last + timedelta(days=1), timezone)
-    return Period(first, last, time_range(iso(start_ms), iso(end_ms), max_days, default_days))
+    return Period(first, last,
+                  time_range(iso(start_ms), iso(end_ms), max_days, default_days, now_ms))
 
 
 def day(text: str | None, timezone: str, now_ms: int) -> Period:

@@ -3,7 +3,6 @@ sortable table, the status string drawn as coloured cells."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -52,7 +51,7 @@ def rankings_page(
     """Enterprises in reach ranked over a period (default: the last 30 days)."""
     check_role(request, user.principal, INSPECTORS)
     s = state.settings
-    chosen = period(start, end, s.timezone, int(time.time() * 1000), 30,
+    chosen = period(start, end, s.timezone, state.now_ms(), 30,
                     s.api_max_span_results_days)
     tr, labels, rows = ranked(state, user.principal, chosen.range, region or None, None, per)
     descending = SORTABLE[sort] if order is None else order == "desc"
