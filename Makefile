@@ -10,12 +10,13 @@ STAMP := $(VENV)/.installed
 
 install: system-deps $(STAMP) web-vendor
 
-# Mosquitto, InfluxDB, Chromium (browser tests of the web pages; a CJK font for their
+# Mosquitto, InfluxDB, PostgreSQL (the records database's tests), Chromium (browser tests of the web pages; a CJK font for their
 # screenshots) and npm (fetches the charting library) come from Debian; each only when missing.
 system-deps:
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v influxd >/dev/null 2>&1 || missing="$$missing influxdb"; \
+	ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium fonts-wqy-microhei"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,9 @@ import httpx
 log = logging.getLogger(__name__)
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+
+PG_BINDIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
 
 class ServerError(RuntimeError):
@@ -194,3 +198,72 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         _wait(self._ping, "influxd", proc, self.log_path, timeout_s)
         log.info("influxd up on %s", self.url)
         return self
+
+
+@dataclass
+class PostgreSQL(Process):
+    """A PostgreSQL server from Debian's ``postgresql`` package, with a cluster of its own in
+    ``workdir`` (created on first start), listening on a loopback port only, trusting local
+    connections of the user ``ems``. As root the server runs as the ``postgres`` user (it
+    refuses to run as root), so ``workdir`` must be reachable by that user.
+
+    ``durable=False`` turns off fsync and synchronous commit: for tests, never for data.
+    """
+
+    port: int = 0
+    database: str = "ems"
+    durable: bool = True
+
+    def __post_init__(self) -> None:
+        self.port = self.port or free_port()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://ems@127.0.0.1:{self.port}/{self.database}"
+
+    def _as_server_user(self) -> list[str]:
+        if os.geteuid() != 0:
+            return []
+        import pwd
+
+        user = pwd.getpwnam("postgres")
+        for path in (self.workdir, *self.workdir.rglob("*")):
+            os.chown(path, user.pw_uid, user.pw_gid)
+        return ["runuser", "-u", "postgres", "--"]
+
+    def start(self, timeout_s: float = 60.0) -> PostgreSQL:
+        if not PG_BINDIRS:
+            raise ServerError("PostgreSQL is not installed: run `make install` "
+                              "(apt-get install postgresql)")
+        bindir = PG_BINDIRS[0]
+        data = self.workdir / "pgdata"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path.touch()
+        prefix = self._as_server_user()
+        if not (data / "PG_VERSION").exists():
+            subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "ems",
+                            "--auth=trust", "-E", "UTF8", "--no-instructions"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        options = [] if self.durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                                           "-c", "full_page_writes=off"]
+        proc = self._spawn([*prefix, str(bindir / "postgres"), "-D", str(data),
+                            "-p", str(self.port), "-h", "127.0.0.1",
+                            "-k", str(self.workdir), *options])
+        _wait(lambda: port_open(self.port) and self._create_database(), "postgres", proc,
+              self.log_path, timeout_s)
+        log.info("postgres up on 127.0.0.1:%s", self.port)
+        return self
+
+    def _create_database(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(host="127.0.0.1", port=self.port, user="ems",
+                                 dbname="postgres", autocommit=True, connect_timeout=2) as c:
+                found = c.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                  (self.database,)).fetchone()
+                if not found:
+                    c.execute(f'CREATE DATABASE "{self.database}"')
+            return True
+        except psycopg.OperationalError:
+            return False  # still starting up

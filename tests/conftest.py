@@ -25,6 +25,7 @@ from core.store import InfluxStore
 from simulators.fleet import Fleet, build_fleet
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["tests.records_support"]
 
 
 def wait_until(predicate: Callable[[], Any], timeout_s: float = 20.0, interval_s: float = 0.1,
