@@ -116,7 +116,8 @@ def judge_days(
     return DayResults(
         series=s, day_start_s=days[uniq % len(days)].astype(np.int64),
         n_hours=np.bincount(ids, minlength=g).astype(np.int64), n_valid_hours=n_valid,
-        n_needed=needed,        mean=mean_of(hours.mean), o2_mean=mean_of(hours.o2_mean), mean_ref=mean_ref,
+        n_needed=needed, mean=mean_of(hours.mean), o2_mean=mean_of(hours.o2_mean),
+        mean_ref=mean_ref,
         valid=valid, limit=day_limit[s], limit_min=day_min[s], exceeded=exceeded,
         multiple=multiple,
     )  # fmt: skip
