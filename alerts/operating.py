@@ -34,7 +34,6 @@ from datetime import UTC, datetime, tzinfo
 import numpy as np
 
 from alerts.compliance import HOUR_S, Stops
-from core.standards import Limit
 
 MARK_KINDS = ("shutdown", "startup", "shutdown_process", "maintenance", "fault")
 CAPPED_KINDS = frozenset({"shutdown", "startup", "fault"})  # GB 18485 caps these [M]
@@ -58,14 +57,6 @@ class Mark:
                              f"{', '.join(MARK_KINDS)}")
         if self.end_ms <= self.start_ms:
             raise ValueError("a mark must end after it starts")
-
-
-def mark_caps(limits: Iterable[Limit]) -> tuple[float | None, float | None]:
-    """(event cap, annual cap) in hours over an outlet's limits: the strictest given, or None."""
-    limits = list(limits)
-    events = [lim.mark_event_cap_h for lim in limits if lim.mark_event_cap_h is not None]
-    years = [lim.mark_annual_cap_h for lim in limits if lim.mark_annual_cap_h is not None]
-    return (min(events) if events else None, min(years) if years else None)
 
 
 def _year(ms: int, tz: tzinfo) -> int:

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from alerts.compliance import F64, I32, I64, Bool, SeriesSpec
+from core.pollutants import Medium
 from core.registry import Outlet, Registry
-from core.standards import Limit
+from core.standards import Limit, mark_caps
 
 O2 = "o2"
 Key = tuple[str, str, str]  # enterprise, outlet, pollutant
@@ -88,6 +89,17 @@ class _Row:
     interval_s: int
     range_max: float = math.nan
     target: Limit | None = None  # the strictest hourly policy target (ultra-low)
+    evidence: OutletEvidence | None = None  # the outlet's stop-evidence settings
+
+
+@dataclass(frozen=True, slots=True)
+class OutletEvidence:
+    """What the scheduler needs to read an outlet's stop evidence (``alerts.evidence``)."""
+
+    mark_event_cap_h: float | None = None  # GB 18485 caps, from the outlet's limits [M]
+    mark_annual_cap_h: float | None = None
+    stop_when_flow_below: float | None = None  # registry process-data rule
+    flow_key: str = "flow"  # the outlet's flow series: flow (gas) or water_flow
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,7 @@ class SeriesPlan:
     fingerprint: str  # changes whenever the plan does
     target: F64  # hourly policy target (NaN: none), on the series' reference O2
     target_id: tuple[str | None, ...]
+    outlet_evidence: tuple[OutletEvidence, ...]  # per outlet, like ``outlets``
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -146,7 +159,7 @@ class SeriesPlan:
         outlets = tuple((e, o, iv) for (e, o), iv in fastest.items())
         outlet_index = {(e, o): i for i, (e, o, _) in enumerate(outlets)}
         text = repr([(r.key, r.judged, r.hour, r.day, r.o2_ref_pct, r.interval_s, r.range_max,
-                      r.target) for r in rows])
+                      r.target, r.evidence) for r in rows])
         return cls(
             keys=tuple(r.key for r in rows), index=index, spec=spec,
             judged=np.array([r.judged for r in rows], dtype=np.bool_),
@@ -163,6 +176,8 @@ class SeriesPlan:
             fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16],
             target=np.array([_target_value(r) for r in rows]),
             target_id=tuple(r.target.id if r.target else None for r in rows),
+            outlet_evidence=tuple(next(r.evidence or OutletEvidence() for r in rows
+                                       if r.key[:2] == (e, o)) for e, o, _ in outlets),
         )  # fmt: skip
 
     def expected_per_hour(self) -> I64:
@@ -192,6 +207,9 @@ def _outlet_rows(outlet: Outlet) -> list[_Row]:
         by_pollutant.setdefault(lim.pollutant, []).append(lim)
     rows: list[_Row] = []
     needs_o2 = False
+    event_cap, annual_cap = mark_caps(outlet.limits)
+    evidence = OutletEvidence(event_cap, annual_cap, outlet.stop_when_flow_below,
+                              "water_flow" if outlet.medium is Medium.WATER else "flow")
     for pollutant, all_limits in by_pollutant.items():
         limits = [lim for lim in all_limits if not lim.policy_target]
         target = strictest([lim for lim in all_limits
@@ -206,8 +224,8 @@ def _outlet_rows(outlet: Outlet) -> list[_Row]:
         needs_o2 = needs_o2 or not math.isnan(o2_ref)
         rows.append(_Row((ent, oid, pollutant), True, hour, day, o2_ref,
                          outlet.interval_for(pollutant),
-                         outlet.range_max.get(pollutant, math.nan), target))
+                         outlet.range_max.get(pollutant, math.nan), target, evidence))
     if needs_o2 and O2 not in by_pollutant:
-        rows.append(_Row((ent, oid, O2), False, None, None, math.nan, iv))
+        rows.append(_Row((ent, oid, O2), False, None, None, math.nan, iv, evidence=evidence))
     return rows
 

@@ -21,6 +21,7 @@ where the standard caps them: GB 18485 4 h per event and 60 h a year
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,14 @@ def _limit_from_entry(entry: dict[str, Any]) -> Limit:
         policy_target=entry.get("clause", "") == POLICY_TARGET_CLAUSE,
         **caps,
     )
+
+
+def mark_caps(limits: Iterable[Limit]) -> tuple[float | None, float | None]:
+    """(event cap, annual cap) in hours over an outlet's limits: the strictest given, or None."""
+    limits = list(limits)
+    events = [lim.mark_event_cap_h for lim in limits if lim.mark_event_cap_h is not None]
+    years = [lim.mark_annual_cap_h for lim in limits if lim.mark_annual_cap_h is not None]
+    return (min(events) if events else None, min(years) if years else None)
 
 
 @dataclass(frozen=True)
