@@ -15,7 +15,9 @@ data flag F is no such evidence: in HJ 212-2017 it means the analyser stopped). 
 - **Device running state** (HJ 212 CN 2021 ``SBx-RS``: 0 off, 1 running, 2 calibrating,
   3 maintenance, 4 alarm, 5 blow-back): an hour is stopped when every state sample that covers
   it (per facility, the last one before the hour start and those inside it) is 0, for all
-  facilities of the outlet, and at least one such sample exists.
+  facilities of the outlet, at least one such sample exists, and the state at the hour's start
+  is known (a facility first heard of inside the hour leaves the hour's start unknown: no
+  evidence for that hour).
 - **Process data** the registry names (``stop_when_flow_below``): an hour whose valid mean flow
   is below the threshold is stopped.
 
@@ -118,10 +120,13 @@ def state_stopped_hours(samples: Iterable[tuple[int, str, int]], start_s: int, e
     out: list[int] = []
     for h in range(start_s // HOUR_S * HOUR_S, end_s, HOUR_S):
         covering: list[int] = []
+        known_at_start = True
         for rows in series:
             before = [st for t, st in rows if t <= h]
-            covering += before[-1:] + [st for t, st in rows if h < t < h + HOUR_S]
-        if covering and all(st == STATE_OFF for st in covering):
+            inside = [st for t, st in rows if h < t < h + HOUR_S]
+            known_at_start = known_at_start and bool(before or not inside)
+            covering += before[-1:] + inside
+        if covering and known_at_start and all(st == STATE_OFF for st in covering):
             out.append(h)
     return out
 
