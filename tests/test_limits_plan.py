@@ -59,7 +59,8 @@ def lim(value: float, o2: float | None, name: str) -> Limit:
 ])
 def test_strictest_compares_on_one_reference_o2_basis(limits: list[Limit], winner: str) -> None:
     found = strictest(limits)
-    assert found is not None and found.id == winner
+    assert found is not None
+    assert found.id == winner
 
 
 def test_corrected_and_uncorrected_limits_do_not_compare() -> None:
