@@ -1,7 +1,7 @@
 """``python -m alerts judge``: judge readings from a CSV file against limits, offline.
 
-    python -m alerts judge --readings R.csv --limits L.csv [--tz ZONE] [--o2-cutoff PCT]
-                           [--interval-s SECONDS]
+    python -m alerts judge --readings R.csv --limits L.csv [--marks M.csv] [--tz ZONE]
+                           [--o2-cutoff PCT] [--interval-s SECONDS]
 
 Input formats: ``alerts.csv_input``. Rules: ``alerts.compliance``. Output on stdout, CSV with the
 columns of ``OUTPUT_COLUMNS``:
@@ -13,14 +13,21 @@ columns of ``OUTPUT_COLUMNS``:
   pollutant that has a daily limit; ``n_valid`` counts valid hours, ``mean``, ``o2_mean`` and
   ``mean_ref`` are means over the valid hours, ``mean_ref`` being the day's value.
 
+``status`` (last column): an hour's status (``alerts.compliance.STATUSES``: compliant, exceeded,
+suspected_exceedance, invalid, not_operating, unexplained_high_o2); a day's is exceeded, invalid
+or compliant. ``--marks`` gives declared operating-state marks, the only stop evidence the CLI
+has (no running state, no process data; no caps: the limits CSV carries none). An outlet that
+sends NO and NO2 (``no``, ``no2``) but no NOx gets NOx as NO2 = NO2 + NO x 46/30 per minute
+(``alerts.nox``) for a ``nox`` limit.
+
 ``start`` is the period's start in UTC (RFC 3339, ``Z``); booleans are ``true``/``false``; numbers
 are Python's shortest repr, unrounded; empty where undefined; a range limit prints as
 ``low-high``. Rows are sorted by enterprise, outlet, pollutant, hours before days, start.
 
-The sampling interval is ``--interval-s`` (default 60) for every outlet. It is not inferred from
-the data: an outlet that drops half its minutes would look like a two-minute outlet and its hours
-would pass with half the data. An outlet's O2 (pollutant ``o2``) is linked only to pollutants
-whose limit names a reference O2 (compliance-rules.md §1.2).
+The sampling interval is a limit row's ``interval_s``, else ``--interval-s`` (default 60). It is
+not inferred from the data: an outlet that drops half its minutes would look like a two-minute
+outlet and its hours would pass with half the data. An outlet's O2 (pollutant ``o2``) is linked
+only to pollutants whose limit names a reference O2 (compliance-rules.md §1.2).
 
 Exit codes: 0 done, 2 bad arguments or bad input (one message on stderr naming file and line).
 """
@@ -43,15 +50,26 @@ from alerts.compliance import (
     DEFAULT_O2_CUTOFF_PCT,
     Minutes,
     SeriesSpec,
+    Stops,
     flag_codes,
-    judge_days,
     judge_hours,
 )
-from alerts.csv_input import InputError, LimitRow, Reading, read_limits, read_readings
+from alerts.csv_input import (
+    InputError,
+    LimitRow,
+    MarkRow,
+    Reading,
+    read_limits,
+    read_marks,
+    read_readings,
+)
+from alerts.days import DayResults, judge_days
+from alerts.nox import nox_from_no_no2
+from alerts.operating import interval_seconds, series_stops
 
 OUTPUT_COLUMNS = (
     "period", "start", "enterprise", "outlet", "pollutant", "n_valid", "mean", "o2_mean",
-    "mean_ref", "valid", "limit", "exceeded", "multiple",
+    "mean_ref", "valid", "limit", "exceeded", "multiple", "status",
 )  # fmt: skip
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -67,6 +85,7 @@ class _Plan:
     feeds: dict[Key, list[int]]  # reading key -> series it feeds
     o2_of: dict[int, int]  # series -> its O2 series
     n_series: int
+    nox_from: list[tuple[int, int, int]]  # (no, no2, nox) series of NOx-limited outlets
 
 
 def _plan(limits: list[LimitRow]) -> _Plan:
@@ -80,14 +99,39 @@ def _plan(limits: list[LimitRow]) -> _Plan:
             if o2_key not in feeds:
                 feeds[o2_key], n = [n], n + 1
             o2_of[i] = feeds[o2_key][0]
-    return _Plan(limits, feeds, o2_of, n)
+    nox_from: list[tuple[int, int, int]] = []
+    for e, o in sorted({(r.enterprise, r.outlet) for r in limits if r.pollutant == "nox"}):
+        extra = []
+        for p in ("no", "no2"):
+            if (e, o, p) not in feeds:
+                feeds[(e, o, p)], n = [n], n + 1
+            extra.append(feeds[(e, o, p)][0])
+        nox_from += [(extra[0], extra[1], i) for i in feeds[(e, o, "nox")]]
+    return _Plan(limits, feeds, o2_of, n, nox_from)
+
+
+def _outlet_of(plan: _Plan) -> list[tuple[str, str]]:
+    out = [("", "")] * plan.n_series
+    for (e, o, _), series in plan.feeds.items():
+        for s in series:
+            out[s] = (e, o)
+    return out
+
+
+def _stops(plan: _Plan, marks: list[MarkRow]) -> Stops:
+    by_outlet: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for m in marks:
+        by_outlet.setdefault((m.enterprise, m.outlet), []).append((m.start_ms, m.end_ms))
+    evidence = {k: interval_seconds(v) for k, v in by_outlet.items()}
+    return series_stops(evidence, _outlet_of(plan))
 
 
 def _spec(plan: _Plan, interval_s: int) -> tuple[SeriesSpec, np.ndarray, np.ndarray]:
     """The hour spec and the daily (limit, limit_min) arrays, per series."""
     nan = np.full(plan.n_series, np.nan)
-    hour_max, hour_min, day_max, day_min, o2_ref = (nan.copy() for _ in range(5))
+    hour_max, hour_min, day_max, day_min, o2_ref, range_max = (nan.copy() for _ in range(6))
     o2_series = np.full(plan.n_series, -1)
+    intervals = np.full(plan.n_series, interval_s)
     for i, row in enumerate(plan.limits):
         is_range = not math.isnan(row.limit_min)
         if row.averaging == "hour" or is_range:  # ranges are judged on every hour too
@@ -96,8 +140,10 @@ def _spec(plan: _Plan, interval_s: int) -> tuple[SeriesSpec, np.ndarray, np.ndar
             day_max[i], day_min[i] = row.limit, row.limit_min
         o2_ref[i] = row.o2_ref_pct
         o2_series[i] = plan.o2_of.get(i, -1)
+        range_max[i] = row.range_max
+        intervals[i] = row.interval_s or interval_s
     spec = SeriesSpec.of(plan.n_series, o2_series=o2_series, o2_ref_pct=o2_ref, limit=hour_max,
-                         limit_min=hour_min, interval_s=interval_s)
+                         limit_min=hour_min, interval_s=intervals, range_max=range_max)
     return spec, day_max, day_min
 
 
@@ -128,15 +174,23 @@ def _utc(epoch_s: int) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _day_status(days: DayResults) -> list[str]:
+    return ["exceeded" if e else ("compliant" if v else "invalid")
+            for e, v in zip(days.exceeded.tolist(), days.valid.tolist(), strict=True)]
+
+
 def judge_tables(
     readings: list[Reading], limits: list[LimitRow], tz: tzinfo, o2_cutoff_pct: float,
-    interval_s: int,
+    interval_s: int, marks: list[MarkRow] | None = None,
 ) -> list[Row]:
     """The output rows (without header) for parsed readings and limits."""
     plan = _plan(limits)
     spec, day_max, day_min = _spec(plan, interval_s)
-    hours = judge_hours(_minutes(plan, readings), spec, o2_cutoff_pct=o2_cutoff_pct)
-    days = judge_days(hours, tz, day_max, day_min)
+    minutes = nox_from_no_no2(_minutes(plan, readings), plan.nox_from)
+    hours = judge_hours(minutes, spec, o2_cutoff_pct=o2_cutoff_pct,
+                        stops=_stops(plan, marks or []))
+    days = judge_days(hours, tz, day_max, day_min, interval_s=spec.interval_s)
+    statuses = {"hour": hours.status_names(), "day": _day_status(days)}
     has_hourly = {(r.enterprise, r.outlet, r.pollutant) for r in limits if r.averaging == "hour"}
     out: list[tuple[tuple[str, str, str, int, int], Row]] = []
     for period, res, start, n_valid, rank in (
@@ -157,6 +211,7 @@ def judge_tables(
                 _num(res.o2_mean[j]), _num(res.mean_ref[j]), "true" if res.valid[j] else "false",
                 _limit_text(res.limit[j], res.limit_min[j]),
                 "true" if res.exceeded[j] else "false", _num(res.multiple[j]),
+                statuses[period][j],
             ]))  # fmt: skip
     return [row for _, row in sorted(out, key=lambda item: item[0])]
 
@@ -170,9 +225,12 @@ def _parser() -> argparse.ArgumentParser:
                         "value,flag")
     parser.add_argument("--limits", required=True, help="CSV: enterprise,outlet,pollutant,limit,"
                         "averaging,o2_ref")
+    parser.add_argument("--marks", help="CSV: enterprise,outlet,start,end,mark (declared "
+                        "operating-state marks, end exclusive)")
     parser.add_argument("--tz", default=DEFAULT_TZ, help="zone of the local calendar day")
     parser.add_argument("--o2-cutoff", type=float, default=DEFAULT_O2_CUTOFF_PCT,
-                        help="O2 %% at or above which an outlet counts as not operating")
+                        help="O2 %% at or above which an hour needs stop evidence (else it is "
+                        "unexplained_high_o2)")
     parser.add_argument("--interval-s", type=int, default=60, help="sampling interval, seconds")
     return parser
 
@@ -204,8 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         tz = _zone(args.tz)
         readings = read_readings(args.readings)
         limits = read_limits(args.limits)
+        marks = read_marks(args.marks) if args.marks else []
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    write_rows(sys.stdout, judge_tables(readings, limits, tz, args.o2_cutoff, args.interval_s))
+    write_rows(sys.stdout, judge_tables(readings, limits, tz, args.o2_cutoff, args.interval_s,
+                                        marks))
     return 0

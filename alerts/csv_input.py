@@ -9,7 +9,14 @@ row, as a point with the same tags and time does in the store (DESIGN.md §3.3).
 Limits (``enterprise,outlet,pollutant,limit,averaging,o2_ref``): ``limit`` is an upper limit, or
 a range ``low-high`` such as ``6-9`` for pH (limits.toml ``limit_min``/``limit_max``);
 ``averaging`` is ``hour`` or ``day``; ``o2_ref`` is the reference O2 in %, empty for no
-correction. One row per (enterprise, outlet, pollutant, averaging).
+correction. One row per (enterprise, outlet, pollutant, averaging). Optional columns:
+``range_max`` (the analyser's range maximum, the floor of a flag-T value, compliance-rules.md
+§1.4) and ``interval_s`` (this pollutant's sampling interval, e.g. 7200 for a 2-hourly COD
+analyser, HJ 355/356-2019), empty for none / the ``--interval-s`` default; the rows of one
+(enterprise, outlet, pollutant) must agree on them.
+
+Marks (``enterprise,outlet,start,end,mark``): declared operating-state marks, RFC 3339 times,
+``end`` exclusive and after ``start``, ``mark`` one of ``alerts.operating.MARK_KINDS``.
 
 Every problem raises ``InputError`` naming the file and line.
 """
@@ -23,10 +30,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from alerts.operating import MARK_KINDS
 from core.pollutants import BY_KEY, DATA_FLAGS, VALID_FLAG, Role
 
 READING_COLUMNS = ("ts", "enterprise", "outlet", "pollutant", "value", "flag")
 LIMIT_COLUMNS = ("enterprise", "outlet", "pollutant", "limit", "averaging", "o2_ref")
+LIMIT_OPTIONAL = ("range_max", "interval_s")
+MARK_COLUMNS = ("enterprise", "outlet", "start", "end", "mark")
 AVERAGING = ("hour", "day")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # DESIGN.md §3.1
 _RFC3339 = re.compile(
@@ -64,6 +74,17 @@ class LimitRow:
     limit: float  # upper bound
     limit_min: float  # lower bound of a range, NaN for an upper limit only
     o2_ref_pct: float  # NaN: no O2 correction
+    range_max: float = math.nan  # NaN: unknown
+    interval_s: int | None = None  # None: the CLI's --interval-s
+
+
+@dataclass(frozen=True, slots=True)
+class MarkRow:
+    enterprise: str
+    outlet: str
+    start_ms: int
+    end_ms: int
+    kind: str
 
 
 def parse_rfc3339(text: str) -> int:
@@ -171,8 +192,44 @@ def read_limits(path: str) -> list[LimitRow]:
         key = (entry.enterprise, entry.outlet, entry.pollutant, entry.averaging)
         if key in found:
             raise InputError(path, line, f"second {entry.averaging} limit for {key[:3]}")
+        for other in found.values():
+            same = (other.enterprise, other.outlet, other.pollutant) == key[:3]
+            if same and (other.interval_s != entry.interval_s or not _same(
+                    other.range_max, entry.range_max)):
+                raise InputError(path, line, f"range_max or interval_s differ for {key[:3]}")
         found[key] = entry
     return list(found.values())
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def read_marks(path: str) -> list[MarkRow]:
+    """The declared marks of ``path`` (any order; overlapping marks are allowed)."""
+    out: list[MarkRow] = []
+    for line, row in _rows(path, MARK_COLUMNS):
+        try:
+            out.append(_mark(row))
+        except ValueError as exc:
+            raise InputError(path, line, str(exc)) from None
+    return out
+
+
+def _mark(row: dict[str, str]) -> MarkRow:
+    if row["mark"] not in MARK_KINDS:
+        raise ValueError(f"unknown mark {row['mark']!r}, expected one of {', '.join(MARK_KINDS)}")
+    start, end = _rfc3339_ms(row["start"]), _rfc3339_ms(row["end"])
+    if end <= start:
+        raise ValueError("a mark must end after it starts")
+    return MarkRow(_identifier(row["enterprise"], "enterprise"),
+                   _identifier(row["outlet"], "outlet"), start, end, row["mark"])
+
+
+def _rfc3339_ms(text: str) -> int:
+    if not _RFC3339.fullmatch(text):
+        raise ValueError(f"not an RFC 3339 time with offset: {text!r}")
+    return (datetime.fromisoformat(text.upper()) - _EPOCH) // timedelta(milliseconds=1)
 
 
 def _limit(row: dict[str, str]) -> LimitRow:
@@ -185,6 +242,11 @@ def _limit(row: dict[str, str]) -> LimitRow:
     o2_ref = math.nan if row["o2_ref"] == "" else _finite(row["o2_ref"], "o2_ref")
     if not (math.isnan(o2_ref) or 0 <= o2_ref < 21):
         raise ValueError(f"o2_ref must lie in [0, 21), got {row['o2_ref']!r}")
+    range_text, interval_text = row.get("range_max", ""), row.get("interval_s", "")
+    range_max = math.nan if range_text == "" else _finite(range_text, "range_max")
+    if range_max <= 0:
+        raise ValueError(f"range_max must be positive, got {range_text!r}")
+    interval = None if interval_text == "" else _positive_int(interval_text, "interval_s")
     return LimitRow(
         enterprise=_identifier(row["enterprise"], "enterprise"),
         outlet=_identifier(row["outlet"], "outlet"),
@@ -193,4 +255,12 @@ def _limit(row: dict[str, str]) -> LimitRow:
         limit=limit,
         limit_min=limit_min,
         o2_ref_pct=o2_ref,
+        range_max=range_max,
+        interval_s=interval,
     )
+
+
+def _positive_int(text: str, what: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise ValueError(f"{what} must be a positive whole number, got {text!r}")
+    return int(text)

@@ -14,6 +14,12 @@ Exceedance episode (``advance``, ``derive_episodes``):
 - invalid hours (too few valid minutes, outlet not operating) and missing hours neither grow nor
   close it.
 
+Status runs (``status_runs``): consecutive clock hours whose verdict has one status, e.g.
+``unexplained_high_o2`` (O2 at or above the cut-off with no evidence of a stop,
+compliance-rules.md §1.2: suspicious, for the inspector) or an invalid hour whose valid minutes'
+corrected mean is over the limit (``invalid_hour_over_limit``). A run is one alert; it closes
+once the hour after it has passed without the status.
+
 Flat line (``flat_lines``): a run of at least ``min_hours`` consecutive valid hours whose hourly
 means all stay within a tiny tolerance of the run's first mean. A stuck analyser repeats one
 value; a live signal's hourly means differ well beyond 1e-9. Valid implies operating, so a
@@ -124,6 +130,20 @@ def derive_episodes(
             current = None
     if current is not None:
         out.append(current)
+    return out
+
+
+def status_runs(hour_start_s: npt.ArrayLike, flagged: npt.ArrayLike) -> list[tuple[int, int]]:
+    """(first, last) hour starts of each run of consecutive flagged clock hours (time order)."""
+    starts = np.asarray(hour_start_s, dtype=np.int64)
+    if np.any(np.diff(starts) <= 0):
+        raise ValueError("hours must be given in increasing order")
+    out: list[tuple[int, int]] = []
+    for h in starts[np.asarray(flagged, dtype=np.bool_)].tolist():
+        if out and h == out[-1][1] + HOUR_S:
+            out[-1] = (out[-1][0], h)
+        else:
+            out.append((h, h))
     return out
 
 

@@ -13,7 +13,18 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from alerts.compliance import F64, I32, I64, Bool, HourResults
+from alerts.compliance import (
+    EXCEEDED,
+    F64,
+    I8,
+    I32,
+    I64,
+    INVALID,
+    NOT_OPERATING,
+    STATUSES,
+    Bool,
+    HourResults,
+)
 from alerts.fetch import GROUP_TAGS, pollutant_filter, series_condition, time_range
 from alerts.plan import Key, SeriesPlan
 from core.store import InfluxStore
@@ -23,7 +34,8 @@ _INT_COLS = ("n_received", "n_valid", "n_over_range")
 # mean_ref), and InfluxDB's cost of this query grows with the number of fields per series.
 _FLOAT_COLS = ("mean", "mean_ref", "multiple")
 _BOOL_COLS = ("valid", "operating", "exceeded")
-_COLS = _INT_COLS + _FLOAT_COLS + _BOOL_COLS
+_COLS = _INT_COLS + _FLOAT_COLS + _BOOL_COLS + ("status",)
+_STATUS_CODE = {name: i for i, name in enumerate(STATUSES)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +56,7 @@ class HourTable:
     valid: Bool
     operating: Bool
     exceeded: Bool
+    status: I8  # index into alerts.compliance.STATUSES
 
     def __len__(self) -> int:
         return len(self.series)
@@ -65,7 +78,14 @@ class HourTable:
             n_valid=self.n_valid, n_over_range=self.n_over_range, mean=self.mean,
             o2_mean=self.o2_mean, mean_ref=self.mean_ref, operating=self.operating,
             valid=self.valid, limit=plan.spec.limit[s], limit_min=plan.spec.limit_min[s],
-            exceeded=self.exceeded, multiple=self.multiple)
+            exceeded=self.exceeded, multiple=self.multiple, status=self.status,
+            over_limit_invalid=self.over_limit_invalid(plan))
+
+    def over_limit_invalid(self, plan: SeriesPlan) -> Bool:
+        """Invalid hours whose valid minutes' corrected mean is above the hourly upper limit."""
+        lim = plan.spec.limit[self.series]
+        over: Bool = (self.status == INVALID) & (self.mean_ref > lim)
+        return over
 
 
 def empty(start_s: int, end_s: int) -> HourTable:
@@ -121,12 +141,19 @@ def _table(start_s: int, end_s: int, series: list[int], hours: list[int],
     def bools(c: str) -> Bool:
         return np.array([bool(v) for v in data[c]], dtype=np.bool_)
 
+    valid, operating, exceeded = bools("valid"), bools("operating"), bools("exceeded")
+    # Hours stored before statuses existed: derive the plain ones from the booleans.
+    derived = np.where(~operating, NOT_OPERATING, np.where(~valid, INVALID, np.where(
+        exceeded, EXCEEDED, 0)))
+    status = np.array([_STATUS_CODE.get(str(v), -1) for v in data["status"]], dtype=np.int8)
+    status = np.where(status < 0, derived, status).astype(np.int8)
+
     table = HourTable(
         start_s, end_s, np.array(series, dtype=np.int32), np.array(hours, dtype=np.int64),
         n_received=ints("n_received"), n_valid=ints("n_valid"),
         n_over_range=ints("n_over_range"), mean=floats("mean"),
         o2_mean=np.full(len(series), np.nan), mean_ref=floats("mean_ref"),
-        multiple=floats("multiple"), valid=bools("valid"), operating=bools("operating"),
-        exceeded=bools("exceeded"))
+        multiple=floats("multiple"), valid=valid, operating=operating, exceeded=exceeded,
+        status=status)
     order = np.lexsort((table.hour_start_s, table.series))
     return table.take(order)

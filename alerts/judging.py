@@ -8,17 +8,27 @@ local day (``EMS_TIMEZONE``) that the range touches, *whole*, from the stored ``
 of that day up to the end of the range (so hours judged earlier, by this or another scheduler,
 count), and writes:
 
-- a ``day`` point per series with a daily limit (``judge_days``: valid with 20 valid hours);
+- a ``day`` point per series with a daily limit (``alerts.days.judge_days``: valid with 20
+  valid hours, batch analysers the same share of their expected samples);
 - a ``daily`` summary per enterprise of the plan, also when it sent nothing that day:
   ``judged_hours``/``exceeded_hours``: valid/exceeded hours of series judged against an hourly
   bound (pH ranges included: an hourly excursion must count, compliance-rules.md §1.5);
-  ``judged_days``/``exceeded_days``: valid/exceeded days of series with a daily limit;
-  ``expected_values``: minute values the enterprise's judged series should have sent in the
-  day's hours up to the end of the range (``3600 / interval_s`` per series and hour);
-  ``received_values``, ``valid_values``, ``over_range_values``: sums over those series' hours;
+  ``judged_days``/``exceeded_days``: valid/exceeded days of series with a daily limit, counted
+  apart from the hours (a daily-limit exceedance is one exceeded day);
+  ``expected_hours``, ``received_hours``, ``valid_hours``, ``stopped_hours``: the data-quality
+  counts of ``alerts.rates`` (hours, not minutes; stopped hours leave the denominators);
+  ``suspected_hours``, ``high_o2_hours``: hours with those statuses; ``target_hours``,
+  ``target_exceeded_hours``: valid hours of series with a policy target (ultra-low) and those
+  above it, scored apart from the legal limit (compliance-rules.md §1.5);
+  ``expected_values`` (open hours x samples per hour), ``received_values``, ``valid_values``,
+  ``over_range_values``: the older minute counts, kept for readers of them;
   ``max_multiple``: the largest multiple of an exceeded hour or day.
-  Transmission rate = received / expected, validity rate = valid / received
-  (compliance-rules.md §1.6, working definitions; O2 and parameters are not counted).
+  Transmission rate = received_hours / expected_hours, validity rate = valid_hours /
+  received_hours (compliance-rules.md §1.6, working definitions; O2 and parameters are not
+  counted).
+
+Stop evidence (marks, running state, process data) is read once per range by
+``alerts.evidence.read_stops`` for the days the range touches, and given to the engine.
 
 Every write is an overwrite of the same points (same tags and times), so judging a range again
 (late data, a second scheduler) replaces its verdicts instead of adding to them.
@@ -37,19 +47,24 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from alerts.compliance import (
+    HIGH_O2,
     HOUR_S,
     I64,
     MIN_VALID_HOURS_PER_DAY,
-    DayResults,
+    STATUSES,
+    SUSPECTED,
     HourResults,
     Minutes,
-    judge_days,
+    Stops,
     judge_hours,
 )
+from alerts.days import DayResults, judge_days
+from alerts.evidence import read_stops
 from alerts.fetch import fetch_minutes
 from alerts.hourtable import HourTable, empty, read_hours
 from alerts.lines import hour_line
 from alerts.plan import SeriesPlan
+from alerts.rates import hour_counts
 from alerts.settings import AlertSettings
 from core.registry import Registry
 from core.results import DailySummary, DayVerdict, ResultStore
@@ -111,6 +126,9 @@ def judge_hours_range(
     start_s = floor_hour_s(start_ms)
     end_s = min(floor_hour_s(end_ms), floor_hour_s(now_ms))
     step = settings.alerts_query_hours * HOUR_S
+    tz = ZoneInfo(settings.timezone)
+    days = day_bounds(start_s, end_s, tz)
+    stops = read_stops(store, plan, days[0][0], end_s, tz) if days else Stops.none()
     n_minutes = n_points = 0
     fetch_s = judge_s = write_s = 0.0
     for a in range(start_s, end_s, step):
@@ -123,7 +141,8 @@ def judge_hours_range(
         t1 = time.perf_counter()
         if on_minutes is not None:
             on_minutes(minutes)
-        hours = judge_hours(minutes, plan.spec, o2_cutoff_pct=settings.alerts_o2_cutoff_pct)
+        hours = judge_hours(minutes, plan.spec, o2_cutoff_pct=settings.alerts_o2_cutoff_pct,
+                            stops=stops)
         lines = hour_lines(plan, hours)
         t2 = time.perf_counter()
         write(results, lines)
@@ -133,10 +152,9 @@ def judge_hours_range(
         n_minutes += len(minutes)
         n_points += len(lines)
     t0 = time.perf_counter()
-    tz = ZoneInfo(settings.timezone)
-    days = day_bounds(start_s, end_s, tz)
+    days = day_bounds(start_s, end_s, tz)  # should_stop may have cut the range
     table = read_hours(store, plan, days[0][0], end_s) if days else empty(start_s, end_s)
-    write(results, day_lines(plan, table, days, end_s, tz))
+    write(results, day_lines(plan, table, days, end_s, tz, stops))
     return RangeReport(start_s, end_s, n_minutes, n_points, tuple(days), table, fetch_s,
                        judge_s, write_s, time.perf_counter() - t0)
 
@@ -153,30 +171,35 @@ def _opt(x: float) -> float | None:
 def hour_lines(plan: SeriesPlan, res: HourResults) -> list[str]:
     """Line protocol of the judged series' hour verdicts (not of O2-only series)."""
     keep = np.flatnonzero(plan.judged[res.series])
+    target = plan.target[res.series]
+    over_target = res.valid & (res.mean_ref > target)
     cols = (res.series, res.hour_start_s, res.n_received, res.n_valid, res.valid, res.operating,
             res.mean, res.o2_mean, res.mean_ref, res.limit, res.exceeded, res.multiple,
-            res.n_over_range, res.limit_min)
+            res.n_over_range, res.limit_min, res.status, target, over_target)
     lines = []
-    for s, h, nr, nv, ok, op, mean, o2, ref, lim, exc, mult, nt, lmin in zip(
+    for s, h, nr, nv, ok, op, mean, o2, ref, lim, exc, mult, nt, lmin, st, tg, ot in zip(
             *(c[keep].tolist() for c in cols), strict=True):
         e, o, p = plan.keys[s]
+        has_target = not math.isnan(tg)
         # The bytes of HourVerdict(...).to_line(), formatted directly (alerts.lines).
         lines.append(hour_line(e, o, p, h * 1000, nr, nv, ok, op, mean, o2, ref, lim,
-                               plan.hour_limit_id[s], exc, mult, nt, lmin))
+                               plan.hour_limit_id[s], exc, mult, nt, lmin, STATUSES[st],
+                               tg if has_target else None, ot if has_target else None))
     return lines
 
 
 def day_lines(plan: SeriesPlan, table: HourTable, days: list[tuple[int, int]], end_s: int,
-              tz: tzinfo) -> list[str]:
+              tz: tzinfo, stops: Stops | None = None) -> list[str]:
     """``day`` verdicts and ``daily`` summaries of each day, from its stored hours to end_s."""
     lines: list[str] = []
     for d0, d1 in days:
         bound = min(d1, end_s)
         hours = table.between(d0, bound)
         judged = judge_days(hours.to_results(plan), tz, plan.day_limit, plan.day_limit_min,
-                            min_valid_hours=MIN_VALID_HOURS_PER_DAY)
+                            min_valid_hours=MIN_VALID_HOURS_PER_DAY,
+                            interval_s=plan.spec.interval_s)
         lines += _day_verdicts(plan, judged)
-        lines += _summaries(plan, hours, judged, d0, (bound - d0) // HOUR_S)
+        lines += _summaries(plan, hours, judged, d0, bound, stops or Stops.none())
     return lines
 
 
@@ -195,10 +218,22 @@ def _day_verdicts(plan: SeriesPlan, days: DayResults) -> list[str]:
 
 
 def _summaries(plan: SeriesPlan, hours: HourTable, days: DayResults, day_start_s: int,
-               elapsed_hours: int) -> list[str]:
+               bound_s: int, stops: Stops) -> list[str]:
     n = len(plan.enterprises)
     ent = plan.enterprise_of[hours.series]
     bounded = plan.hour_bounded[hours.series]
+    iv = plan.spec.interval_s
+    rates = hour_counts(plan.judged, iv, hours.series, hours.hour_start_s, hours.status,
+                        hours.n_received, hours.valid, stops, day_start_s, bound_s)
+    mine = plan.enterprise_of >= 0
+
+    def per_ent(x: np.ndarray) -> I64:
+        return np.bincount(plan.enterprise_of[mine], weights=x[mine],
+                           minlength=n).astype(np.int64)
+
+    expected_values = np.where(iv > HOUR_S, rates.expected, rates.expected * (HOUR_S // iv))
+    targeted = np.isfinite(plan.target[hours.series]) & hours.valid
+    over_target = targeted & (hours.mean_ref > plan.target[hours.series])
 
     def count(mask: np.ndarray, who: np.ndarray = ent) -> I64:
         return np.bincount(who[mask], minlength=n).astype(np.int64)
@@ -215,14 +250,18 @@ def _summaries(plan: SeriesPlan, hours: HourTable, days: DayResults, day_start_s
         np.maximum.at(peak, who[m], multiple[m])
     cols = (count(hours.valid & bounded), count(hours.exceeded & bounded),
             count(days.valid & with_limit, d_ent), count(days.exceeded & with_limit, d_ent),
-            plan.expected_per_hour() * elapsed_hours, total(hours.n_received),
-            total(hours.n_valid), total(hours.n_over_range))
+            per_ent(expected_values), total(hours.n_received), total(hours.n_valid),
+            total(hours.n_over_range), per_ent(rates.expected), per_ent(rates.received),
+            per_ent(rates.valid), per_ent(rates.stopped), count(hours.status == SUSPECTED),
+            count(hours.status == HIGH_O2), count(targeted), count(over_target))
     lines = []
     tops = [None if math.isinf(x) else x for x in peak.tolist()]
-    for i, (jh, eh, jd, ed, exp, rec, val, over) in enumerate(
+    for i, (jh, eh, jd, ed, exp, rec, val, over, eh_, rh, vh, sh, su, ho, th, te) in enumerate(
             zip(*(c.tolist() for c in cols), strict=True)):
         lines.append(DailySummary(
             plan.enterprises[i], day_start_s * 1000, judged_hours=jh, exceeded_hours=eh,
             judged_days=jd, exceeded_days=ed, expected_values=exp, received_values=rec,
-            valid_values=val, over_range_values=over, max_multiple=tops[i]).to_line())
+            valid_values=val, over_range_values=over, max_multiple=tops[i], expected_hours=eh_,
+            received_hours=rh, valid_hours=vh, stopped_hours=sh, suspected_hours=su,
+            high_o2_hours=ho, target_hours=th, target_exceeded_hours=te).to_line())
     return lines

@@ -25,11 +25,16 @@ def _float(name: str, x: float | None) -> str | None:
     return f"{name}={s[:-2] if s.endswith('.0') else s}"
 
 
+def _bool(x: bool) -> str:
+    return "true" if x else "false"
+
+
 def hour_line(enterprise: str, outlet: str, pollutant: str, start_ms: int, n_received: int,
               n_valid: int, valid: bool, operating: bool, mean: float | None,
               o2_mean: float | None, mean_ref: float | None, limit: float | None,
               limit_id: str | None, exceeded: bool, multiple: float | None,
-              n_over_range: int, limit_min: float | None) -> str:
+              n_over_range: int, limit_min: float | None, status: str | None = None,
+              target: float | None = None, target_exceeded: bool | None = None) -> str:
     """The ``hourly`` point of ``HourVerdict(...)`` with these fields, as its ``to_line``."""
     fields = [
         f"exceeded={'true' if exceeded else 'false'}",
@@ -44,6 +49,9 @@ def hour_line(enterprise: str, outlet: str, pollutant: str, start_ms: int, n_rec
         f"n_valid={int(n_valid)}i",
         _float("o2_mean", o2_mean),
         f"operating={'true' if operating else 'false'}",
+        None if status is None else f'status="{status}"',  # a fixed word: no escaping
+        _float("target", target),
+        None if target_exceeded is None else f"target_exceeded={_bool(target_exceeded)}",
         f"valid={'true' if valid else 'false'}",
     ]
     return (f"hourly,enterprise={enterprise},outlet={outlet},pollutant={pollutant} "

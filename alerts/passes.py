@@ -12,7 +12,8 @@ A pass at time ``now`` (``H`` = start of the current, incomplete hour):
    ``PassState`` (the long-running scheduler keeps one), an hour of the window that this process
    already judged is skipped while InfluxDB's count of its readings is unchanged: no late data
    arrived. ``python -m alerts once`` has no state and always re-judges the window;
-4. maintains ``data_gap`` alerts.
+4. maintains ``data_gap`` alerts; each segment also maintains the status-run alerts
+   (``unexplained_high_o2``, ``invalid_hour_over_limit``, ``alerts.status_alerts``).
 
 Everything written is an overwrite of deterministic points, so two passes, in turn or at the same
 time, leave the same results as one.
@@ -33,6 +34,7 @@ from alerts.gaps import GapFinder, maintain_gaps
 from alerts.judging import floor_hour_s, judge_hours_range
 from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
+from alerts.status_alerts import maintain_status_alerts
 from core.results import ALERT_KINDS, ResultStore
 from core.store import InfluxStore
 
@@ -133,6 +135,7 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
     t0 = time.perf_counter()
     ar = maintain_hour_alerts(store, plan, rr.table, a, b, rr.days, settings)
     report.alerts_written += ar.written
+    report.alerts_written += maintain_status_alerts(store, plan, rr.table, a, b).written
     report.gaps_written += finder.store(ResultStore(store)).written
     report.alerts_s += time.perf_counter() - t0
     return True

@@ -30,7 +30,8 @@ class AlertSettings(CommonSettings):
     alerts_gap_minutes: Annotated[int, Field(ge=1)] = 30
     # A valid hourly mean unchanged for at least this many hours is a suspicious_flatline.
     alerts_flat_hours: Annotated[int, Field(ge=2)] = FLAT_MIN_HOURS
-    # O2 at or above this is a non-operating hour (compliance-rules.md §1.2, configurable).
+    # O2 at or above this needs stop evidence, else the hour is unexplained_high_o2
+    # (compliance-rules.md §1.2; the cut-off is in no text, so configurable).
     alerts_o2_cutoff_pct: Annotated[float, Field(gt=0, le=21)] = DEFAULT_O2_CUTOFF_PCT
     # More invalid hours than this in one local day of one series: an invalid_data alert.
     alerts_invalid_hours: Annotated[int, Field(ge=0)] = 4

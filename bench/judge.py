@@ -118,8 +118,13 @@ def _reference_hour(
 ) -> Row:
     iv = int(spec.interval_s[s])
     values, o2_values = [], []
+    floor = float(spec.range_max[s])
     for t, v, f in minutes:
-        if f != "N" or not math.isfinite(v):
+        if f == "T":  # a lower bound: at least the range maximum
+            v = max(v, floor) if not math.isnan(floor) else v
+            if math.isnan(v):
+                v = floor
+        if f not in ("N", "T") or not math.isfinite(v):
             continue
         if o2 is not None:
             if t // iv not in o2:
@@ -129,15 +134,16 @@ def _reference_hour(
     n = len(values)
     mean = sum(values) / n if n else math.nan
     o2_mean = sum(o2_values) / n if (n and o2 is not None) else math.nan
-    operating = not o2_mean >= cutoff and any(f != "F" for _, _, f in minutes)
+    operating = True  # no stop evidence in these rows; flag F is invalid data
+    high_o2 = o2_mean >= cutoff
     ref, limit = float(spec.o2_ref_pct[s]), float(spec.limit[s])
-    if not operating:
+    if high_o2:
         mean_ref = math.nan
     elif math.isnan(ref):
         mean_ref = mean
     else:
         mean_ref = mean * (21 - ref) / (21 - o2_mean) if o2_mean < 21 else math.nan
-    valid = n >= math.ceil(45 * 60 / iv) and operating
+    valid = n >= math.ceil(45 * 60 / iv) and not high_o2
     exceeded = valid and mean_ref > limit
     multiple = (mean_ref - limit) / limit if exceeded else math.nan
     n_t = sum(1 for _, _, f in minutes if f == "T")

@@ -52,6 +52,10 @@ CATALOGUE: tuple[Pollutant, ...] = (
     Pollutant("so2", "a21026", "02", "Sulphur dioxide", "二氧化硫", "mg/m3", _G, _P, 0, 20_000),
     Pollutant("nox", "a21002", "03", "Nitrogen oxides (as NO2)", "氮氧化物", "mg/m3", _G, _P,
               0, 20_000),
+    # NO and NO2 measured separately (HJ 212-2017 a21003, a21004; no 2005 codes, hj212.md §13):
+    # parameters, combined into nox as NO2 by the judge (compliance-rules.md §1.2).
+    Pollutant("no", "a21003", None, "Nitric oxide", "一氧化氮", "mg/m3", _G, _X, 0, 20_000),
+    Pollutant("no2", "a21004", None, "Nitrogen dioxide", "二氧化氮", "mg/m3", _G, _X, 0, 20_000),
     Pollutant("pm", "a34013", "01", "Particulate matter", "颗粒物(烟尘)", "mg/m3", _G, _P,
               0, 10_000),
     Pollutant("co", "a21005", "04", "Carbon monoxide", "一氧化碳", "mg/m3", _G, _P, 0, 50_000),

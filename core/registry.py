@@ -12,6 +12,13 @@ Loaded from a TOML file (see ``config/registry.example.toml``)::
                 {pollutant = "nox", limit = 50, averaging = "hour", o2_ref_pct = 6,
                  source = "permit 2024-017"}]                        # or a permit condition
 
+      # optional, per pollutant at this outlet: the analyser's range maximum (flag T values
+      # count at least this, compliance-rules.md §1.4) and a sampling interval that differs
+      # from the outlet's (batch COD/NH3-N/TP/TN analysers sample every 1-4 h, HJ 355/356-2019)
+      range_max = {so2 = 500.0}
+      pollutant_interval_s = {cod = 7200}
+      stop_when_flow_below = 0.5  # m3/s (L/s for water): an hour below it is a stop (evidence)
+
         [[enterprise.outlet.device]]
         mn = "88888880000001"   # HJ 212 device number; also the JSON "device" field
         pw_sha256 = "..."       # SHA-256 of the HJ 212 access password: never the password
@@ -63,6 +70,13 @@ class Outlet:
     interval_s: int
     limits: tuple[Limit, ...]
     devices: tuple[Device, ...]
+    range_max: dict[str, float] = field(default_factory=dict)
+    pollutant_interval_s: dict[str, int] = field(default_factory=dict)
+    stop_when_flow_below: float | None = None
+
+    def interval_for(self, pollutant: str) -> int:
+        """The sampling interval of ``pollutant`` here: its override, else the outlet's."""
+        return self.pollutant_interval_s.get(pollutant, self.interval_s)
 
     def limits_for(self, pollutant: str) -> tuple[Limit, ...]:
         return tuple(lim for lim in self.limits if lim.pollutant == pollutant)
@@ -137,10 +151,28 @@ def _outlet(raw: dict[str, Any], ent_id: str, standards: Standards) -> Outlet:
         devices.append(Device(mn=mn, enterprise_id=ent_id, outlet_id=oid,
                               pw_sha256=str(d.get("pw_sha256", "")),
                               protocol=str(d.get("protocol", "json"))))
+    stop_flow = raw.get("stop_when_flow_below")
     return Outlet(id=oid, enterprise_id=ent_id, name=str(raw.get("name", oid)),
                   medium=Medium(raw.get("medium", "gas")),
                   interval_s=int(raw.get("interval_s", 60)), limits=limits,
-                  devices=tuple(devices))
+                  devices=tuple(devices),
+                  range_max=_per_pollutant(raw, "range_max", float, where),
+                  pollutant_interval_s=_per_pollutant(raw, "pollutant_interval_s", int, where),
+                  stop_when_flow_below=None if stop_flow is None else float(stop_flow))
+
+
+def _per_pollutant(raw: dict[str, Any], name: str, kind: type, where: str) -> dict[str, Any]:
+    table = raw.get(name, {})
+    if not isinstance(table, dict):
+        raise RegistryError(f"{where}: {name} must be a table of pollutant = number")
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in BY_KEY:
+            raise RegistryError(f"{where}: {name} names {key!r}, not in the pollutant catalogue")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise RegistryError(f"{where}: {name}.{key} must be a positive number")
+        out[key] = kind(value)
+    return out
 
 
 def build_registry(data: dict[str, Any], standards: Standards) -> Registry:

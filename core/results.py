@@ -31,7 +31,10 @@ from influxdb_client.domain.write_precision import WritePrecision
 from core.store import InfluxStore, point_line
 
 ALERT_KINDS = ("exceedance", "data_gap", "over_range", "suspicious_flatline", "invalid_data",
-               "broker_drops")
+               "broker_drops", "unexplained_high_o2", "invalid_hour_over_limit")
+# An hour's status (alerts.compliance.STATUSES, the same strings in the same order).
+HOUR_STATUSES = ("compliant", "exceeded", "suspected_exceedance", "invalid", "not_operating",
+                 "unexplained_high_o2")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 _HEX_ID = re.compile(r"[0-9a-f]{1,64}")
 
@@ -39,7 +42,9 @@ _HEX_ID = re.compile(r"[0-9a-f]{1,64}")
 INT_FIELDS = frozenset({
     "n_received", "n_valid", "n_over_range", "n_valid_hours", "judged_hours", "exceeded_hours",
     "judged_days", "exceeded_days", "expected_values", "received_values", "valid_values",
-    "over_range_values", "updated_ms", "end_ms", "opened_ms", "explained_ms", "until_ms",
+    "over_range_values", "expected_hours", "received_hours", "valid_hours", "stopped_hours",
+    "suspected_hours", "high_o2_hours", "target_hours", "target_exceeded_hours", "updated_ms",
+    "end_ms", "opened_ms", "explained_ms", "until_ms",
     "acknowledged_ms", "resolved_ms"})
 
 
@@ -84,12 +89,29 @@ class HourVerdict:
     multiple: float | None = None
     n_over_range: int = 0
     limit_min: float | None = None  # lower bound of a range limit (pH 6-9), else None
+    status: str | None = None  # one of HOUR_STATUSES (None: written before statuses existed)
+    target: float | None = None  # policy target (ultra-low), scored apart from the limit
+    target_exceeded: bool | None = None  # valid and above the target; None without one
+
+    def __post_init__(self) -> None:
+        if self.status is not None and self.status not in HOUR_STATUSES:
+            raise ValueError(f"unknown hour status {self.status!r}")
 
     def to_line(self) -> str:
         tags = {"enterprise": self.enterprise, "outlet": self.outlet,
                 "pollutant": self.pollutant}
         fields = {k: v for k, v in asdict(self).items() if k not in tags and k != "start_ms"}
         return line("hourly", tags, fields, self.start_ms)
+
+    @classmethod
+    def from_row(cls, tags: dict[str, str], row: dict[str, Any]) -> HourVerdict:
+        """An ``hourly`` point read back (``time`` in ms); absent fields take their defaults."""
+        known = {f for f in cls.__dataclass_fields__} - {"enterprise", "outlet", "pollutant",
+                                                        "start_ms"}
+        values = {k: v for k, v in row.items() if k in known and v is not None}
+        return cls(tags.get("enterprise", ""), tags.get("outlet", ""), tags.get("pollutant", ""),
+                   int(row["time"]), **{"n_received": 0, "n_valid": 0, "valid": False,
+                                        "operating": True, **values})
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +153,19 @@ class DailySummary:
     valid_values: int
     over_range_values: int = 0
     max_multiple: float | None = None
+    # Rates count hours, not minutes (compliance-rules.md §1.6; a 44-minute hour is one invalid
+    # hour), over the judged series: hours a value was expected (batch analysers: hours with a
+    # sampling slot), less hours known stopped (marks, running state, process data); hours
+    # that received a value (stopped ones left out); valid hours. Transmission rate =
+    # received_hours / expected_hours, validity rate = valid_hours / received_hours.
+    expected_hours: int = 0
+    received_hours: int = 0
+    valid_hours: int = 0
+    stopped_hours: int = 0  # series-hours left out of the denominators by stop evidence
+    suspected_hours: int = 0  # status suspected_exceedance (T values, §1.4)
+    high_o2_hours: int = 0  # status unexplained_high_o2
+    target_hours: int = 0  # valid hours of series with a policy target (ultra-low)
+    target_exceeded_hours: int = 0
 
     def to_line(self) -> str:
         fields = {k: v for k, v in asdict(self).items() if k not in ("enterprise", "start_ms")}

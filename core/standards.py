@@ -3,14 +3,34 @@
 The table is ``config/limits.toml``, a copy of the project's reference table
 (shared/reference/limits.toml): every entry keeps its standard, clause, averaging period,
 reference O2 and source, so that a verdict can always name the rule it applied.
+
+Checked at load time (``StandardsError``): an entry with ``o2_correction = true`` must name its
+``reference_o2_pct`` (compliance-rules.md §1.2: "the reference O2 must come from the limit
+entry"; a correction without one cannot be computed).
+
+Policy targets (the ultra-low emission tier, compliance-rules.md §1.5 and §5 item 10) are marked
+in limits.toml by ``clause = "policy target"``: ``Limit.policy_target`` is True for them, and
+the judge scores them separately, never as the legal limit.
+
+Marked periods (start-up, shutdown, fault) are exempt only up to a cap per event and per year
+where the standard caps them: GB 18485 4 h per event and 60 h a year
+(disclosure-marks-sharing.md, [M]: unverified). The caps are per entry, optional:
+``mark_event_cap_h`` and ``mark_annual_cap_h``; absent means no cap.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+POLICY_TARGET_CLAUSE = "policy target"
+
+
+class StandardsError(ValueError):
+    """The limits file is inconsistent; the message names the entry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +50,9 @@ class Limit:
     category: str = ""
     verification: str = ""
     source: str = ""
+    policy_target: bool = False  # a policy tier (ultra-low), scored apart from legal limits
+    mark_event_cap_h: float | None = None  # exempt hours per marked event (None: no cap)
+    mark_annual_cap_h: float | None = None  # exempt hours per year (None: no cap)
 
     @property
     def is_range(self) -> bool:
@@ -38,6 +61,10 @@ class Limit:
 
 def _limit_from_entry(entry: dict[str, Any]) -> Limit:
     o2_ref = entry.get("reference_o2_pct") if entry.get("o2_correction") else None
+    if entry.get("o2_correction") and not isinstance(o2_ref, int | float):
+        raise StandardsError(f"limit {entry.get('id')!r}: o2_correction without a numeric "
+                             "reference_o2_pct (compliance-rules.md §1.2)")
+    caps = {k: float(entry[k]) for k in ("mark_event_cap_h", "mark_annual_cap_h") if k in entry}
     return Limit(
         id=entry["id"],
         pollutant=entry["pollutant"],
@@ -52,7 +79,17 @@ def _limit_from_entry(entry: dict[str, Any]) -> Limit:
         category=entry.get("category", ""),
         verification=entry.get("verification", ""),
         source=entry.get("source", ""),
+        policy_target=entry.get("clause", "") == POLICY_TARGET_CLAUSE,
+        **caps,
     )
+
+
+def mark_caps(limits: Iterable[Limit]) -> tuple[float | None, float | None]:
+    """(event cap, annual cap) in hours over an outlet's limits: the strictest given, or None."""
+    limits = list(limits)
+    events = [lim.mark_event_cap_h for lim in limits if lim.mark_event_cap_h is not None]
+    years = [lim.mark_annual_cap_h for lim in limits if lim.mark_annual_cap_h is not None]
+    return (min(events) if events else None, min(years) if years else None)
 
 
 @dataclass(frozen=True)

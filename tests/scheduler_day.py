@@ -8,8 +8,9 @@ E1 (two stacks, SO2 hourly limit 100 mg/m3 at 6 % O2):
   67.5) is the first valid compliant hour: one exceedance of 3 h, peak 0.5, closed at 05:00.
 - G2: O2 6 % (factor 1), SO2 30 + h / 2; silent in hours 10-13: a data gap from 10:00 to 14:00.
 E2 (wastewater, daily limits: COD 100, NH3-N 15, pH 6-9):
-- W1 cod: 50 + h; in hours 8 and 9, 20 minutes are T (500, above range): over_range 08:00-10:00,
-  and those hours have 40 valid values (invalid). Day: 22 valid hours, mean 1359 / 22.
+- W1 cod: 50 + h; in hours 8 and 9, 20 minutes are T (500, above range): over_range 08:00-10:00;
+  T values are valid lower bounds (compliance-rules.md §1.4), so those hours are valid
+  suspected exceedances. Day: 24 valid hours.
 - W1 nh3n: 5 + h / 10; in hours 0-5, 30 minutes are D (fault): 6 invalid hours > 4, so
   invalid_data; 18 valid hours, so the day is not valid.
 - W1 ph: 7 + h / 100, but 7.5 in hours 12-17: a flat line of 6 h (12:00-18:00).

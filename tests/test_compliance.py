@@ -14,6 +14,7 @@ from alerts.compliance import (
     HourResults,
     Minutes,
     SeriesSpec,
+    Stops,
     flag_codes,
     judge_days,
     judge_hours,
@@ -43,6 +44,8 @@ def one_hour(
     limit_min: float = NAN,
     interval_s: int = 60,
     o2_cutoff: float = 19.0,
+    range_max: float = NAN,
+    stops: Stops | None = None,
 ) -> HourResults:
     """Judge one hour of series 0 (samples every ``interval_s`` from H0); O2 is series 1."""
     n = len(values)
@@ -56,9 +59,10 @@ def one_hour(
     spec = SeriesSpec.of(
         2, o2_series=[1 if o2 is not None else -1, -1], o2_ref_pct=[o2_ref, NAN],
         limit=[limit, NAN], limit_min=[limit_min, NAN], interval_s=interval_s,
+        range_max=[range_max, NAN],
     )  # fmt: skip
     minutes = Minutes(np.array(series), np.array(stamps), np.array(vals), flag_codes(list(fl)))
-    res = judge_hours(minutes, spec, o2_cutoff_pct=o2_cutoff)
+    res = judge_hours(minutes, spec, o2_cutoff_pct=o2_cutoff, stops=stops)
     assert res.series[0] == 0
     assert res.hour_start_s[0] == H0
     return res
@@ -120,33 +124,45 @@ def test_minute_needs_valid_o2_of_same_minute(
 
 
 @pytest.mark.parametrize(
-    ("flags", "operating"),
-    [("F" * 60, False), ("F" * 59 + "D", True), ("F" * 30 + "N" * 30, True), ("D" * 60, True)],
+    "flags", ["F" * 60, "F" * 59 + "D", "F" * 30 + "N" * 30, "D" * 60],
 )
-def test_an_hour_of_stopped_values_only_is_not_operating(flags: str, operating: bool) -> None:
-    # compliance-rules.md §1.2: flag F marks a non-operating hour; any other flag (here a
-    # fault, D) is an operating hour with invalid data.
+def test_flag_f_is_invalid_data_never_a_stop(flags: str) -> None:
+    # compliance-rules.md §1.2 note and §1.4: in HJ 212-2017 F means the *analyser* stopped;
+    # it is invalid data like D or M, never evidence that the source stopped.
     res = one_hour([10.0] * 60, flags, limit=5.0)
     assert res.n_received[0] == 60
-    assert res.operating[0] == operating
+    assert res.operating[0]
     assert not res.valid[0]
     assert not res.exceeded[0]
+    assert res.status_names() == ["invalid"]
 
 
 @pytest.mark.parametrize(
-    ("o2_pct", "cutoff", "operating"),
-    [(18.9, 19.0, True), (19.0, 19.0, False), (20.5, 19.0, False), (19.0, 20.0, True),
-     (21.0, 19.0, False)],
+    ("o2_pct", "cutoff", "evidence_s", "status"),
+    [
+        (18.9, 19.0, 0, "exceeded"),  # below the cut-off: 50 * 15 / 2.1 = 357 > 100
+        (19.0, 19.0, 0, "unexplained_high_o2"),  # at the cut-off, no evidence: suspicious
+        (20.5, 19.0, 0, "unexplained_high_o2"),
+        (21.0, 19.0, 0, "unexplained_high_o2"),
+        (19.0, 20.0, 0, "exceeded"),
+        (20.5, 19.0, 60, "not_operating"),  # any evidence explains high O2
+        (18.0, 19.0, 1799, "exceeded"),  # normal O2: evidence must cover half the hour
+        (18.0, 19.0, 1800, "not_operating"),
+        (18.0, 19.0, 3600, "not_operating"),
+    ],
 )
-def test_o2_at_or_above_cutoff_is_not_operating(o2_pct: float, cutoff: float,
-                                                operating: bool) -> None:
+def test_operating_state_comes_from_evidence(o2_pct: float, cutoff: float, evidence_s: int,
+                                             status: str) -> None:
+    # compliance-rules.md §1.2: a source is not operating only on evidence of a stop (marks,
+    # running state, process data); high O2 without it is flagged, not a pass.
+    stops = Stops([0], [H0], [evidence_s]) if evidence_s else None
     res = one_hour([50.0] * 60, "N" * 60, [o2_pct] * 60, o2_ref=6.0, limit=100.0,
-                   o2_cutoff=cutoff)
-    assert res.operating[0] == operating
-    assert res.valid[0] == operating
-    # 50 * 15 / (21 - O2) is above 100 for every O2 here, yet only operating hours exceed
-    assert res.exceeded[0] == operating
-    if operating:
+                   o2_cutoff=cutoff, stops=stops)
+    assert res.status_names()[0] == status  # row 1 is the O2 series' own hour
+    assert res.operating[0] == (status != "not_operating")
+    assert res.valid[0] == (status == "exceeded")
+    assert res.exceeded[0] == (status == "exceeded")
+    if status == "exceeded":
         assert res.mean_ref[0] == pytest.approx(50.0 * 15.0 / (21.0 - o2_pct))
     else:
         assert math.isnan(res.mean_ref[0])
@@ -162,7 +178,7 @@ def test_o2_at_or_above_cutoff_is_not_operating(o2_pct: float, cutoff: float,
         ("S", 45, 100.0, 0),
         ("D", 45, 100.0, 0),
         ("C", 45, 100.0, 0),
-        ("T", 45, 100.0, 15),
+        ("T", 60, (45 * 100.0 + 15 * 1000.0) / 60, 15),  # T: a valid lower bound (§1.4)
         ("B", 45, 100.0, 0),
     ],
 )
@@ -173,7 +189,7 @@ def test_only_n_flags_enter_means(flag: str, n_valid: int, mean: float, n_over_r
     assert res.valid[0]
 
 
-@pytest.mark.parametrize("flag", list("FMSDCTB"))
+@pytest.mark.parametrize("flag", list("FMSDCB"))
 def test_flagged_minutes_can_make_an_hour_invalid(flag: str) -> None:
     res = one_hour([100.0] * 60, "N" * 44 + flag * 16)
     assert res.n_valid[0] == 44
@@ -271,7 +287,8 @@ def hours_of(values: list[float], valid: list[bool], start_s: int,
         n_received=np.full(n, 60), n_valid=np.where(ok, 60, 10), n_over_range=np.zeros(n, int),
         mean=v, o2_mean=np.full(n, NAN), mean_ref=v, operating=np.ones(n, bool), valid=ok,
         limit=np.full(n, NAN), limit_min=np.full(n, NAN), exceeded=np.zeros(n, bool),
-        multiple=np.full(n, NAN),
+        multiple=np.full(n, NAN), status=np.where(ok, 0, 3).astype(np.int8),
+        over_limit_invalid=np.zeros(n, bool),
     )  # fmt: skip
 
 

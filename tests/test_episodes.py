@@ -15,6 +15,7 @@ from alerts.episodes import (
     derive_episodes,
     flat_lines,
     severity,
+    status_runs,
 )
 
 T0 = 1_795_334_400  # an hour boundary
@@ -142,3 +143,21 @@ def test_flat_line_broken_by_a_missing_hour() -> None:
 )
 def test_severity(multiple: float, hours: int, expected: Severity) -> None:
     assert severity(multiple, hours) is expected
+
+
+@pytest.mark.parametrize(("offsets", "flagged", "runs"), [
+    ([0, 1, 2, 3], [True, True, False, True], [(0, 1), (3, 3)]),
+    ([0, 2, 3], [True, True, True], [(0, 0), (2, 3)]),  # a missing hour ends a run
+    ([0, 1], [False, False], []),
+    ([], [], []),
+])
+def test_status_runs(offsets: list[int], flagged: list[bool], runs: list[tuple[int, int]]
+                     ) -> None:
+    # unexplained_high_o2 / invalid_hour_over_limit alerts are runs of consecutive hours
+    got = status_runs([h(i) for i in offsets], flagged)
+    assert got == [(h(a), h(b)) for a, b in runs]
+
+
+def test_status_runs_need_time_order() -> None:
+    with pytest.raises(ValueError, match="increasing"):
+        status_runs([h(1), h(0)], [True, True])

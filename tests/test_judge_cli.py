@@ -13,7 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "period,start,enterprise,outlet,pollutant,n_valid,mean,o2_mean,mean_ref,valid,limit," \
-         "exceeded,multiple"
+         "exceeded,multiple,status"
+MARK_HEADER = ["enterprise", "outlet", "start", "end", "mark"]
 READING_HEADER = ["ts", "enterprise", "outlet", "pollutant", "value", "flag"]
 LIMIT_HEADER = ["enterprise", "outlet", "pollutant", "limit", "averaging", "o2_ref"]
 
@@ -68,16 +69,39 @@ def test_hour_rows(tmp_path: Path) -> None:
     ])  # fmt: skip
     done = run_judge("--readings", str(readings), "--limits", str(limits))
     assert done.returncode == 0, done.stderr
+    # 50 N minutes at 200 and 5 T minutes at 999 (valid lower bounds, compliance-rules.md
+    # §1.4; no range_max given), 5 M minutes left out: 55 valid, mean 14995 / 55
+    mean = 14995 / 55
+    ref = mean * 15 / 10  # (21 - 6) / (21 - 11)
     assert done.stdout.splitlines() == [
         HEADER,
-        "hour,2026-11-24T06:00:00Z,E1,S1,pm,45,8.0,,8.0,true,10.0,false,",
-        # 200 * (21 - 6) / (21 - 11) = 300 > 250: multiple (300 - 250) / 250 = 0.2
-        "hour,2026-11-24T06:00:00Z,E1,S1,so2,50,200.0,11.0,300.0,true,250.0,true,0.2",
+        "hour,2026-11-24T06:00:00Z,E1,S1,pm,45,8.0,,8.0,true,10.0,false,,compliant",
+        f"hour,2026-11-24T06:00:00Z,E1,S1,so2,55,{mean!r},11.0,{ref!r},true,250.0,true,"
+        f"{(ref - 250) / 250!r},exceeded",
         # 44 valid minutes: not a valid hour; 100 * 15 / 10 = 150
-        "hour,2026-11-24T07:00:00Z,E1,S1,so2,44,100.0,11.0,150.0,false,250.0,false,",
-        # O2 20.5 >= 19: not operating, no corrected value, never an exceedance
-        "hour,2026-11-24T06:00:00Z,E1,S2,so2,60,50.0,20.5,,false,250.0,false,",
+        "hour,2026-11-24T07:00:00Z,E1,S1,so2,44,100.0,11.0,150.0,false,250.0,false,,invalid",
+        # O2 20.5 >= 19 and no evidence of a stop: suspicious, not valid, never a pass (§1.2)
+        "hour,2026-11-24T06:00:00Z,E1,S2,so2,60,50.0,20.5,,false,250.0,false,,"
+        "unexplained_high_o2",
     ]
+
+
+def test_marks_are_evidence_of_a_stop(tmp_path: Path) -> None:
+    readings = write_csv(tmp_path / "R.csv", READING_HEADER, hour_rows())
+    limits = write_csv(tmp_path / "L.csv", LIMIT_HEADER, [["E1", "S2", "so2", "250", "hour", "6"],
+                                                          ["E1", "S1", "so2", "250", "hour", "6"]])
+    marks = write_csv(tmp_path / "M.csv", MARK_HEADER, [
+        ["E1", "S2", "2026-11-24T14:00:00+08:00", "2026-11-24T14:10:00+08:00", "shutdown"],
+        ["E1", "S1", "2026-11-24T07:00:00Z", "2026-11-24T07:30:00Z", "startup"],
+    ])  # fmt: skip
+    done = run_judge("--readings", str(readings), "--limits", str(limits), "--marks", str(marks))
+    assert done.returncode == 0, done.stderr
+    rows = {tuple(line.split(",")[1:4:2]): line.split(",")[-1]
+            for line in done.stdout.splitlines()[1:]}
+    # high O2 with a declared shutdown: not operating; half an hour of start-up: not operating
+    assert rows[("2026-11-24T06:00:00Z", "S2")] == "not_operating"
+    assert rows[("2026-11-24T07:00:00Z", "S1")] == "not_operating"
+    assert rows[("2026-11-24T06:00:00Z", "S1")] == "exceeded"
 
 
 def test_cutoff_option(tmp_path: Path) -> None:
@@ -87,7 +111,7 @@ def test_cutoff_option(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     # 50 * 15 / 0.5 = 1500 > 250: multiple 5
     assert done.stdout.splitlines()[1:] == [
-        "hour,2026-11-24T06:00:00Z,E1,S2,so2,60,50.0,20.5,1500.0,true,250.0,true,5.0",
+        "hour,2026-11-24T06:00:00Z,E1,S2,so2,60,50.0,20.5,1500.0,true,250.0,true,5.0,exceeded",
     ]
 
 
@@ -119,18 +143,57 @@ def test_day_rows_cross_utc_midnight(tmp_path: Path) -> None:
     hours = [line for line in lines if line.startswith("hour,")]
     assert len(hours) == 2 * 26
     # daily-limit pollutant: hours carry no limit; pH ranges are judged on every hour too
-    assert "hour,2026-11-23T16:00:00Z,E2,W1,cod,12,70.0,,70.0,true,,false," in hours
-    assert "hour,2026-11-24T02:00:00Z,E2,W1,ph,12,9.5,,9.5,true,6.0-9.0,true," in hours
+    assert "hour,2026-11-23T16:00:00Z,E2,W1,cod,12,70.0,,70.0,true,,false,,compliant" in hours
+    assert "hour,2026-11-24T02:00:00Z,E2,W1,ph,12,9.5,,9.5,true,6.0-9.0,true,,exceeded" in hours
     ph_day = repr((23 * 7.0 + 9.5) / 24)
     assert [line for line in lines if line.startswith("day,")] == [
         # COD: (10 * 70 + 14 * 40) / 24 = 52.5 > 50, multiple 0.05
-        "day,2026-11-22T16:00:00Z,E2,W1,cod,1,40.0,,40.0,false,50.0,false,",
-        "day,2026-11-23T16:00:00Z,E2,W1,cod,24,52.5,,52.5,true,50.0,true,0.05",
-        "day,2026-11-24T16:00:00Z,E2,W1,cod,1,40.0,,40.0,false,50.0,false,",
-        "day,2026-11-22T16:00:00Z,E2,W1,ph,1,7.0,,7.0,false,6.0-9.0,false,",
-        f"day,2026-11-23T16:00:00Z,E2,W1,ph,24,{ph_day},,{ph_day},true,6.0-9.0,false,",
-        "day,2026-11-24T16:00:00Z,E2,W1,ph,1,7.0,,7.0,false,6.0-9.0,false,",
+        "day,2026-11-22T16:00:00Z,E2,W1,cod,1,40.0,,40.0,false,50.0,false,,invalid",
+        "day,2026-11-23T16:00:00Z,E2,W1,cod,24,52.5,,52.5,true,50.0,true,0.05,exceeded",
+        "day,2026-11-24T16:00:00Z,E2,W1,cod,1,40.0,,40.0,false,50.0,false,,invalid",
+        "day,2026-11-22T16:00:00Z,E2,W1,ph,1,7.0,,7.0,false,6.0-9.0,false,,invalid",
+        f"day,2026-11-23T16:00:00Z,E2,W1,ph,24,{ph_day},,{ph_day},true,6.0-9.0,false,,compliant",
+        "day,2026-11-24T16:00:00Z,E2,W1,ph,1,7.0,,7.0,false,6.0-9.0,false,,invalid",
     ]
+
+
+def test_batch_cod_with_interval_and_range_columns(tmp_path: Path) -> None:
+    # HJ 355/356-2019: COD every 2 h (interval_s 7200) beside pH every 5 min. 11 COD samples in
+    # the Shanghai day 2026-11-24 (10 needed of 12 expected; thresholds [M]), one flagged T
+    # (value 80, range maximum 200: counts 200, compliance-rules.md §1.4); the others 110.
+    start = datetime(2026, 11, 23, 16, tzinfo=UTC)
+    rows: list[list[object]] = [[stamp(start, 7200 * k), "E2", "W1", "cod", 110, "N"]
+                                for k in range(10)]
+    rows.append([stamp(start, 7200 * 10), "E2", "W1", "cod", 80, "T"])
+    header = [*LIMIT_HEADER, "range_max", "interval_s"]
+    readings = write_csv(tmp_path / "R.csv", READING_HEADER, rows)
+    limits = write_csv(tmp_path / "L.csv", header, [["E2", "W1", "cod", "100", "day", "", "200",
+                                                     "7200"]])
+    done = run_judge("--readings", str(readings), "--limits", str(limits))
+    assert done.returncode == 0, done.stderr
+    days = [line for line in done.stdout.splitlines() if line.startswith("day,")]
+    value = (10 * 110 + 200) / 11
+    assert days == [f"day,2026-11-23T16:00:00Z,E2,W1,cod,11,{value!r},,{value!r},true,100.0,"
+                    f"true,{(value - 100) / 100!r},exceeded"]
+    hours = [line for line in done.stdout.splitlines() if line.startswith("hour,")]
+    assert hours[-1].endswith(",200.0,,200.0,true,,false,,suspected_exceedance")
+
+
+def test_nox_from_no_and_no2(tmp_path: Path) -> None:
+    # compliance-rules.md §1.2: NOx as NO2 = NO2 + NO x 46/30; 45 minutes of NO 30, NO2 10.
+    six = datetime(2026, 11, 24, 6, tzinfo=UTC)
+    rows: list[list[object]] = []
+    for m in range(45):
+        rows += [[stamp(six, 60 * m), "E1", "S1", "no", 30, "N"],
+                 [stamp(six, 60 * m), "E1", "S1", "no2", 10, "N"]]
+    readings = write_csv(tmp_path / "R.csv", READING_HEADER, rows)
+    limits = write_csv(tmp_path / "L.csv", LIMIT_HEADER, [["E1", "S1", "nox", "50", "hour", ""]])
+    done = run_judge("--readings", str(readings), "--limits", str(limits))
+    assert done.returncode == 0, done.stderr
+    nox = 10 + 30 * 46 / 30
+    assert done.stdout.splitlines()[1:] == [
+        f"hour,2026-11-24T06:00:00Z,E1,S1,nox,45,{nox!r},,{nox!r},true,50.0,true,"
+        f"{(nox - 50) / 50!r},exceeded"]
 
 
 GOOD_READING = ["2026-11-24T06:00:00Z", "E1", "S1", "so2", "10", "N"]
@@ -157,12 +220,23 @@ GOOD_LIMIT = ["E1", "S1", "so2", "250", "hour", "6"]
          "L.csv line 2: averaging must be hour or day"),
         (None, [LIMIT_HEADER, GOOD_LIMIT, GOOD_LIMIT], [], "L.csv line 3: second hour limit"),
         (None, None, ["--tz", "Mars/Olympus"], "unknown time zone"),
+        (None, [[*LIMIT_HEADER, "range_max"], [*GOOD_LIMIT, "-5"]], [],
+         "L.csv line 2: range_max must be positive"),
+        (None, [[*LIMIT_HEADER, "interval_s"], [*GOOD_LIMIT, "1.5"]], [],
+         "L.csv line 2: interval_s must be a positive whole number"),
+        (None, None, ["--marks", "MARKS:E1,S1,2026-11-24T07:00:00Z,2026-11-24T06:00:00Z,"
+                      "shutdown"], "M.csv line 2: a mark must end after it starts"),
+        (None, None, ["--marks", "MARKS:E1,S1,2026-11-24T06:00:00Z,2026-11-24T07:00:00Z,nap"],
+         "M.csv line 2: unknown mark 'nap'"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(
     tmp_path: Path, readings: list[list[str]] | None, limits: list[list[str]] | None,
     extra: list[str], message: str,
 ) -> None:
+    if extra and extra[0] == "--marks":  # the marks file's one row, written here
+        row = extra[1].removeprefix("MARKS:").split(",")
+        extra = ["--marks", str(write_csv(tmp_path / "M.csv", MARK_HEADER, [row]))]
     r_rows = readings or [READING_HEADER, GOOD_READING]
     l_rows = limits or [LIMIT_HEADER, GOOD_LIMIT]
     r = write_csv(tmp_path / "R.csv", r_rows[0], r_rows[1:])  # type: ignore[arg-type]

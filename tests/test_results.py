@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.results import Episode, HourVerdict, ResultStore, alert_id
 from core.store import InfluxStore
 
@@ -68,3 +70,16 @@ def test_quote_survives_hostile_strings(store: InfluxStore) -> None:
     store.write_lines([f"hourly,enterprise=E1 n_valid=1i {T0}"], precision="ms")
     assert store.query(f'SELECT * FROM hourly WHERE "enterprise" = {quote(hostile)}') == []
     assert store.query(f'SELECT * FROM hourly WHERE "enterprise" = {quote("E1")}') != []
+
+
+def test_hour_status_round_trip_and_unknown_status(store: InfluxStore) -> None:
+    results = ResultStore(store)
+    hv = HourVerdict("E1", "G1", "so2", T0, n_received=60, n_valid=60, valid=False,
+                     operating=True, o2_mean=20.5, status="unexplained_high_o2", target=35.0)
+    results.write_lines([hv.to_line()])
+    (series,) = store.query("SELECT * FROM hourly")
+    back = HourVerdict.from_row(series.tags | {"enterprise": "E1", "outlet": "G1",
+                                               "pollutant": "so2"}, series.rows()[0])
+    assert back == hv
+    with pytest.raises(ValueError, match="unknown hour status"):
+        HourVerdict("E1", "G1", "so2", T0, 60, 60, True, True, status="fine")

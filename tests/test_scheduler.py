@@ -106,8 +106,12 @@ def test_scripted_day_hours_days_and_summaries(store: InfluxStore, plan: SeriesP
     assert so2["multiple"] == pytest.approx(0.5)
     assert hourly(store, "E1", "G1", "so2", 5)["exceeded"] is False
     cod = hourly(store, "E2", "W1", "cod", 8)
+    # compliance-rules.md §1.4: T values are valid lower bounds, not missing data.
     assert (cod["n_received"], cod["n_valid"], cod["n_over_range"], cod["valid"]) == (
-        60, 40, 20, False)
+        60, 60, 20, True)
+    assert cod["mean"] == pytest.approx((20 * 500 + 40 * 58) / 60)
+    assert cod["status"] == "suspected_exceedance"
+    assert so2["status"] == "exceeded"
     assert cod.get("limit") is None  # COD has a daily limit only
     ph = hourly(store, "E2", "W1", "ph", 0)
     assert (ph["limit_min"], ph["limit"], ph["exceeded"]) == (6, 9, False)
@@ -118,8 +122,10 @@ def test_scripted_day_hours_days_and_summaries(store: InfluxStore, plan: SeriesP
                                                     "GROUP BY pollutant")
             for r in [{**s.tags, **s.rows()[0]}]}
     assert (days["cod"]["n_valid_hours"], days["cod"]["valid"], days["cod"]["exceeded"]) == (
-        22, True, False)
-    assert days["cod"]["mean_ref"] == pytest.approx(1359 / 22)
+        24, True, False)
+    # 22 hours of 50 + h (sum 1359) and hours 8, 9 with 20 values at the range floor 500
+    assert days["cod"]["mean_ref"] == pytest.approx(
+        (1359 + (10_000 + 40 * 58) / 60 + (10_000 + 40 * 59) / 60) / 24)
     assert (days["nh3n"]["n_valid_hours"], days["nh3n"]["valid"]) == (18, False)
     assert (days["ph"]["valid"], days["ph"]["limit_min"], days["ph"]["limit"]) == (True, 6, 9)
     summaries = {s.tags["enterprise"]: s.rows()[0] for s in store.query(
@@ -129,10 +135,15 @@ def test_scripted_day_hours_days_and_summaries(store: InfluxStore, plan: SeriesP
     assert (e1["expected_values"], e1["received_values"], e1["valid_values"]) == (
         2 * 1440, 1440 + 1200, 1440 + 1200)
     assert e1["max_multiple"] == pytest.approx(0.5)
+    # Rates in hours (compliance-rules.md §1.6): G2 silent 4 h, no stop evidence.
+    assert (e1["expected_hours"], e1["received_hours"], e1["valid_hours"],
+            e1["stopped_hours"]) == (48, 44, 44, 0)
     e2 = summaries["E2"]
     assert (e2["judged_hours"], e2["exceeded_hours"], e2["judged_days"], e2["exceeded_days"]) \
         == (24, 0, 2, 0)  # pH hours are judged against the range; COD and pH days are valid
     assert (e2["expected_values"], e2["received_values"], e2["valid_values"],
-            e2["over_range_values"]) == (3 * 1440, 3 * 1440, 3 * 1440 - 40 - 180, 40)
+            e2["over_range_values"]) == (3 * 1440, 3 * 1440, 3 * 1440 - 180, 40)
     assert e2.get("max_multiple") is None
+    assert (e2["expected_hours"], e2["received_hours"], e2["valid_hours"],
+            e2["suspected_hours"]) == (72, 72, 24 + 18 + 24, 2)
 

@@ -38,7 +38,8 @@ def verdict(**kw: Any) -> HourVerdict:
 def direct(v: HourVerdict) -> str:
     return hour_line(v.enterprise, v.outlet, v.pollutant, v.start_ms, v.n_received, v.n_valid,
                      v.valid, v.operating, v.mean, v.o2_mean, v.mean_ref, v.limit, v.limit_id,
-                     v.exceeded, v.multiple, v.n_over_range, v.limit_min)
+                     v.exceeded, v.multiple, v.n_over_range, v.limit_min, v.status, v.target,
+                     v.target_exceeded)
 
 
 @pytest.mark.parametrize("v", [
@@ -49,6 +50,10 @@ def direct(v: HourVerdict) -> str:
     verdict(pollutant="ph", mean=7.0, mean_ref=7.0, limit=9.0, limit_min=6.0,
             limit_id='permit "A\\B", pH 6-9 = range'),
     verdict(valid=False, operating=False, n_valid=0, o2_mean=20.5),
+    verdict(valid=False, n_valid=60, o2_mean=20.5, status="unexplained_high_o2"),
+    verdict(mean=30.0, mean_ref=40.0, limit=100.0, status="compliant", target=35.0,
+            target_exceeded=True),
+    verdict(status="suspected_exceedance", target=35.0, target_exceeded=False),
 ])
 def test_direct_hour_line_is_the_serialisers(v: HourVerdict) -> None:
     assert direct(v) == v.to_line()
