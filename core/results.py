@@ -40,7 +40,8 @@ INT_FIELDS = frozenset({
     "n_received", "n_valid", "n_over_range", "n_valid_hours", "judged_hours", "exceeded_hours",
     "judged_days", "exceeded_days", "expected_values", "received_values", "valid_values",
     "over_range_values", "updated_ms", "end_ms", "opened_ms", "explained_ms", "until_ms",
-    "acknowledged_ms", "resolved_ms"})
+    "acknowledged_ms", "resolved_ms", "seen_until_ms",
+    "start_ms", "declared_ms", "withdrawn_ms"})  # the last three: core.marks
 
 
 def line(measurement: str, tags: dict[str, str], fields: dict[str, Any], ts_ms: int) -> str:
