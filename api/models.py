@@ -170,6 +170,10 @@ class AlertPublic(BaseModel):
     notes: list[NotePublic]
     explanation: str | None
     explained: str | None
+    period: str = Field("hour", description="What an exceedance was judged on: `hour` "
+                                            "(valid hourly means) or `day` (valid daily means)")
+    follows: str | None = Field(None, description="The resolved alert this one continues: it "
+                                                  "was resolved while its episode went on")
 
 
 class AlertsPublic(BaseModel):
