@@ -14,7 +14,9 @@ count), and writes:
   bound (pH ranges included: an hourly excursion must count, compliance-rules.md §1.5);
   ``judged_days``/``exceeded_days``: valid/exceeded days of series with a daily limit;
   ``expected_values``: minute values the enterprise's judged series should have sent in the
-  day's hours up to the end of the range (``3600 / interval_s`` per series and hour);
+  day's hours up to the end of the range (``3600 / interval_s`` per series and hour), counted
+  from the registration of each outlet (``registered`` in the registry); hours that ended
+  before it count neither as received nor as valid;
   ``received_values``, ``valid_values``, ``over_range_values``: sums over those series' hours;
   ``max_multiple``: the largest multiple of an exceeded hour or day.
   Transmission rate = received / expected, validity rate = valid / received
@@ -176,8 +178,35 @@ def day_lines(plan: SeriesPlan, table: HourTable, days: list[tuple[int, int]], e
         judged = judge_days(hours.to_results(plan), tz, plan.day_limit, plan.day_limit_min,
                             min_valid_hours=MIN_VALID_HOURS_PER_DAY)
         lines += _day_verdicts(plan, judged)
-        lines += _summaries(plan, hours, judged, d0, (bound - d0) // HOUR_S)
+        lines += _summaries(plan, since_registration(plan, hours), judged, d0,
+                            expected_values(plan, d0, bound))
     return lines
+
+
+def registered(plan: SeriesPlan) -> I64:
+    """Per series: registration time of its outlet (epoch s), 0 when not given."""
+    if len(plan.registered_s) == len(plan):
+        return plan.registered_s
+    return np.zeros(len(plan), dtype=np.int64)
+
+
+def expected_values(plan: SeriesPlan, start_s: int, end_s: int) -> I64:
+    """Per enterprise: minute values its judged series should send in ``[start_s, end_s)``,
+    counted from each outlet's registration (nothing is expected of an outlet before it was
+    registered: a day on which the fleet came under monitoring counts only from then)."""
+    span = np.clip(end_s - np.maximum(start_s, registered(plan)), 0, None)
+    per_series = np.where(plan.judged, span // plan.spec.interval_s, 0)
+    mask = plan.enterprise_of >= 0
+    out: I64 = np.bincount(plan.enterprise_of[mask], weights=per_series[mask],
+                           minlength=len(plan.enterprises)).astype(np.int64)
+    return out
+
+
+def since_registration(plan: SeriesPlan, hours: HourTable) -> HourTable:
+    """The hours that end after their outlet's registration (values sent before it do not
+    count for or against the enterprise's data quality)."""
+    keep = hours.hour_start_s + HOUR_S > registered(plan)[hours.series]
+    return hours if keep.all() else hours.take(np.flatnonzero(keep))
 
 
 def _day_verdicts(plan: SeriesPlan, days: DayResults) -> list[str]:
@@ -195,7 +224,7 @@ def _day_verdicts(plan: SeriesPlan, days: DayResults) -> list[str]:
 
 
 def _summaries(plan: SeriesPlan, hours: HourTable, days: DayResults, day_start_s: int,
-               elapsed_hours: int) -> list[str]:
+               expected: I64) -> list[str]:
     n = len(plan.enterprises)
     ent = plan.enterprise_of[hours.series]
     bounded = plan.hour_bounded[hours.series]
@@ -215,7 +244,7 @@ def _summaries(plan: SeriesPlan, hours: HourTable, days: DayResults, day_start_s
         np.maximum.at(peak, who[m], multiple[m])
     cols = (count(hours.valid & bounded), count(hours.exceeded & bounded),
             count(days.valid & with_limit, d_ent), count(days.exceeded & with_limit, d_ent),
-            plan.expected_per_hour() * elapsed_hours, total(hours.n_received),
+            expected, total(hours.n_received),
             total(hours.n_valid), total(hours.n_over_range))
     lines = []
     tops = [None if math.isinf(x) else x for x in peak.tolist()]

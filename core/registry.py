@@ -8,6 +8,7 @@ Loaded from a TOML file (see ``config/registry.example.toml``)::
 
       [[enterprise.outlet]]
       id = "G1"; medium = "gas"; interval_s = 60
+      registered = 2025-11-01T12:00:00+08:00   # optional: when it came under monitoring
       limits = ["cn.ultra_low.coal_power.so2",                      # an id from limits.toml
                 {pollutant = "nox", limit = 50, averaging = "hour", o2_ref_pct = 6,
                  source = "permit 2024-017"}]                        # or a permit condition
@@ -27,6 +28,7 @@ import hmac
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,9 @@ class Outlet:
     interval_s: int
     limits: tuple[Limit, ...]
     devices: tuple[Device, ...]
+    # When the outlet came under monitoring (epoch ms): nothing is expected of it before
+    # (daily summaries count from here). None: always monitored.
+    registered_ms: int | None = None
 
     def limits_for(self, pollutant: str) -> tuple[Limit, ...]:
         return tuple(lim for lim in self.limits if lim.pollutant == pollutant)
@@ -121,6 +126,23 @@ def _limit(spec: Any, standards: Standards, where: str) -> Limit:
     raise RegistryError(f"{where}: a limit is a limits.toml id or a table with a pollutant")
 
 
+# Registration time -----------------------------------------------------------------------------
+def _registered_ms(value: Any, where: str) -> int | None:
+    """``registered``: a TOML offset date-time or RFC 3339 text with an offset, as epoch ms."""
+    if value is None:
+        return None
+    when = value
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise RegistryError(f"{where}: registered {value!r} is not an RFC 3339 time") from None
+    if not isinstance(when, datetime) or when.tzinfo is None:
+        raise RegistryError(f"{where}: registered must be a date and time with an offset "
+                            "(e.g. 2025-11-01T12:00:00+08:00)")
+    return int(when.timestamp() * 1000)
+
+
 def _outlet(raw: dict[str, Any], ent_id: str, standards: Standards) -> Outlet:
     oid = _check_id(raw.get("id"), f"outlet of {ent_id}")
     where = f"{ent_id}/{oid}"
@@ -140,7 +162,8 @@ def _outlet(raw: dict[str, Any], ent_id: str, standards: Standards) -> Outlet:
     return Outlet(id=oid, enterprise_id=ent_id, name=str(raw.get("name", oid)),
                   medium=Medium(raw.get("medium", "gas")),
                   interval_s=int(raw.get("interval_s", 60)), limits=limits,
-                  devices=tuple(devices))
+                  devices=tuple(devices),
+                  registered_ms=_registered_ms(raw.get("registered"), where))
 
 
 def build_registry(data: dict[str, Any], standards: Standards) -> Registry:

@@ -3,6 +3,8 @@ while its exceedance goes on is followed by a new one (the API resolves it)."""
 
 from __future__ import annotations
 
+import copy
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +124,20 @@ def test_resolved_after_it_closed_is_left_alone(store: InfluxStore, tmp_path: Pa
     (same,) = exceedances(store)
     assert (same.id, same.status, same.hours, same.seen_until_ms) == (closed.id, "resolved",
                                                                       3.0, None)
+
+
+def test_an_outlet_registered_at_noon_expects_only_the_afternoon(store: InfluxStore) -> None:
+    registry = copy.deepcopy(REGISTRY)
+    g1 = registry["enterprise"][0]["outlet"][0]
+    g1["registered"] = datetime.fromtimestamp(D0 + 12 * H, UTC)
+    plan = plan_of(registry)
+    seed(store, minute_rows())
+    run_pass(store, plan, settings(alerts_catchup_hours=30), at(24))
+    (s,) = store.query(f"SELECT * FROM daily WHERE enterprise = 'E1' AND time = {D0}s")
+    e1 = s.rows()[0]
+    # G1 from 12:00 (720 values), G2 all day (1440, silent 10:00-14:00 so 1200 received).
+    assert (e1["expected_values"], e1["received_values"]) == (720 + 1440, 720 + 1200)
+    # G1's morning exceedance (hours 2-4) is before its registration: not counted.
+    assert (e1["judged_hours"], e1["exceeded_hours"]) == (12 + 20, 0)
+    e2 = store.query(f"SELECT * FROM daily WHERE enterprise = 'E2' AND time = {D0}s")
+    assert e2[0].rows()[0]["expected_values"] == 3 * 1440  # not registered: all day
