@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.marks import MarkStore
+from core.results import Episode, ResultStore
 from tests.web_support import Web, login_token, web  # noqa: F401
 
 FORM = {"outlet": "G1", "kind": "maintenance", "start": "2025-11-01T08:00",
@@ -67,3 +68,19 @@ def test_reason_with_markup_is_shown_as_text(web: Web) -> None:  # noqa: F811
     assert "&lt;script&gt;alert(&#34;mark&#34;)&lt;/script&gt;" in page
     with web.login("inspector") as c:
         assert "&lt;b&gt;bold&lt;/b&gt;" in c.get("/web/enterprises/E0001").text
+
+
+def test_alert_page_shows_a_day_exceedance_and_what_it_follows(web: Web) -> None:  # noqa: F811
+    t0 = web.seeded.today_ms
+    first = Episode("exceedance", "E0001", "G1", "so2", t0 - 2 * 86_400_000, False, 24,
+                    t0 - 86_400_000, end_ms=t0 - 86_400_000, peak_multiple=0.25,
+                    period="day")
+    then = Episode("exceedance", "E0001", "G1", "so2", t0 - 86_400_000, True, 24, t0,
+                   peak_multiple=0.3, period="day", follows=first.id)
+    ResultStore(web.api.store).upsert_episodes([first, then])
+    with web.login("inspector") as c:
+        page = c.get(f"/web/alerts/{then.id}").text
+        body = web.api.get(f"/alerts/{then.id}", "inspector").json()
+    assert "daily mean over its limit" in page
+    assert f'href="/web/alerts/{first.id}"' in page
+    assert (body["period"], body["follows"]) == ("day", first.id)

@@ -116,6 +116,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "declared": ("申报", "Declared"),
     "exclusive": ("不含", "exclusive"),
     "no_marks": ("没有标记。", "No marks."),
+    "judged_on_days": ("日均值超标", "daily mean over its limit"),
+    "follows": ("接续告警", "Continues"),
     "kind_exceedance": ("超标", "exceedance"),
     "kind_data_gap": ("数据缺失", "data gap"),
     "kind_over_range": ("超量程", "over range"),
