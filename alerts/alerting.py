@@ -6,6 +6,8 @@ Kinds, per outlet and pollutant (``alerts.episodes`` holds the pure rules):
 - ``exceedance``: consecutive exceeded hours; opens on the first, grows with each further one
   (duration = exceeded hours, peak multiple and peak corrected mean), closes on the first valid
   compliant hour (``end_ms`` = that hour's start). Invalid or missing hours do not close it.
+  Resolved by an inspector while it went on, it ends where it was seen, and the rest is a new
+  alert that ``follows`` it (``alerts.splits``). Exceeded *days* are in ``alerts.dayalerts``.
 - ``over_range``: consecutive clock hours each with at least one ``T`` (above range) value, a
   suspected exceedance (compliance-rules.md §1.4); closed once the hour after the run has
   passed without one (``end_ms`` = that hour's start).
@@ -42,6 +44,7 @@ from alerts.compliance import HOUR_S, min_valid_samples
 from alerts.hourtable import HourTable, concat, read_hours
 from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
+from alerts.splits import Cut, split_resolved
 from core.results import Alert, Episode, ResultStore
 from core.store import InfluxStore
 
@@ -88,7 +91,7 @@ def maintain_hour_alerts(store: InfluxStore, plan: SeriesPlan, table: HourTable,
             key = (a.kind, plan.index[(a.enterprise, a.outlet, a.pollutant)])
             anchors[key] = min(anchors.get(key, base[a.kind]), a.start_ms // 1000)
     table = _extend(store, plan, table, flat_from, anchors)
-    derived = [*_exceedances(plan, table, anchors, window_start_s),
+    derived = [*_exceedances(plan, table, anchors, window_start_s, resolved_cuts(stored)),
                *_over_ranges(plan, table, anchors, window_start_s, end_s),
                *_flatlines(plan, table, anchors, flat_from, end_s, settings.alerts_flat_hours),
                *_invalid_days(plan, table, days, end_s, settings.alerts_invalid_hours)]
@@ -114,7 +117,17 @@ def _affected(results: ResultStore, plan: SeriesPlan, window_start_s: int, end_s
     where = (f'"kind" =~ /^({kinds})$/ AND ("active" = true OR "end_ms" >= '
              f"{window_start_s * 1000}) AND time < {end_s * 1000}ms")
     return {a.id: a for a in results.list_alerts(where, limit=1_000_000)
-            if (a.enterprise, a.outlet, a.pollutant) in plan.index}
+            if (a.enterprise, a.outlet, a.pollutant) in plan.index and not a.period}
+
+
+def resolved_cuts(stored: dict[str, Alert]) -> dict[tuple[str, str, str], dict[int, Cut]]:
+    """Per series, the exceedances resolved while active: start (s) -> (cut (s), id)."""
+    out: dict[tuple[str, str, str], dict[int, Cut]] = {}
+    for a in stored.values():
+        if a.kind == "exceedance" and a.status == "resolved" and a.seen_until_ms is not None:
+            key = (a.enterprise, a.outlet, a.pollutant)
+            out.setdefault(key, {})[a.start_ms // 1000] = (a.seen_until_ms // 1000, a.id)
+    return out
 
 
 def _is_withdrawn(a: Alert) -> bool:
@@ -125,7 +138,7 @@ def _withdraw(a: Alert, end_s: int) -> Episode:
     return Episode(a.kind, a.enterprise, a.outlet, a.pollutant, a.start_ms, active=False,
                    hours=0, updated_ms=end_s * 1000, end_ms=a.start_ms,
                    peak_multiple=a.peak_multiple, peak_value=a.peak_value, severity=a.severity,
-                   detail=WITHDRAWN)
+                   detail=WITHDRAWN, period=a.period)
 
 
 def _differs(e: Episode, a: Alert) -> bool:
@@ -171,7 +184,8 @@ def _start(anchors: Anchors, kind: str, s: int, default: int) -> int:
     return anchors.get((kind, s), default)
 
 
-def _exceedances(plan: SeriesPlan, t: HourTable, anchors: Anchors, w: int) -> list[Episode]:
+def _exceedances(plan: SeriesPlan, t: HourTable, anchors: Anchors, w: int,
+                 cuts: dict[tuple[str, str, str], dict[int, Cut]]) -> list[Episode]:
     out: list[Episode] = []
     mask = t.exceeded & (t.hour_start_s >= w)
     for s, rows in _rows(t, _candidates(t, mask, anchors, "exceedance")):
@@ -181,14 +195,16 @@ def _exceedances(plan: SeriesPlan, t: HourTable, anchors: Anchors, w: int) -> li
         mult, ref = t.multiple[rows][keep], t.mean_ref[rows][keep]
         verdicts = [episodes.HourVerdict(*row) for row in zip(
             h.tolist(), ok.tolist(), exc.tolist(), mult.tolist(), strict=True)]
-        for ep in episodes.derive_episodes(verdicts):
+        for part in split_resolved(verdicts, cuts.get(plan.keys[s], {})):
+            ep = part.episode
             inside = exc & (h >= ep.start_s) & (h <= ep.last_exceeded_s)
-            out.append(_exceedance_episode(plan, s, ep, float(np.nanmax(ref[inside]))))
+            out.append(_exceedance_episode(plan, s, ep, float(np.nanmax(ref[inside])),
+                                           part.follows))
     return out
 
 
-def _exceedance_episode(plan: SeriesPlan, s: int, ep: episodes.Episode, peak: float
-                        ) -> Episode:
+def _exceedance_episode(plan: SeriesPlan, s: int, ep: episodes.Episode, peak: float,
+                        follows: str | None = None) -> Episode:
     e, o, p = plan.keys[s]
     lim, low = float(plan.spec.limit[s]), float(plan.spec.limit_min[s])
     bound = f"{low:g}-{lim:g}" if not math.isnan(low) else f"{lim:g}"
@@ -198,7 +214,7 @@ def _exceedance_episode(plan: SeriesPlan, s: int, ep: episodes.Episode, peak: fl
         updated_ms=(closed if closed is not None else ep.last_exceeded_s + HOUR_S) * 1000,
         end_ms=None if closed is None else closed * 1000, peak_multiple=_opt(ep.peak_multiple),
         peak_value=_opt(peak), severity=severity_name(ep.peak_multiple, ep.exceeded_hours),
-        detail=f"hourly limit {bound} ({plan.hour_limit_id[s]})")
+        detail=f"hourly limit {bound} ({plan.hour_limit_id[s]})", follows=follows)
 
 
 def _runs(hours: list[int]) -> list[tuple[int, int]]:

@@ -16,7 +16,8 @@ count), and writes:
   ``judged_days``/``exceeded_days``: valid/exceeded days of series with a daily limit, counted
   apart from the hours (a daily-limit exceedance is one exceeded day);
   ``expected_hours``, ``received_hours``, ``valid_hours``, ``stopped_hours``: the data-quality
-  counts of ``alerts.rates`` (hours, not minutes; stopped hours leave the denominators);
+  counts of ``alerts.rates`` (hours, not minutes; stopped hours leave the denominators; hours
+  that ended before an outlet was registered, ``registered`` in the registry, count nowhere);
   ``suspected_hours``, ``high_o2_hours``: hours with those statuses; ``target_hours``,
   ``target_exceeded_hours``: valid hours of series with a policy target (ultra-low) and those
   above it, scored apart from the legal limit (compliance-rules.md §1.5);
@@ -199,8 +200,23 @@ def day_lines(plan: SeriesPlan, table: HourTable, days: list[tuple[int, int]], e
                             min_valid_hours=MIN_VALID_HOURS_PER_DAY,
                             interval_s=plan.spec.interval_s)
         lines += _day_verdicts(plan, judged)
-        lines += _summaries(plan, hours, judged, d0, bound, stops or Stops.none())
+        lines += _summaries(plan, since_registration(plan, hours), judged, d0, bound,
+                            stops or Stops.none())
     return lines
+
+
+def registered(plan: SeriesPlan) -> I64:
+    """Per series: registration time of its outlet (epoch s), 0 when not given."""
+    if len(plan.registered_s) == len(plan):
+        return plan.registered_s
+    return np.zeros(len(plan), dtype=np.int64)
+
+
+def since_registration(plan: SeriesPlan, hours: HourTable) -> HourTable:
+    """The hours that end after their outlet's registration (values sent before it do not
+    count for or against the enterprise's data quality)."""
+    keep = hours.hour_start_s + HOUR_S > registered(plan)[hours.series]
+    return hours if keep.all() else hours.take(np.flatnonzero(keep))
 
 
 def _day_verdicts(plan: SeriesPlan, days: DayResults) -> list[str]:
@@ -224,7 +240,8 @@ def _summaries(plan: SeriesPlan, hours: HourTable, days: DayResults, day_start_s
     bounded = plan.hour_bounded[hours.series]
     iv = plan.spec.interval_s
     rates = hour_counts(plan.judged, iv, hours.series, hours.hour_start_s, hours.status,
-                        hours.n_received, hours.valid, stops, day_start_s, bound_s)
+                        hours.n_received, hours.valid, stops, day_start_s, bound_s,
+                        registered(plan))
     mine = plan.enterprise_of >= 0
 
     def per_ent(x: np.ndarray) -> I64:

@@ -13,7 +13,8 @@ A pass at time ``now`` (``H`` = start of the current, incomplete hour):
    already judged is skipped while InfluxDB's count of its readings is unchanged: no late data
    arrived. ``python -m alerts once`` has no state and always re-judges the window;
 4. maintains ``data_gap`` alerts; each segment also maintains the status-run alerts
-   (``unexplained_high_o2``, ``invalid_hour_over_limit``, ``alerts.status_alerts``).
+   (``unexplained_high_o2``, ``invalid_hour_over_limit``, ``alerts.status_alerts``) and the
+   day exceedances of its completed local days (``alerts.dayalerts``).
 
 Everything written is an overwrite of deterministic points, so two passes, in turn or at the same
 time, leave the same results as one.
@@ -29,6 +30,7 @@ from datetime import UTC, datetime
 
 from alerts.alerting import maintain_hour_alerts
 from alerts.compliance import HOUR_S
+from alerts.dayalerts import maintain_day_alerts
 from alerts.fetch import count_readings, last_readings
 from alerts.gaps import GapFinder, maintain_gaps
 from alerts.judging import floor_hour_s, judge_hours_range
@@ -136,6 +138,7 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
     ar = maintain_hour_alerts(store, plan, rr.table, a, b, rr.days, settings)
     report.alerts_written += ar.written
     report.alerts_written += maintain_status_alerts(store, plan, rr.table, a, b).written
+    report.alerts_written += maintain_day_alerts(store, plan, rr.days, rr.end_s).written
     report.gaps_written += finder.store(ResultStore(store)).written
     report.alerts_s += time.perf_counter() - t0
     return True

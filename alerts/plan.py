@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -124,6 +124,9 @@ class SeriesPlan:
     target: F64  # hourly policy target (NaN: none), on the series' reference O2
     target_id: tuple[str | None, ...]
     outlet_evidence: tuple[OutletEvidence, ...]  # per outlet, like ``outlets``
+    # Per series: when its outlet was registered (epoch s; 0 when not given). Empty when the
+    # plan was not built from a registry (``registered`` then reads all zeros).
+    registered_s: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -138,7 +141,7 @@ class SeriesPlan:
         rows: list[_Row] = []
         for outlet in registry.iter_outlets():
             rows.extend(_outlet_rows(outlet))
-        return cls._build(rows)
+        return _with_registration(cls._build(rows), registry)
 
     @classmethod
     def _build(cls, rows: list[_Row]) -> SeriesPlan:
@@ -229,3 +232,13 @@ def _outlet_rows(outlet: Outlet) -> list[_Row]:
         rows.append(_Row((ent, oid, O2), False, None, None, math.nan, iv, evidence=evidence))
     return rows
 
+
+
+def _with_registration(plan: SeriesPlan, registry: Registry) -> SeriesPlan:
+    """The plan with each series' outlet registration time (``Outlet.registered_ms``)."""
+    reg = []
+    for e, o, _ in plan.keys:
+        outlet = registry.outlet(e, o)
+        ms = outlet.registered_ms if outlet is not None else None
+        reg.append(0 if ms is None else ms // 1000)
+    return replace(plan, registered_s=np.array(reg, dtype=np.int64))

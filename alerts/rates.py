@@ -36,13 +36,17 @@ class HourCounts:
 
 def hour_counts(judged: Bool, interval_s: I64, series: I32, hour_start_s: I64,
                 status: I8, n_received: I64, valid: Bool, stops: Stops, start_s: int,
-                end_s: int) -> HourCounts:
+                end_s: int, registered_s: I64 | None = None) -> HourCounts:
     """Counts over the clock hours ``[start_s, end_s)`` of the hour rows given (any order).
 
     ``judged``/``interval_s``: per series; the hour arrays are ``HourResults``/``HourTable``
-    columns; ``stops``: the evidence of the span.
+    columns; ``stops``: the evidence of the span; ``registered_s``: per series, when its outlet
+    came under monitoring (epoch s): an hour that ended by then counts nowhere.
     """
     n, n_h = len(judged), max(0, (end_s - start_s) // HOUR_S)
+    ends = start_s + (np.arange(n_h, dtype=np.int64) + 1) * HOUR_S
+    monitored = (np.ones((n, n_h), dtype=np.bool_) if registered_s is None
+                 else ends[None, :] > np.asarray(registered_s, dtype=np.int64)[:, None])
     evidence = np.zeros((n, n_h), dtype=np.int64)
     inside = (stops.hour_start_s >= start_s) & (stops.hour_start_s < end_s)
     col = (stops.hour_start_s[inside] - start_s) // HOUR_S
@@ -51,16 +55,18 @@ def hour_counts(judged: Bool, interval_s: I64, series: I32, hour_start_s: I64,
     rows = (hour_start_s >= start_s) & (hour_start_s < end_s)
     r_s, r_h = series[rows], (hour_start_s[rows] - start_s) // HOUR_S
     stopped[r_s, r_h] = status[rows] == NOT_OPERATING
+    stopped &= monitored
     has = np.zeros((n, n_h), dtype=np.bool_)
     has[r_s, r_h] = n_received[rows] > 0
     ok = np.zeros((n, n_h), dtype=np.bool_)
     ok[r_s, r_h] = valid[rows]
     n_stopped = stopped.sum(axis=1).astype(np.int64)
-    open_h = n_h - n_stopped
+    open_h = monitored.sum(axis=1) - n_stopped
     iv = np.asarray(interval_s, dtype=np.int64)
     expected = np.where(iv > HOUR_S, -(-(open_h * HOUR_S) // iv), open_h)
-    received = np.minimum(expected, (has & ~stopped).sum(axis=1))
-    n_valid = np.minimum(received, (ok & ~stopped).sum(axis=1))
+    counted = monitored & ~stopped
+    received = np.minimum(expected, (has & counted).sum(axis=1))
+    n_valid = np.minimum(received, (ok & counted).sum(axis=1))
 
     def judged_only(x: np.ndarray) -> I64:
         out: I64 = np.where(judged, x, 0).astype(np.int64)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -23,6 +23,7 @@ from api.keys import KeyStore, Role, key_id_of
 from api.params import EndQuery, Page, StartQuery, TimeRange, page, time_range
 from api.queries import Scope
 from api.settings import ApiSettings
+from core.marks import MarkStore
 from core.pollutants import BY_KEY
 from core.registry import Enterprise, Registry
 from core.results import ResultStore
@@ -43,7 +44,11 @@ class AppState:
     registry: Registry
     standards: Standards
     rankings_cache: TtlCache
+    marks: MarkStore = field(init=False)  # declared operating-state marks (core.marks)
     clock: Callable[[], float] = time.time  # wall clock in seconds; tests inject a fixed one
+
+    def __post_init__(self) -> None:
+        self.marks = MarkStore(self.store)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

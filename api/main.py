@@ -21,6 +21,7 @@ from api.routes import (
     enterprises,
     health,
     judged,
+    marks,
     rankings,
     readings,
     rejections,
@@ -40,8 +41,10 @@ alerts and rejections.
 Send an API key as `Authorization: Bearer <key>`. Roles: `admin` (everything), `inspector`
 (all enterprises, or those of its regions; the alert workflow) and `enterprise` (its own data
 and explanations on its own alerts). No key or a bad key: 401; a role without the right: 403;
-another enterprise's data: 404, as if it did not exist. Times are RFC 3339 with an offset;
-ranges are [start, end). Errors are JSON: `{"detail": "..."}`.
+another enterprise's data: 404, as if it did not exist. Enterprises declare operating-state
+marks (shutdown, start-up, maintenance, fault) on their outlets under
+`/enterprises/{id}/marks`. Times are RFC 3339 with an offset; ranges are [start, end).
+Errors are JSON: `{"detail": "..."}`.
 """
 
 
@@ -75,8 +78,8 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
                              rankings_cache=TtlCache(settings.api_rankings_cache_s),
                              clock=clock)
     api = APIRouter(prefix=PREFIX, responses=ERRORS)
-    for module in (enterprises, readings, judged, rankings, alerts, rejections, catalogue,
-                   health):
+    for module in (enterprises, readings, judged, marks, rankings, alerts, rejections,
+                   catalogue, health):
         api.include_router(module.router)
     app.include_router(api)
     errors.install(app)

@@ -170,6 +170,10 @@ class AlertPublic(BaseModel):
     notes: list[NotePublic]
     explanation: str | None
     explained: str | None
+    period: str = Field("hour", description="What an exceedance was judged on: `hour` "
+                                            "(valid hourly means) or `day` (valid daily means)")
+    follows: str | None = Field(None, description="The resolved alert this one continues: it "
+                                                  "was resolved while its episode went on")
 
 
 class AlertsPublic(BaseModel):
@@ -183,6 +187,39 @@ class NoteIn(BaseModel):
 
 class ExplanationIn(BaseModel):
     text: str = Field(min_length=1, max_length=4000, description="The enterprise's explanation")
+
+
+class MarkIn(BaseModel):
+    """An operating-state mark to declare (MEE 2022 marking rules)."""
+
+    outlet: str = Field(max_length=32, description="One of the enterprise's outlet ids")
+    kind: str = Field(max_length=32, description="shutdown, startup, shutdown_process, "
+                                                 "maintenance or fault")
+    start: str = Field(max_length=40, description="Start (inclusive), RFC 3339 with an offset")
+    end: str = Field(max_length=40, description="End (exclusive), RFC 3339 with an offset; at "
+                                                "most 366 days after start")
+    reason: str = Field(min_length=1, max_length=1000, description="Why; kept with the mark")
+
+
+class MarkPublic(BaseModel):
+    id: str
+    enterprise: str
+    outlet: str
+    kind: str
+    start: str
+    end: str = Field(description="Exclusive")
+    reason: str
+    declared_by: str = Field(description="role:key id of the declarer (never the key)")
+    declared: str
+    withdrawn: str | None = Field(None, description="When it was withdrawn; null while it "
+                                                    "stands")
+    withdrawn_by: str | None = None
+
+
+class MarksPublic(BaseModel):
+    enterprise: str
+    count: int
+    items: list[MarkPublic]
 
 
 class RejectionPublic(BaseModel):

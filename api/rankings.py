@@ -7,6 +7,8 @@ refreshed in the background, since summaries change only when the scheduler runs
 - compliance rate = 1 - (exceeded hours + exceeded days) / (judged hours + judged days);
   null when nothing was judged.
 - transmission rate (数据传输率) = received values / expected values; null when none expected.
+  Values are expected of an outlet only from its registration (``registered`` in the
+  registry), so the day an outlet came under monitoring counts from then.
 - validity rate (数据有效率) = valid values / received values; null when none received.
 - effective transmission rate (数据传输有效率) = transmission rate x validity rate.
 - maximum multiple = the largest (C - L) / L of the period.

@@ -8,6 +8,7 @@ Loaded from a TOML file (see ``config/registry.example.toml``)::
 
       [[enterprise.outlet]]
       id = "G1"; medium = "gas"; interval_s = 60
+      registered = 2025-11-01T12:00:00+08:00   # optional: when it came under monitoring
       limits = ["cn.ultra_low.coal_power.so2",                      # an id from limits.toml
                 {pollutant = "nox", limit = 50, averaging = "hour", o2_ref_pct = 6,
                  source = "permit 2024-017"}]                        # or a permit condition
@@ -34,6 +35,7 @@ import hmac
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,9 @@ class Outlet:
     def interval_for(self, pollutant: str) -> int:
         """The sampling interval of ``pollutant`` here: its override, else the outlet's."""
         return self.pollutant_interval_s.get(pollutant, self.interval_s)
+    # When the outlet came under monitoring (epoch ms): nothing is expected of it before
+    # (daily summaries count from here). None: always monitored.
+    registered_ms: int | None = None
 
     def limits_for(self, pollutant: str) -> tuple[Limit, ...]:
         return tuple(lim for lim in self.limits if lim.pollutant == pollutant)
@@ -135,6 +140,23 @@ def _limit(spec: Any, standards: Standards, where: str) -> Limit:
     raise RegistryError(f"{where}: a limit is a limits.toml id or a table with a pollutant")
 
 
+# Registration time -----------------------------------------------------------------------------
+def _registered_ms(value: Any, where: str) -> int | None:
+    """``registered``: a TOML offset date-time or RFC 3339 text with an offset, as epoch ms."""
+    if value is None:
+        return None
+    when = value
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise RegistryError(f"{where}: registered {value!r} is not an RFC 3339 time") from None
+    if not isinstance(when, datetime) or when.tzinfo is None:
+        raise RegistryError(f"{where}: registered must be a date and time with an offset "
+                            "(e.g. 2025-11-01T12:00:00+08:00)")
+    return int(when.timestamp() * 1000)
+
+
 def _outlet(raw: dict[str, Any], ent_id: str, standards: Standards) -> Outlet:
     oid = _check_id(raw.get("id"), f"outlet of {ent_id}")
     where = f"{ent_id}/{oid}"
@@ -158,7 +180,8 @@ def _outlet(raw: dict[str, Any], ent_id: str, standards: Standards) -> Outlet:
                   devices=tuple(devices),
                   range_max=_per_pollutant(raw, "range_max", float, where),
                   pollutant_interval_s=_per_pollutant(raw, "pollutant_interval_s", int, where),
-                  stop_when_flow_below=None if stop_flow is None else float(stop_flow))
+                  stop_when_flow_below=None if stop_flow is None else float(stop_flow),
+                  registered_ms=_registered_ms(raw.get("registered"), where))
 
 
 def _per_pollutant(raw: dict[str, Any], name: str, kind: type, where: str) -> dict[str, Any]:

@@ -6,13 +6,15 @@ alerts and the scheduler's watermark (DESIGN §3.3).
 | hourly      | enterprise, outlet, pollutant          | hour start (UTC)         |
 | day         | enterprise, outlet, pollutant          | local day start          |
 | daily       | enterprise                             | local day start          |
-| alert       | enterprise, outlet, pollutant, kind    | episode start            |
+| alert       | enterprise, outlet, pollutant, kind,   | episode start            |
+|             | period (``day`` for exceeded days)     |                          |
 | watermark   | job                                    | fixed (0)                |
 
 A point with the same measurement, tags and time overwrites the earlier one, so re-judging an
 hour or re-writing an alert never duplicates it. An alert's workflow (status, notes,
-explanation) is written by people through the API, its episode (active, hours, peak) by the
-scheduler: each side writes only its own fields, and InfluxDB merges the fields of a point.
+explanation, ``seen_until_ms`` when resolved while still active) is written by people through
+the API, its episode (active, hours, peak, ``follows``) by the scheduler: each side writes only
+its own fields, and InfluxDB merges the fields of a point.
 All times here are integer epoch milliseconds. Each measurement is kept as long as its
 retention policy says (``core.retention``): the store routes writes and queries there.
 """
@@ -45,7 +47,8 @@ INT_FIELDS = frozenset({
     "over_range_values", "expected_hours", "received_hours", "valid_hours", "stopped_hours",
     "suspected_hours", "high_o2_hours", "target_hours", "target_exceeded_hours", "updated_ms",
     "end_ms", "opened_ms", "explained_ms", "until_ms",
-    "acknowledged_ms", "resolved_ms"})
+    "acknowledged_ms", "resolved_ms", "seen_until_ms",
+    "start_ms", "declared_ms", "withdrawn_ms"})  # the last three: core.marks
 
 
 def line(measurement: str, tags: dict[str, str], fields: dict[str, Any], ts_ms: int) -> str:
@@ -172,9 +175,15 @@ class DailySummary:
         return line("daily", {"enterprise": self.enterprise}, fields, self.start_ms)
 
 
-def alert_id(kind: str, enterprise: str, outlet: str, pollutant: str, start_ms: int) -> str:
-    """Stable: the same episode always gets the same id, whoever judges it."""
-    key = f"{kind}|{enterprise}|{outlet}|{pollutant}|{start_ms}".encode()
+def alert_id(kind: str, enterprise: str, outlet: str, pollutant: str, start_ms: int,
+             period: str = "") -> str:
+    """Stable: the same episode always gets the same id, whoever judges it.
+
+    ``period`` is empty for hour-based episodes (their ids are unchanged by it) and ``day`` for
+    episodes of exceeded days, which may start at the same local midnight as an hourly one.
+    """
+    suffix = f"|{period}" if period else ""
+    key = f"{kind}|{enterprise}|{outlet}|{pollutant}|{start_ms}{suffix}".encode()
     return hashlib.sha256(key).hexdigest()[:16]
 
 
@@ -195,21 +204,23 @@ class Episode:
     peak_value: float | None = None
     severity: str = "low"
     detail: str = ""
+    period: str = ""  # "" for hour-based episodes, "day" for exceeded days (a tag)
+    follows: str | None = None  # id of the resolved alert this episode continues
 
     @property
     def id(self) -> str:
-        return alert_id(self.kind, self.enterprise, self.outlet, self.pollutant, self.start_ms)
+        return alert_id(self.kind, self.enterprise, self.outlet, self.pollutant, self.start_ms,
+                        self.period)
 
     def tags(self) -> dict[str, str]:
-        return {"enterprise": self.enterprise, "outlet": self.outlet,
-                "pollutant": self.pollutant, "kind": self.kind}
+        return alert_tags(self)
 
     def to_line(self, new: bool) -> str:
         fields: dict[str, Any] = {
             "id": self.id, "active": self.active, "hours": float(self.hours),
             "updated_ms": self.updated_ms, "end_ms": self.end_ms,
             "peak_multiple": self.peak_multiple, "peak_value": self.peak_value,
-            "severity": self.severity, "detail": self.detail}
+            "severity": self.severity, "detail": self.detail, "follows": self.follows}
         if new:
             fields.update(status="open", opened_ms=self.updated_ms)
         return line("alert", self.tags(), fields, self.start_ms)
@@ -238,6 +249,16 @@ class Alert:
     notes: list[dict[str, Any]] = field(default_factory=list)
     explanation: str | None = None
     explained_ms: int | None = None
+    period: str = ""
+    follows: str | None = None
+    resolved_ms: int | None = None
+    seen_until_ms: int | None = None  # resolved while active: the end of the part seen
+
+
+def alert_tags(a: Episode | Alert) -> dict[str, str]:
+    """The tags of an alert's point (an empty ``period``, hour-based, is left out)."""
+    return {"enterprise": a.enterprise, "outlet": a.outlet, "pollutant": a.pollutant,
+            "kind": a.kind, "period": a.period}
 
 
 def _alert_from_row(tags: dict[str, str], row: dict[str, Any]) -> Alert:
@@ -253,7 +274,9 @@ def _alert_from_row(tags: dict[str, str], row: dict[str, Any]) -> Alert:
         opened_ms=row.get("opened_ms"), end_ms=row.get("end_ms"),
         peak_multiple=row.get("peak_multiple"), peak_value=row.get("peak_value"),
         detail=row.get("detail") or "", notes=orjson.loads(notes) if notes else [],
-        explanation=row.get("explanation"), explained_ms=row.get("explained_ms"))
+        explanation=row.get("explanation"), explained_ms=row.get("explained_ms"),
+        period=tags.get("period") or row.get("period") or "", follows=row.get("follows"),
+        resolved_ms=row.get("resolved_ms"), seen_until_ms=row.get("seen_until_ms"))
 
 
 def quote(value: str) -> str:
@@ -308,9 +331,7 @@ class ResultStore:
         """Write workflow fields (status, notes, explanation, ...) of an existing alert."""
         if "notes" in fields:
             fields["notes"] = orjson.dumps(fields["notes"]).decode()
-        tags = {"enterprise": alert.enterprise, "outlet": alert.outlet,
-                "pollutant": alert.pollutant, "kind": alert.kind}
-        self.write_lines([line("alert", tags, fields, alert.start_ms)])
+        self.write_lines([line("alert", alert_tags(alert), fields, alert.start_ms)])
 
     # Watermark ------------------------------------------------------------------------------
     def get_watermark(self, job: str) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ def scenario_fleet(scenario: Scenario, passwords: dict[str, str] | None = None) 
         pw[o.mn] = known.get(o.mn) or secrets.token_hex(8)
         ent["outlet"].append({
             "id": o.outlet, "medium": o.medium.value, "interval_s": o.interval_s,
+            # The city exists from the simulated period's start: nothing is expected before.
+            "registered": datetime.fromtimestamp(scenario.start_ms / 1000, UTC),
             "limits": list(o.limit_ids),
             "device": [{"mn": o.mn, "pw_sha256": hash_password(pw[o.mn]),
                         "protocol": "json" if o.protocol == "json" else "hj212"}]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,30 @@ def test_permit_condition_inline_limit() -> None:
                                  "source": "permit 2024-017"}]}]}]}, STANDARDS)
     (lim,) = reg.enterprises["E1"].outlets["G1"].limits_for("nox")
     assert (lim.limit, lim.o2_ref_pct, lim.source) == (50, 6, "permit 2024-017")
+
+
+def test_registration_time_of_an_outlet() -> None:
+    noon = "2025-11-01T12:00:00+08:00"
+    toml = ('[[enterprise]]\nid = "E1"\n[[enterprise.outlet]]\nid = "G1"\n'
+            f"registered = {noon}\n[[enterprise.outlet]]\nid = \"G2\"\n"
+            f'registered = "{noon}"\n[[enterprise.outlet]]\nid = "G3"\n')
+    outlets = build_registry(tomllib.loads(toml), STANDARDS).enterprises["E1"].outlets
+    assert outlets["G1"].registered_ms == outlets["G2"].registered_ms == 1_761_969_600_000
+    assert outlets["G3"].registered_ms is None
+
+
+@pytest.mark.parametrize("value", ["2025-11-01T12:00:00", "yesterday", 1_761_969_600])
+def test_registration_time_needs_an_offset(value: object) -> None:
+    doc = {"enterprise": [{"id": "E1", "outlet": [{"id": "G1", "registered": value}]}]}
+    with pytest.raises(RegistryError, match="registered"):
+        build_registry(doc, STANDARDS)
+
+
+def test_registration_time_as_a_local_toml_datetime_is_refused() -> None:
+    doc = tomllib.loads('[[enterprise]]\nid = "E1"\n[[enterprise.outlet]]\nid = "G1"\n'
+                        "registered = 2025-11-01T12:00:00\n")
+    with pytest.raises(RegistryError, match="with an offset"):
+        build_registry(doc, STANDARDS)
 
 
 @pytest.mark.parametrize(("doc", "message"), [

@@ -135,6 +135,7 @@ def test_each_measurement_lands_in_its_policy(store: InfluxStore) -> None:
         f'alert,enterprise=E1,kind=data_gap id="a" {T0_MS}',
         "watermark,job=judge until_ms=5i 0",
         'api_key,key_id=k1 role="admin" 0',
+        f'mark,enterprise=E1,outlet=G1,mark_id=0123456789abcdef kind="fault" {T0_MS}',
         f"unlisted v=1 {T0_MS}",
     ]
     store.write_lines(lines, precision="ms")

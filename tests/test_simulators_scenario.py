@@ -122,6 +122,9 @@ def test_a_scenarios_registry_loads_and_keeps_its_passwords(name: str, tmp_path:
     assert {(d.enterprise_id, d.outlet_id, d.mn) for d in registry.devices.values()} == {
         (o.enterprise, o.outlet, o.mn) for o in sc.outlets}
     assert all(registry.devices[mn].password_ok(pw) for mn, pw in first.passwords.items())
+    # The city is registered from the start of the period it simulates (summaries count
+    # from there, not from the local midnight before it).
+    assert {o.registered_ms for o in registry.iter_outlets()} == {sc.start_ms}
     again = write_registry(sc, reg, sec)
     assert again.passwords == first.passwords == read_passwords(sec)
     assert oct(sec.stat().st_mode & 0o777) == "0o600"

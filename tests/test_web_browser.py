@@ -203,3 +203,37 @@ def test_a_note_with_a_script_is_shown_as_text(tab: Watched, web: Web) -> None: 
     assert all(s.endswith((".js", "application/json")) for s in srcs), srcs
     tab.shot("11-alert-script-note")
     tab.clean()
+
+
+def test_enterprise_declares_and_withdraws_a_mark(tab: Watched, web: Web) -> None:  # noqa: F811
+    log_in(tab, web, "e1")
+    page = tab.page
+    expect(page).to_have_url(f"{web.url}/web/enterprises/E0001")
+    form = page.locator("#declare-mark")
+    form.locator("#mark-outlet").select_option("G2")
+    form.locator("#mark-kind").select_option("shutdown")
+    page.fill("#mark-start", "2025-11-01T08:00")
+    page.fill("#mark-end", "2025-11-02T20:00")
+    page.fill("#mark-reason", "Boiler 2 stopped for the annual overhaul <b>not bold</b>")
+    form.locator("button[type=submit]").click()
+    expect(page).to_have_url(f"{web.url}/web/enterprises/E0001?done=marked#marks")
+    row = page.locator("#mark-list tbody tr[data-mark]")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("2025-11-01 08:00")
+    expect(row).to_contain_text("2025-11-02 20:00")
+    expect(row).to_contain_text("<b>not bold</b>")
+    expect(row.locator("b")).to_have_count(0)
+    page.locator("#marks").scroll_into_view_if_needed()
+    tab.shot("12-mark-declared")
+    row.locator("button[type=submit]").click()
+    expect(page).to_have_url(f"{web.url}/web/enterprises/E0001?done=withdrawn#marks")
+    expect(page.locator("#mark-list tr.withdrawn")).to_have_count(1)
+    page.click("header a.lang")  # 中文
+    expect(page.locator("#marks h2")).to_have_text("工况标记")
+    expect(page.locator("#mark-list")).to_contain_text("已撤回")
+    expect(page.locator("#mark-kind")).to_contain_text("停运")
+    tab.shot("13-mark-withdrawn-zh")
+    marks = web.api.store.query("SELECT * FROM mark")
+    assert len(marks) == 1
+    assert marks[0].rows()[0]["withdrawn_by"] == f"enterprise:{web.api.key_ids['e1']}"
+    tab.clean()

@@ -51,7 +51,8 @@ def alert_public(a: Alert) -> dict[str, Any]:
             "updated": iso(a.updated_ms), "opened": iso(a.opened_ms), "end": iso(a.end_ms),
             "peak_multiple": a.peak_multiple, "peak_value": a.peak_value, "detail": a.detail,
             "notes": [{k: str(v) for k, v in n.items()} for n in a.notes if isinstance(n, dict)],
-            "explanation": a.explanation, "explained": iso(a.explained_ms)}
+            "explanation": a.explanation, "explained": iso(a.explained_ms),
+            "period": a.period or "hour", "follows": a.follows}
 
 
 def may_see(user: Principal, registry: Registry, enterprise_id: str) -> bool:
@@ -156,7 +157,12 @@ def move_alert(request: Request, user: Principal, registry: Registry, results: R
     now_ms = now_of(request)
     notes = [*alert.notes, note(user, to, text, now_ms)]
     stamp = "acknowledged_ms" if to == "acknowledged" else "resolved_ms"
-    results.update_workflow(alert, status=to, notes=notes, **{stamp: now_ms})
+    extra: dict[str, Any] = {stamp: now_ms}
+    if to == "resolved" and alert.active:
+        # The workflow closes on the part seen so far: if the episode goes on, the scheduler
+        # ends this alert there and opens a new one that follows it (alerts.alerting).
+        extra["seen_until_ms"] = alert.updated_ms
+    results.update_workflow(alert, status=to, notes=notes, **extra)
     alert.status, alert.notes = to, notes
     return alert
 
@@ -173,7 +179,12 @@ def acknowledge(request: Request, alert_id: str, body: NoteIn, user: CurrentUser
              responses=CONFLICT)
 def resolve(request: Request, alert_id: str, body: NoteIn, user: CurrentUser,
             registry: RegistryDep, results: ResultsDep) -> dict[str, Any]:
-    """Resolve an open or acknowledged alert (inspectors and admins), with a note."""
+    """Resolve an open or acknowledged alert (inspectors and admins), with a note.
+
+    Resolving an exceedance that is still active closes the workflow of the part seen so far
+    (up to its `updated` time): the alert ends there and keeps its status; if the exceedance
+    goes on, the next judging pass opens a new alert whose `follows` is this alert's id.
+    """
     return move(request, user, registry, results, alert_id, "resolved", body.note)
 
 

@@ -4,6 +4,7 @@
     rankings.py     inspectors: the ranking table
     alerts.py       the alert queue and one alert: acknowledge, resolve, explain
     enterprises.py  an enterprise's outlets, judged hours, data quality, readings, CSV files
+    marks.py        the enterprise page's forms: declare and withdraw operating-state marks
     charts.py       chart data (pure); static/app.js draws it with uPlot (vendor.py fetches it)
     headers.py      security headers; render.py templates (autoescaped); i18n.py zh/en labels
 
@@ -25,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from api.settings import ApiSettings
-from api.web import alerts, auth, enterprises, rankings
+from api.web import alerts, auth, enterprises, marks, rankings
 from api.web.auth import PREFIX, LoginRequired
 from api.web.render import STATIC_DIR, page
 from api.web.session import SessionCodec
@@ -80,7 +81,7 @@ def install(app: FastAPI, settings: ApiSettings) -> bool:
         return False
     app.state.web_codec = SessionCodec(settings.api_session_secret.get_secret_value(),
                                        settings.api_session_max_age_s)
-    for module in (auth, rankings, alerts, enterprises):
+    for module in (auth, rankings, alerts, enterprises, marks):
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="web-static")
     app.add_api_route("/", lambda: RedirectResponse(f"{PREFIX}/", status_code=303),

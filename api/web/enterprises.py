@@ -19,12 +19,14 @@ from api.params import PAGE_MAX, Page, iso
 from api.queries import Scope, readings_query, rows
 from api.routes.alerts import find_alerts
 from api.routes.judged import judged_rows
+from api.routes.marks import DECLARERS, list_marks_of
 from api.routes.rankings import ranked
 from api.routes.readings import csv_lines, fetch
 from api.web.auth import PREFIX, WebUserDep
 from api.web.charts import flagged, hour_charts, hour_quality, reading_charts
 from api.web.periods import Period, day, period
 from api.web.render import labels_for, page
+from core.marks import MARK_KINDS
 from core.registry import Enterprise
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -35,7 +37,9 @@ FLAGGED_SHOWN = 200
 HOUR_COLUMNS = ("time", "outlet", "pollutant", "n_received", "n_valid", "valid", "mean",
                 "o2_mean", "mean_ref", "limit", "limit_id", "exceeded", "multiple")
 
+MARKS_SHOWN = 50  # the latest marks by start on the enterprise page
 DateQuery = Annotated[str | None, Query(max_length=10)]
+DoneQuery = Annotated[str | None, Query(pattern="^(marked|withdrawn)$")]
 OutletQuery = Annotated[str | None, Query(max_length=64)]
 
 
@@ -59,8 +63,10 @@ def hours_of(state: AppState, scope: Scope, chosen: Period) -> list[dict[str, An
 
 @router.get("/enterprises/{enterprise_id}", response_class=HTMLResponse)
 def enterprise_page(request: Request, enterprise_id: str, state: StateDep, user: WebUserDep,
-                    start: DateQuery = None, end: DateQuery = None) -> HTMLResponse:
-    """Outlets, judged hours against their limits, data quality and alerts (default: 7 days)."""
+                    start: DateQuery = None, end: DateQuery = None, done: DoneQuery = None,
+                    ) -> HTMLResponse:
+    """Outlets, judged hours against their limits, data quality, alerts (default: 7 days) and
+    the operating-state marks, with the forms to declare and withdraw them (the enterprise)."""
     ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
     s = state.settings
     chosen = period(start, end, s.timezone, state.now_ms(), 7, HOURS_MAX_DAYS)
@@ -74,7 +80,9 @@ def enterprise_page(request: Request, enterprise_id: str, state: StateDep, user:
                 charts={"tz": s.timezone, "time": labels("time"),
                         "charts": hour_charts(hours, labels)},
                 quality=hour_quality(hours), ranked=mine, buckets=buckets,
-                standards=state.standards.limits)
+                standards=state.standards.limits, done=done,
+                marks=list(reversed(list_marks_of(state.marks, ent)))[:MARKS_SHOWN],
+                mark_kinds=MARK_KINDS, may_mark=user.principal.role in DECLARERS)
 
 
 def reading_rows(state: AppState, scope: Scope, chosen: Period) -> list[dict[str, Any]]:

@@ -1,0 +1,114 @@
+"""Operating-state marks: the enterprise declares and withdraws them for its own outlets;
+inspectors read those of the enterprises in their reach (core.marks)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from api.access import Principal
+from api.deps import StateDep, VisibleEnterprise, require
+from api.keys import Role
+from api.models import ErrorPublic, MarkIn, MarkPublic, MarksPublic
+from api.params import EndQuery, StartQuery, iso, parse_time
+from core.marks import Mark, MarkConflict, MarkError, MarkNotFound, MarkStore
+from core.registry import Enterprise, Registry
+
+router = APIRouter(prefix="/enterprises", tags=["marks"])
+
+DECLARERS = (Role.ENTERPRISE,)  # the enterprise marks its own data (MEE 2022 marking rules)
+_declarer = require(*DECLARERS)  # one callable: FastAPI runs it once per request
+DECLARE = [Depends(_declarer)]
+Declarer = Annotated[Principal, Depends(_declarer)]
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorPublic, "description": "Overlaps a standing mark of the same kind on "
+                                               "the outlet, or already withdrawn"}}
+
+
+def now_ms() -> int:
+    """The time a declaration or withdrawal is recorded at (the one clock of this module)."""
+    return int(time.time() * 1000)
+
+
+def mark_public(m: Mark) -> MarkPublic:
+    return MarkPublic(id=m.id, enterprise=m.enterprise, outlet=m.outlet, kind=m.kind,
+                      start=iso(m.start_ms) or "", end=iso(m.end_ms) or "", reason=m.reason,
+                      declared_by=m.declared_by, declared=iso(m.declared_ms) or "",
+                      withdrawn=iso(m.withdrawn_ms), withdrawn_by=m.withdrawn_by)
+
+
+def declare_mark(marks: MarkStore, registry: Registry, user: Principal, ent: Enterprise,
+                 body: MarkIn, at_ms: int) -> Mark:
+    """Declare a mark on one of ``ent``'s outlets; 404 for an outlet not its own, 422 for an
+    invalid one, 409 for an overlap."""
+    if body.outlet not in ent.outlets:
+        raise HTTPException(404, "no such outlet")
+    start_ms, end_ms = parse_time(body.start, "start"), parse_time(body.end, "end")
+    try:
+        return marks.declare(registry, ent.id, body.outlet, body.kind, start_ms, end_ms,
+                             body.reason, user.label, at_ms)
+    except MarkError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except MarkConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+def withdraw_mark(marks: MarkStore, user: Principal, ent: Enterprise, mark_id: str,
+                  at_ms: int) -> Mark:
+    try:
+        return marks.withdraw(ent.id, mark_id, user.label, at_ms)
+    except MarkNotFound:
+        raise HTTPException(404, "not found") from None
+    except MarkConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+def list_marks_of(marks: MarkStore, ent: Enterprise, outlet: str | None = None,
+                  start_ms: int | None = None, end_ms: int | None = None,
+                  limit: int = 1000) -> list[Mark]:
+    if outlet is not None and outlet not in ent.outlets:
+        raise HTTPException(404, "no such outlet")
+    if start_ms is not None and end_ms is not None and start_ms >= end_ms:
+        raise HTTPException(422, "start must be before end")
+    return marks.list(ent.id, outlet, start_ms, end_ms, limit)
+
+
+@router.post("/{enterprise_id}/marks", response_model=MarkPublic, status_code=201,
+             dependencies=DECLARE, responses=CONFLICT)
+def declare(ent: VisibleEnterprise, body: MarkIn, state: StateDep, user: Declarer
+            ) -> MarkPublic:
+    """Declare an operating-state mark (shutdown, startup, shutdown_process, maintenance,
+    fault) on one of the caller's own outlets, for [start, end).
+
+    Enterprise keys only, for their own enterprise (another's: 404). The mark is kept with who
+    declared it and when; it cannot be edited, only withdrawn. A mark overlapping a standing
+    mark of the same kind on the same outlet is refused with 409. Whether a marked period is
+    exempt from judging, and how long, is the compliance engine's decision.
+    """
+    return mark_public(declare_mark(state.marks, state.registry, user, ent, body, now_ms()))
+
+
+@router.get("/{enterprise_id}/marks", response_model=MarksPublic)
+def list_marks(ent: VisibleEnterprise, state: StateDep,
+               outlet: Annotated[str | None, Query(max_length=64)] = None,
+               start: StartQuery = None, end: EndQuery = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 1000) -> MarksPublic:
+    """The enterprise's marks that overlap [start, end) (default: all), by start, withdrawn
+    ones included (with who withdrew them and when). The enterprise sees its own; inspectors
+    those of the enterprises in their reach."""
+    found = list_marks_of(state.marks, ent, outlet,
+                          parse_time(start, "start") if start else None,
+                          parse_time(end, "end") if end else None, limit)
+    return MarksPublic(enterprise=ent.id, count=len(found),
+                       items=[mark_public(m) for m in found])
+
+
+@router.post("/{enterprise_id}/marks/{mark_id}/withdraw", response_model=MarkPublic,
+             dependencies=DECLARE, responses=CONFLICT)
+def withdraw(ent: VisibleEnterprise, mark_id: str, state: StateDep, user: Declarer
+             ) -> MarkPublic:
+    """Withdraw one of the caller's own marks: the record stays, with who withdrew it and
+    when, and no longer counts. Withdrawing it again: 409."""
+    return mark_public(withdraw_mark(state.marks, user, ent, mark_id, now_ms()))

@@ -1,0 +1,62 @@
+"""Forms of the enterprise page for operating-state marks: declare one, withdraw one. They go
+through the JSON API's functions (``declare_mark``, ``withdraw_mark``) and its role set, with
+the session's CSRF token like every form."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse
+
+from api.deps import StateDep, check_role, reach_enterprise
+from api.models import MarkIn
+from api.routes.marks import DECLARERS, declare_mark, now_ms, withdraw_mark
+from api.web.alerts import validated
+from api.web.auth import PREFIX, FormUser
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+ShortField = Annotated[str, Form(max_length=64)]
+ReasonField = Annotated[str, Form(max_length=4000)]
+
+
+def local_to_rfc3339(value: str, timezone: str, name: str) -> str:
+    """``2025-11-01T08:00`` (a datetime-local field, in the service's zone) as RFC 3339."""
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(422, f"{name}: expected a date and time") from None
+    if naive.tzinfo is not None:
+        raise HTTPException(422, f"{name}: expected a local date and time")
+    return naive.replace(tzinfo=ZoneInfo(timezone)).isoformat()
+
+
+def _back(enterprise_id: str, done: str) -> RedirectResponse:
+    return RedirectResponse(f"{PREFIX}/enterprises/{enterprise_id}?done={done}#marks",
+                            status_code=303)
+
+
+@router.post("/enterprises/{enterprise_id}/marks")
+def declare(request: Request, enterprise_id: str, state: StateDep, user: FormUser,
+            outlet: ShortField = "", kind: ShortField = "", start: ShortField = "",
+            end: ShortField = "", reason: ReasonField = "") -> RedirectResponse:
+    ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
+    check_role(request, user.principal, DECLARERS)
+    tz = state.settings.timezone
+    body = validated(MarkIn, outlet=outlet, kind=kind, reason=reason,
+                     start=local_to_rfc3339(start, tz, "start"),
+                     end=local_to_rfc3339(end, tz, "end"))
+    declare_mark(state.marks, state.registry, user.principal, ent, body, now_ms())
+    return _back(ent.id, "marked")
+
+
+@router.post("/enterprises/{enterprise_id}/marks/{mark_id}/withdraw")
+def withdraw(request: Request, enterprise_id: str, mark_id: str, state: StateDep,
+             user: FormUser) -> RedirectResponse:
+    ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
+    check_role(request, user.principal, DECLARERS)
+    withdraw_mark(state.marks, user.principal, ent, mark_id, now_ms())
+    return _back(ent.id, "withdrawn")
