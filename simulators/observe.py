@@ -86,7 +86,8 @@ def alerts(client: httpx.Client, enterprise: str) -> list[ObservedAlert]:
                                      outlet=a["outlet"], pollutant=a["pollutant"],
                                      start_ms=epoch_ms(a["start"]),
                                      end_ms=None if a["active"] or not a["end"]
-                                     else epoch_ms(a["end"]), id=a["id"]))
+                                     else epoch_ms(a["end"]), id=a["id"],
+                                     period=a.get("period") or "hour"))
         if len(items) < ALERT_PAGE or not fresh:
             return out
         params["until"] = items[-1]["start"]  # newest first: the next page is older

@@ -10,8 +10,9 @@ Kinds of expectation:
 =============  =================================================================================
 hour, day      the judged hour (day) starting at ``start_ms`` of outlet/pollutant: ``valid`` and,
                when not None, ``exceeded``. A missing hour counts as not valid.
-alert          an alert of ``alert_kind`` opens at ``start_ms`` and closes at ``end_ms`` (None:
-               still open at the end of the scenario), both within ``tolerance_ms``
+alert          an alert of ``alert_kind`` and ``period`` (hour; day for exceeded days) opens at
+               ``start_ms`` and closes at ``end_ms`` (None: still open at the end of the
+               scenario), both within ``tolerance_ms``
 no_alert       no alert of ``alert_kind`` ("" = any) for the outlet (and pollutant, if given)
                overlaps ``[start_ms, end_ms)``
 rank_below     ``enterprise`` ranks below (after) ``other`` over the scenario period
@@ -51,6 +52,7 @@ class Expectation:
     reason: str = ""
     count: int = 0
     value: float | None = None  # nominal corrected mean (hour, day), for messages
+    period: str = "hour"  # alert: what an exceedance is judged on, hour or day
     why: str = ""  # the injection behind it
 
     def where(self) -> str:
@@ -102,6 +104,7 @@ class ObservedAlert:
     start_ms: int
     end_ms: int | None = None  # None: still open
     id: str = ""
+    period: str = "hour"  # exceedances of valid daily means: "day"
 
 
 @dataclass
@@ -157,7 +160,8 @@ def _same_place(e: Expectation, a: ObservedAlert) -> bool:
 
 
 def _check_alert(e: Expectation, alerts: list[ObservedAlert]) -> str | None:
-    mine = [a for a in alerts if a.kind == e.alert_kind and _same_place(e, a)]
+    mine = [a for a in alerts if a.kind == e.alert_kind and a.period == e.period
+            and _same_place(e, a)]
     hits = [a for a in mine if abs(a.start_ms - e.start_ms) <= e.tolerance_ms]
     if not hits:
         others = ", ".join(f"{_iso(a.start_ms)}..{_iso(a.end_ms)}" for a in mine[:5])

@@ -63,6 +63,12 @@ REJ = Expectation("rejections", "E1", reason="bad_crc", count=3)
     (ALERT, Observed(alerts=[alert("data_gap", T, T + 3 * H)]), "no such alert"),
     (ALERT, Observed(alerts=[alert("exceedance", T, T + 3 * H),
                              alert("exceedance", T, T + H)]), "2 alerts opening then"),
+    # A day exceedance opening at the same time is another alert, not a second hourly one.
+    (ALERT, Observed(alerts=[alert("exceedance", T, T + 3 * H),
+                             ObservedAlert("exceedance", "E1", "G1", "so2", T, T + 24 * H,
+                                           period="day")]), None),
+    (ALERT, Observed(alerts=[ObservedAlert("exceedance", "E1", "G1", "so2", T, T + 3 * H,
+                                           period="day")]), "no such alert"),
     (OPEN, Observed(alerts=[alert("exceedance", T, None)]), None),
     (OPEN, Observed(alerts=[alert("exceedance", T, T + H)]), "closed at"),
     (GAP, Observed(alerts=[alert("data_gap", T + 60_000, T + 2 * H - 60_000, "")]), None),
