@@ -29,7 +29,8 @@ def test_example_registry_loads() -> None:
     reg = load_registry(ROOT / "config" / "registry.example.toml", STANDARDS)
     outlet = reg.outlet("E0001", "G1")
     assert outlet is not None
-    assert [lim.pollutant for lim in outlet.limits] == ["so2", "nox", "pm"]
+    assert [lim.pollutant for lim in outlet.limits] == ["so2", "nox", "pm"] * 2
+    assert [lim.policy_target for lim in outlet.limits] == [False] * 3 + [True] * 3
     assert reg.devices[outlet.devices[0].mn].outlet_id == "G1"
 
 
