@@ -78,7 +78,7 @@ def test_cli_on_a_file_of_mixed_lines(tmp_path: Path) -> None:
         "unknown_codes": [],
     }  # fmt: skip
     assert v7["data_time"] == "2019-10-12T05:37:10Z"
-    assert v7["values"] == {"co": 0.0, "nox": 49.2}
+    assert v7["values"] == {"co": 0.0, "no2": 0.0, "no": 101.94, "nox": 49.2}
     assert modbus["crc"] == "modbus-le"
     assert modbus["data_time"] == "2026-11-24T06:30:00Z"
     assert modbus["values"] == {"so2": 23.1, "o2": 7.9}

@@ -131,18 +131,19 @@ def test_v7_realtime_with_codes_outside_the_catalogue() -> None:
     p = decode(V7 + "\r\n")
     assert (p.cn, p.st, p.flag, p.version, p.ack_wanted) == ("2011", "22", 4, 2017, False)
     assert p.data_time == utc(2019, 10, 12, 5, 37, 10)
-    assert p.values == {"co": 0.0, "nox": 49.2}
-    assert p.flags == {"co": "N", "nox": "N"}
-    assert p.unknown_codes == ["a21001", "a21003", "a21004", "a21006", "a21007"]
+    # NO (a21003) and NO2 (a21004) are catalogue keys no and no2 (compliance-rules.md §1.2)
+    assert p.values == {"co": 0.0, "no2": 0.0, "no": 101.94, "nox": 49.2}
+    assert p.flags == {"co": "N", "no2": "N", "no": "N", "nox": "N"}
+    assert p.unknown_codes == ["a21001", "a21006", "a21007"]
 
 
 def test_v10_minute_data_reads_avg() -> None:
     p = decode(V10)
     assert p.cn == "2051"
     assert p.data_time == utc(2022, 5, 13, 8, 26, 0)
-    assert p.values == {"so2": 6.0, "co": 0.427}
+    assert p.values == {"no2": 4.0, "so2": 6.0, "co": 0.427}
     assert p.unknown_codes == [
-        "a01001", "a01002", "a01006", "a01007", "a01008", "a05024", "a21004", "a34002", "a34004",
+        "a01001", "a01002", "a01006", "a01007", "a01008", "a05024", "a34002", "a34004",
     ]  # fmt: skip
 
 

@@ -23,14 +23,15 @@ def test_standards_keep_their_sources() -> None:
     ph = STANDARDS["cn.gb8978-1996.t4.ph.all.g1"]
     assert ph.is_range
     assert (ph.limit_min, ph.limit_max, ph.o2_ref_pct) == (6.0, 9.0, None)
-    assert len(STANDARDS) == 141
+    assert len(STANDARDS) == 150  # 141 + nine GB 13223 entries split by reference O2
 
 
 def test_example_registry_loads() -> None:
     reg = load_registry(ROOT / "config" / "registry.example.toml", STANDARDS)
     outlet = reg.outlet("E0001", "G1")
     assert outlet is not None
-    assert [lim.pollutant for lim in outlet.limits] == ["so2", "nox", "pm"]
+    assert [lim.pollutant for lim in outlet.limits] == ["so2", "nox", "pm"] * 2
+    assert [lim.policy_target for lim in outlet.limits] == [False] * 3 + [True] * 3
     assert reg.devices[outlet.devices[0].mn].outlet_id == "G1"
 
 

@@ -124,6 +124,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "kind_suspicious_flatline": ("数据恒值", "flat line"),
     "kind_invalid_data": ("无效数据", "invalid data"),
     "kind_broker_drops": ("代理丢弃消息", "broker dropped messages"),
+    "kind_unexplained_high_o2": ("氧含量异常偏高", "high O2, no stop declared"),
+    "kind_invalid_hour_over_limit": ("无效小时超限", "invalid hour over the limit"),
     "st_open": ("待处理", "open"),
     "st_acknowledged": ("已确认", "acknowledged"),
     "st_resolved": ("已关闭", "resolved"),
