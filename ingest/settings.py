@@ -20,5 +20,8 @@ class IngestSettings(CommonSettings):
     ingest_max_payload_bytes: int = 65_536
     ingest_future_skew_s: int = 300
     ingest_max_age_s: int = 7 * 24 * 3600
+    # An MQTT callback running longer than this means the network loop is stuck: the ingester
+    # exits so that its supervisor restarts it (messages not yet acknowledged come again).
+    ingest_callback_stuck_s: float = 60.0
     ingest_metrics_port: int = 0  # Prometheus /metrics on this port; 0 = off
     ingest_metrics_host: str = "127.0.0.1"  # 0.0.0.0 where Prometheus scrapes from elsewhere

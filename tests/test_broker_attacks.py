@@ -75,7 +75,8 @@ def test_a_device_cannot_take_over_the_ingesters_client_id(
     for attempt in range(3):
         intruder = Client(broker.port, mn, setup.auth.passwords[mn], client_id="ingest-1")
         clients.append(intruder)
-        assert intruder.connack is not None and intruder.connack.is_failure, attempt
+        assert intruder.connack is not None
+        assert intruder.connack.is_failure, attempt
         intruder.close()
     _send_readings(broker, setup, clients)
     wait_until(lambda: store.count("reading") == N_READINGS, 30, what="every reading stored")
@@ -91,6 +92,7 @@ def test_a_device_cannot_take_another_devices_client_id(
     clients.append(victim)
     intruder = Client(broker.port, mn, setup.auth.passwords[mn], client_id=other)
     clients.append(intruder)
-    assert intruder.connack is not None and intruder.connack.is_failure
+    assert intruder.connack is not None
+    assert intruder.connack.is_failure
     assert victim.publish("emissions/E0002/G1") in ("Success", "No matching subscribers")
     assert not victim.dropped.is_set()

@@ -268,7 +268,8 @@ def test_broker_auth_and_broker_meet_on_the_same_files() -> None:
     broker_vol = {v.split(":")[0]: v.split(":")[1] for v in SERVICES["mosquitto"]["volumes"]}
     broker_dir = broker_vol[vol[auth_dir]]
     assert f"plugin_opt_config_file {broker_dir}/{DYNSEC_FILE}" in conf
-    assert "password_file" not in conf and "acl_file" not in conf
+    assert "password_file" not in conf
+    assert "acl_file" not in conf
     assert re.search(r"^allow_anonymous false$", conf, re.MULTILINE)
     assert "allow_anonymous true" not in conf
     # the shared settings are included from broker.conf, not copied
