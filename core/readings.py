@@ -181,9 +181,9 @@ def parse_ts(raw: Any) -> int | None:
 def _loads(payload: bytes) -> Any:
     """The payload's JSON; raises ValueError for anything that is not readable JSON.
 
-    orjson refuses NaN/Infinity literals and integers beyond 64 bits; the standard parser
+    orjson refuses NaN/Infinity literals, integers beyond 64 bits and out-of-range exponents; the standard parser
     accepts them, so that such a value is refused on its own (non_finite, out_of_range) instead
-    of taking its whole message with it. Only then is it tried: orjson also refuses nesting
+    of taking its whole message with it. Only for such payloads is it tried: orjson also refuses nesting
     deeper than 1024, on which the standard parser would raise RecursionError, and whatever
     else it raises (RecursionError, MemoryError, ...) is turned into a ValueError here, so that
     no payload can escape the parser's rejection.
@@ -192,7 +192,7 @@ def _loads(payload: bytes) -> Any:
         return orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         first = exc
-    if b"NaN" not in payload and b"Infinity" not in payload and not _BIG_INT.search(payload):
+    if b"NaN" not in payload and b"Infinity" not in payload and not _BIG_NUMBER.search(payload):
         raise first
     try:
         return json.loads(payload)
@@ -202,8 +202,9 @@ def _loads(payload: bytes) -> Any:
         raise ValueError(f"{type(exc).__name__}: {exc}") from exc
 
 
-# An integer too long for orjson (beyond 64 bits): 19 digits or more.
-_BIG_INT: Final = re.compile(rb"[0-9]{19}")
+# A number orjson refuses: an integer beyond 64 bits (19 digits or more), or an exponent
+# beyond a float's (3 digits or more).
+_BIG_NUMBER: Final = re.compile(rb"[0-9]{19}|[eE][+-]?[0-9]{3}")
 # Integers beyond 64 bits are no plausible value (a float's range ends later) nor time.
 MAX_INT: Final = 2**63 - 1
 
