@@ -39,6 +39,7 @@ class Subscriber:
         self._handler = handler
         self._accepting = True
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker granted every topic
         self._props = Properties(PacketTypes.CONNECT)
         self._props.SessionExpiryInterval = session_expiry_s
         self._props.ReceiveMaximum = receive_maximum
@@ -89,11 +90,13 @@ class Subscriber:
             log.error("subscription refused: %s", ", ".join(failed))
         else:
             log.info("subscribed to %s", ", ".join(self.topics))
+            self.subscribed.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any,
                        _flags: mqtt.DisconnectFlags, reason: ReasonCode,
                        _props: Properties | None) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         if reason.is_failure:
             log.warning("lost the broker (%s); reconnecting", reason)
 
