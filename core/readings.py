@@ -181,12 +181,12 @@ def parse_ts(raw: Any) -> int | None:
 def _loads(payload: bytes) -> Any:
     """The payload's JSON; raises ValueError for anything that is not readable JSON.
 
-    orjson refuses NaN/Infinity literals, integers beyond 64 bits and out-of-range exponents; the standard parser
-    accepts them, so that such a value is refused on its own (non_finite, out_of_range) instead
-    of taking its whole message with it. Only for such payloads is it tried: orjson also refuses nesting
-    deeper than 1024, on which the standard parser would raise RecursionError, and whatever
-    else it raises (RecursionError, MemoryError, ...) is turned into a ValueError here, so that
-    no payload can escape the parser's rejection.
+    orjson refuses NaN/Infinity literals, integers beyond 64 bits and out-of-range exponents;
+    the standard parser accepts them, so that such a value is refused on its own (non_finite,
+    out_of_range) instead of taking its whole message with it. It is tried only for payloads
+    that hold such a literal: orjson also refuses nesting deeper than 1024, on which the
+    standard parser would raise RecursionError. Whatever else it raises (RecursionError,
+    MemoryError, ...) becomes a ValueError here, so that no payload escapes the rejection.
     """
     try:
         return orjson.loads(payload)

@@ -165,10 +165,12 @@ hj_hostile = st.one_of(
 @FUZZ
 @given(hj_hostile)
 def test_the_hj212_codec_raises_only_its_own_error(frame: bytes) -> None:
+    reason = None
     try:
         decode(frame)
     except Hj212Error as exc:
-        assert exc.reason in KNOWN
+        reason = exc.reason
+    assert reason is None or reason in KNOWN
 
 
 @FUZZ

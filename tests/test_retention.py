@@ -135,6 +135,7 @@ def test_each_measurement_lands_in_its_policy(store: InfluxStore) -> None:
         f'alert,enterprise=E1,kind=data_gap id="a" {T0_MS}',
         "watermark,job=judge until_ms=5i 0",
         'api_key,key_id=k1 role="admin" 0',
+        "web_session_revoked,session_id=s1 expires_s=5 0",
         f"unlisted v=1 {T0_MS}",
     ]
     store.write_lines(lines, precision="ms")
