@@ -9,6 +9,7 @@ class IngestSettings(CommonSettings):
     # One stable id per ingester instance: its persistent session (and so every message the
     # broker holds for it) is bound to this id. Two ingesters need two ids.
     ingest_client_id: str = "ingest-1"
+    # the broker lets the ingest user subscribe to $share/ingest/... only (core.broker)
     ingest_share_group: str = "ingest"
     ingest_session_expiry_s: int = 7 * 24 * 3600
     # MQTT 5 Receive Maximum: unacknowledged QoS 1 messages the broker may have in flight to
