@@ -1,30 +1,43 @@
 """Broker credentials and access rules, generated from the registry (DESIGN §5).
 
-``python -m core.broker`` writes Mosquitto's ``passwd`` and ``acl`` files:
+``python -m core.broker`` writes the configuration of Mosquitto's dynamic security plugin
+(``dynamic-security.json``), which does both authentication and access control:
 
-- every registered device with a password in the secrets file is a user named by its device
-  number (MN), allowed to publish only to ``emissions/{its enterprise}/{its outlet}`` and
-  ``hj212/{its MN}``; its MQTT password is its HJ 212 access password (PW);
-- each service with a password is a user of its own with the rights in ``SERVICE_RIGHTS``.
+- every registered device with a password in the secrets file is a client named by its device
+  number (MN), bound to the client id MN (it cannot connect under any other id, so it cannot
+  take over a service's session), allowed to publish only to
+  ``emissions/{its enterprise}/{its outlet}`` and ``hj212/{its MN}`` and to subscribe to
+  nothing; its MQTT password is its HJ 212 access password (PW);
+- each service with a password is a client of its own with the rights in ``SERVICE_RIGHTS``.
 
-Nothing else is allowed: the shipped broker configuration turns anonymous access off.
+Nothing else is allowed (every default access is "deny"), and the shipped broker configuration
+turns anonymous access off.
+
+Why the plugin and not a password file with an ACL file, measured on Mosquitto 2.0.11
+(tests/test_broker_auth.py): the ACL file never checks a SUBSCRIBE (every filter is granted,
+``$share/ingest/...`` included; read rights are checked only when a message is delivered), so a
+device could join the ingesters' shared subscription and the broker dealt it messages it then
+dropped; and any client could connect with any client id, taking over an ingester's persistent
+session. The plugin checks each SUBSCRIBE against ``subscribePattern`` rules on the whole filter,
+``$share/{group}/`` included (``emissions/#`` does not grant ``$share/ingest/emissions/#``), and
+binds a client to one client id.
 
 Device passwords come from the secrets file that ``simulators.fleet.Fleet.write`` produces (a
 ``[device_password]`` table, MN = password); service passwords from its ``[service_password]``
 table or from ``EMS_BROKER_<SERVICE>_PASSWORD`` (the environment wins).
 
-Passwords are stored as Mosquitto 2.0 hashes (``$7$``: PBKDF2-HMAC-SHA512, 12-byte salt,
-64-byte key, 101 iterations as ``mosquitto_passwd`` does), so no broker binary is needed to
-write them. Mosquitto 2.0 checks read access of a shared subscription (``$share/g/t``) on each
-message's own topic, so ``read emissions/#`` is what the ingesters' ``$share/ingest/...``
-subscription needs; rules on ``$share/...`` topics have no effect (tests/test_broker_auth.py).
-After a change, rewrite the files and send the broker SIGHUP: it rereads both.
+Passwords are stored as the plugin stores them (PBKDF2-HMAC-SHA512, 12-byte salt, 64-byte key,
+101 iterations, as ``mosquitto_ctrl`` does), so no broker binary is needed to write them. The
+plugin reads its file only when the broker starts (a SIGHUP does not reload it, measured): after
+a registry change, rewrite the file and restart the broker (sessions and queued messages are
+kept by its persistence).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -41,13 +54,18 @@ from core.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
-Access = Literal["read", "write", "readwrite"]
+# read: subscribe to and receive; write: publish; subscribe: only subscribe (a shared
+# subscription's filter, whose messages are received under their own topics' read rights).
+Access = Literal["read", "write", "readwrite", "subscribe"]
 Rule = tuple[Access, str]
+
+DYNSEC_FILE = "dynamic-security.json"
 
 # The services' users and what each may do. The simulator impersonates whole fleets: give it a
 # password only in demo and test deployments.
 SERVICE_RIGHTS: dict[str, tuple[Rule, ...]] = {
-    "ingest": (("read", "emissions/#"), ("read", "hj212/#")),
+    "ingest": (("read", "emissions/#"), ("read", "hj212/#"),
+               ("subscribe", "$share/ingest/emissions/#"), ("subscribe", "$share/ingest/hj212/#")),
     "gateway": (("write", "hj212/#"),),
     "alerts": (("read", "$SYS/#"),),  # the dropped-message counter (core.brokerwatch)
     "monitor": (("read", "$SYS/#"),),  # health checks and metrics exporters
@@ -71,6 +89,26 @@ def hash_password(password: str, *, iterations: int = HASH_ITERATIONS,
             f"${base64.b64encode(key).decode()}")
 
 
+def dynsec_password(password: str, *, iterations: int = HASH_ITERATIONS,
+                    salt: bytes | None = None) -> dict[str, str | int]:
+    """The ``password``, ``salt`` and ``iterations`` of a dynamic security client."""
+    salt = salt if salt is not None else os.urandom(SALT_BYTES)
+    key = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, iterations, 64)
+    return {"password": base64.b64encode(key).decode(), "salt": base64.b64encode(salt).decode(),
+            "iterations": iterations}
+
+
+def acls(rules: Iterable[Rule]) -> list[dict[str, str | bool]]:
+    """The plugin's ACL entries of a user's rules."""
+    out: list[dict[str, str | bool]] = []
+    for access, topic in rules:
+        kinds = {"read": ("subscribePattern", "publishClientReceive"),
+                 "write": ("publishClientSend",), "subscribe": ("subscribePattern",),
+                 "readwrite": ("subscribePattern", "publishClientReceive", "publishClientSend")}
+        out.extend({"acltype": kind, "topic": topic, "allow": True} for kind in kinds[access])
+    return out
+
+
 def device_rules(registry: Registry) -> dict[str, tuple[Rule, ...]]:
     """Each device's topics: its outlet's JSON topic and its own HJ 212 topic."""
     return {mn: (("write", f"emissions/{d.enterprise_id}/{d.outlet_id}"),
@@ -86,16 +124,27 @@ class BrokerAuth:
     rules: dict[str, tuple[Rule, ...]]
     devices_without_password: list[str] = field(default_factory=list)
 
-    def password_file(self, iterations: int = HASH_ITERATIONS) -> str:
-        return "".join(f"{user}:{hash_password(pw, iterations=iterations)}\n"
-                       for user, pw in sorted(self.passwords.items()))
+    def role_of(self, user: str) -> str:
+        return f"service-{user}" if user in SERVICE_RIGHTS else f"device-{user}"
 
-    def acl_file(self) -> str:
-        out = ["# Generated by python -m core.broker from the registry: do not edit.\n"]
-        for user in sorted(self.rules):
-            out.append(f"\nuser {user}\n")
-            out.extend(f"topic {access} {topic}\n" for access, topic in self.rules[user])
-        return "".join(out)
+    def dynsec_config(self, iterations: int = HASH_ITERATIONS) -> dict[str, object]:
+        """The plugin's configuration: one client and one role per user, every default denied.
+
+        A device is bound to the client id of its own MN; services choose theirs (an ingester's
+        id names its persistent session, and several ingesters share the ``ingest`` user)."""
+        clients = []
+        for user in sorted(self.passwords):
+            client: dict[str, object] = {"username": user, "roles": [
+                {"rolename": self.role_of(user)}], **dynsec_password(
+                    self.passwords[user], iterations=iterations)}
+            if user not in SERVICE_RIGHTS:
+                client["clientid"] = user
+            clients.append(client)
+        roles = [{"rolename": self.role_of(user), "acls": acls(self.rules[user])}
+                 for user in sorted(self.rules)]
+        return {"defaultACLAccess": {"publishClientSend": False, "publishClientReceive": False,
+                                     "subscribe": False, "unsubscribe": True},
+                "clients": clients, "roles": roles, "groups": []}
 
 
 def build_auth(registry: Registry, device_passwords: Mapping[str, str],
@@ -158,13 +207,12 @@ def _write_private(path: Path, text: str, owner: tuple[int, int] | None = None) 
 
 
 def write_auth(auth: BrokerAuth, out_dir: Path, iterations: int = HASH_ITERATIONS,
-               owner: tuple[int, int] | None = None) -> tuple[Path, Path]:
-    """Write ``passwd`` and ``acl`` into ``out_dir`` (owned by ``owner`` if given)."""
+               owner: tuple[int, int] | None = None) -> Path:
+    """Write the plugin's file into ``out_dir`` (owned by ``owner`` if given)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    passwd, acl = out_dir / "passwd", out_dir / "acl"
-    _write_private(passwd, auth.password_file(iterations), owner)
-    _write_private(acl, auth.acl_file(), owner)
-    return passwd, acl
+    path = out_dir / DYNSEC_FILE
+    _write_private(path, json.dumps(auth.dynsec_config(iterations), indent=1) + "\n", owner)
+    return path
 
 
 class BrokerAuthSettings(CommonSettings):
@@ -173,7 +221,7 @@ class BrokerAuthSettings(CommonSettings):
     # Secrets file with [device_password] (as simulators.fleet writes it) and, optionally,
     # [service_password].
     broker_secrets_path: Path = Path("var/secrets.toml")
-    broker_auth_dir: Path = Path("var/broker")  # where passwd and acl are written
+    broker_auth_dir: Path = Path("var/broker")  # where dynamic-security.json is written
     broker_hash_iterations: int = HASH_ITERATIONS  # PBKDF2 rounds of the password hashes
     # "uid:gid" to give the written files to, so that a broker running as another user can
     # read them (1883:1883 for the eclipse-mosquitto image); empty: the writer keeps them.
@@ -211,14 +259,14 @@ def main() -> None:
     registry = load_registry(settings.registry_path, load_standards(settings.limits_path))
     devices, services = load_secrets(settings.broker_secrets_path)
     auth = build_auth(registry, devices, settings.service_passwords(services))
-    passwd, acl = write_auth(auth, settings.broker_auth_dir, settings.broker_hash_iterations,
-                             settings.owner())
+    path = write_auth(auth, settings.broker_auth_dir, settings.broker_hash_iterations,
+                      settings.owner())
     if auth.devices_without_password:
         log.warning("%d registered device(s) have no password in %s and cannot connect: %s",
                     len(auth.devices_without_password), settings.broker_secrets_path,
                     ", ".join(auth.devices_without_password[:10]))
     n_services = sum(1 for user in auth.rules if user in SERVICE_RIGHTS)
-    log.info("wrote %s and %s: %d devices, %d services", passwd, acl,
+    log.info("wrote %s: %d devices, %d services (restart the broker to apply)", path,
              len(auth.rules) - n_services, n_services)
 
 

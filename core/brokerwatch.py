@@ -25,7 +25,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import Gauge
 
-from core.mqtt import new_client
+from core.mqtt import CallbackGuard, new_client
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ class DropWatcher:
         c.on_connect_fail = self._on_connect_fail
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
-        self._client = c
+        self.guard = CallbackGuard("broker watch")
+        self._client = self.guard.install(c)
 
     @property
     def total(self) -> int | None:
@@ -87,11 +88,11 @@ class DropWatcher:
 
     def start(self) -> None:
         self._client.connect_async(self._host, self._port, self._keepalive)
-        self._client.loop_start()
+        self.guard.loop_start()
 
     def stop(self) -> None:
         self._client.disconnect()
-        self._client.loop_stop()
+        self.guard.loop_stop()
         BROKER_WATCH_UP.set(0)
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: mqtt.ConnectFlags,

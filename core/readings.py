@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -60,6 +61,7 @@ class Reason(StrEnum):
     BAD_PASSWORD = "bad_password"
     UNSUPPORTED_COMMAND = "unsupported_command"  # a CN that carries no readings (hj212.md §8)
     STORE_REJECTED = "store_rejected"
+    PARSER_ERROR = "parser_error"  # a parser raised (a bug): the message is kept as rejected
 
 
 class Reading(NamedTuple):
@@ -147,6 +149,9 @@ def check_value(key: str, value: object, flag: object, medium: Medium) -> Proble
         return Problem(Reason.WRONG_MEDIUM, f"{key} is not measured at a {medium.value} outlet")
     if not isinstance(value, int | float) or isinstance(value, bool):
         return Problem(Reason.NOT_A_NUMBER, f"{key} is {type(value).__name__}")
+    if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:
+        # JSON allows integers of any size; one beyond float range would overflow below
+        return Problem(Reason.OUT_OF_RANGE, f"{key} is an integer of {value.bit_length()} bits")
     if not math.isfinite(value):
         return Problem(Reason.NON_FINITE, f"{key} is {value}")
     if not pol.min_value <= value <= pol.max_value:
@@ -161,7 +166,7 @@ def check_value(key: str, value: object, flag: object, medium: Medium) -> Proble
 def parse_ts(raw: Any) -> int | None:
     """Epoch milliseconds from RFC 3339 with an offset, or from integer epoch ms; else None."""
     if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw
+        return raw if -MAX_INT <= raw <= MAX_INT else None
     if isinstance(raw, str) and 10 < len(raw) <= 40:
         try:
             dt = datetime.fromisoformat(raw)
@@ -174,12 +179,34 @@ def parse_ts(raw: Any) -> int | None:
 
 
 def _loads(payload: bytes) -> Any:
+    """The payload's JSON; raises ValueError for anything that is not readable JSON.
+
+    orjson refuses NaN/Infinity literals, integers beyond 64 bits and out-of-range exponents;
+    the standard parser accepts them, so that such a value is refused on its own (non_finite,
+    out_of_range) instead of taking its whole message with it. It is tried only for payloads
+    that hold such a literal: orjson also refuses nesting deeper than 1024, on which the
+    standard parser would raise RecursionError. Whatever else it raises (RecursionError,
+    MemoryError, ...) becomes a ValueError here, so that no payload escapes the rejection.
+    """
     try:
         return orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        # orjson refuses NaN/Infinity literals; the standard parser accepts them, so that such a
-        # value is refused on its own (non_finite) instead of taking its whole message with it.
+    except orjson.JSONDecodeError as exc:
+        first = exc
+    if b"NaN" not in payload and b"Infinity" not in payload and not _BIG_NUMBER.search(payload):
+        raise first
+    try:
         return json.loads(payload)
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (RecursionError and the like: bad input too)
+        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
+
+
+# A number orjson refuses: an integer beyond 64 bits (19 digits or more), or an exponent
+# beyond a float's (3 digits or more).
+_BIG_NUMBER: Final = re.compile(rb"[0-9]{19}|[eE][+-]?[0-9]{3}")
+# Integers beyond 64 bits are no plausible value (a float's range ends later) nor time.
+MAX_INT: Final = 2**63 - 1
 
 
 class JsonReadingParser:
@@ -192,23 +219,28 @@ class JsonReadingParser:
     def parse(self, topic: str, payload: bytes, now_ms: int) -> Parsed:
         reject = Rejecter(topic, payload)
         lim = self._limits
+        parts = topic.split("/")
+        good_topic = (len(parts) == 3 and ID_RE.fullmatch(parts[1]) is not None
+                      and ID_RE.fullmatch(parts[2]) is not None)
+        ent = self._registry.enterprises.get(parts[1]) if good_topic else None
+        if ent is not None:
+            # Only that enterprise's devices may publish under its name (the broker's rules),
+            # so even an oversize message is its own, and it sees the rejection.
+            reject.enterprise = ent.id
         if len(payload) > lim.max_payload_bytes:
             return reject.whole(Reason.OVERSIZE,
                                 f"{len(payload)} bytes > {lim.max_payload_bytes}")
-        parts = topic.split("/")
-        if len(parts) != 3 or not ID_RE.fullmatch(parts[1]) or not ID_RE.fullmatch(parts[2]):
+        if not good_topic:
             return reject.whole(Reason.BAD_TOPIC, "topic is not emissions/{enterprise}/{outlet}")
         ent_id, out_id = parts[1], parts[2]
-        ent = self._registry.enterprises.get(ent_id)
         if ent is None:
             return reject.whole(Reason.UNKNOWN_ENTERPRISE, f"enterprise {ent_id} not registered")
-        reject.enterprise = ent_id
         outlet = ent.outlets.get(out_id)
         if outlet is None:
             return reject.whole(Reason.UNKNOWN_OUTLET, f"outlet {out_id} not registered")
         try:
             msg = _loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # UnicodeDecodeError too; _loads raises nothing else
             return reject.whole(Reason.MALFORMED_JSON, f"not JSON: {exc}"[:200])
         if not isinstance(msg, dict):
             return reject.whole(Reason.NOT_OBJECT, f"payload is a JSON {type(msg).__name__}")

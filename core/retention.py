@@ -7,7 +7,7 @@ the policy of its kind (DESIGN §3.3):
 |-----------|--------------------------------------|-------------------------------------|
 | raw       | reading, rejection                   | ``retention_raw_days`` (5 years)    |
 | results   | hourly, day, daily, alert            | ``retention_results_days`` (0: INF) |
-| forever   | watermark, api_key, mark             | always (watermark, api_key at time 0) |
+| forever   | watermark, api_key, mark, web_session_revoked | always (records; state at time 0) |
 
 ``POLICY_OF`` is that table and the only place that knows it: ``core.store`` routes every write
 by the measurement at the start of each line and every query by the measurement it reads from,
@@ -41,6 +41,7 @@ POLICY_OF: dict[str, str] = {
     "watermark": FOREVER,
     "api_key": FOREVER,
     "mark": FOREVER,  # declared operating-state marks (core.marks): records, never expire
+    "web_session_revoked": FOREVER,  # logged-out web sessions (api.web.revocation)
 }
 
 

@@ -21,6 +21,9 @@ import httpx
 
 log = logging.getLogger(__name__)
 
+# Mosquitto's dynamic security plugin: Debian/Ubuntu's package, then the eclipse-mosquitto image.
+DYNSEC_PLUGINS = ("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+                  "/usr/lib/mosquitto_dynamic_security.so")
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
 
@@ -106,7 +109,7 @@ class Process:
 
 @dataclass
 class Mosquitto(Process):
-    """A broker; anonymous unless given a password file (and an ACL file) from core.broker.
+    """A broker; anonymous unless given the dynamic security file that core.broker writes.
 
     ``extra_conf`` is appended last, so its options override the shared ones (tests use it for
     a small queue limit or a short ``sys_interval``).
@@ -114,17 +117,17 @@ class Mosquitto(Process):
 
     port: int = 0
     extra_conf: str = ""
-    password_file: Path | None = None
-    acl_file: Path | None = None
+    dynsec_file: Path | None = None
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port()
 
     def auth_conf(self) -> str:
-        if self.password_file is None:
+        if self.dynsec_file is None:
             return "allow_anonymous true\n"
-        conf = f"allow_anonymous false\npassword_file {self.password_file}\n"
-        return conf + (f"acl_file {self.acl_file}\n" if self.acl_file else "")
+        plugin = find_binary("mosquitto_dynamic_security.so", *DYNSEC_PLUGINS)
+        return (f"allow_anonymous false\nplugin {plugin}\n"
+                f"plugin_opt_config_file {self.dynsec_file}\n")
 
     def write_config(self) -> Path:
         data = self.workdir / "data"

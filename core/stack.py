@@ -145,10 +145,10 @@ class LocalStack:
         registry = load_registry(self.registry, load_standards(LIMITS))
         devices, _ = load_secrets(self.secrets)
         self.service_pw = new_service_passwords(SERVICES)
-        passwd, acl = write_auth(build_auth(registry, devices, self.service_pw),
-                                 self.var_dir / "mosquitto-auth")
+        dynsec = write_auth(build_auth(registry, devices, self.service_pw),
+                            self.var_dir / "mosquitto-auth")
         self.broker = Mosquitto("mosquitto", self.var_dir / "mosquitto", port=self.ports.mqtt,
-                                password_file=passwd, acl_file=acl)
+                                dynsec_file=dynsec)
         if fresh:
             shutil.rmtree(self.broker.workdir / "data", ignore_errors=True)
         self.broker.start()

@@ -45,6 +45,12 @@ def main() -> int:
              settings.ingest_client_id, len(registry.enterprises), len(registry.devices),
              ", ".join(ingester.subscriber.topics))
     while not done.wait(1.0):
+        problem = ingester.subscriber.problem()
+        if problem:
+            # Watchdog: no message can come any more. Nothing unstored was acknowledged, so
+            # exiting loses nothing; the supervisor restarts the ingester.
+            log.critical("%s; exiting so that the ingester is restarted", problem)
+            return 1
         if not ingester.writer.alive:
             # Nothing it held was acknowledged, so the broker redelivers it to the next
             # session: exit and let the supervisor restart the ingester.

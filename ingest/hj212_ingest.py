@@ -109,17 +109,18 @@ class Hj212Parser:
 
     def _parse(self, topic: str, payload: bytes, now_ms: int, reject: Rejecter) -> Parsed:
         lim = self._limits
-        if len(payload) > lim.max_payload_bytes:
-            return reject.whole(Reason.OVERSIZE, f"{len(payload)} bytes > {lim.max_payload_bytes}")
         root, _, mn = topic.partition("/")
-        if root != TOPIC_ROOT or not MN_RE.fullmatch(mn):
-            return reject.whole(Reason.BAD_TOPIC, "topic is not hj212/{MN}")
-        owner = self._registry.devices.get(mn)
+        good_topic = root == TOPIC_ROOT and MN_RE.fullmatch(mn) is not None
+        owner = self._registry.devices.get(mn) if good_topic else None
         if owner is not None:
             # Only that device (or the gateway, after checking its PW) may publish here (the
-            # broker's ACL), so even a frame that cannot be read belongs to its enterprise,
-            # which sees its own rejections.
+            # broker's rules), so even a frame that cannot be read, or is too long, belongs to
+            # its enterprise, which sees its own rejections.
             reject.enterprise = owner.enterprise_id
+        if len(payload) > lim.max_payload_bytes:
+            return reject.whole(Reason.OVERSIZE, f"{len(payload)} bytes > {lim.max_payload_bytes}")
+        if not good_topic:
+            return reject.whole(Reason.BAD_TOPIC, "topic is not hj212/{MN}")
         try:
             raw, dialect = unframe(payload)
             segment = raw.decode("utf-8", "replace")

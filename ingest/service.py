@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable
 
 from core import retention
-from core.readings import JsonReadingParser, Limits, Parsed, Rejection
+from core.readings import JsonReadingParser, Limits, Parsed, Reason, Rejection
 from core.registry import Registry
 from core.store import InfluxStore, StoreUnavailable, point_line, reading_line, rejection_point
 from ingest import metrics
+from ingest.hj212_ingest import mask_password
 from ingest.settings import IngestSettings
 from ingest.subscriber import Subscriber
 from ingest.writer import BatchWriter, Item
@@ -81,13 +82,15 @@ class Ingester:
             handler=self.handle, receive_maximum=settings.ingest_receive_maximum,
             session_expiry_s=settings.ingest_session_expiry_s,
             username=settings.mqtt_username, password=password,
-            keepalive_s=settings.mqtt_keepalive_s)
+            keepalive_s=settings.mqtt_keepalive_s,
+            stuck_after_s=settings.ingest_callback_stuck_s)
         self.writer = BatchWriter(store, self.subscriber.ack,
                                   max_points=settings.ingest_batch_max_points,
                                   max_wait_s=settings.ingest_batch_max_wait_s,
                                   retry_max_s=settings.ingest_retry_max_s,
                                   retention_policy=retention.common_policy(LINE_MEASUREMENTS))
         self._warned_at: dict[str, float] = {}
+        self._parser_failed = False
 
     def handle(self, topic: str, payload: bytes, qos: int, mid: int) -> None:
         root = topic.split("/", 1)[0]
@@ -97,7 +100,7 @@ class Ingester:
             parsed = Parsed([], [Rejection("bad_topic", "no parser for this topic", topic,
                                            payload, source="mqtt")])
         else:
-            parsed = parser(topic, payload, now_ms)
+            parsed = self._parse(parser, root, topic, payload, now_ms)
         metrics.MESSAGES.labels(root).inc()
         lines = self._lines(parsed, topic)
         kept = payload if parsed.payload is None else parsed.payload
@@ -109,6 +112,22 @@ class Ingester:
 
         then = None if parsed.after_store is None else self._then(parsed.after_store, topic)
         self.writer.submit(Item(mid, qos, lines, len(parsed.readings), on_rejected, then))
+
+    def _parse(self, parser: Parser, root: str, topic: str, payload: bytes,
+               now_ms: int) -> Parsed:
+        """The parser's result; an exception of a parser (a bug: parsers reject bad input
+        themselves) becomes a ``parser_error`` rejection, so the message is still stored and
+        acknowledged instead of coming back for ever."""
+        try:
+            return parser(topic, payload, now_ms)
+        except Exception as exc:  # noqa: BLE001
+            if not self._parser_failed:
+                log.exception("the %s parser raised on a message of %s", root, topic)
+                self._parser_failed = True
+            detail = f"the parser failed: {type(exc).__name__}: {exc}"[:300]
+            # the payload as an HJ 212 rejection would keep it: without its access password
+            return Parsed([], [Rejection(Reason.PARSER_ERROR, detail, topic,
+                                         mask_password(payload), source=root)])
 
     def _then(self, follow: Callable[[], Parsed], topic: str
               ) -> Callable[[], tuple[list[str], int]]:

@@ -9,6 +9,7 @@ class IngestSettings(CommonSettings):
     # One stable id per ingester instance: its persistent session (and so every message the
     # broker holds for it) is bound to this id. Two ingesters need two ids.
     ingest_client_id: str = "ingest-1"
+    # the broker lets the ingest user subscribe to $share/ingest/... only (core.broker)
     ingest_share_group: str = "ingest"
     ingest_session_expiry_s: int = 7 * 24 * 3600
     # MQTT 5 Receive Maximum: unacknowledged QoS 1 messages the broker may have in flight to
@@ -20,5 +21,8 @@ class IngestSettings(CommonSettings):
     ingest_max_payload_bytes: int = 65_536
     ingest_future_skew_s: int = 300
     ingest_max_age_s: int = 7 * 24 * 3600
+    # An MQTT callback running longer than this means the network loop is stuck: the ingester
+    # exits so that its supervisor restarts it (messages not yet acknowledged come again).
+    ingest_callback_stuck_s: float = 60.0
     ingest_metrics_port: int = 0  # Prometheus /metrics on this port; 0 = off
     ingest_metrics_host: str = "127.0.0.1"  # 0.0.0.0 where Prometheus scrapes from elsewhere

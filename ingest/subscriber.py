@@ -2,6 +2,11 @@
 
 ``on_message`` does nothing but hand the message over; acknowledgements are sent by the batch
 writer once the message's lines are stored (paho-mqtt ``manual_ack``).
+
+Every callback runs under a ``core.mqtt.CallbackGuard``: an exception is counted
+(``ingest_callback_errors``) and logged, never raised into paho's network loop; a message whose
+hand-over failed stays unacknowledged (the broker sends it again to the next session). The
+ingester's main loop exits when ``problem`` says the network thread ended or a callback is stuck.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from core.mqtt import new_client
+from core.mqtt import CallbackGuard, new_client
+from ingest import metrics
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +33,13 @@ class Subscriber:
     def __init__(self, *, host: str, port: int, client_id: str, topics: list[str],
                  handler: Handler, receive_maximum: int, session_expiry_s: int,
                  username: str | None = None, password: str | None = None,
-                 keepalive_s: int = 30) -> None:
+                 keepalive_s: int = 30, stuck_after_s: float = 60.0) -> None:
         self._host, self._port, self._keepalive = host, port, keepalive_s
         self.topics = topics
         self._handler = handler
         self._accepting = True
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker granted every topic
         self._props = Properties(PacketTypes.CONNECT)
         self._props.SessionExpiryInterval = session_expiry_s
         self._props.ReceiveMaximum = receive_maximum
@@ -41,12 +48,19 @@ class Subscriber:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe
-        self._client = c
+        self.guard = CallbackGuard("ingest subscriber",
+                                   lambda exc: metrics.CALLBACK_ERRORS.labels(
+                                       type(exc).__name__).inc(), stuck_after_s)
+        self._client = self.guard.install(c)
 
     def start(self) -> None:
         self._client.connect_async(self._host, self._port, self._keepalive, clean_start=False,
                                    properties=self._props)
-        self._client.loop_start()
+        self.guard.loop_start()
+
+    def problem(self) -> str | None:
+        """Why no more messages can come (see ``CallbackGuard.problem``); None while fine."""
+        return self.guard.problem()
 
     def ack(self, mid: int, qos: int) -> None:
         self._client.ack(mid, qos)
@@ -57,7 +71,7 @@ class Subscriber:
 
     def stop(self) -> None:
         self._client.disconnect()
-        self._client.loop_stop()
+        self.guard.loop_stop()
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: mqtt.ConnectFlags,
                     reason: ReasonCode, _props: Properties | None) -> None:
@@ -76,11 +90,13 @@ class Subscriber:
             log.error("subscription refused: %s", ", ".join(failed))
         else:
             log.info("subscribed to %s", ", ".join(self.topics))
+            self.subscribed.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any,
                        _flags: mqtt.DisconnectFlags, reason: ReasonCode,
                        _props: Properties | None) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         if reason.is_failure:
             log.warning("lost the broker (%s); reconnecting", reason)
 

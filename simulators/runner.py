@@ -98,7 +98,8 @@ def link_factory(host: str, port: int, *, username: str | None = None,
                                 "(EMS_SIM_GATEWAY_PORT)")
             return Hj212TcpLink(*gateway, matcher=replies(spec.mn) if replies else None)
         if device_passwords is not None:
-            return MqttLink(host, port, f"{client_prefix}-{spec.mn}", username=spec.mn,
+            # a device's client id is its MN: the broker binds each device to it (core.broker)
+            return MqttLink(host, port, spec.mn, username=spec.mn,
                             password=device_passwords.get(spec.mn, ""))
         return MqttLink(host, port, f"{client_prefix}-{spec.mn}", username=username,
                         password=password)

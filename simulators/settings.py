@@ -6,7 +6,8 @@ from core.settings import CommonSettings
 
 
 class SimSettings(CommonSettings):
-    sim_client_prefix: str = "sim"  # MQTT client ids: <prefix>-<device number>
+    # MQTT client ids: <prefix>-<device number>; a device logged in as itself uses its number
+    sim_client_prefix: str = "sim"
     # Messages that may wait for the broker's acknowledgement before the publisher waits.
     sim_max_outstanding: int = 2000
     sim_ack_timeout_s: float = 60.0

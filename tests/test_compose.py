@@ -18,9 +18,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import TypeAdapter
 from pydantic_settings import BaseSettings
 
-from core.broker import build_auth, new_service_passwords, write_auth
+from core.broker import DYNSEC_FILE, build_auth, new_service_passwords, write_auth
 from core.registry import build_registry
-from core.servers import Mosquitto
+from core.servers import DYNSEC_PLUGINS, Mosquitto, find_binary
 from core.standards import load_standards
 from tests.conftest import ROOT, wait_until
 
@@ -267,8 +267,9 @@ def test_broker_auth_and_broker_meet_on_the_same_files() -> None:
     vol = {v.split(":")[1]: v.split(":")[0] for v in SERVICES["broker-auth"]["volumes"]}
     broker_vol = {v.split(":")[0]: v.split(":")[1] for v in SERVICES["mosquitto"]["volumes"]}
     broker_dir = broker_vol[vol[auth_dir]]
-    assert f"password_file {broker_dir}/passwd" in conf
-    assert f"acl_file {broker_dir}/acl" in conf
+    assert f"plugin_opt_config_file {broker_dir}/{DYNSEC_FILE}" in conf
+    assert "password_file" not in conf
+    assert "acl_file" not in conf
     assert re.search(r"^allow_anonymous false$", conf, re.MULTILINE)
     assert "allow_anonymous true" not in conf
     # the shared settings are included from broker.conf, not copied
@@ -298,6 +299,8 @@ class ShippedMosquitto(Mosquitto):
         (conf_d / "broker.conf").write_text((ROOT / "config/mosquitto/broker.conf").read_text())
         text = (BROKER_CONF.read_text()
                 .replace("/mosquitto/auth", str(self.auth_dir))
+                .replace("/usr/lib/mosquitto_dynamic_security.so",
+                         find_binary("dynsec", *DYNSEC_PLUGINS))
                 .replace("/mosquitto/data", str(self.workdir / "data"))
                 .replace("/mosquitto/config/conf.d", str(conf_d))
                 .replace(f"listener {listener_port()}", f"listener {self.port} 127.0.0.1"))

@@ -3,6 +3,7 @@ core.healthcheck."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,11 +34,13 @@ def test_broker_cli_writes_users_for_devices_and_given_services(tmp_path: Path,
         "EMS_BROKER_SIMULATOR_PASSWORD": "",  # empty: no such user
     })
     assert out.returncode == 0, out.stderr
-    users = [ln.split(":", 1)[0] for ln in (tmp_path / "auth" / "passwd").read_text().split()]
+    conf = json.loads((tmp_path / "auth" / "dynamic-security.json").read_text())
+    users = [c["username"] for c in conf["clients"]]
     assert users == sorted([*fleet.passwords, "ingest"])
-    acl = (tmp_path / "auth" / "acl").read_text()
-    assert "user simulator" not in acl
-    assert f"user {fleet.outlets[0].device}\ntopic write emissions/E0001/G1\n" in acl
+    roles = {r["rolename"]: r["acls"] for r in conf["roles"]}
+    assert "service-simulator" not in roles
+    assert {"acltype": "publishClientSend", "topic": "emissions/E0001/G1", "allow": True} in (
+        roles[f"device-{fleet.outlets[0].device}"])
     assert "10 devices, 1 services" in out.stderr
 
 

@@ -136,6 +136,7 @@ def test_each_measurement_lands_in_its_policy(store: InfluxStore) -> None:
         "watermark,job=judge until_ms=5i 0",
         'api_key,key_id=k1 role="admin" 0',
         f'mark,enterprise=E1,outlet=G1,mark_id=0123456789abcdef kind="fault" {T0_MS}',
+        "web_session_revoked,session_id=s1 expires_s=5 0",
         f"unlisted v=1 {T0_MS}",
     ]
     store.write_lines(lines, precision="ms")

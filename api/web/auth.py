@@ -23,7 +23,8 @@ from api.deps import StateDep, denied
 from api.keys import Role, key_id_of
 from api.web.i18n import LANG_COOKIE, LANGS
 from api.web.render import page
-from api.web.session import COOKIE, SessionCodec, same_token
+from api.web.revocation import Revocations
+from api.web.session import COOKIE, Session, SessionCodec, same_token
 
 log = logging.getLogger("api.access")
 
@@ -44,11 +45,17 @@ class LoginRequired(Exception):
 class WebUser:
     principal: Principal
     csrf: str
+    session: Session
 
 
 def codec_of(request: Request) -> SessionCodec:
     codec: SessionCodec = request.app.state.web_codec
     return codec
+
+
+def revocations_of(request: Request) -> Revocations:
+    revocations: Revocations = request.app.state.web_revocations
+    return revocations
 
 
 def safe_next(target: str | None) -> str:
@@ -63,10 +70,12 @@ def current_user(request: Request, state: StateDep) -> WebUser:
     cookie = request.cookies.get(COOKIE)
     codec = codec_of(request)
     session = codec.read(cookie, int(state.clock())) if cookie else None
-    record = state.keys.active(session.key_id) if session else None
-    if session is None or record is None or not codec.bound_to(session, record.sha256):
+    if session is None or revocations_of(request).is_revoked(session.session_id):
         raise LoginRequired
-    user = WebUser(Principal.from_key(record), session.csrf)
+    record = state.keys.active(session.key_id)
+    if record is None or not codec.bound_to(session, record.sha256):
+        raise LoginRequired
+    user = WebUser(Principal.from_key(record), session.csrf, session)
     request.state.web_user = user
     return user
 
@@ -143,6 +152,8 @@ def post_login(request: Request, state: StateDep, key: Annotated[str, Form(max_l
 
 @router.post("/logout")
 def post_logout(request: Request, user: FormUser) -> RedirectResponse:
+    # server-side: a copy of the cookie stops working too, on every replica
+    revocations_of(request).revoke(user.session.session_id, user.session.expires_s)
     log.info("web logout of key %s", user.principal.key_id)
     response = RedirectResponse(f"{PREFIX}/login", status_code=303)
     response.delete_cookie(COOKIE, path=PREFIX, httponly=True, secure=secure(request),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 
 from core.logs import setup_logging
@@ -47,7 +48,12 @@ def main() -> None:
     log.info("gateway listening on %s:%d for %d devices; forwarding to hj212/{MN} on %s:%d",
              settings.gateway_host, server.port, len(registry.devices), settings.mqtt_host,
              settings.mqtt_port)
-    done.wait()
+    while not done.wait(1.0):
+        problem = forwarder.guard.problem()
+        if problem:  # watchdog: nothing can be forwarded any more; let the supervisor restart
+            log.critical("%s; exiting so that the gateway is restarted", problem)
+            server.stop()
+            sys.exit(1)
     log.info("stopping")
     server.stop()
     forwarder.stop()

@@ -19,7 +19,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from core.mqtt import new_client
+from core.mqtt import CallbackGuard, new_client
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +43,16 @@ class Forwarder:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
-        self._client = c
+        self.guard = CallbackGuard("gateway forwarder")
+        self._client = self.guard.install(c)
 
     def start(self) -> None:
         self._client.connect_async(self._host, self._port, self._keepalive)
-        self._client.loop_start()
+        self.guard.loop_start()
 
     def stop(self) -> None:
         self._client.disconnect()
-        self._client.loop_stop()
+        self.guard.loop_stop()
 
     def publish(self, topic: str, payload: bytes) -> mqtt.MQTTMessageInfo | None:
         """Send at QoS 1; None if it cannot be sent now (not connected, queue full)."""
