@@ -1,6 +1,7 @@
 """The MQTT side of the ingester: a paho client with a persistent session and manual acks.
 
-``on_message`` does nothing but hand the message over; acknowledgements are sent by the batch
+Its subscriptions are plain (not shared) filters in a persistent session, which Mosquitto
+restores after a restart (``ingest/topics.py``). ``on_message`` does nothing but hand the message over; acknowledgements are sent by the batch
 writer once the message's lines are stored (paho-mqtt ``manual_ack``).
 """
 
@@ -20,6 +21,7 @@ from core.mqtt import new_client
 
 log = logging.getLogger(__name__)
 
+SUBSCRIBE_CHUNK = 200
 Handler = Callable[[str, bytes, int, int], None]  # topic, payload, qos, mid
 
 
@@ -32,6 +34,7 @@ class Subscriber:
         self.topics = topics
         self._handler = handler
         self._accepting = True
+        self._subacks = 0
         self.connected = threading.Event()
         self._props = Properties(PacketTypes.CONNECT)
         self._props.SessionExpiryInterval = session_expiry_s
@@ -64,9 +67,12 @@ class Subscriber:
         if reason.is_failure:
             log.error("broker refused the connection: %s", reason)
             return
+        self._subacks = 0
         log.info("connected to %s:%s (session present: %s)", self._host, self._port,
                  flags.session_present)
-        client.subscribe([(t, 1) for t in self.topics])
+        # Each call is one SUBSCRIBE packet: a partition may hold thousands of topics.
+        for start in range(0, len(self.topics), SUBSCRIBE_CHUNK):
+            client.subscribe([(t, 1) for t in self.topics[start : start + SUBSCRIBE_CHUNK]])
         self.connected.set()
 
     def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int,
@@ -75,7 +81,10 @@ class Subscriber:
         if failed:
             log.error("subscription refused: %s", ", ".join(failed))
         else:
-            log.info("subscribed to %s", ", ".join(self.topics))
+            self._subacks += 1
+            if self._subacks == -(-len(self.topics) // SUBSCRIBE_CHUNK):
+                shown = ", ".join(self.topics[:4]) + (", ..." if len(self.topics) > 4 else "")
+                log.info("subscribed to %d topics: %s", len(self.topics), shown)
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any,
                        _flags: mqtt.DisconnectFlags, reason: ReasonCode,
