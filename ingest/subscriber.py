@@ -1,8 +1,9 @@
 """The MQTT side of the ingester: a paho client with a persistent session and manual acks.
 
 Its subscriptions are plain (not shared) filters in a persistent session, which Mosquitto
-restores after a restart (``ingest/topics.py``). ``on_message`` does nothing but hand the message over; acknowledgements are sent by the batch
-writer once the message's lines are stored (paho-mqtt ``manual_ack``).
+restores after a restart (``ingest/topics.py``). ``on_message`` does nothing but hand the
+message over; acknowledgements are sent by the batch writer once the message's lines are
+stored (paho-mqtt ``manual_ack``).
 """
 
 from __future__ import annotations

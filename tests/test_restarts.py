@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 
 from core.registry import load_registry
-from core.standards import load_standards
-
 from core.servers import Mosquitto
+from core.standards import load_standards
 from core.store import InfluxStore
 from ingest.topics import Partition, partition_topics
 from simulators.fleet import Fleet, build_fleet
