@@ -228,6 +228,35 @@ def case_broker_kill(rig: Rig) -> list[Row]:
             Row("broker SIGKILL, backlog: JSON", json_sent, json_stored, counted=False)]
 
 
+def attacker(rig: Rig, client_id: str) -> mqtt.Client:
+    sim = rig.fleet.outlets[0]
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    c.username_pw_set(sim.device, rig.fleet.passwords[sim.device])
+    c.connect("127.0.0.1", rig.broker.port)
+    c.loop_start()
+    return c
+
+
+def case_attack(rig: Rig, what: str) -> Row:
+    """A device tries findings 1-3 of the review while the others publish."""
+    store = rig.new_store()
+    sim = rig.fleet.outlets[0]
+    c = attacker(rig, "ingest-1" if what == "client id ingest-1" else f"dev-{sim.device}")
+    if what.startswith("subscribe"):
+        c.subscribe("$share/ingest/emissions/#", qos=1)
+    elif what.startswith("publish"):
+        c.publish(f"emissions/{sim.enterprise}/{sim.outlet}", b"[" * 5000, qos=1)
+    time.sleep(1)
+    sent = rig.publish(rig.json_messages(20))
+    stored = settle(store, sent, 30)
+    c.disconnect()
+    c.loop_stop()
+    if rig.procs["ingest"].poll() is not None:  # a crashed ingester is restarted, as by systemd
+        rig.start("ingest", "ingest", store.database)
+        stored = settle(store, sent, 30)
+    return Row(f"device attack: {what}", sent, stored)
+
+
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="faults-"))
     rig = Rig(tmp)
@@ -239,6 +268,10 @@ def main() -> None:
         for row in case_broker_kill(rig):
             rows.append(row)
             print(fmt(row), flush=True)
+        for what in ("subscribe $share/ingest/emissions/#", "client id ingest-1",
+                     "publish 5000 bytes of ["):
+            rows.append(case_attack(rig, what))
+            print(fmt(rows[-1]), flush=True)
     finally:
         rig.close()
     counted = [r for r in rows if r.counted]
