@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install system-deps web-vendor run test check bench bench-ingest bench-judge bench-api \
-	bench-scheduler bench-gateway scenario clean
+	bench-scheduler bench-gateway scenario faults clean
 
 install: system-deps $(STAMP) web-vendor
 
@@ -67,6 +67,10 @@ bench-scheduler: install
 
 bench-gateway: install
 	$(PY) -m bench.gateway
+
+# Fault injection on real local servers (not part of `make test`; a few minutes).
+faults: install
+	$(PY) -m bench.faults
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -113,7 +113,7 @@ def create_session(port: int) -> None:
     props.SessionExpiryInterval = 3600
     c.connect("127.0.0.1", port, clean_start=False, properties=props)
     c.loop_start()
-    c.subscribe("$share/ingest/hj212/#", qos=1)
+    c.subscribe("hj212/#", qos=1)
     if not done.wait(10):
         raise RuntimeError("subscription not acknowledged")
     c.disconnect()

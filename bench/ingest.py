@@ -179,10 +179,10 @@ def main() -> None:
     try:
         ref_store = InfluxStore(influx.url, "reference")
         ref_store.create_database()
-        create_session(broker.port, "bench-ref", "$share/ref/emissions/#")
+        create_session(broker.port, "bench-ref", "emissions/#")
         took = publish_backlog(broker.port, messages)
         print(f"published {len(messages)} messages in {took:.1f} s")
-        bridge = ReferenceBridge(broker.port, ref_store, "bench-ref", "$share/ref/emissions/#")
+        bridge = ReferenceBridge(broker.port, ref_store, "bench-ref", "emissions/#")
         ref_s, ref_stored = drain(ref_store, expected, bridge.start, args.timeout_s)
         bridge.stop()
         ref_rate = ref_stored / ref_s
@@ -192,12 +192,12 @@ def main() -> None:
         settings = IngestSettings(
             mqtt_port=broker.port, influx_url=influx.url, influx_database="ingest",
             registry_path=registry_path, limits_path=ROOT / "config" / "limits.toml",
-            ingest_client_id="bench-ingest", ingest_share_group="bench",
+            ingest_client_id="bench-ingest",
             ingest_batch_max_points=BATCH_POINTS, ingest_receive_maximum=RECEIVE_MAXIMUM,
             ingest_max_age_s=30 * 86400)
         store = InfluxStore(influx.url, "ingest")
         store.create_database()
-        create_session(broker.port, "bench-ingest", "$share/bench/emissions/#")
+        create_session(broker.port, "bench-ingest", "emissions/#")
         publish_backlog(broker.port, messages)
         registry = load_registry(registry_path, load_standards(settings.limits_path))
         ingester = Ingester(settings, registry, store)

@@ -249,6 +249,16 @@ class InfluxStore:
         except httpx.TransportError as exc:
             raise StoreUnavailable(f"{type(exc).__name__} talking to InfluxDB") from exc
 
+    def minutes_with_readings(self, enterprise: str, outlet: str, start_ms: int,
+                              end_ms: int) -> set[int]:
+        """Start times (epoch ms) of the minutes in ``[start_ms, end_ms)`` that hold at least
+        one reading of the outlet."""
+        q = ('SELECT count("value") FROM "reading" WHERE "enterprise" = $e AND "outlet" = $o '
+             f"AND time >= {int(start_ms)}ms AND time < {int(end_ms)}ms "
+             "GROUP BY time(1m) fill(none)")
+        series = self.query(q, params={"e": enterprise, "o": outlet})
+        return {int(v[0]) for s in series for v in s.values if v[1]}
+
     def count(self, measurement: str, where: str = "") -> int:
         """Number of points of a measurement (counting its first field)."""
         clause = f" WHERE {where}" if where else ""

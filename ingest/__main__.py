@@ -1,7 +1,8 @@
 """python -m ingest: run one ingester until SIGINT or SIGTERM.
 
-It takes JSON readings on ``emissions/#`` and raw HJ 212 packets on ``hj212/#``, both on the
-shared subscription (``$share/{EMS_INGEST_SHARE_GROUP}/...``).
+It takes JSON readings on ``emissions/...`` and raw HJ 212 packets on ``hj212/...``: all of them,
+or its partition's share (``EMS_INGEST_PARTITION``, ``ingest/topics.py``), on plain
+subscriptions of its persistent session.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     ingester.start()
-    log.info("ingester %s: %d enterprises, %d devices registered; topics %s",
-             settings.ingest_client_id, len(registry.enterprises), len(registry.devices),
-             ", ".join(ingester.subscriber.topics))
+    log.info("ingester %s (partition %s): %d enterprises, %d devices registered; %d topics",
+             settings.ingest_client_id, settings.ingest_partition, len(registry.enterprises),
+             len(registry.devices), len(ingester.subscriber.topics))
     while not done.wait(1.0):
         problem = ingester.subscriber.problem()
         if problem:

@@ -7,7 +7,7 @@ ingester reads the group back, and the part that finds every PNO present complet
 
 Why the store and not only the in-memory ``Reassembler``:
 
-- ingesters share one subscription (DESIGN §5, ``$share/ingest/...``) and the broker deals the
+- ingesters divide the topics among them (ingest/topics.py) and the broker deals the
   parts of one upload out among them, so no single process may ever see them all;
 - a part acknowledged to the broker is gone from the broker: if the ingester that held it in
   memory stopped, the upload could never complete. Holding the acknowledgement of every part

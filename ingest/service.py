@@ -15,11 +15,12 @@ from ingest import metrics
 from ingest.hj212_ingest import mask_password
 from ingest.settings import IngestSettings
 from ingest.subscriber import Subscriber
+from ingest.topics import JSON_ROOT, Partition, partition_topics
 from ingest.writer import BatchWriter, Item
 
 log = logging.getLogger(__name__)
 
-JSON_TOPIC_ROOT = "emissions"
+JSON_TOPIC_ROOT = JSON_ROOT
 LINE_MEASUREMENTS = ("reading", "rejection")  # what the ingester writes
 
 # A topic root and the parser of its messages: (topic, payload, now_ms) -> Parsed.
@@ -73,12 +74,13 @@ class Ingester:
         }
         self._clock = UniqueClock()
         self.store = store
-        group = settings.ingest_share_group
+        roots = list(self._parsers)
+        topics = partition_topics(registry, roots, Partition.parse(settings.ingest_partition))
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         self.subscriber = Subscriber(
             host=settings.mqtt_host, port=settings.mqtt_port,
             client_id=settings.ingest_client_id,
-            topics=[f"$share/{group}/{root}/#" for root in self._parsers],
+            topics=topics,
             handler=self.handle, receive_maximum=settings.ingest_receive_maximum,
             session_expiry_s=settings.ingest_session_expiry_s,
             username=settings.mqtt_username, password=password,

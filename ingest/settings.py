@@ -9,8 +9,9 @@ class IngestSettings(CommonSettings):
     # One stable id per ingester instance: its persistent session (and so every message the
     # broker holds for it) is bound to this id. Two ingesters need two ids.
     ingest_client_id: str = "ingest-1"
-    # the broker lets the ingest user subscribe to $share/ingest/... only (core.broker)
-    ingest_share_group: str = "ingest"
+    # "k/N": this ingester's share of the registry's enterprises (ingest/topics.py); every
+    # ingester of a deployment has its own k and the same N. "1/1": all topics.
+    ingest_partition: str = "1/1"
     ingest_session_expiry_s: int = 7 * 24 * 3600
     # MQTT 5 Receive Maximum: unacknowledged QoS 1 messages the broker may have in flight to
     # this ingester. It bounds the ingester's memory while InfluxDB is down.

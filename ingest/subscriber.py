@@ -1,7 +1,9 @@
 """The MQTT side of the ingester: a paho client with a persistent session and manual acks.
 
-``on_message`` does nothing but hand the message over; acknowledgements are sent by the batch
-writer once the message's lines are stored (paho-mqtt ``manual_ack``).
+Its subscriptions are plain (not shared) filters in a persistent session, which Mosquitto
+restores after a restart (``ingest/topics.py``). ``on_message`` does nothing but hand the
+message over; acknowledgements are sent by the batch writer once the message's lines are
+stored (paho-mqtt ``manual_ack``).
 
 Every callback runs under a ``core.mqtt.CallbackGuard``: an exception is counted
 (``ingest_callback_errors``) and logged, never raised into paho's network loop; a message whose
@@ -26,6 +28,7 @@ from ingest import metrics
 
 log = logging.getLogger(__name__)
 
+SUBSCRIBE_CHUNK = 200
 Handler = Callable[[str, bytes, int, int], None]  # topic, payload, qos, mid
 
 
@@ -38,6 +41,7 @@ class Subscriber:
         self.topics = topics
         self._handler = handler
         self._accepting = True
+        self._subacks = 0
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the broker granted every topic
         self._props = Properties(PacketTypes.CONNECT)
@@ -78,9 +82,12 @@ class Subscriber:
         if reason.is_failure:
             log.error("broker refused the connection: %s", reason)
             return
+        self._subacks = 0
         log.info("connected to %s:%s (session present: %s)", self._host, self._port,
                  flags.session_present)
-        client.subscribe([(t, 1) for t in self.topics])
+        # Each call is one SUBSCRIBE packet: a partition may hold thousands of topics.
+        for start in range(0, len(self.topics), SUBSCRIBE_CHUNK):
+            client.subscribe([(t, 1) for t in self.topics[start : start + SUBSCRIBE_CHUNK]])
         self.connected.set()
 
     def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int,
@@ -89,8 +96,11 @@ class Subscriber:
         if failed:
             log.error("subscription refused: %s", ", ".join(failed))
         else:
-            log.info("subscribed to %s", ", ".join(self.topics))
-            self.subscribed.set()
+            self._subacks += 1
+            if self._subacks == -(-len(self.topics) // SUBSCRIBE_CHUNK):
+                shown = ", ".join(self.topics[:4]) + (", ..." if len(self.topics) > 4 else "")
+                log.info("subscribed to %d topics: %s", len(self.topics), shown)
+                self.subscribed.set()
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any,
                        _flags: mqtt.DisconnectFlags, reason: ReasonCode,

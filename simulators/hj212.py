@@ -81,3 +81,68 @@ class DataReplies:
         if packet.cn != "9014" or packet.mn != self.mn:
             return None
         return packet.qn or ""
+
+
+_FIELD_QN = re.compile(r"QN=[^;]*;")
+_FIELD_FLAG = re.compile(r"Flag=[0-9]+;")
+_BEGIN = re.compile(r"BeginTime=([0-9]{14})")
+_END = re.compile(r"EndTime=([0-9]{14})")
+_DATA_TIME_CP = re.compile(r"DataTime=([0-9]{14})")
+_HISTORY_CNS = frozenset({"2051", "2061", "2031"})
+
+
+class DataLogger:
+    """What a data-acquisition unit keeps and how it answers the centre's history requests.
+
+    It remembers each minute upload (CN 2051) it measured, sent or not, by DataTime (the
+    period start, local time, hj212.md §4.3), up to ``capacity`` minutes. A history request
+    (CN 2051 with ``BeginTime``/``EndTime``, hj212.md §7, §8.1) is answered with 9011
+    ``QnRtn=1``, one 2051 packet per remembered minute in range (the request's QN, Flag without
+    the ack bit: the request's 9012 closes the exchange), then 9012 ``ExeRtn=1``, or
+    ``ExeRtn=100`` (no data) when none is remembered. Hour and day requests get ``ExeRtn=100``:
+    the simulator keeps minutes only.
+    """
+
+    def __init__(self, capacity: int = 7 * 1440) -> None:
+        self.capacity = capacity
+        self._minutes: dict[str, bytes] = {}  # DataTime -> the upload's frame
+        self.requests = 0
+
+    def remember(self, frame: bytes) -> None:
+        text = frame.decode("utf-8", "replace")
+        if "CN=2051" not in text:
+            return
+        m = _DATA_TIME_CP.search(text)
+        if m is None:
+            return
+        self._minutes[m.group(1)] = frame
+        while len(self._minutes) > self.capacity:
+            del self._minutes[next(iter(self._minutes))]
+
+    def answer(self, frame: bytes) -> list[bytes] | None:
+        """The frames answering ``frame`` if it is a history request to us; None otherwise."""
+        try:
+            packet = decode(frame)
+        except Hj212Error:
+            return None
+        items = dict(packet.cp)
+        if packet.cn not in _HISTORY_CNS or "BeginTime" not in items:
+            return None
+        self.requests += 1
+        qn, head = packet.qn or "", f"PW={packet.pw or ''};MN={packet.mn}"
+        out = [encode_frame(f"QN={qn};ST=91;CN=9011;{head};Flag=4;CP=&&QnRtn=1&&")]
+        begin, end = items.get("BeginTime", ""), items.get("EndTime", "")
+        found = [] if packet.cn != "2051" else [
+            f for t, f in sorted(self._minutes.items()) if begin <= t <= end]
+        out += [_reissue(f, qn) for f in found]
+        code = "1" if found else "100"
+        out.append(encode_frame(f"QN={qn};ST=91;CN=9012;{head};Flag=4;CP=&&ExeRtn={code}&&"))
+        return out
+
+
+def _reissue(frame: bytes, qn: str) -> bytes:
+    """A remembered upload sent again under the request's QN, without asking for a reply."""
+    segment = frame[6:-6].decode("utf-8")
+    segment = _FIELD_QN.sub(f"QN={qn};", segment, count=1)
+    segment = _FIELD_FLAG.sub(f"Flag={FLAG_2017};", segment, count=1)
+    return encode_frame(segment)

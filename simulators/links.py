@@ -10,7 +10,9 @@ flight would be delivered twice (QoS 1 is at least once), harmless for readings,
 overwrite, but a second rejection record for a malformed one.
 ``Hj212TcpLink`` writes frames on a TCP connection to the HJ 212 gateway and pairs the
 gateway's replies with them (the gateway answers only after the broker acknowledged,
-DESIGN §3.2); a reply that does not come is counted, not waited for forever.
+DESIGN §3.2); a reply that does not come is counted, not waited for forever. With a ``logger``
+(``simulators.hj212.DataLogger``) it is a data logger: it keeps what it measured and answers
+the centre's history requests whenever it reads from the connection (``serve`` when idle).
 """
 
 from __future__ import annotations
@@ -181,6 +183,13 @@ class ReplyMatcher(Protocol):
         ...
 
 
+class HistoryAnswerer(Protocol):
+    """A data logger's memory (``simulators.hj212.DataLogger``)."""
+
+    def remember(self, frame: bytes) -> None: ...
+    def answer(self, frame: bytes) -> list[bytes] | None: ...
+
+
 class _Reply:
     """The gateway's reply to one upload; given up after the link's time-out (counted)."""
 
@@ -211,9 +220,10 @@ class Hj212TcpLink:
     """
 
     def __init__(self, host: str, port: int, *, matcher: ReplyMatcher | None = None,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, logger: HistoryAnswerer | None = None) -> None:
         self._addr = (host, port)
         self._matcher = matcher
+        self.logger = logger
         self.timeout_s = timeout_s
         self._buf = b""
         self._owed: Counter[str] = Counter()  # replies due, by key
@@ -229,7 +239,21 @@ class Hj212TcpLink:
         except OSError as exc:
             raise LinkError(f"cannot reach the HJ 212 gateway at {self._addr}: {exc}") from exc
 
+    def measure(self, payload: bytes) -> None:
+        """Keep a measured upload in the logger without sending it (an upload that was lost)."""
+        if self.logger is not None:
+            self.logger.remember(payload)
+
+    def serve(self, timeout_s: float) -> None:
+        """Read what comes within ``timeout_s``: replies are paired, history requests answered."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._read(max(0.0, deadline - time.monotonic()))
+            if time.monotonic() >= deadline:
+                return
+
     def send(self, topic: str, payload: bytes, *, answered: bool = True) -> Pending:
+        self.measure(payload)
         try:
             self._sock.sendall(payload)
         except OSError as exc:
@@ -242,7 +266,6 @@ class Hj212TcpLink:
 
     def _read(self, timeout_s: float) -> None:
         """Read the replies that come within ``timeout_s`` (at least one read if any)."""
-        assert self._matcher is not None
         ready, _, _ = select.select([self._sock], [], [], max(0.0, timeout_s))
         if not ready:
             return
@@ -255,6 +278,15 @@ class Hj212TcpLink:
         self._buf += chunk
         while b"\r\n" in self._buf:
             line, _, self._buf = self._buf.partition(b"\r\n")
+            answer = None if self.logger is None else self.logger.answer(line + b"\r\n")
+            if answer is not None:
+                try:
+                    self._sock.sendall(b"".join(answer))
+                except OSError as exc:
+                    raise LinkError(f"HJ 212 gateway {self._addr}: {exc}") from exc
+                continue
+            if self._matcher is None:
+                continue
             key = self._matcher.answers(line + b"\r\n")
             if key is None or self._owed[key] <= 0:
                 self.bad_replies += 1

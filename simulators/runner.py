@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from simulators.clocks import Backfill, Clock
+from simulators.hj212 import DataLogger
 from simulators.links import Hj212TcpLink, Link, LinkError, MqttLink, Pending, ReplyMatcher
 from simulators.payloads import (
     Hj212Encoder,
@@ -96,7 +97,8 @@ def link_factory(host: str, port: int, *, username: str | None = None,
             if gateway is None:
                 raise LinkError(f"{spec.name} speaks HJ 212 over TCP: no gateway configured "
                                 "(EMS_SIM_GATEWAY_PORT)")
-            return Hj212TcpLink(*gateway, matcher=replies(spec.mn) if replies else None)
+            return Hj212TcpLink(*gateway, matcher=replies(spec.mn) if replies else None,
+                                logger=DataLogger())
         if device_passwords is not None:
             # a device's client id is its MN: the broker binds each device to it (core.broker)
             return MqttLink(host, port, spec.mn, username=spec.mn,

@@ -83,9 +83,7 @@ def test_dynsec_config_names_each_device_topic_and_service_right() -> None:
         "service-ingest": [("subscribePattern", "emissions/#"),
                            ("publishClientReceive", "emissions/#"),
                            ("subscribePattern", "hj212/#"),
-                           ("publishClientReceive", "hj212/#"),
-                           ("subscribePattern", "$share/ingest/emissions/#"),
-                           ("subscribePattern", "$share/ingest/hj212/#")]}
+                           ("publishClientReceive", "hj212/#")]}
 
 
 def test_dynsec_password_matches_mosquitto_ctrl() -> None:
@@ -245,7 +243,7 @@ def test_devices_publish_only_to_their_own_topics(broker: Mosquitto, setup: Setu
     other_mn = _device(setup, "E0002", "G1")
     ingest = Client(broker.port, "ingest", setup.services["ingest"])
     clients.append(ingest)
-    ingest.subscribe("$share/ingest/emissions/#", "$share/ingest/hj212/#")
+    ingest.subscribe("emissions/#", "hj212/#")
     refused = ["emissions/E0002/G1",  # another enterprise
                "emissions/E0001/G2",  # another outlet of its own enterprise
                f"hj212/{other_mn}",  # another device's HJ 212 topic

@@ -272,7 +272,7 @@ def upload(fleet: Fleet, i: int, minute: int, **kw: object) -> tuple[str, bytes]
 def test_frames_on_hj212_topics_are_stored_like_readings(
         services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
     start_ingester(services)
-    assert "$share/ingest/hj212/#" in services.log("ingest")
+    assert "hj212/#" in services.log("ingest")
     sim = fleet.outlets[0]
     topic, realtime = upload(fleet, 0, 0, values={"so2": 23.1, "nox": 41.0, "o2": 7.9},
                              flags={"nox": "M"})
@@ -361,12 +361,15 @@ def test_split_upload_survives_an_ingester_killed_between_its_parts(
     assert all(fleet.passwords[fleet.outlets[0].device] not in r["segment"] for r in part_rows)
 
 
-def test_split_uploads_complete_when_two_ingesters_share_their_parts(
+def test_split_uploads_complete_with_two_partitioned_ingesters(
         services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
-    start_ingester(services, name="ingest-a", EMS_INGEST_CLIENT_ID="ingest-a")
-    start_ingester(services, name="ingest-b", EMS_INGEST_CLIENT_ID="ingest-b")
+    start_ingester(services, name="ingest-a", EMS_INGEST_CLIENT_ID="ingest-a",
+                   EMS_INGEST_PARTITION="1/2")
+    start_ingester(services, name="ingest-b", EMS_INGEST_CLIENT_ID="ingest-b",
+                   EMS_INGEST_PARTITION="2/2")
     uploads = [split_upload(fleet, minute) for minute in range(10)]
-    # All first parts, then all second parts, then all third: the broker deals them out.
+    # All first parts, then all second parts, then all third: one device's parts all reach the
+    # ingester of its enterprise's partition.
     publisher.publish_all([u[k] for k in range(3) for u in uploads])
     n = len(fleet.outlets[0].levels)
     wait_until(lambda: store.count("reading") == 10 * n, what="every upload complete")
@@ -374,7 +377,6 @@ def test_split_uploads_complete_when_two_ingesters_share_their_parts(
     services.stop_all()
     stored = [int(line.split(";")[1].split()[0]) for name in ("ingest-a", "ingest-b")
               for line in services.log(name).splitlines() if "readings stored" in line]
-    assert all(count > 0 for count in stored), f"both ingesters complete uploads: {stored}"
     assert sum(stored) >= 10 * n  # each upload completed at least once (twice is harmless)
     assert store.count("reading") == 10 * n
 

@@ -172,8 +172,10 @@ def test_sigkill_mid_stream_then_restart_stores_every_reading_once(
 
 def test_two_ingesters_share_the_stream_and_store_each_reading_once(
         services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
-    start_ingester(services, name="ingest-a", EMS_INGEST_CLIENT_ID="ingest-a")
-    start_ingester(services, name="ingest-b", EMS_INGEST_CLIENT_ID="ingest-b")
+    start_ingester(services, name="ingest-a", EMS_INGEST_CLIENT_ID="ingest-a",
+                   EMS_INGEST_PARTITION="1/2")
+    start_ingester(services, name="ingest-b", EMS_INGEST_CLIENT_ID="ingest-b",
+                   EMS_INGEST_PARTITION="2/2")
     messages = stream(fleet, range(0, 200))
     total = n_values(fleet, messages)
     publisher.publish_all(messages)

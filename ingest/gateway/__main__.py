@@ -10,7 +10,9 @@ import threading
 from core.logs import setup_logging
 from core.registry import load_registry
 from core.standards import load_standards
+from core.store import store_from_settings
 from ingest.gateway.forwarder import Forwarder
+from ingest.gateway.healer import Healer
 from ingest.gateway.server import GatewayServer
 from ingest.gateway.settings import GatewaySettings
 
@@ -43,8 +45,22 @@ def main() -> None:
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    healer = None
+    if settings.gateway_heal:
+        healer = Healer(store=store_from_settings(settings), registry=registry,
+                        peers=server.peers, scan_s=settings.gateway_heal_scan_s,
+                        lookback_min=settings.gateway_heal_lookback_min,
+                        grace_min=settings.gateway_heal_grace_min,
+                        min_interval_s=settings.gateway_heal_min_interval_s,
+                        max_minutes=settings.gateway_heal_max_minutes,
+                        answer_timeout_s=settings.gateway_heal_answer_timeout_s,
+                        max_attempts=settings.gateway_heal_max_attempts,
+                        settle_s=min(10.0, settings.gateway_heal_scan_s))
+        server.on_interaction = healer.on_interaction
     forwarder.start()
     server.start()
+    if healer is not None:
+        healer.start()
     log.info("gateway listening on %s:%d for %d devices; forwarding to hj212/{MN} on %s:%d",
              settings.gateway_host, server.port, len(registry.devices), settings.mqtt_host,
              settings.mqtt_port)
@@ -55,6 +71,8 @@ def main() -> None:
             server.stop()
             sys.exit(1)
     log.info("stopping")
+    if healer is not None:
+        healer.stop()
     server.stop()
     forwarder.stop()
     log.info("gateway stopped")

@@ -24,3 +24,11 @@ FORWARDED = Counter("gateway_forwarded", "Frames acknowledged by the broker")
 UNCONFIRMED = Counter("gateway_unconfirmed",
                       "Frames the broker did not acknowledge or accept in time (no answer sent)")
 ACKED = Counter("gateway_acked", "Replies (9014 data, 9013 notice) sent to devices")
+HISTORY_REQUESTS = Counter("gateway_history_requests",
+                           "History requests (CN 2051 BeginTime/EndTime) sent to data loggers")
+HISTORY_MINUTES_ASKED = Counter("gateway_history_minutes_asked",
+                                "Missing minutes asked for in history requests")
+HISTORY_MINUTES_RECOVERED = Counter("gateway_history_minutes_recovered",
+                                    "Asked-for minutes found stored after the request")
+HISTORY_OUTCOMES = Counter("gateway_history_outcomes", "How history requests ended",
+                           ["outcome"])  # done, no_data, refused, failed, unanswered

@@ -19,6 +19,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Final
 
 import paho.mqtt.client as mqtt
@@ -35,6 +36,7 @@ from ingest.gateway.admission import (
 )
 from ingest.gateway.forwarder import Forwarder
 from ingest.gateway.framing import FrameSplitter, Split
+from ingest.gateway.healer import Peer
 from ingest.hj212 import Packet
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,9 @@ class GatewayServer:
         self._accepter: threading.Thread | None = None
         self._lock = threading.Lock()
         self._connections: dict[int, _Connection] = {}
+        self._peers: dict[str, Peer] = {}  # MN -> its connection, from its admitted frames
+        # Told of every interaction frame (9011/9012 answers to history requests), if set.
+        self.on_interaction: Callable[[bytes], None] | None = None
 
     @property
     def port(self) -> int:
@@ -142,9 +147,20 @@ class GatewayServer:
         metrics.CONNECTIONS_OPEN.inc()
         conn.thread.start()
 
+    def peers(self) -> dict[str, Peer]:
+        """The devices connected now, each with what a request to it needs (gap healing)."""
+        with self._lock:
+            return dict(self._peers)
+
+    def seen(self, packet: Packet, conn: _Connection) -> None:
+        with self._lock:
+            self._peers[packet.mn] = Peer(conn, packet.pw or "", packet.st or "32")
+
     def forget(self, conn: _Connection) -> None:
         with self._lock:
             self._connections.pop(id(conn), None)
+            for mn in [mn for mn, p in self._peers.items() if p.line is conn]:
+                del self._peers[mn]
         metrics.CONNECTIONS_OPEN.dec()
 
 
@@ -157,7 +173,13 @@ class _Connection:
         self.peer = peer
         self.splitter = FrameSplitter(server.max_frame_bytes)
         self.frames = 0
+        self._send_lock = threading.Lock()  # replies and the healer's requests
         self.thread = threading.Thread(target=self.run, name=f"gateway-{peer}", daemon=True)
+
+    def send(self, data: bytes) -> None:
+        """Write whole frames; safe from any thread."""
+        with self._send_lock:
+            self.sock.sendall(data)
 
     def shut(self) -> None:
         """Wake the thread out of its read (from another thread)."""
@@ -220,8 +242,11 @@ class _Connection:
                 server.warn(verdict.reason, "frame from %s refused (%s): %s", self.peer,
                             verdict.reason, verdict.detail)
                 continue
+            server.seen(verdict.packet, self)
             if not verdict.forward:
                 metrics.INTERACTION_FRAMES.inc()
+                if server.on_interaction is not None:
+                    server.on_interaction(frame)
                 continue
             info = server.forwarder.publish(verdict.topic, frame)
             sent.append((verdict.packet, info, time.monotonic() + server.publish_timeout_s))
@@ -235,5 +260,5 @@ class _Connection:
             metrics.FORWARDED.inc()
             reply = reply_for(packet)
             if reply is not None:
-                self.sock.sendall(reply)
+                self.send(reply)
                 metrics.ACKED.inc()

@@ -26,3 +26,16 @@ class GatewaySettings(CommonSettings):
     gateway_window_frames: int = 50
     gateway_max_inflight: int = 1000  # QoS 1 publishes on the wire awaiting PUBACK
     gateway_metrics_port: int = 0  # Prometheus /metrics on this port; 0 = off
+    # Gap healing (ingest/gateway/healer.py): minutes missing from the store for a connected
+    # data logger are asked for again with HJ 212 history requests (hj212.md §8.1).
+    gateway_heal: bool = True
+    gateway_heal_scan_s: float = 60.0  # how often connected devices are checked for gaps
+    gateway_heal_lookback_min: int = 24 * 60  # how far back missing minutes are looked for
+    # Minutes younger than this are not missing yet (still on their way).
+    gateway_heal_grace_min: int = 5
+    # At most one history request per device per this many seconds (the rate limit).
+    gateway_heal_min_interval_s: float = 300.0
+    gateway_heal_max_minutes: int = 60  # minutes asked for in one request, at most
+    gateway_heal_answer_timeout_s: float = 60.0  # a request without 9012 by then: unanswered
+    gateway_heal_max_attempts: int = 3  # a minute still missing after this many requests is
+    # given up on (the logger does not have it)
