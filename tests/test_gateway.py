@@ -146,7 +146,7 @@ def test_device_gets_its_replies_and_its_readings_reach_influxdb(
         assert (reply.cn, reply.st, reply.flag, reply.mn, reply.qn) == (
             "9014", "91", 4, fleet.outlets[0].device, qn_of(f))
     hourly = upload(fleet, 0, 0, cn="2061", qn="20990101000000001")
-    bad = upload(fleet, 0, 10, flags={"so2": "P"})  # forwarded; the ingester rejects one value
+    bad = upload(fleet, 0, 10, flags={"so2": "X"})  # forwarded; the ingester rejects one value
     no_ack = upload(fleet, 0, 11, flag=4)
     sim = fleet.outlets[0]
     heartbeat = encode_frame(f"QN=20990101000000002;ST=31;CN=9015;PW={fleet.passwords[sim.device]}"

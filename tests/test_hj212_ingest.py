@@ -148,7 +148,7 @@ def bad_crc(frame: bytes) -> bytes:
     ("hj212/MNG1", gas({"so2": -1.0}), ["negative"]),
     ("hj212/MNG1", gas({"o2": 26.0}), ["out_of_range"]),
     ("hj212/MNG1", gas({"so2": 1.0, "cod": 5.0}, st="31"), ["wrong_medium"]),
-    ("hj212/MNG1", gas(flags={"so2": "P"}), ["bad_flag"]),  # 2005: power failure
+    ("hj212/MNG1", gas(flags={"so2": "P"}), []),  # 2005: power failure, stored as invalid
     ("hj212/MNG1", gas(flags={"so2": "X"}), ["bad_flag"]),
     ("hj212/MNG1", raw(HEAD + "DataTime=20251126180000;a21026-Rtd=1;zz999-Rtd=2&&"),
      ["unknown_pollutant"]),
