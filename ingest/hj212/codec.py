@@ -47,6 +47,8 @@ VERSIONS: Final[dict[int, int]] = {0: 2005, 1: 2017, 2: 2025}
 # Facility status upload: ``SBxxx-RS`` items (hj212.md §8.1, §12).
 STATE_CN: Final = "2021"
 STATE_SUFFIX: Final = "RS"
+# Suffixes of facility codes, not factor codes: running state and daily run time (CN 2041).
+FACILITY_SUFFIXES: Final = frozenset({STATE_SUFFIX, "RT"})
 # Which suffix carries the reading of each data upload (hj212.md §8.1, §12).
 PRIMARY_SUFFIX: Final[dict[str, str]] = {"2011": "Rtd", "2051": "Avg", "2061": "Avg", "2031": "Avg"}
 # Numeric suffixes and the name of their group in ``Packet.groups`` (hj212.md §12).
@@ -266,8 +268,9 @@ class _CpReader:
                     continue
                 key = key_of.get(code)
                 if key is None:
-                    if suffix == STATE_SUFFIX:  # a facility, not a factor (hj212.md §12)
-                        self.states[code] = value.strip()
+                    if suffix in FACILITY_SUFFIXES:  # a facility, not a factor (hj212.md §12)
+                        if suffix == STATE_SUFFIX:
+                            self.states[code] = value.strip()
                         continue
                     key = self._resolve(code)
                     if key is None:
