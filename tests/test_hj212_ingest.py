@@ -142,7 +142,8 @@ def test_running_states_of_cn_2021(body: str, lines: list[tuple[str, int]],
 
 def test_encoded_running_states_round_trip() -> None:
     frame = encode_states({"SB1": 1, "SB12": 0}, mn="MNG1", pw="pw-g1", data_time=T, flag=5)
-    assert b"CN=2021" in frame and b"SB1-RS=1;SB12-RS=0" in frame
+    assert b"CN=2021" in frame
+    assert b"SB1-RS=1;SB12-RS=0" in frame
     out = parser().parse("hj212/MNG1", frame, NOW_MS)
     assert out.rejections == []
     assert [line.split(" ")[1] for line in out.lines] == ["state=1i", "state=0i"]
