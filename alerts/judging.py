@@ -21,7 +21,9 @@ count), and writes:
   (compliance-rules.md §1.6, working definitions; O2 and parameters are not counted).
 
 Every write is an overwrite of the same points (same tags and times), so judging a range again
-(late data, a second scheduler) replaces its verdicts instead of adding to them.
+(late data, a second scheduler) replaces its verdicts instead of adding to them. Re-judging old
+hours that received late data (``alerts.late``) passes ``days_until_s``: their days are then
+judged whole up to that time (hours judged before it are stored), not cut at the range's end.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ class RangeReport:
     minutes: int  # minute values read
     hour_points: int  # hourly verdicts written
     days: tuple[tuple[int, int], ...]  # local days re-judged
-    table: HourTable  # the stored hours of those days, up to end_s
+    table: HourTable  # the stored hours of those days, up to days_end_s
+    days_end_s: int  # the days were judged up to here (end_s, or further with days_until_s)
     fetch_s: float
     judge_s: float
     write_s: float
@@ -97,7 +100,7 @@ class RangeReport:
 def judge_hours_range(
     store: InfluxStore, registry: Registry | SeriesPlan, start_ms: int, end_ms: int,
     now_ms: int, settings: AlertSettings, should_stop: Callable[[], bool] | None = None,
-    on_minutes: Callable[[Minutes], None] | None = None,
+    on_minutes: Callable[[Minutes], None] | None = None, days_until_s: int | None = None,
 ) -> RangeReport:
     """Judge the completed hours of ``[start_ms, end_ms)`` and re-judge the days they touch.
 
@@ -135,10 +138,12 @@ def judge_hours_range(
     t0 = time.perf_counter()
     tz = ZoneInfo(settings.timezone)
     days = day_bounds(start_s, end_s, tz)
-    table = read_hours(store, plan, days[0][0], end_s) if days else empty(start_s, end_s)
-    write(results, day_lines(plan, table, days, end_s, tz))
-    return RangeReport(start_s, end_s, n_minutes, n_points, tuple(days), table, fetch_s,
-                       judge_s, write_s, time.perf_counter() - t0)
+    bound = end_s if days_until_s is None or not days else min(
+        max(end_s, days_until_s), days[-1][1])
+    table = read_hours(store, plan, days[0][0], bound) if days else empty(start_s, end_s)
+    write(results, day_lines(plan, table, days, bound, tz))
+    return RangeReport(start_s, end_s, n_minutes, n_points, tuple(days), table, bound,
+                       fetch_s, judge_s, write_s, time.perf_counter() - t0)
 
 
 def write(results: ResultStore, lines: list[str]) -> None:
