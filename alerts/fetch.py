@@ -8,6 +8,12 @@ overlaps it. InfluxDB 1.x's CSV output is no faster to produce and 2.5 times lar
 repeat on every row), so JSON it is. InfluxDB encodes one query on one core: splitting the
 pollutants over ``parallel`` concurrent queries (``alerts_fetch_parallel``) let it use two,
 7.1 s -> 3.6 s for the hour of 1.08 million values of the scale target.
+
+Minute data (``reading``) and real-time instants (``realtime``, HJ 212 CN 2011) are read by the
+same query (InfluxQL reads several measurements in one FROM, one series per measurement and tag
+set) and combined by ``alerts.realtime.judged_minutes``: an outlet's minute data where it has
+some in the hour, else the per-interval means of its instants. What tells whether an outlet is
+silent (``last_readings``, ``outlet_reading``) or an hour changed (``count_readings``) reads both.
 """
 
 from __future__ import annotations
@@ -21,10 +27,15 @@ import numpy as np
 
 from alerts.compliance import FLAG_N, Minutes
 from alerts.plan import SeriesPlan
+from alerts.realtime import judged_minutes
 from core.results import quote
 from core.store import InfluxStore
 
 GROUP_TAGS = 'GROUP BY "enterprise", "outlet", "pollutant"'
+MINUTE_DATA = "reading"
+REALTIME = "realtime"
+# Both measurements of judged data, for one query (both live in the raw retention policy).
+DATA_FROM = f'"{MINUTE_DATA}", "{REALTIME}"'
 
 
 def pollutant_filter(plan: SeriesPlan, pollutants: Sequence[str] | None = None) -> str:
@@ -55,35 +66,54 @@ def fetch_minutes(store: InfluxStore, plan: SeriesPlan, start_s: int, end_s: int
     ``parallel`` concurrent queries (one per group of pollutants)."""
     groups = pollutant_groups(plan, parallel)
     if len(groups) <= 1:
-        return _fetch(store, plan, plan.pollutants, start_s, end_s)
-    with ThreadPoolExecutor(len(groups), thread_name_prefix="fetch") as pool:
-        parts = list(pool.map(lambda g: _fetch(store, plan, g, start_s, end_s), groups))
+        minutes, realtime = _fetch(store, plan, plan.pollutants, start_s, end_s)
+    else:
+        with ThreadPoolExecutor(len(groups), thread_name_prefix="fetch") as pool:
+            parts = list(pool.map(lambda g: _fetch(store, plan, g, start_s, end_s), groups))
+        minutes, realtime = (_concat([p[k] for p in parts]) for k in (0, 1))
+    return judged_minutes(minutes, realtime, plan.outlet_of, plan.spec.interval_s)
+
+
+def _concat(parts: list[Minutes]) -> Minutes:
     return Minutes(*(np.concatenate([getattr(m, f) for m in parts])
                      for f in ("series", "ts_s", "value", "flag")))
 
 
+class _Rows:
+    """Columns of one measurement's rows as they stream in."""
+
+    def __init__(self) -> None:
+        self.series: list[int] = []
+        self.ts: list[int] = []
+        self.values: list[float | None] = []
+        self.flags: list[str | None] = []
+
+    def minutes(self) -> Minutes:
+        values = self.values
+        value = np.array([math.nan if v is None else v for v in values], dtype=np.float64) \
+            if None in values else np.array(values, dtype=np.float64)
+        return Minutes(np.array(self.series, dtype=np.int32), np.array(self.ts, dtype=np.int64),
+                       value, _flag_codes(self.flags))
+
+
 def _fetch(store: InfluxStore, plan: SeriesPlan, pollutants: Sequence[str], start_s: int,
-           end_s: int) -> Minutes:
-    q = (f'SELECT "value", "flag" FROM "reading" WHERE {time_range(start_s, end_s)} '
+           end_s: int) -> tuple[Minutes, Minutes]:
+    """(minute data, real-time instants) of the pollutants' series in the range."""
+    q = (f'SELECT "value", "flag" FROM {DATA_FROM} WHERE {time_range(start_s, end_s)} '
          f"AND {pollutant_filter(plan, pollutants)} {GROUP_TAGS}")
-    series: list[int] = []
-    ts: list[int] = []
-    values: list[float | None] = []
-    flags: list[str | None] = []
+    minute, instant = _Rows(), _Rows()
     for s in store.query_stream(q, epoch="s"):
         i = plan.index.get((s.tags.get("enterprise", ""), s.tags.get("outlet", ""),
                             s.tags.get("pollutant", "")))
         if i is None or not s.values:
             continue
+        rows = instant if s.name == REALTIME else minute
         t_col, v_col, f_col = zip(*s.values, strict=True)
-        series.extend([i] * len(t_col))
-        ts.extend(t_col)
-        values.extend(v_col)
-        flags.extend(f_col)
-    value = np.array([math.nan if v is None else v for v in values], dtype=np.float64) \
-        if None in values else np.array(values, dtype=np.float64)
-    return Minutes(np.array(series, dtype=np.int32), np.array(ts, dtype=np.int64), value,
-                   _flag_codes(flags))
+        rows.series.extend([i] * len(t_col))
+        rows.ts.extend(t_col)
+        rows.values.extend(v_col)
+        rows.flags.extend(f_col)
+    return minute.minutes(), instant.minutes()
 
 
 def _flag_codes(flags: list[str | None]) -> np.ndarray:
@@ -104,13 +134,13 @@ def count_readings(store: InfluxStore, plan: SeriesPlan, start_s: int, end_s: in
     A cheap fingerprint (InfluxDB counts without sending the values): when an hour's count has
     not changed since it was judged, no late data arrived and it need not be judged again.
     """
-    q = (f'SELECT count("value") FROM "reading" WHERE {time_range(start_s, end_s)} '
+    q = (f'SELECT count("value") FROM {DATA_FROM} WHERE {time_range(start_s, end_s)} '
          f"AND {pollutant_filter(plan)} GROUP BY time(1h) fill(0)")
     out = {h: 0 for h in range(start_s, end_s, 3600)}
-    for s in store.query(q, epoch="s"):
+    for s in store.query(q, epoch="s"):  # one series per measurement
         for t, n in s.values:
             if int(t) in out:
-                out[int(t)] = int(n or 0)
+                out[int(t)] += int(n or 0)
     return out
 
 
@@ -118,7 +148,7 @@ def last_readings(store: InfluxStore, plan: SeriesPlan, start_ms: int, end_ms: i
                   ) -> dict[tuple[str, str], int]:
     """Per (enterprise, outlet): the time (ms) of its latest reading of one of its own series
     in ``[start_ms, end_ms)``."""
-    q = (f'SELECT last("value") FROM "reading" WHERE time >= {int(start_ms)}ms '
+    q = (f'SELECT last("value") FROM {DATA_FROM} WHERE time >= {int(start_ms)}ms '
          f"AND time < {int(end_ms)}ms AND {pollutant_filter(plan)} {GROUP_TAGS}")
     out: dict[tuple[str, str], int] = {}
     for s in store.query(q, epoch="ms"):
@@ -135,13 +165,13 @@ def outlet_reading(store: InfluxStore, plan: SeriesPlan, enterprise: str, outlet
     own = sorted(p for e, o, p in plan.keys if (e, o) == (enterprise, outlet))
     if not own:
         return None
-    q = (f'SELECT {which}("value") FROM "reading" WHERE "enterprise" = {quote(enterprise)} '
+    q = (f'SELECT {which}("value") FROM {DATA_FROM} WHERE "enterprise" = {quote(enterprise)} '
          f'AND "outlet" = {quote(outlet)} AND {time_condition} '
          f'AND "pollutant" =~ /^({"|".join(own)})$/')
-    for s in store.query(q, epoch="ms"):
-        for row in s.values:
-            return int(row[0])
-    return None
+    times = [int(row[0]) for s in store.query(q, epoch="ms") for row in s.values[:1]]
+    if not times:
+        return None
+    return min(times) if which == "first" else max(times)
 
 
 def series_condition(keys: Iterable[tuple[str, str, str]]) -> str:

@@ -32,7 +32,9 @@ Stop evidence (marks, running state, process data) is read once per range by
 ``alerts.evidence.read_stops`` for the days the range touches, and given to the engine.
 
 Every write is an overwrite of the same points (same tags and times), so judging a range again
-(late data, a second scheduler) replaces its verdicts instead of adding to them.
+(late data, a second scheduler) replaces its verdicts instead of adding to them. Re-judging old
+hours that received late data (``alerts.late``) passes ``days_until_s``: their days are then
+judged whole up to that time (hours judged before it are stored), not cut at the range's end.
 """
 
 from __future__ import annotations
@@ -99,7 +101,8 @@ class RangeReport:
     minutes: int  # minute values read
     hour_points: int  # hourly verdicts written
     days: tuple[tuple[int, int], ...]  # local days re-judged
-    table: HourTable  # the stored hours of those days, up to end_s
+    table: HourTable  # the stored hours of those days, up to days_end_s
+    days_end_s: int  # the days were judged up to here (end_s, or further with days_until_s)
     fetch_s: float
     judge_s: float
     write_s: float
@@ -113,7 +116,7 @@ class RangeReport:
 def judge_hours_range(
     store: InfluxStore, registry: Registry | SeriesPlan, start_ms: int, end_ms: int,
     now_ms: int, settings: AlertSettings, should_stop: Callable[[], bool] | None = None,
-    on_minutes: Callable[[Minutes], None] | None = None,
+    on_minutes: Callable[[Minutes], None] | None = None, days_until_s: int | None = None,
 ) -> RangeReport:
     """Judge the completed hours of ``[start_ms, end_ms)`` and re-judge the days they touch.
 
@@ -129,7 +132,7 @@ def judge_hours_range(
     step = settings.alerts_query_hours * HOUR_S
     tz = ZoneInfo(settings.timezone)
     days = day_bounds(start_s, end_s, tz)
-    stops = read_stops(store, plan, days[0][0], end_s, tz) if days else Stops.none()
+    stops = read_stops(store, plan, days[0][0], days[-1][1], tz) if days else Stops.none()
     n_minutes = n_points = 0
     fetch_s = judge_s = write_s = 0.0
     for a in range(start_s, end_s, step):
@@ -154,10 +157,12 @@ def judge_hours_range(
         n_points += len(lines)
     t0 = time.perf_counter()
     days = day_bounds(start_s, end_s, tz)  # should_stop may have cut the range
-    table = read_hours(store, plan, days[0][0], end_s) if days else empty(start_s, end_s)
-    write(results, day_lines(plan, table, days, end_s, tz, stops))
-    return RangeReport(start_s, end_s, n_minutes, n_points, tuple(days), table, fetch_s,
-                       judge_s, write_s, time.perf_counter() - t0)
+    bound = end_s if days_until_s is None or not days else min(
+        max(end_s, days_until_s), days[-1][1])
+    table = read_hours(store, plan, days[0][0], bound) if days else empty(start_s, end_s)
+    write(results, day_lines(plan, table, days, bound, tz, stops))
+    return RangeReport(start_s, end_s, n_minutes, n_points, tuple(days), table, bound,
+                       fetch_s, judge_s, write_s, time.perf_counter() - t0)
 
 
 def write(results: ResultStore, lines: list[str]) -> None:

@@ -10,9 +10,15 @@ A pass at time ``now`` (``H`` = start of the current, incomplete hour):
    ``alerts_catchup_hours`` before H are never judged (logged once per pass);
 3. re-judges the window ``[H - alerts_rejudge_hours, H)``, so late data counts. With a
    ``PassState`` (the long-running scheduler keeps one), an hour of the window that this process
-   already judged is skipped while InfluxDB's count of its readings is unchanged: no late data
-   arrived. ``python -m alerts once`` has no state and always re-judges the window;
-4. maintains ``data_gap`` alerts; each segment also maintains the status-run alerts
+   already judged is skipped while InfluxDB's count of its readings is unchanged and no late
+   mark is pending for it. ``python -m alerts once`` has no state and always re-judges it;
+4. late data (``core.late``, ``alerts.late``): every hour back to ``alerts_late_hours`` (the
+   ingester's staleness horizon) that received data after it was over has a pending mark. Those
+   before the catch-up start are judged again first, in runs of consecutive hours, with their
+   days judged whole and their alerts derived (an exceedance hidden in a logger's back-filled
+   buffer raises its alert); those later are judged by steps 2-3 anyway. Once all is judged,
+   the marks are settled (``judged_ms``). A pass that stops before leaves them pending;
+5. maintains ``data_gap`` alerts; each segment also maintains the status-run alerts
    (``unexplained_high_o2``, ``invalid_hour_over_limit``, ``alerts.status_alerts``) and the
    day exceedances of its completed local days (``alerts.dayalerts``).
 
@@ -34,6 +40,7 @@ from alerts.dayalerts import maintain_day_alerts
 from alerts.fetch import count_readings, last_readings
 from alerts.gaps import GapFinder, maintain_gaps
 from alerts.judging import floor_hour_s, judge_hours_range
+from alerts.late import pending_marks, runs, settle
 from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
 from alerts.status_alerts import maintain_status_alerts
@@ -61,6 +68,7 @@ class PassReport:
     alerts_written: int = 0
     gaps_written: int = 0
     skipped_hours: int = 0  # re-judge hours skipped: no new readings
+    late_hours: int = 0  # hours before the catch-up start judged again for late data
     stopped: bool = False
     fetch_s: float = 0.0  # reading minutes
     judge_s: float = 0.0  # judging them and formatting the hourly points
@@ -97,12 +105,22 @@ def run_pass(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, now_
         log.info("catching up %d hours from %s", (recent - start) // HOUR_S, utc(start))
     if state is not None and state.fingerprint != plan.fingerprint:
         state.fingerprint, state.counts = plan.fingerprint, {}
+    marks = pending_marks(store, h_now - settings.alerts_late_hours * HOUR_S, h_now)
+    own = {(e, o) for e, o, _ in plan.outlets}
+    dirty = {m.hour_ms // 1000 for m in marks if (m.enterprise, m.outlet) in own}
+    late = runs((h for h in dirty if h < start), settings.alerts_segment_hours)
     counts = count_readings(store, plan, recent, h_now) if recent < h_now else {}
     todo = [h for h in range(recent, h_now, HOUR_S)
-            if state is None or wm is None or h >= wm or state.counts.get(h) != counts[h]]
+            if state is None or wm is None or h >= wm or state.counts.get(h) != counts[h]
+            or h in dirty or late]  # after late runs, the window carries their alerts on
     report.skipped_hours = (h_now - recent) // HOUR_S - len(todo)
     if todo:
         segments.append((todo[0], h_now))
+    for a, b in late:
+        if not _segment(store, plan, settings, a, b, now_ms, report, should_stop, start):
+            report.stopped = True
+            return _done(report, t0)
+        report.late_hours += (b - a) // HOUR_S
     for a, b in segments:
         if not _segment(store, plan, settings, a, b, now_ms, report, should_stop):
             report.stopped = True
@@ -111,6 +129,7 @@ def run_pass(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, now_
             results.set_watermark(job, b * 1000)
             wm = b
         report.watermark_ms = wm * 1000
+    settle(store, marks)
     if state is not None:
         state.counts = {h: n for h, n in {**state.counts, **counts}.items() if h >= recent}
     report.gaps_written += maintain_gaps(store, plan, now_ms, settings).written
@@ -118,13 +137,15 @@ def run_pass(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, now_
 
 
 def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: int, b: int,
-             now_ms: int, report: PassReport, should_stop: Callable[[], bool] | None) -> bool:
-    """Judge hours ``[a, b)``, their days and alerts; False when stopped before the end."""
+             now_ms: int, report: PassReport, should_stop: Callable[[], bool] | None,
+             days_until_s: int | None = None) -> bool:
+    """Judge hours ``[a, b)``, their days (up to ``days_until_s`` when later than b: hours
+    judged before) and alerts; False when stopped before the end."""
     lookback_ms = settings.alerts_catchup_hours * HOUR_S * 1000
     finder = GapFinder(plan, settings.alerts_gap_minutes * 60,
                        last_readings(store, plan, a * 1000 - lookback_ms, a * 1000))
     rr = judge_hours_range(store, plan, a * 1000, b * 1000, now_ms, settings, should_stop,
-                           finder.feed)
+                           finder.feed, days_until_s)
     report.hours += rr.hours
     report.minutes += rr.minutes
     report.hour_points += rr.hour_points
@@ -135,7 +156,7 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
     if rr.end_s < b:
         return False
     t0 = time.perf_counter()
-    ar = maintain_hour_alerts(store, plan, rr.table, a, b, rr.days, settings)
+    ar = maintain_hour_alerts(store, plan, rr.table, a, rr.days_end_s, rr.days, settings)
     report.alerts_written += ar.written
     report.alerts_written += maintain_status_alerts(store, plan, rr.table, a, b).written
     report.alerts_written += maintain_day_alerts(store, plan, rr.days, rr.end_s).written

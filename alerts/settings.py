@@ -19,6 +19,9 @@ class AlertSettings(CommonSettings):
     alerts_rejudge_hours: Annotated[int, Field(ge=1)] = 3
     # After downtime, missed hours are judged back to at most this many hours before now.
     alerts_catchup_hours: Annotated[int, Field(ge=1)] = 72
+    # Hours that received data late (core.late) are judged again back to this many hours
+    # before now: the ingester's staleness horizon (EMS_INGEST_MAX_AGE_S, 7 days by default).
+    alerts_late_hours: Annotated[int, Field(ge=1)] = 7 * 24
     # Catch-up proceeds in segments of this many hours (hours, days, alerts, then watermark);
     # each segment reads its minutes in queries of alerts_query_hours hours.
     alerts_segment_hours: Annotated[int, Field(ge=1)] = 6

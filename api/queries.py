@@ -62,8 +62,12 @@ class Scope:
         return " AND ".join(conds)
 
 
-def readings_query(scope: Scope, tr: TimeRange, page: Page) -> str:
-    return ('SELECT "outlet", "pollutant", "value", "flag" FROM "reading"'
+def readings_query(scope: Scope, tr: TimeRange, page: Page, measurement: str = "reading"
+                   ) -> str:
+    """Minute data (``reading``) or HJ 212 real-time instants (``realtime``)."""
+    if measurement not in ("reading", "realtime"):
+        raise ValueError(measurement)
+    return (f'SELECT "outlet", "pollutant", "value", "flag" FROM "{measurement}"'
             + where(scope.conditions(), tr.influxql()) + paged(page))
 
 

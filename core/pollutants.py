@@ -102,6 +102,12 @@ DATA_FLAGS: dict[str, str] = {
     "T": "above measuring range",
     "B": "communication fault",
 }
+# HJ/T 212-2005 flags that HJ 212-2017 dropped (hj212.md §11.2, [S]): accepted and stored as
+# sent, never valid (only N is), so that a 2005 logger's power failure counts as invalid data
+# (compliance-rules.md §1.4) instead of vanishing as a refused value.
+LEGACY_FLAGS: dict[str, str] = {"P": "power failure (HJ/T 212-2005)"}
+# Every flag letter a reading may be stored with.
+STORED_FLAGS: frozenset[str] = frozenset(DATA_FLAGS) | frozenset(LEGACY_FLAGS)
 VALID_FLAG = "N"
 OVER_RANGE_FLAG = "T"
 STOPPED_FLAG = "F"

@@ -29,7 +29,7 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
-from core.pollutants import BY_KEY, DATA_FLAGS, Medium
+from core.pollutants import BY_KEY, STORED_FLAGS, Medium
 from core.registry import ID_RE, Registry
 
 
@@ -60,6 +60,7 @@ class Reason(StrEnum):
     # HJ 212 specific reasons are the codec's own codes (bad_crc, bad_length, ...), plus:
     BAD_PASSWORD = "bad_password"
     UNSUPPORTED_COMMAND = "unsupported_command"  # a CN that carries no readings (hj212.md §8)
+    BAD_STATE = "bad_state"  # a facility running state (SBxxx-RS) outside 0-5 (hj212.md §12)
     STORE_REJECTED = "store_rejected"
     PARSER_ERROR = "parser_error"  # a parser raised (a bug): the message is kept as rejected
 
@@ -90,6 +91,22 @@ class DeviceAggregate(NamedTuple):
     flag: str
 
 
+class RunningState(NamedTuple):
+    """A treatment facility's running state as a device reported it (HJ 212 CN 2021,
+    ``SBxxx-RS``, hj212.md §8.1, §12): 0 off, 1 running, 2 calibrating, 3 maintenance,
+    4 alarm, 5 blow-back. Evidence of whether the plant operated (compliance-rules.md §1.2)."""
+
+    enterprise: str
+    outlet: str
+    facility: str  # the facility code as sent, e.g. SB1
+    ts_ms: int  # DataTime
+    state: int
+
+
+RUNNING_STATES: dict[int, str] = {0: "off", 1: "running", 2: "calibrating", 3: "maintenance",
+                                  4: "alarm", 5: "blow-back"}
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     reason: str
@@ -118,7 +135,11 @@ class Parsed(NamedTuple):
     before the message is acknowledged; what it returns is stored too, then the message is
     acknowledged (an HJ 212 split upload completes this way, see ``ingest/hj212_ingest.py``).
     ``payload`` is the message as records of it may keep it, when that differs from what was
-    received (an HJ 212 frame with its access password masked).
+    received (an HJ 212 frame with its access password masked). ``realtime``: readings of
+    real-time data (HJ 212 CN 2011), instants kept apart from the minute data of ``readings``
+    (measurement ``realtime``). ``touched``: (enterprise, outlet, time in ms) of what ``lines``
+    hold that judging depends on (running states), so that a late one marks its hour dirty
+    like a late reading does (``core.late``).
     """
 
     readings: list[Reading]
@@ -126,6 +147,8 @@ class Parsed(NamedTuple):
     lines: Sequence[str] = ()
     after_store: Callable[[], Parsed] | None = None
     payload: bytes | None = None
+    realtime: Sequence[Reading] = ()
+    touched: Sequence[tuple[str, str, int]] = ()
 
 
 class Problem(NamedTuple):
@@ -140,7 +163,7 @@ def check_value(key: str, value: object, flag: object, medium: Medium) -> Proble
 
     ``key`` must be in the catalogue and of the outlet's ``medium``; ``value`` a finite number
     (not a bool) within the catalogue's plausible range; ``flag`` an HJ 212-2017 data flag
-    (hj212.md §11.1; 2005-only flags such as ``P`` are refused).
+    (hj212.md §11.1) or the HJ/T 212-2005 ``P`` (power failure, §11.2), stored as invalid.
     """
     pol = BY_KEY.get(key)
     if pol is None:
@@ -158,7 +181,7 @@ def check_value(key: str, value: object, flag: object, medium: Medium) -> Proble
         reason = Reason.NEGATIVE if value < 0 <= pol.min_value else Reason.OUT_OF_RANGE
         return Problem(reason, f"{key}={value} outside [{pol.min_value}, {pol.max_value}] "
                        f"{pol.unit}")
-    if not isinstance(flag, str) or flag not in DATA_FLAGS:
+    if not isinstance(flag, str) or flag not in STORED_FLAGS:
         return Problem(Reason.BAD_FLAG, f"{key} flag {str(flag)[:8]!r} is not an HJ 212 flag")
     return None
 

@@ -5,7 +5,7 @@ the policy of its kind (DESIGN §3.3):
 
 | policy    | measurements                         | kept                                |
 |-----------|--------------------------------------|-------------------------------------|
-| raw       | reading, rejection                   | ``retention_raw_days`` (5 years)    |
+| raw       | reading, realtime, rejection, ...    | ``retention_raw_days`` (5 years)    |
 | results   | hourly, day, daily, alert            | ``retention_results_days`` (0: INF) |
 | forever   | watermark, api_key, mark, web_session_revoked | always (records; state at time 0) |
 
@@ -34,6 +34,9 @@ POLICY_OF: dict[str, str] = {
     # Everything the ingester writes is raw, so that one batch is one write to one policy.
     "hj212_part": RAW,  # parts of split HJ 212 uploads, as received (password masked)
     "device_aggregate": RAW,  # hour and day aggregates the devices report themselves
+    "realtime": RAW,  # HJ 212 real-time values (CN 2011), instants, apart from minute data
+    "running_state": RAW,  # facility running states (HJ 212 CN 2021, SBxxx-RS)
+    "dirty": RAW,  # hours that received data late, and up to which receipt they were judged
     "hourly": RESULTS,
     "day": RESULTS,
     "daily": RESULTS,

@@ -32,15 +32,16 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
 from core import retention
-from core.readings import DeviceAggregate, Reading, Rejection
+from core.readings import DeviceAggregate, Reading, Rejection, RunningState
 from core.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
 PAYLOAD_KEEP_BYTES = 1024  # a rejected payload is stored cut to this size
 # The field that every point of a measurement has, for counting its points.
-COUNTED_FIELD = {"reading": "value", "rejection": "detail", "device_aggregate": "avg",
-                 "hj212_part": "segment"}
+COUNTED_FIELD = {"reading": "value", "realtime": "value", "rejection": "detail",
+                 "device_aggregate": "avg", "hj212_part": "segment", "running_state": "state",
+                 "dirty": "received_ms"}
 
 
 class StoreError(Exception):
@@ -75,6 +76,18 @@ def reading_line(r: Reading) -> str:
     """Line protocol for one reading, time in ns (tags are validated identifiers)."""
     return (f"reading,enterprise={r.enterprise},outlet={r.outlet},pollutant={r.pollutant} "
             f'value={r.value!r},flag="{r.flag}" {r.ts_ms * 1_000_000}')
+
+
+def realtime_line(r: Reading) -> str:
+    """``reading_line`` for the ``realtime`` measurement (HJ 212 CN 2011 instants)."""
+    return (f"realtime,enterprise={r.enterprise},outlet={r.outlet},pollutant={r.pollutant} "
+            f'value={r.value!r},flag="{r.flag}" {r.ts_ms * 1_000_000}')
+
+
+def state_line(s: RunningState) -> str:
+    """Line protocol for a facility running state (tags are validated identifiers)."""
+    return (f"running_state,enterprise={s.enterprise},outlet={s.outlet},facility={s.facility} "
+            f"state={s.state}i {s.ts_ms * 1_000_000}")
 
 
 def aggregate_line(a: DeviceAggregate) -> str:

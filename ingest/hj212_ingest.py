@@ -14,17 +14,24 @@ Checks, in order; each failure rejects the whole message with its reason:
   window as JSON readings.
 
 Then each value, with the rules JSON readings follow (``core.readings.check_value``: catalogue,
-medium of the outlet, finite, plausible range, HJ 212-2017 flag letter; a 2005-only flag such as
-``P`` is ``bad_flag``), and each factor code outside the catalogue is ``unknown_pollutant``.
+medium of the outlet, finite, plausible range, HJ 212-2017 flag letter or the 2005 ``P``, which
+is stored and never valid), and each factor code outside the catalogue is ``unknown_pollutant``.
 
 What is stored (hj212.md §8.1, §12):
 
-- CN 2011 (real-time, ``-Rtd``) and 2051 (minute, ``-Avg``): ``reading`` points at DataTime,
-  which is the measurement time for 2011 and the start of the minute period for 2051;
+- CN 2051 (minute, ``-Avg``): ``reading`` points at DataTime, the start of the minute period;
+- CN 2011 (real-time, ``-Rtd``): ``realtime`` points at DataTime, the measurement instant. A
+  device that sends both must not have one series mixing instants and means (hj212.md §4.3):
+  the scheduler judges the minute data where an outlet sends it, else means of the real-time
+  values (``alerts/realtime.py``);
+- CN 2021 (facility status, ``SBxxx-RS``, hj212.md §8.1, §12): ``running_state`` points, tags
+  enterprise, outlet, facility (``SB1``), field ``state`` (0 off, 1 running, 2 calibrating,
+  3 maintenance, 4 alarm, 5 blow-back; any other value is ``bad_state``), time = DataTime: the
+  evidence of a stopped plant that compliance-rules.md §1.2 asks for;
 - CN 2061 (hour) and 2031 (day): ``device_aggregate`` points (``DeviceAggregate``), time = the
   period start; the device's own means, kept apart from readings so that the service's verdicts
   can be compared with them and never mixed into them;
-- any other CN (parameters, facility status, logs, heartbeats, replies): ``unsupported_command``,
+- any other CN (parameters, run times, logs, heartbeats, replies): ``unsupported_command``,
   so that what devices send and the service does not use is counted and can be looked at.
   Converted values (``-ZsRtd``) of real-time data are not stored: the service converts itself.
 
@@ -45,6 +52,7 @@ from datetime import tzinfo
 from typing import Final
 
 from core.readings import (
+    RUNNING_STATES,
     DeviceAggregate,
     Limits,
     Parsed,
@@ -52,20 +60,24 @@ from core.readings import (
     Reading,
     Reason,
     Rejecter,
+    RunningState,
     check_value,
 )
-from core.registry import MN_RE, Outlet, Registry
-from core.store import StoreRejected, aggregate_line
+from core.registry import ID_RE, MN_RE, Outlet, Registry
+from core.store import StoreRejected, aggregate_line, state_line
 from ingest.hj212 import SHANGHAI, Hj212Error, Packet, Reassembler, parse_segment, unframe
+from ingest.hj212.codec import STATE_CN
 from ingest.hj212_parts import PartStore, part_line
 
 log = logging.getLogger(__name__)
 
 TOPIC_ROOT: Final = "hj212"
 SOURCE: Final = "mqtt-hj212"
-READING_CNS: Final = frozenset({"2011", "2051"})
+REALTIME_CN: Final = "2011"
+READING_CNS: Final = frozenset({REALTIME_CN, "2051"})
 AGGREGATE_PERIODS: Final[dict[str, str]] = {"2061": "hour", "2031": "day"}
-DATA_CNS: Final = READING_CNS | frozenset(AGGREGATE_PERIODS)
+DATA_CNS: Final = READING_CNS | frozenset(AGGREGATE_PERIODS) | {STATE_CN}
+_STATE_TEXTS: Final = frozenset(str(n) for n in RUNNING_STATES)
 # Codec groups (``Packet.groups``) stored with an aggregate, under the same names.
 AGGREGATE_GROUPS: Final = ("min", "max", "cou", "zs_avg", "zs_min", "zs_max")
 
@@ -200,7 +212,11 @@ class Hj212Parser:
             readings = self._readings(packet, outlet, ts_ms, reject)
             if not packet.values and not packet.unknown_codes:
                 reject.whole(Reason.BAD_VALUES, "no values in the data area")
+            if packet.cn == REALTIME_CN:
+                return Parsed([], reject.rejections, realtime=readings)
             return Parsed(readings, reject.rejections)
+        if packet.cn == STATE_CN:
+            return self._states(packet, outlet, ts_ms, reject)
         lines = self._aggregates(packet, outlet, ts_ms, reject)
         if not lines and not reject.rejections:
             reject.whole(Reason.BAD_VALUES, "no values in the data area")
@@ -218,6 +234,21 @@ class Hj212Parser:
                 continue
             readings.append(Reading(outlet.enterprise_id, outlet.id, key, ts_ms, value, flag))
         return readings
+
+    def _states(self, packet: Packet, outlet: Outlet, ts_ms: int, reject: Rejecter) -> Parsed:
+        """``running_state`` points of a CN 2021 upload, one per facility with a good state."""
+        lines = []
+        for code, text in packet.states.items():
+            problem = check_state(code, text)
+            if problem is not None:
+                reject.value(problem.reason, code, problem.detail)
+                continue
+            lines.append(state_line(RunningState(outlet.enterprise_id, outlet.id, code, ts_ms,
+                                                 int(text))))
+        if not packet.states and not packet.unknown_codes:
+            reject.whole(Reason.BAD_VALUES, "no running state (SBxxx-RS) in the data area")
+        touched = [(outlet.enterprise_id, outlet.id, ts_ms)] if lines else []
+        return Parsed([], reject.rejections, lines, touched=touched)
 
     def _aggregates(self, packet: Packet, outlet: Outlet, ts_ms: int,
                     reject: Rejecter) -> list[str]:
@@ -240,6 +271,17 @@ class Hj212Parser:
             lines.append(aggregate_line(DeviceAggregate(
                 outlet.enterprise_id, outlet.id, key, period, ts_ms, fields, flag)))
         return lines
+
+
+def check_state(code: str, text: str) -> Problem | None:
+    """A facility code must be an identifier (it becomes a tag) and its state one of 0-5
+    (hj212.md §12); None if both are good."""
+    if not ID_RE.fullmatch(code):
+        return Problem(Reason.BAD_STATE, f"facility code {code[:40]!r} is not an identifier")
+    if text not in _STATE_TEXTS:
+        return Problem(Reason.BAD_STATE, f"{code}-RS={text[:20]!r} is not a state 0-5 "
+                       "(0 off, 1 running, 2 calibrating, 3 maintenance, 4 alarm, 5 blow-back)")
+    return None
 
 
 def check_aggregate(key: str, fields: dict[str, float], flag: str,

@@ -7,10 +7,17 @@ import threading
 import time
 from collections.abc import Callable
 
-from core import retention
+from core import late, retention
 from core.readings import JsonReadingParser, Limits, Parsed, Reason, Rejection
 from core.registry import Registry
-from core.store import InfluxStore, StoreUnavailable, point_line, reading_line, rejection_point
+from core.store import (
+    InfluxStore,
+    StoreUnavailable,
+    point_line,
+    reading_line,
+    realtime_line,
+    rejection_point,
+)
 from ingest import metrics
 from ingest.hj212_ingest import mask_password
 from ingest.settings import IngestSettings
@@ -21,7 +28,9 @@ from ingest.writer import BatchWriter, Item
 log = logging.getLogger(__name__)
 
 JSON_TOPIC_ROOT = JSON_ROOT
-LINE_MEASUREMENTS = ("reading", "rejection")  # what the ingester writes
+# What the ingester writes: all in one retention policy, so that a batch is one write.
+LINE_MEASUREMENTS = ("reading", "realtime", "rejection", "hj212_part", "device_aggregate",
+                     "running_state", late.MEASUREMENT)
 
 # A topic root and the parser of its messages: (topic, payload, now_ms) -> Parsed.
 Parser = Callable[[str, bytes, int], Parsed]
@@ -104,7 +113,7 @@ class Ingester:
         else:
             parsed = self._parse(parser, root, topic, payload, now_ms)
         metrics.MESSAGES.labels(root).inc()
-        lines = self._lines(parsed, topic)
+        lines = self._lines(parsed, topic, now_ms)
         kept = payload if parsed.payload is None else parsed.payload
 
         def on_rejected(message: str) -> list[str]:
@@ -113,7 +122,8 @@ class Ingester:
             return rejection_lines([rej], self._clock)
 
         then = None if parsed.after_store is None else self._then(parsed.after_store, topic)
-        self.writer.submit(Item(mid, qos, lines, len(parsed.readings), on_rejected, then))
+        self.writer.submit(Item(mid, qos, lines, len(parsed.readings) + len(parsed.realtime),
+                                on_rejected, then))
 
     def _parse(self, parser: Parser, root: str, topic: str, payload: bytes,
                now_ms: int) -> Parsed:
@@ -136,13 +146,22 @@ class Ingester:
         """A writer follow-up from a parser's ``after_store``."""
         def then() -> tuple[list[str], int]:
             more = follow()
-            return self._lines(more, topic), len(more.readings)
+            now_ms = time.time_ns() // 1_000_000
+            return self._lines(more, topic, now_ms), len(more.readings) + len(more.realtime)
         return then
 
-    def _lines(self, parsed: Parsed, topic: str) -> list[str]:
-        """The points of a parse result; rejections are counted and logged on the way."""
+    def _lines(self, parsed: Parsed, topic: str, now_ms: int) -> list[str]:
+        """The points of a parse result, with the marks of the past hours it reaches
+        (``core.late``); rejections are counted and logged on the way."""
         lines = [reading_line(r) for r in parsed.readings]
+        if parsed.realtime:
+            lines += [realtime_line(r) for r in parsed.realtime]
         lines += parsed.lines
+        hours = late.late_hours(parsed.readings, parsed.touched, now_ms)
+        if parsed.realtime:
+            hours |= late.late_hours(parsed.realtime, (), now_ms)
+        if hours:
+            lines += late.dirty_lines(hours, now_ms)
         if parsed.rejections:
             for rej in parsed.rejections:
                 metrics.REJECTIONS.labels(rej.reason).inc()

@@ -47,7 +47,7 @@ def malform(segment: str, frame: Hj212Frame) -> str:
     if kind == "bad_value":
         return re.sub(rf"{code}-Avg=[^,;&]*", f"{code}-Avg=abc", segment, count=1)
     if kind == "bad_flag":
-        return re.sub(rf"{code}-Flag=[^,;&]*", f"{code}-Flag=P", segment, count=1)
+        return re.sub(rf"{code}-Flag=[^,;&]*", f"{code}-Flag=X", segment, count=1)
     raise ValueError(f"unknown HJ 212 malformation {kind!r}")
 
 

@@ -54,7 +54,7 @@ HJ212_MALFORMATIONS: dict[str, tuple[str, str]] = {
     "bad_time": ("bad_time", WHOLE),  # DataTime that is no date
     "bad_value": ("bad_value", WHOLE),  # a value that is no number: the codec refuses it all
     "unknown_code": (Reason.UNKNOWN_POLLUTANT, EXTRA),  # a factor code outside the catalogue
-    "bad_flag": (Reason.BAD_FLAG, FIRST),  # a 2005-only flag letter (P) on the first pollutant
+    "bad_flag": (Reason.BAD_FLAG, FIRST),  # a letter no HJ 212 version uses (X), first value
 }
 BAD_CRC_REASON = "bad_crc"  # the HJ 212 codec's reason code for a CRC that does not verify
 UTC8 = timezone(timedelta(hours=8))

@@ -14,7 +14,7 @@ from api.server import ThreadedServer
 from core.readings import Reading, Reason, Rejection
 from core.results import DailySummary, DayVerdict, Episode, HourVerdict, ResultStore
 from core.servers import Mosquitto, free_port
-from core.store import InfluxStore, point_line, reading_line, rejection_point
+from core.store import InfluxStore, point_line, reading_line, realtime_line, rejection_point
 from tests.api_support import (  # noqa: F401
     DAY_MS,
     HOUR_MS,
@@ -62,6 +62,20 @@ def test_readings_json_filters_and_pages(api: Api) -> None:  # noqa: F811
     before = api.get("/enterprises/E0001/readings", "e1",
                      params={"start": "2025-11-01T01:00:00Z", "end": "2025-11-01T02:00:00Z"})
     assert before.json()["items"] == []
+
+
+def test_realtime_instants_are_listed_apart_from_minute_data(api: Api) -> None:  # noqa: F811
+    seed_minutes(api.store)
+    api.store.write_lines([realtime_line(Reading("E0001", "G1", "so2", T + 30_000, 55.5, "N"))])
+    params = {**DAY1, "outlet": "G1", "pollutant": "so2"}
+    minute = api.get("/enterprises/E0001/readings", "e1", params=params).json()
+    assert [i["value"] for i in minute["items"]] == [10.0, 11.0, 12.0, 13.0, 14.0]
+    rt = api.get("/enterprises/E0001/readings", "e1", params={**params, "data": "realtime"})
+    assert rt.status_code == 200
+    assert rt.json()["items"] == [{"time": "2025-11-01T02:00:30Z", "outlet": "G1",
+                                   "pollutant": "so2", "value": 55.5, "flag": "N"}]
+    bad = api.get("/enterprises/E0001/readings", "e1", params={**params, "data": "hourly"})
+    assert bad.status_code == 422
 
 
 def test_readings_as_csv(api: Api) -> None:  # noqa: F811

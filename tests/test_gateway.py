@@ -16,7 +16,7 @@ import pytest
 
 from core.servers import Mosquitto, free_port
 from core.store import InfluxStore
-from ingest.hj212 import Packet, decode, encode_data, encode_frame
+from ingest.hj212 import Packet, decode, encode_data, encode_frame, encode_states
 from simulators.fleet import Fleet
 from tests.conftest import ServiceProcs, wait_for_subscription, wait_until
 
@@ -98,7 +98,7 @@ def connect() -> Iterator[Connect]:
         device.close()
 
 
-def upload(fleet: Fleet, i: int, minute: int, *, cn: str = "2011", flag: int = 5,
+def upload(fleet: Fleet, i: int, minute: int, *, cn: str = "2051", flag: int = 5,
            **kw: object) -> bytes:
     sim = fleet.outlets[i]
     values = {k: round(v + minute * 0.001, 4) for k, v in sim.levels.items()}
@@ -146,16 +146,23 @@ def test_device_gets_its_replies_and_its_readings_reach_influxdb(
         assert (reply.cn, reply.st, reply.flag, reply.mn, reply.qn) == (
             "9014", "91", 4, fleet.outlets[0].device, qn_of(f))
     hourly = upload(fleet, 0, 0, cn="2061", qn="20990101000000001")
-    bad = upload(fleet, 0, 10, flags={"so2": "P"})  # forwarded; the ingester rejects one value
+    bad = upload(fleet, 0, 10, flags={"so2": "X"})  # forwarded; the ingester rejects one value
     no_ack = upload(fleet, 0, 11, flag=4)
     sim = fleet.outlets[0]
     heartbeat = encode_frame(f"QN=20990101000000002;ST=31;CN=9015;PW={fleet.passwords[sim.device]}"
                              f";MN={sim.device};Flag=5;CP=&&&&")  # HJ 212-2025: consumed here
-    device.send(heartbeat + hourly + bad + no_ack)
-    assert [r.qn for r in device.replies(2)] == ["20990101000000001", qn_of(bad)]
+    state = encode_states({"SB1": 1}, mn=sim.device, pw=fleet.passwords[sim.device],
+                          data_time=T0, qn="20990101000000003", flag=5)  # CN 2021
+    device.send(heartbeat + hourly + bad + no_ack + state)
+    assert [r.qn for r in device.replies(3)] == ["20990101000000001", qn_of(bad),
+                                                 "20990101000000003"]
     n = n_values(fleet, 0)
     wait_until(lambda: store.count("reading") == 5 * n + (n - 1) + n, what="readings stored")
     wait_until(lambda: store.count("device_aggregate") == n, what="hourly aggregates stored")
+    wait_until(lambda: store.count("running_state") == 1, what="the running state stored")
+    (running,) = store.query("SELECT * FROM running_state")[0].rows()
+    assert (running["time"], running["facility"], running["state"], running["outlet"]) == (
+        int(T0.timestamp() * 1000), "SB1", 1, sim.outlet)
     rows = store.query("SELECT * FROM reading WHERE time = "
                        f"{int((T0 + timedelta(minutes=3)).timestamp() * 1e9)}")[0].rows()
     assert {r["pollutant"]: r["value"] for r in rows} == {

@@ -15,7 +15,14 @@ from core.readings import Limits, Parsed
 from core.registry import build_registry, hash_password
 from core.standards import load_standards
 from core.store import InfluxStore
-from ingest.hj212 import SHANGHAI, encode_data, encode_data_split, encode_frame, unframe
+from ingest.hj212 import (
+    SHANGHAI,
+    encode_data,
+    encode_data_split,
+    encode_frame,
+    encode_states,
+    unframe,
+)
 from ingest.hj212_ingest import Hj212Parser, mask_password, mask_password_text
 from simulators.fleet import Fleet
 from tests.conftest import ROOT, Publisher, ServiceProcs, wait_for_subscription, wait_until
@@ -53,7 +60,7 @@ def parser(parts: FakeParts | None = None) -> Hj212Parser:
 
 
 def gas(values: dict[str, float] | None = None, **kw: object) -> bytes:
-    args: dict[str, object] = {"cn": "2011", "mn": "MNG1", "data_time": T, "pw": "pw-g1",
+    args: dict[str, object] = {"cn": "2051", "mn": "MNG1", "data_time": T, "pw": "pw-g1",
                                "flag": 5}
     args.update(kw)
     return encode_data(values if values is not None else {"so2": 23.1},
@@ -72,12 +79,13 @@ def reasons(out: Parsed) -> list[str]:
 
 
 def test_realtime_values_flags_and_local_time() -> None:
-    frame = gas({"so2": 23.1, "nox": 41.0, "o2": 7.9}, flags={"nox": "M"})
+    frame = gas({"so2": 23.1, "nox": 41.0, "o2": 7.9}, flags={"nox": "M"}, cn="2011")
     assert b"DataTime=20251126180000" in frame  # Asia/Shanghai, UTC+8
     out = parser().parse("hj212/MNG1", frame, NOW_MS)
     assert out.rejections == []
+    assert out.readings == []  # instants are not minute data: kept apart, as realtime
     assert [(r.enterprise, r.outlet, r.pollutant, r.ts_ms, r.value, r.flag)
-            for r in out.readings] == [("E1", "G1", "so2", T_MS, 23.1, "N"),
+            for r in out.realtime] == [("E1", "G1", "so2", T_MS, 23.1, "N"),
                                        ("E1", "G1", "nox", T_MS, 41.0, "M"),
                                        ("E1", "G1", "o2", T_MS, 7.9, "N")]
 
@@ -99,6 +107,46 @@ def test_timezone_is_a_parameter() -> None:
     assert [r.ts_ms for r in out.readings] == [T_MS]
     shanghai = parser().parse("hj212/MNG1", frame, NOW_MS + 9 * 3_600_000)
     assert [r.ts_ms for r in shanghai.readings] == [T_MS - 8 * 3_600_000]
+
+
+STATE_HEAD = HEAD.replace("CN=2011", "CN=2021")
+
+
+def states(body: str) -> bytes:
+    return raw(STATE_HEAD + "DataTime=20251126180000;" + body + "&&")
+
+
+@pytest.mark.parametrize(("body", "lines", "expected"), [
+    ("SB1-RS=1", [("SB1", 1)], []),
+    ("SB1-RS=0;SB2-RS=5", [("SB1", 0), ("SB2", 5)], []),
+    ("SB1-RS=2,SB1-RT=12.5;SB3-RS=3", [("SB1", 2), ("SB3", 3)], []),  # -RT is CN 2041's
+    ("SB1-RS=4;SB2-RS=6", [("SB1", 4)], [("bad_state", "SB2")]),
+    ("SB1-RS=-1", [], [("bad_state", "SB1")]),
+    ("SB1-RS=1.0", [], [("bad_state", "SB1")]),
+    ("SB1-RS=", [], [("bad_state", "SB1")]),
+    ("SB.1-RS=1", [], [("bad_state", "SB.1")]),  # not an identifier: it would be a tag
+    ("", [], [("bad_values", None)]),
+])
+def test_running_states_of_cn_2021(body: str, lines: list[tuple[str, int]],
+                                   expected: list[tuple[str, str | None]]) -> None:
+    """hj212.md §12: SBxxx-RS, 0 off ... 5 blow-back; time = DataTime."""
+    out = parser().parse("hj212/MNG1", states(body), NOW_MS)
+    assert [(r.reason, r.pollutant) for r in out.rejections] == expected
+    assert out.readings == []
+    ns = T_MS * 1_000_000
+    assert list(out.lines) == [
+        f"running_state,enterprise=E1,outlet=G1,facility={f} state={v}i {ns}"
+        for f, v in lines]
+    assert list(out.touched) == ([("E1", "G1", T_MS)] if lines else [])
+
+
+def test_encoded_running_states_round_trip() -> None:
+    frame = encode_states({"SB1": 1, "SB12": 0}, mn="MNG1", pw="pw-g1", data_time=T, flag=5)
+    assert b"CN=2021" in frame
+    assert b"SB1-RS=1;SB12-RS=0" in frame
+    out = parser().parse("hj212/MNG1", frame, NOW_MS)
+    assert out.rejections == []
+    assert [line.split(" ")[1] for line in out.lines] == ["state=1i", "state=0i"]
 
 
 @pytest.mark.parametrize(("cn", "period"), [("2061", "hour"), ("2031", "day")])
@@ -140,6 +188,8 @@ def bad_crc(frame: bytes) -> bytes:
     ("hj212/MNG1", raw(HEAD.replace("CN=2011", "CN=1062") + "RtdInterval=30&&"),
      ["unsupported_command"]),
     ("hj212/MNG1", raw(HEAD.replace("CN=2011", "CN=9014") + "&&"), ["unsupported_command"]),
+    ("hj212/MNG1", raw(HEAD.replace("CN=2011", "CN=2041") + "DataTime=20251126180000;"
+                       "SB1-RT=23.5&&"), ["unsupported_command"]),  # daily run time: not kept
     ("hj212/MNG1", raw(HEAD + "a21026-Rtd=1&&"), ["bad_timestamp"]),
     ("hj212/MNG1", gas(data_time=NOW + timedelta(minutes=6)), ["future_timestamp"]),
     ("hj212/MNG1", gas(data_time=NOW + timedelta(minutes=4)), []),
@@ -148,7 +198,7 @@ def bad_crc(frame: bytes) -> bytes:
     ("hj212/MNG1", gas({"so2": -1.0}), ["negative"]),
     ("hj212/MNG1", gas({"o2": 26.0}), ["out_of_range"]),
     ("hj212/MNG1", gas({"so2": 1.0, "cod": 5.0}, st="31"), ["wrong_medium"]),
-    ("hj212/MNG1", gas(flags={"so2": "P"}), ["bad_flag"]),  # 2005: power failure
+    ("hj212/MNG1", gas(flags={"so2": "P"}), []),  # 2005: power failure, stored as invalid
     ("hj212/MNG1", gas(flags={"so2": "X"}), ["bad_flag"]),
     ("hj212/MNG1", raw(HEAD + "DataTime=20251126180000;a21026-Rtd=1;zz999-Rtd=2&&"),
      ["unknown_pollutant"]),
@@ -163,7 +213,7 @@ def bad_crc(frame: bytes) -> bytes:
 def test_rejections(topic: str, payload: bytes, expected: list[str]) -> None:
     out = parser().parse(topic, payload, NOW_MS)
     assert reasons(out) == expected
-    kept = len(out.readings) + len(out.lines)
+    kept = len(out.readings) + len(out.realtime) + len(out.lines)
     assert kept == (0 if expected and expected[0] not in ("wrong_medium", "unknown_pollutant")
                     else 1)
     assert all(r.source == "mqtt-hj212" for r in out.rejections)
@@ -193,7 +243,7 @@ def test_password_never_kept_in_rejections_or_details() -> None:
 
 def split_frames(parts: int = 3) -> list[bytes]:
     return encode_data_split({"so2": 10.0, "nox": 20.0, "pm": 1.5, "o2": 8.5, "temp": 95.0},
-                             parts=parts, cn="2011", mn="MNG1", data_time=T, pw="pw-g1",
+                             parts=parts, cn="2051", mn="MNG1", data_time=T, pw="pw-g1",
                              flag=7)
 
 
@@ -210,14 +260,14 @@ def test_split_part_is_stored_then_completes_from_the_store() -> None:
     assert second.rejections == []
     assert len(second.lines) == 1
     line = second.lines[0]
-    assert line.startswith("hj212_part,cn=2011,mn=MNG1,pno=2,pnum=3 ")
+    assert line.startswith("hj212_part,cn=2051,mn=MNG1,pno=2,pnum=3 ")
     assert line.endswith(f" {T_MS * 1_000_000}")
     assert "pw-g1" not in line
     assert "PW=***" in line
     assert second.after_store is not None
     fake.stored[2] = masked_segment(frames[1])
     assert second.after_store() == Parsed([], [])  # part 3 is not there yet
-    assert fake.asked == [("MNG1", "2011", 3, T_MS)]
+    assert fake.asked == [("MNG1", "2051", 3, T_MS)]
     third = p.parse("hj212/MNG1", frames[2], NOW_MS)
     fake.stored[3] = masked_segment(frames[2])
     assert third.after_store is not None
@@ -262,7 +312,7 @@ def start_ingester(services: ServiceProcs, name: str = "ingest", **env: str) -> 
 
 def upload(fleet: Fleet, i: int, minute: int, **kw: object) -> tuple[str, bytes]:
     sim = fleet.outlets[i]
-    args: dict[str, object] = {"cn": "2011", "mn": sim.device, "pw": fleet.passwords[sim.device],
+    args: dict[str, object] = {"cn": "2051", "mn": sim.device, "pw": fleet.passwords[sim.device],
                                "data_time": RECENT + timedelta(minutes=minute), "flag": 5}
     values = kw.pop("values", None) or {k: round(v, 3) for k, v in sim.levels.items()}
     args.update(kw)
@@ -275,26 +325,60 @@ def test_frames_on_hj212_topics_are_stored_like_readings(
     assert "hj212/#" in services.log("ingest")
     sim = fleet.outlets[0]
     topic, realtime = upload(fleet, 0, 0, values={"so2": 23.1, "nox": 41.0, "o2": 7.9},
-                             flags={"nox": "M"})
+                             flags={"nox": "M"}, cn="2011")
     local = (RECENT + timedelta(hours=8)).strftime("%Y%m%d%H%M%S")
     assert f"DataTime={local}".encode() in realtime  # written in Asia/Shanghai time
     _, minute = upload(fleet, 0, 1, cn="2051", values={"so2": 20.0})
     _, hourly = upload(fleet, 0, 0, cn="2061", values={"so2": 22.5},
                        groups={"max": {"so2": 40.0}, "cou": {"so2": 0.8}})
     publisher.publish_all([(topic, realtime), (topic, minute), (topic, hourly)])
-    wait_until(lambda: store.count("reading") == 4, what="4 readings")
+    wait_until(lambda: store.count("reading") == 1, what="1 minute reading")
+    wait_until(lambda: store.count("realtime") == 3, what="3 real-time readings")
     wait_until(lambda: store.count("device_aggregate") == 1, what="1 device aggregate")
-    rows = store.query("SELECT * FROM reading")[0].rows()
     t0 = int(RECENT.timestamp() * 1000)
-    assert sorted((r["time"], r["pollutant"], r["value"], r["flag"]) for r in rows) == [
-        (t0, "nox", 41.0, "M"), (t0, "o2", 7.9, "N"), (t0, "so2", 23.1, "N"),
+    rows = store.query("SELECT * FROM reading")[0].rows()
+    assert [(r["time"], r["pollutant"], r["value"], r["flag"]) for r in rows] == [
         (t0 + 60_000, "so2", 20.0, "N")]
-    assert {(r["enterprise"], r["outlet"]) for r in rows} == {(sim.enterprise, sim.outlet)}
+    instants = store.query("SELECT * FROM realtime")[0].rows()
+    assert sorted((r["time"], r["pollutant"], r["value"], r["flag"]) for r in instants) == [
+        (t0, "nox", 41.0, "M"), (t0, "o2", 7.9, "N"), (t0, "so2", 23.1, "N")]
+    assert {(r["enterprise"], r["outlet"]) for r in rows + instants} == {
+        (sim.enterprise, sim.outlet)}
     (agg,) = store.query("SELECT * FROM device_aggregate")[0].rows()
     assert (agg["time"], agg["period"], agg["pollutant"], agg["avg"], agg["max"], agg["cou"],
             agg["flag"], agg["enterprise"], agg["outlet"]) == (
         t0, "hour", "so2", 22.5, 40.0, 0.8, "N", sim.enterprise, sim.outlet)
     assert store.count("rejection") == 0
+    # RECENT is two hours ago: every hour these uploads reached is marked for re-judging.
+    marks = store.query("SELECT * FROM dirty")[0].rows()
+    hour = t0 - t0 % 3_600_000
+    assert [(m["time"], m["enterprise"], m["outlet"]) for m in marks] == [
+        (hour, sim.enterprise, sim.outlet)]
+    assert marks[0]["received_ms"] > t0 + 3_600_000
+
+
+def test_running_states_and_power_failures_are_stored(
+        services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
+    start_ingester(services)
+    sim = fleet.outlets[0]
+    topic = f"hj212/{sim.device}"
+    state = encode_states({"SB1": 0, "SB2": 1, "SB3": 9}, mn=sim.device,
+                          pw=fleet.passwords[sim.device], data_time=RECENT, flag=5)
+    _, power = upload(fleet, 0, 1, values={"so2": 20.0, "o2": 9.0}, flags={"so2": "P"})
+    publisher.publish_all([(topic, state), (topic, power)])
+    wait_until(lambda: store.count("running_state") == 2, what="2 running states")
+    wait_until(lambda: store.count("reading") == 2, what="the power-failure minute")
+    t0 = int(RECENT.timestamp() * 1000)
+    rows = store.query("SELECT * FROM running_state")[0].rows()
+    assert sorted((r["time"], r["enterprise"], r["outlet"], r["facility"], r["state"])
+                  for r in rows) == [(t0, sim.enterprise, sim.outlet, "SB1", 0),
+                                     (t0, sim.enterprise, sim.outlet, "SB2", 1)]
+    flags = {r["pollutant"]: r["flag"] for r in store.query("SELECT * FROM reading")[0].rows()}
+    assert flags == {"so2": "P", "o2": "N"}
+    wait_until(lambda: store.count("rejection") == 1, what="the bad state's rejection")
+    (rej,) = store.query("SELECT * FROM rejection")[0].rows()
+    assert (rej["reason"], rej["pollutant"]) == ("bad_state", "SB3")
+    assert store.query('SHOW SERIES FROM "raw"."running_state"'), "kept in the raw policy"
 
 
 def test_every_hj212_rejection_class_is_stored(
@@ -334,7 +418,7 @@ def test_every_hj212_rejection_class_is_stored(
 def split_upload(fleet: Fleet, minute: int) -> list[tuple[str, bytes]]:
     sim = fleet.outlets[0]
     frames = encode_data_split({k: round(v, 3) for k, v in sim.levels.items()}, parts=3,
-                               cn="2011", mn=sim.device, pw=fleet.passwords[sim.device],
+                               cn="2051", mn=sim.device, pw=fleet.passwords[sim.device],
                                data_time=RECENT + timedelta(minutes=minute), flag=7)
     return [(f"hj212/{sim.device}", f) for f in frames]
 

@@ -73,7 +73,7 @@ def msg(**kw: object) -> dict[str, object]:
     (msg(values={"o2": 25.1}), "emissions/E1/G1", ["out_of_range"]),
     (msg(flags={"so2": "X"}), "emissions/E1/G1", ["bad_flag"]),
     (msg(flags={"so2": ["N"]}), "emissions/E1/G1", ["bad_flag"]),  # unhashable: no crash
-    (msg(flags={"so2": "P"}), "emissions/E1/G1", ["bad_flag"]),  # 2005 only (power failure)
+    (msg(flags={"so2": "P"}), "emissions/E1/G1", []),  # 2005 power failure: stored, invalid
     (msg(flags={"so2": "T"}), "emissions/E1/G1", []),
 ])
 def test_rules(payload: object, topic: str, reasons: list[str]) -> None:

@@ -6,7 +6,8 @@ Pure functions and values, no I/O; reference: shared/reference/hj212.md. Modules
 - ``errors``: ``Hj212Error(reason, detail)`` and the reason codes;
 - ``codec``: ``decode(frame, tz) -> Packet``;
 - ``reassembly``: ``Reassembler`` for split uploads (PNUM/PNO);
-- ``encode``: ``encode_frame``, ``encode_data``, ``encode_data_split``, ``encode_reply_9014``;
+- ``encode``: ``encode_frame``, ``encode_data``, ``encode_data_split``, ``encode_states``,
+  ``encode_reply_9014``;
 - ``cli``: ``python -m ingest.hj212 decode``.
 """
 
@@ -18,6 +19,7 @@ from ingest.hj212.encode import (
     encode_data_split,
     encode_frame,
     encode_reply_9014,
+    encode_states,
 )
 from ingest.hj212.errors import Hj212Error, Reason
 from ingest.hj212.reassembly import Reassembler
@@ -38,6 +40,7 @@ __all__ = [
     "encode_data_split",
     "encode_frame",
     "encode_reply_9014",
+    "encode_states",
     "hj212_crc",
     "modbus_crc",
     "parse_data_time",

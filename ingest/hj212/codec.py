@@ -20,7 +20,9 @@ Tolerances that real devices need (hj212.md §3, §4, §6, §13.3):
 Values: ``-Rtd`` items of real-time data (CN 2011) and ``-Avg`` items of minute, hour and day
 data (CN 2051, 2061, 2031) go to ``values``; every other numeric suffix (``-Min``, ``-Max``,
 ``-Cou``, ``-ZsRtd``, ...) to its own group in ``groups``; ``-Flag`` to ``flags``. Other
-suffixes (``-EFlag``, ``-SampleTime``, ``-Info``, ...) stay in ``cp`` only.
+suffixes (``-EFlag``, ``-SampleTime``, ``-Info``, ...) stay in ``cp`` only. A facility's
+running state (``SBxxx-RS``, CN 2021, hj212.md §12) goes to ``states`` as sent, by facility code;
+its value is judged by the receiver (0-5).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ FLAG_ACK: Final = 0x01
 FLAG_SPLIT: Final = 0x02
 VERSIONS: Final[dict[int, int]] = {0: 2005, 1: 2017, 2: 2025}
 
+# Facility status upload: ``SBxxx-RS`` items (hj212.md §8.1, §12).
+STATE_CN: Final = "2021"
+STATE_SUFFIX: Final = "RS"
+# Suffixes of facility codes, not factor codes: running state and daily run time (CN 2041).
+FACILITY_SUFFIXES: Final = frozenset({STATE_SUFFIX, "RT"})
 # Which suffix carries the reading of each data upload (hj212.md §8.1, §12).
 PRIMARY_SUFFIX: Final[dict[str, str]] = {"2011": "Rtd", "2051": "Avg", "2061": "Avg", "2031": "Avg"}
 # Numeric suffixes and the name of their group in ``Packet.groups`` (hj212.md §12).
@@ -86,6 +93,7 @@ class Packet:
     flags: dict[str, str] = field(default_factory=dict)
     groups: dict[str, dict[str, float]] = field(default_factory=dict)
     unknown_codes: list[str] = field(default_factory=list)
+    states: dict[str, str] = field(default_factory=dict)  # facility code -> RS text
 
     @property
     def version(self) -> int | None:
@@ -195,6 +203,7 @@ def parse_segment(text: str, tz: tzinfo = SHANGHAI, *, crc_dialect: str = STANDA
         flags=data.flags,
         groups=data.groups,
         unknown_codes=sorted(data.unknown),
+        states=data.states,
     )
 
 
@@ -226,7 +235,8 @@ def _parse_int(header: dict[str, str], name: str, maximum: int | None = None) ->
 class _CpReader:
     """Reads CP items: ``;`` separates monitored objects, ``,`` items of one object (§4.3)."""
 
-    __slots__ = ("primary", "st", "items", "data_time", "values", "flags", "groups", "unknown")
+    __slots__ = ("primary", "st", "items", "data_time", "values", "flags", "groups", "unknown",
+                 "states")
 
     def __init__(self, cn: str, st: str | None) -> None:
         self.primary = PRIMARY_SUFFIX.get(cn)
@@ -237,6 +247,7 @@ class _CpReader:
         self.flags: dict[str, str] = {}
         self.groups: dict[str, dict[str, float]] = {}
         self.unknown: set[str] = set()
+        self.states: dict[str, str] = {}
 
     def read(self, cp: str) -> None:
         """One pass over the items, with locals only: this is the decoder's hot loop."""
@@ -255,9 +266,15 @@ class _CpReader:
                     if name == "DataTime":
                         self.data_time = value
                     continue
-                key = key_of.get(code) or self._resolve(code)
+                key = key_of.get(code)
                 if key is None:
-                    continue
+                    if suffix in FACILITY_SUFFIXES:  # a facility, not a factor (hj212.md §12)
+                        if suffix == STATE_SUFFIX:
+                            self.states[code] = value.strip()
+                        continue
+                    key = self._resolve(code)
+                    if key is None:
+                        continue
                 if suffix == primary:
                     values[key] = parse_number(value, name)
                 elif suffix == "Flag":

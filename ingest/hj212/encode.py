@@ -15,7 +15,15 @@ from decimal import Decimal
 from typing import Final
 
 from core.pollutants import BY_KEY, Medium
-from ingest.hj212.codec import FLAG_SPLIT, GROUP_OF_SUFFIX, PRIMARY_SUFFIX, SHANGHAI, Packet
+from ingest.hj212.codec import (
+    FLAG_SPLIT,
+    GROUP_OF_SUFFIX,
+    PRIMARY_SUFFIX,
+    SHANGHAI,
+    STATE_CN,
+    STATE_SUFFIX,
+    Packet,
+)
 from ingest.hj212.crc import STANDARD, crc_text
 
 MAX_SEGMENT_BYTES: Final = 9999
@@ -170,6 +178,40 @@ def encode_data_split(
         )
         frames.append(encode_frame(segment, dialect))
     return frames
+
+
+def encode_states(
+    states: Mapping[str, int | str],
+    *,
+    mn: str,
+    data_time: datetime,
+    pw: str = "123456",
+    st: str = "31",
+    flag: int | None = 4,
+    qn: str | None = None,
+    tz: tzinfo = SHANGHAI,
+    dialect: str = STANDARD,
+) -> bytes:
+    """A facility status upload (CN 2021): ``SBxxx-RS=state`` per facility (hj212.md §8.1, §12).
+
+    ``states`` maps a facility code (``SB1``) to its state (0 off, 1 running, 2 calibrating,
+    3 maintenance, 4 alarm, 5 blow-back); other values are sent as given.
+    """
+    for name, text in (("ST", st), ("PW", pw), ("MN", mn), *((f"facility {c}", c)
+                                                            for c in states)):
+        _check_text(name, text)
+    if not mn:
+        raise ValueError("MN must not be empty")
+    if qn is None:
+        qn = format_time(data_time, tz, millis=True)
+    _check_text("QN", qn)
+    head = [f"QN={qn}"] if qn else []
+    head += [f"ST={st}", f"CN={STATE_CN}", f"PW={pw}", f"MN={mn}"]
+    if flag is not None:
+        head.append(f"Flag={flag}")
+    items = [f"DataTime={format_time(data_time, tz)}"]
+    items += [f"{code}-{STATE_SUFFIX}={state}" for code, state in states.items()]
+    return encode_frame(";".join([*head, "CP=&&" + ";".join(items) + "&&"]), dialect)
 
 
 def encode_reply_9014(packet: Packet, *, dialect: str | None = None) -> bytes:
