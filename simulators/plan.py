@@ -4,6 +4,11 @@ The plan is deterministic (a pure function of the scenario), so the publisher an
 outcome see the same messages: the publisher adds noise and encodes them
 (``simulators.payloads``), the expected outcome judges their nominal values
 (``simulators.expected``).
+
+Every value goes out with flag N unless an incident says otherwise: a stopped plant's analysers
+measure a stopped process (``simulators.process``). A batch analyser's key
+(``OutletSpec.pollutant_interval_s``) is in the minute records only at its sampling times,
+multiples of its interval since the epoch (local hours in whole-hour zones).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class PlannedMessage:
     malformed: str | None = None
     bad_crc: bool = False
     reconnect: bool = False  # the device reconnects before sending this one
+    late_ms: int | None = None  # buffered during an outage: sent once the link is back
 
 
 def plan_outlet(scenario: Scenario, i: int, start_ms: int | None = None,
@@ -44,19 +50,23 @@ def plan_outlet(scenario: Scenario, i: int, start_ms: int | None = None,
     model.prepare(start, stop)
     incidents = scenario.incidents_of(i)
     malformations = malformations_for(spec.protocol)
+    batch = {k: s * 1000 for k, s in spec.pollutant_interval_s}
     first = scenario.start_ms + -(-(start - scenario.start_ms) // interval_ms) * interval_ms
     for ts in range(first, stop, interval_ms):
         nominal = model.nominal(ts)
-        flag = "N" if nominal.state.operating else "F"
         m = Minute(ts_ms=ts, stamp_ms=ts, operating=nominal.state.operating, values=nominal.values,
-                   c_ref=nominal.c_ref, flags=dict.fromkeys(nominal.values, flag))
+                   c_ref=nominal.c_ref, flags=dict.fromkeys(nominal.values, "N"))
         apply(incidents, m, model, interval_ms, malformations)
         if not m.send:
             continue
+        for key, every_ms in batch.items():
+            if ts % every_ms:
+                m.values.pop(key, None)
+                m.flags.pop(key, None)
         yield PlannedMessage(outlet=i, ts_ms=ts, stamp_ms=m.stamp_ms, values=m.values,
                              flags=m.flags, exact=frozenset(m.exact), noise=m.noise,
                              state=nominal.state, malformed=m.malformed, bad_crc=m.bad_crc,
-                             reconnect=m.reconnect)
+                             reconnect=m.reconnect, late_ms=m.late_ms)
 
 
 def plan(scenario: Scenario, start_ms: int | None = None,

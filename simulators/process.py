@@ -13,11 +13,15 @@ Physics kept on purpose (compliance-rules.md §1.2):
   undoes it. Levels are shares of the outlet's strictest upper limit for that pollutant.
 - Load follows a daily curve per industry; O2 moves against load; flue-gas flow grows with load
   and with excess air; temperature follows load and cools down after a stop.
-- Start-up and shutdown: a stopped plant sends every value with flag F (HJ 212 table 8,
-  hj212.md §11.1) and O2 near 21 %. Start-up takes 20 minutes of F (purge, ignition) and 40
-  minutes of N at rising load; shutdown 25 minutes of N at falling load. On hour boundaries this
-  leaves 40 and 25 valid minutes, fewer than the 45 a valid hour needs (§1.3): start-up and
-  shutdown hours are never judged.
+- Start-up and shutdown: the analysers of a stopped plant keep measuring, so it sends flag N
+  values of a stopped process: O2 near 20.9 % (air), flow near 0, concentrations at 2 % of the
+  running level. Flag F means the *analyser* stopped (HJ 212-2017, compliance-rules.md §1.2,
+  §1.4) and is never sent for a stopped plant (``incidents`` has ``analyser_stop`` for it).
+  Start-up takes 20 minutes of purge and ignition (O2 falling from 20.5 %, flow at 10 %) and
+  40 minutes at rising load; shutdown 25 minutes at falling load. Whether an hour of a stop is
+  "not operating" follows from evidence the oracle can see (``OutletSpec.stop_evidence``):
+  declared marks (``simulators.marks``), or the registry's flow floor
+  (``STOP_FLOW_SHARE`` of full-load flow), or none (then high O2 is unexplained).
 """
 
 from __future__ import annotations
@@ -37,19 +41,25 @@ from core.standards import Limit
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 AIR_O2_PCT = 21.0
-STARTUP_F_MS = 20 * MINUTE_MS  # start-up minutes still flagged F (purge, ignition)
-STARTUP_MS = 60 * MINUTE_MS  # whole start-up, F part included
+STARTUP_F_MS = 20 * MINUTE_MS  # start-up minutes of purge and ignition (no fuel load yet)
+STARTUP_MS = 60 * MINUTE_MS  # whole start-up, purge included
 RAMP_DOWN_MS = 25 * MINUTE_MS  # valid minutes at falling load before a stop
 RAMP_LOAD = 0.3  # load at the ends of the start-up and shutdown ramps
-STOPPED_O2_PCT = 20.7
-STOPPED_READING_SHARE = 0.02  # a stopped analyser reads a little: 2 % of its running level
+STOPPED_O2_PCT = 20.8  # a stopped plant's stack holds air
+STOPPED_READING_SHARE = 0.02  # a stopped process reads a little: 2 % of its running level
+STOPPED_FLOW_SHARE = 0.02  # ... and its flue-gas flow (draught) 2 % of full-load flow
+STARTUP_FLOW_SHARE = 0.1  # flow during purge and ignition
+# The registry's process-data evidence of a stop: an hour whose valid mean flow is below this
+# share of full-load flow is stopped (``stop_when_flow_below``); between the stopped and the
+# purge flow, so that only wholly stopped hours fall under it.
+STOP_FLOW_SHARE = 0.05
 
 
 class State(StrEnum):
     RUN = "run"
-    STARTUP_F = "startup_f"  # F-flagged part of the start-up
-    STARTUP = "startup"  # N-flagged part of the start-up, load rising
-    RAMP_DOWN = "ramp_down"  # N-flagged, load falling towards a stop
+    STARTUP_F = "startup_f"  # purge and ignition: no load yet, O2 falling from air
+    STARTUP = "startup"  # the rest of the start-up, load rising
+    RAMP_DOWN = "ramp_down"  # load falling towards a stop
     STOPPED = "stopped"
 
     @property
@@ -79,6 +89,9 @@ class Industry:
     ph: float | None = None  # nominal pH (water)
     day_spread: float = 0.06  # day-to-day variation of levels, +- share
     spikes: Mapping[str, float] = field(default_factory=dict)  # key -> minute share x3 spikes
+    # Batch analysers: key -> sampling interval in s (HJ 355-2019: COD, NH3-N, TP, TN every
+    # 1-4 h while pH and flow are continuous, compliance-rules.md §1.7; 2 h chosen [M]).
+    batch_s: Mapping[str, int] = field(default_factory=dict)
 
 
 def _curve(points: Sequence[tuple[int, float]]) -> tuple[float, ...]:
@@ -138,7 +151,7 @@ INDUSTRY_MODELS: dict[str, Industry] = {
         noise={"cod": (0.04, 0.0), "nh3n": (0.04, 0.0), "ph": (0.0, 0.03),
                "water_flow": (0.03, 0.0)},
         load_curve=_curve([(4, 0.45), (9, 1.0), (14, 0.75), (20, 0.95), (23, 0.6)]),
-        flow_key="water_flow", flow_full=120.0, ph=7.3),
+        flow_key="water_flow", flow_full=120.0, ph=7.3, batch_s={"cod": 7200, "nh3n": 7200}),
 }
 
 
@@ -166,10 +179,12 @@ class Nominal:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    """The plant is stopped from ``off_ms`` (ramp down before it) to ``on_ms`` (start-up)."""
+    """The plant is stopped from ``off_ms`` (ramp down before it) to ``on_ms`` (start-up).
+    ``declared``: the enterprise declares it (when its outlet's evidence is marks)."""
 
     off_ms: int
     on_ms: int
+    declared: bool = True
 
 
 class OutletModel:
@@ -232,11 +247,18 @@ class OutletModel:
         merged: list[Stop] = []
         for s in sorted(stops, key=lambda s: s.off_ms):
             if merged and s.off_ms <= merged[-1].on_ms:
-                merged[-1] = Stop(merged[-1].off_ms, max(merged[-1].on_ms, s.on_ms))
+                prev = merged[-1]
+                merged[-1] = Stop(prev.off_ms, max(prev.on_ms, s.on_ms),
+                                  prev.declared and s.declared)
             else:
                 merged.append(s)
         self._stops = merged
         self._stop_starts = [s.off_ms for s in merged]
+
+    @property
+    def stops(self) -> tuple[Stop, ...]:
+        """The stops laid out by ``prepare``, merged, in time order."""
+        return tuple(self._stops)
 
     def state(self, ts_ms: int) -> tuple[State, float]:
         """The operating state and how far into it (0..1) for ramps and start-up."""
@@ -303,6 +325,11 @@ class OutletModel:
                     means.append(sum(n.values["o2"] for n in minutes) / len(minutes))
             got = self._o2_cache[key] = max(means, default=self.o2_max_operating())
         return got
+
+    def stop_flow_floor(self) -> float | None:
+        """The flow under which an hour is stopped (registry process data), gas outlets."""
+        ind = self.industry
+        return ind.flow_full * STOP_FLOW_SHARE if ind.medium is Medium.GAS else None
 
     def range_of(self, key: str) -> float:
         """The upper end of the analyser's measuring range for ``key``."""
@@ -387,10 +414,10 @@ class OutletModel:
         if state is State.STOPPED:
             cooled = math.exp(-frac / 1.5)  # frac: hours since the stop
             temp = ind.temp_cold + (ind.temp_full * 0.9 - ind.temp_cold) * cooled
-            flow = ind.flow_full * 0.02
+            flow = ind.flow_full * STOPPED_FLOW_SHARE
         elif state is State.STARTUP_F:
             temp = ind.temp_cold + 5 * frac
-            flow = ind.flow_full * 0.1
+            flow = ind.flow_full * STARTUP_FLOW_SHARE
         elif state is State.STARTUP:
             temp = ind.temp_cold + 5 + (run_temp - ind.temp_cold - 5) * frac
         else:
