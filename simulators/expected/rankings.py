@@ -4,7 +4,8 @@ The rates count hours and days, not minutes (compliance-rules.md §1.6, rules.py
 enterprise, over its outlets and judged pollutants,
 
 - expected hours = the hours of the period less those with stop evidence (``not_operating``:
-  declared stops leave every denominator);
+  declared stops leave every denominator); a batch analyser (interval over an hour) is
+  expected only in the hours its samples are due;
 - transmission = hours that received a value / expected hours;
 - validity = valid hours / hours that received a value;
 - exceedances = exceeded hours, and exceeded days (daily limits) counted separately.
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from simulators.expected import rules as R
 from simulators.expected.hours import OutletResult
 from simulators.outcome import Expectation
-from simulators.scenario import Scenario
+from simulators.scenario import OutletSpec, Scenario
 
 RATE_EPS = 1e-9
 
@@ -60,12 +61,14 @@ class Standing:
                 and self.validity <= other.validity + RATE_EPS)
 
 
-def standing_of(results: list[OutletResult], clean: bool, sure: bool) -> Standing:
+def standing_of(results: list[tuple[OutletSpec, OutletResult]], clean: bool,
+                sure: bool) -> Standing:
     st = Standing(clean=clean, sure=sure)
-    for res in results:
-        for hours in res.hours.values():
+    for spec, res in results:
+        for p, hours in res.hours.items():
+            every_ms = max(spec.interval_of(p) * 1000, R.HOUR_MS)
             for h in hours:
-                if h.status == R.NOT_OPERATING:
+                if h.status == R.NOT_OPERATING or (h.start_ms % every_ms and not h.n_received):
                     continue
                 st.expected_hours += 1
                 st.received_hours += h.n_received > 0
@@ -81,7 +84,7 @@ def standings(scenario: Scenario, results: dict[int, OutletResult],
     by_ent: dict[str, list[int]] = defaultdict(list)
     for i, spec in enumerate(scenario.outlets):
         by_ent[spec.enterprise].append(i)
-    return {ent: standing_of([results[i] for i in idx],
+    return {ent: standing_of([(scenario.outlets[i], results[i]) for i in idx],
                              clean=not any(scenario.incidents_of(i) for i in idx),
                              sure=not any(i in unsure for i in idx))
             for ent, idx in by_ent.items()}
