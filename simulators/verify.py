@@ -52,8 +52,9 @@ from core.store import InfluxStore, StoreError
 from simulators import hj212
 from simulators.__main__ import write_expected
 from simulators.clocks import Backfill
+from simulators.declare import declare
 from simulators.links import LinkError
-from simulators.marks import DeclaredMark, declared_marks
+from simulators.marks import declared_marks
 from simulators.observe import ApiError, iso, observe
 from simulators.outcome import Difference, Expectation, Observed, compare, report
 from simulators.payloads import expected_rejections, stored_entries
@@ -120,38 +121,6 @@ def phases(sc: Scenario) -> list[tuple[tuple[int, int], int]]:
     return [((lo, hi), min(hi, sc.end_ms)) for lo, hi in zip(edges, edges[1:], strict=False)]
 
 
-def _route_missing(resp: httpx.Response) -> bool:
-    """FastAPI's answer for a path it does not route (not a 404 of an unknown enterprise)."""
-    try:
-        detail = resp.json().get("detail")
-    except ValueError:
-        return False
-    return detail in ("Not Found", "Method Not Allowed")
-
-
-def declare(stack: LocalStack, marks: list[DeclaredMark]) -> int:
-    """Each enterprise declares its marks with its own key; the number declared. An API with
-    no marks endpoint (404 on the route) is logged once and the marks are skipped."""
-    keys = KeyStore(stack.store(), cache_s=0)
-    tokens: dict[str, str] = {}
-    done = 0
-    with httpx.Client(base_url=stack.api_url, timeout=30.0) as client:
-        for m in marks:
-            if m.enterprise not in tokens:
-                tokens[m.enterprise] = keys.create(Role.ENTERPRISE, enterprise=m.enterprise)[1]
-            resp = client.post(f"/api/v1/enterprises/{m.enterprise}/marks",
-                               json=m.body(iso(m.start_ms), iso(m.end_ms)),
-                               headers={"Authorization": f"Bearer {tokens[m.enterprise]}"})
-            if resp.status_code in (404, 405) and _route_missing(resp):
-                log.warning("the API declares no marks (%s): %d marks not declared",
-                            resp.status_code, len(marks) - done)
-                return done
-            if not resp.is_success:
-                raise ApiError(f"declaring {m}: {resp.status_code} {resp.text[:300]}")
-            done += 1
-    return done
-
-
 def wait_stored(store: InfluxStore, tally: Tally, dead: Callable[[], str | None]) -> None:
     """Until InfluxDB holds every point and rejection the plan says it must; if some never
     arrive, the comparison goes on without them (their hours will differ) after a warning."""
@@ -203,7 +172,9 @@ def send_and_judge(stack: LocalStack, sc: Scenario, passwords: dict[str, str], t
                 raise ServerError("interrupted")
             wait_stored(stack.store(), tally, stack.dead)
             if n == 0 and marks:
-                log.info("%d of %d marks declared", declare(stack, marks), len(marks))
+                keys = KeyStore(stack.store(), cache_s=0)
+                log.info("%d of %d marks declared", declare(stack.api_url, keys, marks),
+                         len(marks))
             log.info("stored after %.1f s; judging until %s", time.monotonic() - t0,
                      iso(until))
             judge(stack, sc, until)
