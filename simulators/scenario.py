@@ -61,8 +61,9 @@ TS_FORMATS = ("rfc3339", "epoch_ms", "local")
 SCHEDULES = ("continuous", "day_shift")
 # How an outlet's stops are evidenced (compliance-rules.md §1.2, §1.6): ``mark``, the
 # enterprise declares each stop and start-up (``simulators.marks``); ``flow``, the registry
-# names a flow floor (process data, ``stop_when_flow_below``); ``none``, no evidence at all.
-STOP_EVIDENCE = ("mark", "flow", "none")
+# names a flow floor (process data, ``stop_when_flow_below``); ``state``, the HJ 212 device
+# sends its running state (CN 2021 ``SB1-RS``, ``simulators.plan``); ``none``, nothing.
+STOP_EVIDENCE = ("mark", "flow", "state", "none")
 MINUTE_MS = 60_000
 
 
@@ -193,6 +194,9 @@ def _outlets_of(name: str, ent: dict[str, Any], where: str) -> list[OutletSpec]:
                                   STOP_EVIDENCE, f"{where}/{oid} stop_evidence"),
             pollutant_interval_s=_batch(industry, interval, o.get("pollutant_interval_s"),
                                         f"{where}/{oid}")))
+        if specs[-1].stop_evidence == "state" and specs[-1].protocol == "json":
+            raise ScenarioError(f"{where}/{oid}: stop_evidence state needs an HJ 212 outlet "
+                                "(CN 2021 running states)")
     return specs
 
 

@@ -11,14 +11,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ingest.hj212 import decode
+from simulators import hj212
 from simulators.expected import Bounds, Cell, Outcome, expected_outcome, judge_hour
 from simulators.expected.evidence import capped, interval_seconds
 from simulators.expected.hours import Stored, accumulate
 from simulators.expected.rules import min_valid, min_valid_hours
 from simulators.marks import DeclaredMark, outlet_marks
+from simulators.payloads import hj212_frame
 from simulators.plan import PlannedMessage, plan_outlet
 from simulators.process import State
 from simulators.replay import in_send_order
+from simulators.scenario import ScenarioError
 from tests.sim_helpers import COAL, h, incident, scenario
 from tests.sim_helpers import enterprise as ent
 
@@ -223,3 +227,23 @@ def test_a_clean_boiler_that_stops_every_night_ranks_above_an_exceeding_power_un
     # without its marks the boiler's stopped hours are unexplained, its validity 17 of 24
     # hours: nothing can be said for sure about the order
     assert not [e for e in undeclared.expectations if e.kind == "rank_below"]
+
+
+def test_a_device_sending_its_running_state_proves_its_wholly_stopped_hours() -> None:
+    body = ('[[enterprise]]\nid = "BA"\nindustry = "boiler"\nstop_evidence = "state"\n'
+            '[[enterprise.outlet]]\nid = "G1"\nprotocol = "hj212"\n')
+    sc = scenario(body, hours=24)
+    states = [((m.ts_ms - h(0)) // MIN, m.running) for m in plan_outlet(sc, 0)
+              if m.running is not None]
+    # on every hour, and when the boiler stops at 22:25: 0 until 06:00, then 1
+    assert states == [(n * 60, 0) for n in range(6)] + [(n * 60, 1) for n in range(6, 23)] + [
+        (22 * 60 + 25, 0), (23 * 60, 0)]
+    o = expected_outcome(sc)
+    # 06 (state 1 at 06:00) and 22 (1 at 22:00, 0 from 22:25) are judged
+    assert statuses(o, "BA") == ["not_operating"] * 6 + ["compliant"] * 17 + ["not_operating"]
+    frame = hj212.encode(hj212_frame(next(m for m in plan_outlet(sc, 0) if m.running == 0),
+                                     sc.outlets[0], {}, "pw"))
+    packet = decode(frame)
+    assert (packet.cn, dict(packet.cp)["SB1-RS"], packet.values) == ("2021", "0", {})
+    with pytest.raises(ScenarioError, match="needs an HJ 212 outlet"):
+        scenario(ent("BA", "boiler", stop_evidence="state"))

@@ -8,6 +8,9 @@ Sources (compliance-rules.md §1.2, §1.4, §1.6), one per outlet (``OutletSpec.
   limits carry the caps (GB 18485); the rest of such a mark is no evidence;
 - ``flow``: the registry's flow floor (``stop_when_flow_below``): an hour whose valid (flag N)
   mean flow is below it is stopped, 3600 s of evidence;
+- ``state``: the device's running state (CN 2021 ``SB1-RS``, sent on every hour and at every
+  change, ``simulators.plan``): an hour is stopped when every state that covers it (the last
+  one at or before its start, and those inside it) is 0, that is when a stop spans it whole;
 - ``none``: nothing.
 
 Flag F is never evidence (HJ 212-2017: analyser stopped).
@@ -21,6 +24,7 @@ from datetime import UTC, datetime, tzinfo
 
 from simulators.expected.rules import CAPPED_MARK_KINDS, HOUR_MS, mark_caps
 from simulators.marks import DeclaredMark
+from simulators.process import OutletModel
 
 HourSeconds = dict[int, int]  # hour start (epoch ms) -> seconds of evidence in it
 
@@ -60,6 +64,18 @@ def interval_seconds(intervals: Iterable[tuple[int, int]]) -> HourSeconds:
             out[h] += (min(b, h + HOUR_MS) - max(a, h)) // 1000
             h += HOUR_MS
     return dict(out)
+
+
+def state_stopped(model: OutletModel, start_ms: int, end_ms: int) -> HourSeconds:
+    """Whole hours inside a stop (``off <= hour`` and ``hour end <= on``): state 0 all along."""
+    model.prepare(start_ms, end_ms)
+    out: HourSeconds = {}
+    for stop in model.stops:
+        h = max(-(-stop.off_ms // HOUR_MS) * HOUR_MS, start_ms)
+        while h + HOUR_MS <= min(stop.on_ms, end_ms):
+            out[h] = HOUR_MS // 1000
+            h += HOUR_MS
+    return out
 
 
 def flow_stopped(flow_means: dict[int, float], floor: float) -> HourSeconds:

@@ -29,7 +29,13 @@ from datetime import datetime, timedelta
 
 from core.standards import Limit
 from simulators.expected import rules as R
-from simulators.expected.evidence import HourSeconds, capped, flow_stopped, interval_seconds
+from simulators.expected.evidence import (
+    HourSeconds,
+    capped,
+    flow_stopped,
+    interval_seconds,
+    state_stopped,
+)
 from simulators.marks import outlet_marks
 from simulators.payloads import expected_rejections, stored_entries
 from simulators.plan import plan_outlet
@@ -292,6 +298,8 @@ def outlet_evidence(scenario: Scenario, i: int, stored: Stored) -> HourSeconds:
     if spec.stop_evidence == "mark":
         marks = outlet_marks(scenario, i)
         return interval_seconds(capped(marks, scenario.tz, spec.limit_ids))
+    if spec.stop_evidence == "state":
+        return state_stopped(scenario.model(i), scenario.start_ms, scenario.end_ms)
     if spec.stop_evidence == "flow":
         model = scenario.model(i)
         floor = model.stop_flow_floor()
