@@ -289,6 +289,21 @@ def _write_scenario_registry(st: StackSettings, registry: Path, secrets: Path
     return scenario.name, scenario.start_ms
 
 
+def _declare_marks(stack: LocalStack, st: StackSettings) -> None:
+    """The city's enterprises declare the stops and start-ups of the simulated period
+    (``simulators.marks``), before the scheduler judges it."""
+    from api.keys import KeyStore
+    from simulators.declare import declare
+    from simulators.marks import declared_marks
+    from simulators.scenario import load_scenario
+
+    scenario = load_scenario(st.scenario, load_standards(LIMITS),
+                             now_ms=int(time.time() * 1000))
+    marks = declared_marks(scenario)
+    log.info("%d of %d marks declared", declare(stack.api_url, KeyStore(stack.store()), marks),
+             len(marks))
+
+
 def _keys(stack: LocalStack, enterprise: str) -> tuple[str, str]:
     from api.keys import KeyStore, Role
 
@@ -345,6 +360,7 @@ def _run(stack: LocalStack, st: StackSettings, name: str, start_ms: int,
             return 1
         if not scheduler_started and CAUGHT_UP in sim.log_text():
             log.info("the simulator has caught up: starting the compliance scheduler")
+            _declare_marks(stack, st)
             # Judge back to the simulated period's start, not further: the city did not
             # exist before it, and empty days would count as silent ones in the rankings.
             hours = max(1, math.ceil((time.time() * 1000 - start_ms) / 3_600_000))

@@ -7,7 +7,8 @@
     python -m simulators --load --devices 1000 --rate 5000 --count 100000 --duration-s 60
 
 A scenario run first writes the registry (and device secrets) the service must load, and the
-expected outcome (``expected.json``: period, expectations, verdicts left out as ambiguous),
+expected outcome (``expected.json``: period, expectations, verdicts left out as ambiguous, the
+operating-state marks the enterprises declare),
 by default under ``var/scenarios/<name>/``. Broker settings come from the environment (EMS_*):
 with EMS_SIM_DEVICE_LOGIN=true each device logs in as itself, else all as EMS_MQTT_USERNAME;
 ``hj212-tcp`` outlets connect to the gateway at EMS_SIM_GATEWAY_HOST:EMS_SIM_GATEWAY_PORT and
@@ -20,6 +21,7 @@ stack and compares the outcome (``make scenario``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -37,6 +39,7 @@ from simulators.clocks import Backfill, Clock, Paced, realtime
 from simulators.expected import expected_outcome
 from simulators.links import Link, LinkError, MqttLink
 from simulators.load import load_fleet, run_load
+from simulators.marks import declared_marks
 from simulators.registry import default_paths, write_registry
 from simulators.runner import LinkFactory, ScenarioPublisher, link_factory
 from simulators.scenario import Scenario, ScenarioError, load_scenario
@@ -79,7 +82,11 @@ def write_expected(scenario: Scenario, path: Path) -> int:
     path.write_bytes(orjson.dumps({
         "scenario": scenario.name, "start_ms": scenario.start_ms, "end_ms": scenario.end_ms,
         "expectations": [e.to_dict() for e in outcome.expectations],
-        "ambiguous": outcome.ambiguous}, option=orjson.OPT_INDENT_2))
+        "ambiguous": outcome.ambiguous,
+        # the stops and start-ups the enterprises must declare (POST .../marks) before the
+        # period is judged, for the expectations to hold
+        "marks": [dataclasses.asdict(m) for m in declared_marks(scenario)]},
+        option=orjson.OPT_INDENT_2))
     if outcome.ambiguous:
         log.warning("%d verdicts left out as too close to call, e.g. %s",
                     len(outcome.ambiguous), outcome.ambiguous[0])

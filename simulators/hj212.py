@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from core.pollutants import BY_KEY
-from ingest.hj212 import Hj212Error, build_data_segment, decode, encode_frame
+from ingest.hj212 import SHANGHAI, Hj212Error, build_data_segment, decode, encode_frame
 from simulators.payloads import Hj212Frame
 
 FLAG_2017 = 4  # version bits of HJ 212-2017 (hj212.md §4.2)
@@ -26,13 +26,25 @@ _DATA_TIME = re.compile(r"DataTime=[0-9]{14}")
 
 
 def encode(frame: Hj212Frame) -> bytes:
-    """The bytes of one minute-data upload, with its malformation if it has one."""
+    """The bytes of one minute-data upload, with its malformation if it has one; or of a
+    running-state upload (CN 2021, ``SB1-RS``)."""
+    if frame.running is not None:
+        return encode_state(frame)
     segment = build_data_segment(
         frame.values, cn=frame.cn, mn=frame.mn, data_time=frame.data_time,
         flags=frame.flags, pw=frame.pw, st=frame.st,
         flag=FLAG_2017 | (FLAG_ACK if frame.ack_wanted else 0))
     if frame.malformed is not None:
         segment = malform(segment, frame)
+    return encode_frame(segment)
+
+
+def encode_state(frame: Hj212Frame) -> bytes:
+    """A facility running-state upload (CN 2021, hj212.md §8.1, §12): ``SB1-RS=0|1``."""
+    stamp = frame.data_time.astimezone(SHANGHAI)
+    qn = stamp.strftime("%Y%m%d%H%M%S") + f"{stamp.microsecond // 1000:03d}"
+    segment = (f"QN={qn};ST={frame.st};CN=2021;PW={frame.pw};MN={frame.mn};Flag={FLAG_2017};"
+               f"CP=&&DataTime={stamp.strftime('%Y%m%d%H%M%S')};SB1-RS={frame.running}&&")
     return encode_frame(segment)
 
 

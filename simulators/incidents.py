@@ -14,8 +14,12 @@ over_range         pollutant*                                  the analyser's ra
 flatline           pollutant*                                  one value repeated exactly
 pinned             pollutant*, ratio (0.97), constant (false)  corrected value at ratio x limit
 dilution           o2_pct*                                     air let in: O2 up, readings down
+air_ingress        o2_pct* (19-21)                             air let in up to O2 >= the cut-off
 o2_offset          delta*                                      the O2 reading shifted by delta
-shutdown           -                                           the plant stops (F), restarts
+shutdown           declared (true)                             the plant stops, restarts
+analyser_stop      keys (default: pollutants and O2)           flag F (analyser stopped)
+link_outage        buffered (true)                             nothing sent; buffered: uploaded
+                                                               late, after reconnecting
 clock_drift        offset_s, rate_s_per_h                      device clock off by offset + drift
 malformed          every (5), kinds (all)                      every n-th message broken
 bad_crc            every (5)                                   every n-th HJ 212 frame's CRC bad
@@ -30,6 +34,15 @@ is just under ``ratio x limit`` (and the other hours lower). ``dilution`` models
 the stack: the readings fall and O2 rises in step, and the O2 correction (compliance-rules.md
 §1.2) undoes the dilution; the corrected value is unchanged. ``o2_offset`` falsifies the O2
 reading alone: a lower O2 lowers the corrected value, a higher one raises it.
+
+``air_ingress`` is dilution past the O2 cut-off (19 %, compliance-rules.md §1.2): with no stop
+evidence the hour is ``unexplained_high_o2``. ``shutdown`` stops the plant; its stopped
+minutes are flag N values of a stopped process (``simulators.process``) and the enterprise
+declares the stop when its outlet's evidence is marks, unless ``declared = false``.
+``analyser_stop`` is flag F as HJ 212-2017 defines it: the analyser stopped, invalid data
+(§1.4), the plant running on. ``link_outage`` with ``buffered = true`` is the data logger that
+keeps its minutes while the line is down and uploads them when it is back (补传): the messages
+of ``[start, end)`` go out after ``end`` with their own time stamps (``simulators.replay``).
 """
 
 from __future__ import annotations
@@ -50,8 +63,11 @@ INCIDENT_PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
     "flatline": {"pollutant": (str, True)},
     "pinned": {"pollutant": (str, True), "ratio": (float, False), "constant": (bool, False)},
     "dilution": {"o2_pct": (float, True)},
+    "air_ingress": {"o2_pct": (float, True)},
     "o2_offset": {"delta": (float, True)},
-    "shutdown": {},
+    "shutdown": {"declared": (bool, False)},
+    "analyser_stop": {"keys": (list, False)},
+    "link_outage": {"buffered": (bool, False)},
     "clock_drift": {"offset_s": (float, False), "rate_s_per_h": (float, False)},
     "malformed": {"every": (int, False), "kinds": (list, False)},
     "bad_crc": {"every": (int, False)},
@@ -59,9 +75,9 @@ INCIDENT_PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
 }
 # Incidents change values in this order, so that combinations are well defined (an exceedance
 # under dilution, a pinned value computed from the O2 the logger reports).
-ORDER = ("exceedance", "dilution", "o2_offset", "pinned", "flatline", "over_range",
-         "calibration", "maintenance", "clock_drift", "silence", "malformed", "bad_crc",
-         "reconnect_storm", "shutdown")
+ORDER = ("exceedance", "dilution", "air_ingress", "o2_offset", "pinned", "flatline",
+         "over_range", "calibration", "maintenance", "analyser_stop", "clock_drift", "silence",
+         "link_outage", "malformed", "bad_crc", "reconnect_storm", "shutdown")
 PINNED_JITTER = (0.003, 0.0)  # relative sd of a pinned, non-constant value
 FLAGS = frozenset(DATA_FLAGS)
 
@@ -114,6 +130,8 @@ def check_values(kind: str, params: Mapping[str, Any], where: str) -> None:
         "factor": lambda v: v > 0, "ratio": lambda v: 0 < v < 10,
         "o2_pct": lambda v: 0 < v < 19, "every": lambda v: v >= 1,
     }
+    if kind == "air_ingress":
+        checks["o2_pct"] = lambda v: 19 <= v < 21
     for name, ok in checks.items():
         if name in params and not ok(params[name]):
             raise IncidentError(f"{where}: {kind} {name} = {params[name]!r} is out of range")
@@ -132,6 +150,7 @@ class Minute:
     exact: set[str] = field(default_factory=set)  # keys sent without noise
     noise: dict[str, tuple[float, float]] = field(default_factory=dict)  # overrides
     send: bool = True
+    late_ms: int | None = None  # buffered: sent once the link is back, at this time
     malformed: str | None = None
     bad_crc: bool = False
     reconnect: bool = False
@@ -170,6 +189,31 @@ def _dilution(inc: Incident, m: Minute, model: Model) -> None:
     m.values["o2"] = new
     if "flow" in m.values:
         m.values["flow"] /= share
+
+
+def _air_ingress(inc: Incident, m: Minute, model: Model) -> None:
+    """Air let in past the cut-off; the flow meter upstream sees no change."""
+    if not m.operating or "o2" not in m.values:
+        return
+    share = (AIR - inc.params["o2_pct"]) / (AIR - m.values["o2"])
+    for p in model.o2_ref:
+        if p in m.values:
+            m.values[p] *= share
+    m.values["o2"] = inc.params["o2_pct"]
+
+
+def _analyser_stop(inc: Incident, m: Minute, model: Model) -> None:
+    keys = inc.get("keys") or [k for k in m.values if k in model.limit_value or k == "o2"]
+    for k in keys:
+        if k in m.flags:
+            m.flags[k] = "F"
+
+
+def _link_outage(inc: Incident, m: Minute, _model: Model) -> None:
+    if inc.get("buffered", True):
+        m.late_ms = inc.end_ms
+    else:
+        m.send = False
 
 
 def _o2_offset(inc: Incident, m: Minute, _model: Model) -> None:
@@ -251,7 +295,8 @@ def _nth(inc: Incident, m: Minute, interval_ms: int) -> int | None:
 
 
 APPLY: dict[str, Callable[[Incident, Minute, Model], None]] = {
-    "exceedance": _exceedance, "dilution": _dilution, "o2_offset": _o2_offset,
+    "exceedance": _exceedance, "dilution": _dilution, "air_ingress": _air_ingress,
+    "o2_offset": _o2_offset, "analyser_stop": _analyser_stop, "link_outage": _link_outage,
     "pinned": _pinned, "flatline": _flatline, "over_range": _over_range,
     "calibration": _calibration, "maintenance": _maintenance, "clock_drift": _clock_drift,
     "silence": _silence,

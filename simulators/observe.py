@@ -65,7 +65,8 @@ def judged(client: httpx.Client, enterprise: str, what: str, start_ms: int,
     """Judged hours (``what`` = hourly) or days (days) of one enterprise."""
     return [ObservedHour(enterprise=enterprise, outlet=it["outlet"], pollutant=it["pollutant"],
                          start_ms=epoch_ms(it["time"]), valid=bool(it["valid"]),
-                         exceeded=bool(it["exceeded"]), mean_ref=it.get("mean_ref"))
+                         exceeded=bool(it["exceeded"]), mean_ref=it.get("mean_ref"),
+                         status=str(it.get("status") or ""))
             for it in pages(client, f"/api/v1/enterprises/{enterprise}/{what}",
                             {"start": iso(start_ms), "end": iso(end_ms)})]
 
@@ -87,7 +88,7 @@ def alerts(client: httpx.Client, enterprise: str) -> list[ObservedAlert]:
                                      start_ms=epoch_ms(a["start"]),
                                      end_ms=None if a["active"] or not a["end"]
                                      else epoch_ms(a["end"]), id=a["id"],
-                                     period=a.get("period") or "hour"))
+                                     period=str(a.get("period") or "hour")))
         if len(items) < ALERT_PAGE or not fresh:
             return out
         params["until"] = items[-1]["start"]  # newest first: the next page is older

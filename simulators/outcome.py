@@ -9,10 +9,13 @@ Kinds of expectation:
 
 =============  =================================================================================
 hour, day      the judged hour (day) starting at ``start_ms`` of outlet/pollutant: ``valid`` and,
-               when not None, ``exceeded``. A missing hour counts as not valid.
-alert          an alert of ``alert_kind`` and ``period`` (hour; day for exceeded days) opens at
-               ``start_ms`` and closes at ``end_ms`` (None: still open at the end of the
-               scenario), both within ``tolerance_ms``
+               when not None, ``exceeded``; ``status`` too when both sides give one
+               (compliant, exceeded, suspected_exceedance, invalid, not_operating,
+               unexplained_high_o2). A missing hour counts as not valid.
+alert          an alert of ``alert_kind`` opens at ``start_ms`` and closes at ``end_ms`` (None:
+               still open at the end of the scenario), both within ``tolerance_ms``; for
+               exceedances ``period`` (hour or day) when given; an alert without a ``period``
+               in the API is an hourly one
 no_alert       no alert of ``alert_kind`` ("" = any) for the outlet (and pollutant, if given)
                overlaps ``[start_ms, end_ms)``
 rank_below     ``enterprise`` ranks below (after) ``other`` over the scenario period
@@ -52,8 +55,9 @@ class Expectation:
     reason: str = ""
     count: int = 0
     value: float | None = None  # nominal corrected mean (hour, day), for messages
-    period: str = "hour"  # alert: what an exceedance is judged on, hour or day
     why: str = ""  # the injection behind it
+    status: str = ""  # hour, day: the expected status ("" = not checked)
+    period: str = ""  # alert: hour | day ("" = either)
 
     def where(self) -> str:
         parts = [self.enterprise, self.outlet, self.pollutant]
@@ -65,10 +69,12 @@ class Expectation:
                 "exceeded" if self.exceeded else "not exceeded" if self.exceeded is False
                 else "valid")
             nominal = f" (nominal {self.value:.4g})" if self.value is not None else ""
-            return f"{self.kind} {_iso(self.start_ms)} {self.where()}: {state}{nominal}"
+            status = f" [{self.status}]" if self.status else ""
+            return f"{self.kind} {_iso(self.start_ms)} {self.where()}: {state}{status}{nominal}"
         if self.kind == "alert":
-            return (f"{self.alert_kind} alert {self.where()} opens {_iso(self.start_ms)}, "
-                    f"closes {_iso(self.end_ms)}")
+            period = f" ({self.period})" if self.period else ""
+            return (f"{self.alert_kind}{period} alert {self.where()} opens "
+                    f"{_iso(self.start_ms)}, closes {_iso(self.end_ms)}")
         if self.kind == "no_alert":
             return (f"no {self.alert_kind or 'any'} alert {self.where()} "
                     f"{_iso(self.start_ms)}..{_iso(self.end_ms)}")
@@ -93,6 +99,7 @@ class ObservedHour:
     valid: bool
     exceeded: bool
     mean_ref: float | None = None
+    status: str = ""  # "" when the API gives none
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +111,7 @@ class ObservedAlert:
     start_ms: int
     end_ms: int | None = None  # None: still open
     id: str = ""
-    period: str = "hour"  # exceedances of valid daily means: "day"
+    period: str = "hour"
 
 
 @dataclass
@@ -151,6 +158,8 @@ def _check_period(e: Expectation, got: ObservedHour | None) -> str | None:
     if e.valid and e.exceeded is not None and got.exceeded != e.exceeded:
         mean = f" (mean_ref {got.mean_ref:.4g})" if got.mean_ref is not None else ""
         return f"{'exceeded' if got.exceeded else 'not exceeded'}{mean}"
+    if e.status and got.status and got.status != e.status:
+        return f"status {got.status}"
     return None
 
 
@@ -160,8 +169,8 @@ def _same_place(e: Expectation, a: ObservedAlert) -> bool:
 
 
 def _check_alert(e: Expectation, alerts: list[ObservedAlert]) -> str | None:
-    mine = [a for a in alerts if a.kind == e.alert_kind and a.period == e.period
-            and _same_place(e, a)]
+    mine = [a for a in alerts if a.kind == e.alert_kind and _same_place(e, a)
+            and (not e.period or a.period == e.period)]
     hits = [a for a in mine if abs(a.start_ms - e.start_ms) <= e.tolerance_ms]
     if not hits:
         others = ", ".join(f"{_iso(a.start_ms)}..{_iso(a.end_ms)}" for a in mine[:5])

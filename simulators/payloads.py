@@ -81,6 +81,8 @@ def first_pollutant(msg: PlannedMessage) -> str:
 
 def stored_entries(msg: PlannedMessage, spec: OutletSpec) -> dict[str, tuple[float, str]]:
     """What the ingester must store of ``msg``: key -> (nominal value, flag)."""
+    if msg.running is not None:
+        return {}  # a running state: stored as such, not as readings
     if msg.bad_crc and not crc_resent(spec):
         return {}
     entries = {k: (v, msg.flags.get(k, "N")) for k, v in msg.values.items()}
@@ -182,6 +184,7 @@ class Hj212Frame:
     flags: dict[str, str]  # catalogue key -> HJ 212 data flag
     ack_wanted: bool = False  # Flag bit A: the device waits for a 9014 reply (TCP)
     malformed: str | None = None  # a key of HJ212_MALFORMATIONS
+    running: int | None = None  # CN 2021: the facility's running state (SB1-RS)
 
 
 Hj212Encoder = Callable[[Hj212Frame], bytes]
@@ -189,6 +192,11 @@ Hj212Encoder = Callable[[Hj212Frame], bytes]
 
 def hj212_frame(msg: PlannedMessage, spec: OutletSpec, values: dict[str, float],
                 password: str) -> Hj212Frame:
+    if msg.running is not None:  # a running state asks for no reply
+        return Hj212Frame(mn=spec.mn, pw=password, st="31" if spec.medium is Medium.GAS
+                          else "32", cn="2021",
+                          data_time=datetime.fromtimestamp(msg.stamp_ms / 1000, UTC),
+                          values={}, flags={}, running=msg.running)
     return Hj212Frame(mn=spec.mn, pw=password, st="31" if spec.medium is Medium.GAS else "32",
                       cn="2051", data_time=datetime.fromtimestamp(msg.stamp_ms / 1000, UTC),
                       values=values, flags=dict(msg.flags),

@@ -4,17 +4,27 @@ The plan is deterministic (a pure function of the scenario), so the publisher an
 outcome see the same messages: the publisher adds noise and encodes them
 (``simulators.payloads``), the expected outcome judges their nominal values
 (``simulators.expected``).
+
+Every value goes out with flag N unless an incident says otherwise: a stopped plant's analysers
+measure a stopped process (``simulators.process``). A batch analyser's key
+(``OutletSpec.pollutant_interval_s``) is in the minute records only at its sampling times,
+multiples of its interval since the epoch (local hours in whole-hour zones).
+
+An HJ 212 outlet whose ``stop_evidence`` is ``state`` also sends its running state (CN 2021,
+``SB1-RS``: 1 running, 0 off; hj212.md §8.1, §12) on every hour and whenever it changes (the
+plant stops at ``Stop.off_ms`` and starts up at ``Stop.on_ms``): ``PlannedMessage.running``,
+with no values, just before the minute record of the same time.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from simulators.incidents import Minute, apply
 from simulators.payloads import malformations_for
-from simulators.process import State
+from simulators.process import HOUR_MS, State
 from simulators.scenario import Scenario
 
 
@@ -31,6 +41,14 @@ class PlannedMessage:
     malformed: str | None = None
     bad_crc: bool = False
     reconnect: bool = False  # the device reconnects before sending this one
+    late_ms: int | None = None  # buffered during an outage: sent once the link is back
+    running: int | None = None  # a CN 2021 running-state upload (SB1-RS), no values
+
+
+def state_message(i: int, ts_ms: int, running: int) -> PlannedMessage:
+    """A running-state upload of outlet ``i`` at ``ts_ms``."""
+    return PlannedMessage(outlet=i, ts_ms=ts_ms, stamp_ms=ts_ms, values={}, flags={},
+                          exact=frozenset(), noise={}, state=State.RUN, running=running)
 
 
 def plan_outlet(scenario: Scenario, i: int, start_ms: int | None = None,
@@ -44,19 +62,28 @@ def plan_outlet(scenario: Scenario, i: int, start_ms: int | None = None,
     model.prepare(start, stop)
     incidents = scenario.incidents_of(i)
     malformations = malformations_for(spec.protocol)
+    batch = {k: s * 1000 for k, s in spec.pollutant_interval_s}
+    states = spec.stop_evidence == "state"
+    changes = {t for s in model.stops for t in (s.off_ms, s.on_ms)}
     first = scenario.start_ms + -(-(start - scenario.start_ms) // interval_ms) * interval_ms
     for ts in range(first, stop, interval_ms):
         nominal = model.nominal(ts)
-        flag = "N" if nominal.state.operating else "F"
         m = Minute(ts_ms=ts, stamp_ms=ts, operating=nominal.state.operating, values=nominal.values,
-                   c_ref=nominal.c_ref, flags=dict.fromkeys(nominal.values, flag))
+                   c_ref=nominal.c_ref, flags=dict.fromkeys(nominal.values, "N"))
         apply(incidents, m, model, interval_ms, malformations)
         if not m.send:
             continue
+        if states and (ts % HOUR_MS == 0 or ts in changes):  # goes as the record does
+            running = 0 if nominal.state is State.STOPPED else 1
+            yield replace(state_message(i, m.stamp_ms, running), ts_ms=ts, late_ms=m.late_ms)
+        for key, every_ms in batch.items():
+            if ts % every_ms:
+                m.values.pop(key, None)
+                m.flags.pop(key, None)
         yield PlannedMessage(outlet=i, ts_ms=ts, stamp_ms=m.stamp_ms, values=m.values,
                              flags=m.flags, exact=frozenset(m.exact), noise=m.noise,
                              state=nominal.state, malformed=m.malformed, bad_crc=m.bad_crc,
-                             reconnect=m.reconnect)
+                             reconnect=m.reconnect, late_ms=m.late_ms)
 
 
 def plan(scenario: Scenario, start_ms: int | None = None,

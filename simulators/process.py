@@ -13,11 +13,15 @@ Physics kept on purpose (compliance-rules.md §1.2):
   undoes it. Levels are shares of the outlet's strictest upper limit for that pollutant.
 - Load follows a daily curve per industry; O2 moves against load; flue-gas flow grows with load
   and with excess air; temperature follows load and cools down after a stop.
-- Start-up and shutdown: a stopped plant sends every value with flag F (HJ 212 table 8,
-  hj212.md §11.1) and O2 near 21 %. Start-up takes 20 minutes of F (purge, ignition) and 40
-  minutes of N at rising load; shutdown 25 minutes of N at falling load. On hour boundaries this
-  leaves 40 and 25 valid minutes, fewer than the 45 a valid hour needs (§1.3): start-up and
-  shutdown hours are never judged.
+- Start-up and shutdown: the analysers of a stopped plant keep measuring, so it sends flag N
+  values of a stopped process: O2 near 20.9 % (air), flow near 0, concentrations at 2 % of the
+  running level. Flag F means the *analyser* stopped (HJ 212-2017, compliance-rules.md §1.2,
+  §1.4) and is never sent for a stopped plant (``incidents`` has ``analyser_stop`` for it).
+  Start-up takes 20 minutes of purge and ignition (O2 falling from 20.5 %, flow at 10 %) and
+  40 minutes at rising load; shutdown 25 minutes at falling load. Whether an hour of a stop is
+  "not operating" follows from evidence the oracle can see (``OutletSpec.stop_evidence``):
+  declared marks (``simulators.marks``), or the registry's flow floor
+  (``STOP_FLOW_SHARE`` of full-load flow), or none (then high O2 is unexplained).
 """
 
 from __future__ import annotations
@@ -26,120 +30,44 @@ import bisect
 import hashlib
 import math
 import random
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from core.pollutants import BY_KEY, Medium
 from core.standards import Limit
+from simulators.industries import INDUSTRY_MODELS, Industry
+
+__all__ = ["INDUSTRY_MODELS", "Industry", "Nominal", "OutletModel", "State", "Stop"]
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 AIR_O2_PCT = 21.0
-STARTUP_F_MS = 20 * MINUTE_MS  # start-up minutes still flagged F (purge, ignition)
-STARTUP_MS = 60 * MINUTE_MS  # whole start-up, F part included
+STARTUP_F_MS = 20 * MINUTE_MS  # start-up minutes of purge and ignition (no fuel load yet)
+STARTUP_MS = 60 * MINUTE_MS  # whole start-up, purge included
 RAMP_DOWN_MS = 25 * MINUTE_MS  # valid minutes at falling load before a stop
 RAMP_LOAD = 0.3  # load at the ends of the start-up and shutdown ramps
-STOPPED_O2_PCT = 20.7
-STOPPED_READING_SHARE = 0.02  # a stopped analyser reads a little: 2 % of its running level
+STOPPED_O2_PCT = 20.8  # a stopped plant's stack holds air
+STOPPED_READING_SHARE = 0.02  # a stopped process reads a little: 2 % of its running level
+STOPPED_FLOW_SHARE = 0.02  # ... and its flue-gas flow (draught) 2 % of full-load flow
+STARTUP_FLOW_SHARE = 0.1  # flow during purge and ignition
+# The registry's process-data evidence of a stop: an hour whose valid mean flow is below this
+# share of full-load flow is stopped (``stop_when_flow_below``); between the stopped and the
+# purge flow, so that only wholly stopped hours fall under it.
+STOP_FLOW_SHARE = 0.05
 
 
 class State(StrEnum):
     RUN = "run"
-    STARTUP_F = "startup_f"  # F-flagged part of the start-up
-    STARTUP = "startup"  # N-flagged part of the start-up, load rising
-    RAMP_DOWN = "ramp_down"  # N-flagged, load falling towards a stop
+    STARTUP_F = "startup_f"  # purge and ignition: no load yet, O2 falling from air
+    STARTUP = "startup"  # the rest of the start-up, load rising
+    RAMP_DOWN = "ramp_down"  # load falling towards a stop
     STOPPED = "stopped"
 
     @property
     def operating(self) -> bool:
         return self in (State.RUN, State.STARTUP, State.RAMP_DOWN)
-
-
-@dataclass(frozen=True)
-class Industry:
-    """Behaviour of one industry's outlets. Levels are shares of the governing limit."""
-
-    name: str
-    medium: Medium
-    pollutants: tuple[str, ...]  # judged keys, in the order they are sent
-    ratios: Mapping[str, float]  # c_ref at full load / strictest upper limit
-    sensitivity: Mapping[str, float]  # c_ref = level * (1 - s * (1 - load))
-    ranges: Mapping[str, float]  # analyser measuring range (upper end)
-    noise: Mapping[str, tuple[float, float]]  # key -> (relative sd, absolute sd) per minute
-    load_curve: tuple[float, ...]  # 24 values, load at each local hour (interpolated)
-    schedule: str = "continuous"  # continuous | day_shift
-    o2_full: float | None = None  # O2 at full load, % (None: no O2, e.g. water)
-    o2_slope: float = 0.0  # O2 = o2_full + o2_slope * (1 - load)
-    flow_key: str = "flow"
-    flow_full: float = 0.0
-    temp_full: float | None = None
-    temp_cold: float = 30.0
-    ph: float | None = None  # nominal pH (water)
-    day_spread: float = 0.06  # day-to-day variation of levels, +- share
-    spikes: Mapping[str, float] = field(default_factory=dict)  # key -> minute share x3 spikes
-
-
-def _curve(points: Sequence[tuple[int, float]]) -> tuple[float, ...]:
-    """24 hourly values, linear between the (hour, value) points, wrapping around midnight."""
-    pts = sorted(points)
-    out = []
-    for h in range(24):
-        before = max((p for p in pts if p[0] <= h), default=pts[-1])
-        after = min((p for p in pts if p[0] > h), default=pts[0])
-        span = (after[0] - before[0]) % 24 or 24
-        frac = ((h - before[0]) % 24) / span
-        out.append(before[1] + (after[1] - before[1]) * frac)
-    return tuple(out)
-
-
-_GAS_NOISE = {"so2": (0.03, 0.0), "nox": (0.03, 0.0), "pm": (0.05, 0.0), "co": (0.04, 0.0),
-              "hcl": (0.04, 0.0), "o2": (0.0, 0.12), "flow": (0.02, 0.0), "temp": (0.0, 0.6)}
-
-INDUSTRY_MODELS: dict[str, Industry] = {
-    # Grid demand: night trough, morning and evening peaks.
-    "coal_power": Industry(
-        name="coal_power", medium=Medium.GAS, pollutants=("so2", "nox", "pm"),
-        ratios={"so2": 0.55, "nox": 0.62, "pm": 0.35},
-        sensitivity={"so2": 0.2, "nox": -0.15, "pm": 0.3},
-        ranges={"so2": 150.0, "nox": 200.0, "pm": 50.0},
-        noise=_GAS_NOISE,
-        load_curve=_curve([(3, 0.58), (7, 0.75), (10, 0.92), (13, 0.85), (19, 0.95),
-                           (23, 0.7)]),
-        o2_full=5.6, o2_slope=4.0, flow_full=320.0, temp_full=85.0, temp_cold=35.0),
-    # A day-shift factory boiler: start-up 06:00, stop 22:25 local time, lunch dip.
-    "boiler": Industry(
-        name="boiler", medium=Medium.GAS, pollutants=("so2", "nox", "pm"),
-        ratios={"so2": 0.5, "nox": 0.6, "pm": 0.4},
-        sensitivity={"so2": 0.25, "nox": -0.1, "pm": 0.3},
-        ranges={"so2": 1000.0, "nox": 1000.0, "pm": 200.0},
-        noise=_GAS_NOISE,
-        load_curve=_curve([(0, 0.7), (8, 0.88), (11, 0.92), (12, 0.7), (13, 0.9), (17, 0.92),
-                           (20, 0.78)]),
-        schedule="day_shift", o2_full=8.8, o2_slope=5.0, flow_full=25.0, temp_full=140.0,
-        temp_cold=30.0),
-    # Waste to energy: steady load, CO puffs from combustion upsets.
-    "incinerator": Industry(
-        name="incinerator", medium=Medium.GAS, pollutants=("so2", "nox", "pm", "hcl", "co"),
-        ratios={"so2": 0.45, "nox": 0.7, "pm": 0.3, "hcl": 0.4, "co": 0.25},
-        sensitivity={"so2": 0.1, "nox": 0.05, "pm": 0.1, "hcl": 0.1, "co": -0.3},
-        ranges={"so2": 400.0, "nox": 800.0, "pm": 100.0, "hcl": 200.0, "co": 400.0},
-        noise=_GAS_NOISE,
-        load_curve=_curve([(0, 0.88), (6, 0.9), (12, 0.93), (18, 0.91)]),
-        o2_full=8.0, o2_slope=4.0, flow_full=60.0, temp_full=150.0, temp_cold=40.0,
-        spikes={"co": 0.01}),
-    # Municipal or industrial wastewater: inflow with morning and evening peaks.
-    "wastewater": Industry(
-        name="wastewater", medium=Medium.WATER, pollutants=("cod", "nh3n", "ph"),
-        ratios={"cod": 0.5, "nh3n": 0.35},
-        sensitivity={"cod": -0.1, "nh3n": -0.1},
-        ranges={"cod": 500.0, "nh3n": 50.0, "ph": 14.0},
-        noise={"cod": (0.04, 0.0), "nh3n": (0.04, 0.0), "ph": (0.0, 0.03),
-               "water_flow": (0.03, 0.0)},
-        load_curve=_curve([(4, 0.45), (9, 1.0), (14, 0.75), (20, 0.95), (23, 0.6)]),
-        flow_key="water_flow", flow_full=120.0, ph=7.3),
-}
 
 
 def stable_random(*parts: object) -> random.Random:
@@ -166,10 +94,12 @@ class Nominal:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    """The plant is stopped from ``off_ms`` (ramp down before it) to ``on_ms`` (start-up)."""
+    """The plant is stopped from ``off_ms`` (ramp down before it) to ``on_ms`` (start-up).
+    ``declared``: the enterprise declares it (when its outlet's evidence is marks)."""
 
     off_ms: int
     on_ms: int
+    declared: bool = True
 
 
 class OutletModel:
@@ -232,11 +162,18 @@ class OutletModel:
         merged: list[Stop] = []
         for s in sorted(stops, key=lambda s: s.off_ms):
             if merged and s.off_ms <= merged[-1].on_ms:
-                merged[-1] = Stop(merged[-1].off_ms, max(merged[-1].on_ms, s.on_ms))
+                prev = merged[-1]
+                merged[-1] = Stop(prev.off_ms, max(prev.on_ms, s.on_ms),
+                                  prev.declared and s.declared)
             else:
                 merged.append(s)
         self._stops = merged
         self._stop_starts = [s.off_ms for s in merged]
+
+    @property
+    def stops(self) -> tuple[Stop, ...]:
+        """The stops laid out by ``prepare``, merged, in time order."""
+        return tuple(self._stops)
 
     def state(self, ts_ms: int) -> tuple[State, float]:
         """The operating state and how far into it (0..1) for ramps and start-up."""
@@ -303,6 +240,11 @@ class OutletModel:
                     means.append(sum(n.values["o2"] for n in minutes) / len(minutes))
             got = self._o2_cache[key] = max(means, default=self.o2_max_operating())
         return got
+
+    def stop_flow_floor(self) -> float | None:
+        """The flow under which an hour is stopped (registry process data), gas outlets."""
+        ind = self.industry
+        return ind.flow_full * STOP_FLOW_SHARE if ind.medium is Medium.GAS else None
 
     def range_of(self, key: str) -> float:
         """The upper end of the analyser's measuring range for ``key``."""
@@ -387,10 +329,10 @@ class OutletModel:
         if state is State.STOPPED:
             cooled = math.exp(-frac / 1.5)  # frac: hours since the stop
             temp = ind.temp_cold + (ind.temp_full * 0.9 - ind.temp_cold) * cooled
-            flow = ind.flow_full * 0.02
+            flow = ind.flow_full * STOPPED_FLOW_SHARE
         elif state is State.STARTUP_F:
             temp = ind.temp_cold + 5 * frac
-            flow = ind.flow_full * 0.1
+            flow = ind.flow_full * STARTUP_FLOW_SHARE
         elif state is State.STARTUP:
             temp = ind.temp_cold + 5 + (run_temp - ind.temp_cold - 5) * frac
         else:

@@ -34,6 +34,7 @@ from simulators.payloads import (
 )
 from simulators.plan import PlannedMessage, plan_outlet
 from simulators.process import INDUSTRY_MODELS
+from simulators.replay import in_send_order, send_time
 from simulators.scenario import OutletSpec, Scenario
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,8 @@ class ScenarioPublisher:
     def _send(self, link: Link, msg: PlannedMessage, topic: str, payload: bytes) -> Pending:
         """Send ``msg``; a frame with a bad CRC goes out corrupted, and over TCP, where it gets
         no reply, once more whole (``payloads.crc_resent``)."""
+        if msg.running is not None:  # a running state asks for no reply
+            return link.send(topic, payload, answered=False)
         if not msg.bad_crc:
             return link.send(topic, payload)
         corrupted = link.send(topic, corrupt_crc(payload), answered=False)
@@ -172,18 +175,31 @@ class ScenarioPublisher:
             self.stats.acked += 1
 
     def run(self, clock: Clock, start_ms: int | None = None, stop_ms: int | None = None,
-            stop: threading.Event | None = None) -> RunStats:
-        """Send the plan over ``[start_ms, stop_ms)`` (default: the scenario's period)."""
+            stop: threading.Event | None = None,
+            sent_window: tuple[int, int] | None = None) -> RunStats:
+        """Send the plan over ``[start_ms, stop_ms)`` (default: the scenario's period); with
+        ``sent_window`` only the messages sent within it (buffered ones at their late time)."""
         stop = stop or threading.Event()
         sc = self.scenario
-        due = [o.interval_s * 1000 + phase_ms(o) for o in sc.outlets]
-        streams = [plan_outlet(sc, i, start_ms, stop_ms) for i in range(len(sc.outlets))]
-        merged = heapq.merge(*streams, key=lambda m: (m.ts_ms + due[m.outlet], m.outlet))
+        lag = [o.interval_s * 1000 + phase_ms(o) for o in sc.outlets]
+
+        def due(m: PlannedMessage) -> int:
+            return m.ts_ms + lag[m.outlet]
+
+        streams = [in_send_order(plan_outlet(sc, i, start_ms, stop_ms), due)
+                   for i in range(len(sc.outlets))]
+        merged = heapq.merge(*streams, key=lambda m: (send_time(m, due), m.outlet))
         outstanding: deque[Pending] = deque()
         self.stats.running_since = last_log = time.monotonic()
         backfill = isinstance(clock, Backfill)
+        lo, hi = sent_window or (-(2**62), 2**62)
         for msg in merged:
-            if not clock.wait_until(msg.ts_ms + due[msg.outlet], stop):
+            at = send_time(msg, due)
+            if not lo <= at < hi:
+                if at >= hi:
+                    break
+                continue
+            if not clock.wait_until(at, stop):
                 break
             link = self._link(msg.outlet)
             if msg.reconnect:

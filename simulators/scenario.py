@@ -17,6 +17,8 @@
       [[enterprise.outlet]]  # optional; default one outlet G1 (gas) or W1 (water)
       id = "G1"; protocol = "json"   # json | hj212 (HJ 212 over MQTT) | hj212-tcp
       interval_s = 60; ts_format = "rfc3339"   # rfc3339 | epoch_ms | local (+08:00)
+      stop_evidence = "mark"  # how its stops are known: mark (declared) | flow | none
+      pollutant_interval_s = {cod = 7200}     # batch analysers (default: the industry's)
 
     [[group]]                # many similar enterprises: BLR01 .. BLR12
     prefix = "BLR"; count = 12; industry = "boiler"; regions = ["north", "south"]
@@ -57,6 +59,11 @@ from simulators.process import HOUR_MS, INDUSTRY_MODELS, OutletModel, Stop
 PROTOCOLS = ("json", "hj212", "hj212-tcp")
 TS_FORMATS = ("rfc3339", "epoch_ms", "local")
 SCHEDULES = ("continuous", "day_shift")
+# How an outlet's stops are evidenced (compliance-rules.md §1.2, §1.6): ``mark``, the
+# enterprise declares each stop and start-up (``simulators.marks``); ``flow``, the registry
+# names a flow floor (process data, ``stop_when_flow_below``); ``state``, the HJ 212 device
+# sends its running state (CN 2021 ``SB1-RS``, ``simulators.plan``); ``none``, nothing.
+STOP_EVIDENCE = ("mark", "flow", "state", "none")
 MINUTE_MS = 60_000
 
 
@@ -78,6 +85,12 @@ class OutletSpec:
     schedule: str | None = None
     ts_format: str = "rfc3339"
     limit_ids: tuple[str, ...] = ()
+    stop_evidence: str = "mark"
+    pollutant_interval_s: tuple[tuple[str, int], ...] = ()  # batch analysers
+
+    def interval_of(self, key: str) -> int:
+        """The sampling interval of ``key`` at this outlet, in seconds."""
+        return dict(self.pollutant_interval_s).get(key, self.interval_s)
 
     @property
     def medium(self) -> Medium:
@@ -121,8 +134,8 @@ class Scenario:
 
     def model(self, i: int) -> OutletModel:
         spec = self.outlets[i]
-        stops = [Stop(inc.start_ms, inc.end_ms) for inc in self.incidents_of(i)
-                 if inc.kind == "shutdown"]
+        stops = [Stop(inc.start_ms, inc.end_ms, bool(inc.get("declared", True)))
+                 for inc in self.incidents_of(i) if inc.kind == "shutdown"]
         return OutletModel(INDUSTRY_MODELS[spec.industry], self.limits(i),
                            key=f"{self.seed}|{spec.name}", level=spec.level, tz=self.tz,
                            stops=stops, schedule=spec.schedule)
@@ -155,8 +168,8 @@ def _outlets_of(name: str, ent: dict[str, Any], where: str) -> list[OutletSpec]:
     raw_outlets = ent.get("outlet") or [{"id": "G1" if medium is Medium.GAS else "W1"}]
     specs = []
     for raw in raw_outlets:
-        o = _take(raw, {"id", "protocol", "interval_s", "level", "ts_format", "schedule"},
-                  f"{where} outlet")
+        o = _take(raw, {"id", "protocol", "interval_s", "level", "ts_format", "schedule",
+                        "stop_evidence", "pollutant_interval_s"}, f"{where} outlet")
         oid = str(o.get("id", ""))
         if not ID_RE.fullmatch(oid):
             raise ScenarioError(f"{where}: outlet id {oid!r} must match [A-Za-z0-9_-]{{1,32}}")
@@ -176,14 +189,41 @@ def _outlets_of(name: str, ent: dict[str, Any], where: str) -> list[OutletSpec]:
                                                            f"{where}/{oid} schedule"),
             ts_format=_choice(o.get("ts_format", "rfc3339"), TS_FORMATS,
                               f"{where}/{oid} ts_format"),
-            limit_ids=tuple(INDUSTRIES[industry]["limits"])))
+            limit_ids=tuple(INDUSTRIES[industry]["limits"]),
+            stop_evidence=_choice(o.get("stop_evidence", ent.get("stop_evidence", "mark")),
+                                  STOP_EVIDENCE, f"{where}/{oid} stop_evidence"),
+            pollutant_interval_s=_batch(industry, interval, o.get("pollutant_interval_s"),
+                                        f"{where}/{oid}")))
+        if specs[-1].stop_evidence == "state" and specs[-1].protocol == "json":
+            raise ScenarioError(f"{where}/{oid}: stop_evidence state needs an HJ 212 outlet "
+                                "(CN 2021 running states)")
     return specs
 
 
+def _batch(industry: str, interval_s: int, raw: Any, where: str) -> tuple[tuple[str, int], ...]:
+    """Per-pollutant sampling intervals: the industry's batch analysers, or the outlet's own."""
+    model = INDUSTRY_MODELS[industry]
+    table = dict(model.batch_s) if raw is None else raw
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where}: pollutant_interval_s must be a table key = seconds")
+    out = []
+    for key, value in table.items():
+        if key not in model.pollutants or key == "ph":
+            raise ScenarioError(f"{where}: no batch analyser for {key!r} here")
+        if not isinstance(value, int) or isinstance(value, bool) or value < interval_s \
+                or value % interval_s or (value < 3600 and 3600 % value) \
+                or (value >= 3600 and value % 3600):
+            raise ScenarioError(f"{where}: pollutant_interval_s.{key} = {value!r} must be a "
+                                "multiple of interval_s dividing an hour or whole hours")
+        if value != interval_s:
+            out.append((str(key), value))
+    return tuple(sorted(out))
+
+
 ENTERPRISE_FIELDS = {"id", "name", "industry", "region", "level", "schedule", "protocol",
-                     "outlet"}
+                     "outlet", "stop_evidence"}
 GROUP_FIELDS = {"prefix", "count", "industry", "regions", "outlets", "level", "level_spread",
-                "schedule", "protocol", "name"}
+                "schedule", "protocol", "name", "stop_evidence"}
 
 
 def _group_enterprises(name: str, seed: int, g: dict[str, Any],
@@ -208,7 +248,7 @@ def _group_enterprises(name: str, seed: int, g: dict[str, Any],
                "name": str(g.get("name", industry.replace("_", " ").title())) + f" {i + 1}",
                "level": float(g.get("level", 1.0)) * (1 - spread + 2 * spread * u),
                "outlet": [{"id": f"{letter}{j + 1}"} for j in range(int(g.get("outlets", 1)))]}
-        for k in ("schedule", "protocol"):
+        for k in ("schedule", "protocol", "stop_evidence"):
             if k in g:
                 ent[k] = g[k]
         out.append(ent)
@@ -262,7 +302,7 @@ def _check_incident_fit(inc: Incident, outlets: list[OutletSpec], where: str) ->
         for k in inc.get("keys") or ():
             if k not in keys:
                 raise ScenarioError(f"{where}: {spec.name} does not send {k!r}")
-        if inc.kind in ("dilution", "o2_offset") and model.o2_full is None:
+        if inc.kind in ("dilution", "o2_offset", "air_ingress") and model.o2_full is None:
             raise ScenarioError(f"{where}: {spec.name} measures no O2")
         if inc.kind == "bad_crc" and spec.protocol == "json":
             raise ScenarioError(f"{where}: bad_crc needs an HJ 212 outlet, {spec.name} is json")

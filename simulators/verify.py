@@ -8,9 +8,14 @@ local stack, checked against its expected outcome.
    per-device credentials and ACLs, InfluxDB, the ingester, the HJ 212 gateway and the API.
 3. The scenario is sent in backfill, each device logged in to the broker as itself, HJ 212 TCP
    devices through the gateway with its 9014 replies checked; then the run waits until
-   InfluxDB holds every value and rejection the plan says the ingester must store.
-4. The compliance scheduler judges the period in one pass (``python -m alerts once --until
-   END``), the end of the scenario being its "now".
+   InfluxDB holds every value and rejection the plan says the ingester must store. The
+   enterprises declare their stops and start-ups (``simulators.marks``) through the API, each
+   with its own enterprise key.
+4. The compliance scheduler judges the period (``python -m alerts once --until END``), the end
+   of the scenario being its "now". A scenario with buffered outages (``link_outage``) is sent
+   and judged in phases: up to the time a line is back (judged then, the outage's hours still
+   empty), then the late upload and what follows, judged again, so that the hours that
+   received late data are re-judged.
 5. With an inspector key, the API's hours, days, alerts, ranking and rejections are compared
    with the expectations (``simulators.outcome``); every difference is printed, then
    ``scenario NAME: k/n expectations met``. Exit status 0 when all are met and every HJ 212
@@ -47,7 +52,9 @@ from core.store import InfluxStore, StoreError
 from simulators import hj212
 from simulators.__main__ import write_expected
 from simulators.clocks import Backfill
+from simulators.declare import declare
 from simulators.links import LinkError
+from simulators.marks import declared_marks
 from simulators.observe import ApiError, iso, observe
 from simulators.outcome import Difference, Expectation, Observed, compare, report
 from simulators.payloads import expected_rejections, stored_entries
@@ -95,18 +102,23 @@ def scenario_path(name: str) -> Path:
     return path if path.suffix == ".toml" else SCENARIOS / f"{name}.toml"
 
 
-def publish(stack: LocalStack, sc: Scenario, passwords: dict[str, str], tally: Tally,
-            stop: threading.Event) -> RunStats:
-    """The whole scenario in backfill, each device as itself."""
+def publisher(stack: LocalStack, sc: Scenario, passwords: dict[str, str],
+              tally: Tally) -> ScenarioPublisher:
+    """A publisher of the scenario, each device logged in as itself."""
     links = link_factory("127.0.0.1", stack.ports.mqtt, client_prefix="verify",
                          gateway=("127.0.0.1", stack.ports.gateway), device_passwords=passwords,
                          replies=hj212.DataReplies)
-    pub = ScenarioPublisher(sc, links, passwords=passwords, encoder=hj212.encode,
-                            on_sent=tally)
-    try:
-        return pub.run(Backfill(), stop=stop)
-    finally:
-        pub.close()
+    return ScenarioPublisher(sc, links, passwords=passwords, encoder=hj212.encode,
+                             on_sent=tally)
+
+
+def phases(sc: Scenario) -> list[tuple[tuple[int, int], int]]:
+    """(window of send times, judged until) of each phase: one per time a buffered outage's
+    line is back inside the period, then the rest up to the end."""
+    backs = sorted({inc.end_ms for inc in sc.incidents if inc.kind == "link_outage"
+                    and inc.get("buffered", True) and sc.start_ms < inc.end_ms < sc.end_ms})
+    edges = [-(2**62), *backs, 2**62]
+    return [((lo, hi), min(hi, sc.end_ms)) for lo, hi in zip(edges, edges[1:], strict=False)]
 
 
 def wait_stored(store: InfluxStore, tally: Tally, dead: Callable[[], str | None]) -> None:
@@ -130,10 +142,12 @@ def wait_stored(store: InfluxStore, tally: Tally, dead: Callable[[], str | None]
         log.warning("InfluxDB holds %d reading points, the plan %d", got, n)
 
 
-def judge(stack: LocalStack, sc: Scenario) -> None:
-    """One scheduler pass at the scenario's end, reaching back to its start."""
-    hours = math.ceil((sc.end_ms - sc.start_ms) / HOUR_MS)
-    child = stack.start("alerts", "once", "--until", iso(sc.end_ms), watched=False,
+def judge(stack: LocalStack, sc: Scenario, until_ms: int | None = None) -> None:
+    """One scheduler pass at ``until_ms`` (default: the scenario's end), reaching back to the
+    scenario's start."""
+    until = sc.end_ms if until_ms is None else until_ms
+    hours = math.ceil((until - sc.start_ms) / HOUR_MS)
+    child = stack.start("alerts", "once", "--until", iso(until), watched=False,
                         env={"EMS_ALERTS_CATCHUP_HOURS": str(hours)})
     try:
         code = child.proc.wait(JUDGE_TIMEOUT_S)
@@ -143,6 +157,31 @@ def judge(stack: LocalStack, sc: Scenario) -> None:
     if code != 0:
         raise ServerError(f"python -m alerts once exited with {code}:\n"
                           f"{child.log_text()[-1500:]}")
+
+
+def send_and_judge(stack: LocalStack, sc: Scenario, passwords: dict[str, str], tally: Tally,
+                   stop: threading.Event, t0: float) -> RunStats:
+    """Send the scenario phase by phase (``phases``), declare its marks, judge each phase."""
+    pub = publisher(stack, sc, passwords, tally)
+    marks = declared_marks(sc)
+    try:
+        for n, (window, until) in enumerate(phases(sc)):
+            stats = pub.run(Backfill(), stop=stop, sent_window=window)
+            log.info("sent: %s", stats.line())
+            if stop.is_set():
+                raise ServerError("interrupted")
+            wait_stored(stack.store(), tally, stack.dead)
+            if n == 0 and marks:
+                keys = KeyStore(stack.store(), cache_s=0)
+                log.info("%d of %d marks declared", declare(stack.api_url, keys, marks),
+                         len(marks))
+            log.info("stored after %.1f s; judging until %s", time.monotonic() - t0,
+                     iso(until))
+            judge(stack, sc, until)
+        log.info("judged after %.1f s; reading the API", time.monotonic() - t0)
+        return stats
+    finally:
+        pub.close()
 
 
 def read_back(stack: LocalStack, sc: Scenario, arrivals: tuple[int, int],
@@ -178,14 +217,7 @@ def run(path: Path, workdir: Path, *, influx_url: str | None = None,
         log.info("stack up in %.1f s; sending %s", time.monotonic() - t0, sc.name)
         tally = Tally(sc)
         since = int(time.time() * 1000) - 60_000
-        stats = publish(stack, sc, fleet.passwords, tally, stop)
-        log.info("sent: %s", stats.line())
-        if stop.is_set():
-            raise ServerError("interrupted")
-        wait_stored(stack.store(), tally, stack.dead)
-        log.info("stored after %.1f s; judging", time.monotonic() - t0)
-        judge(stack, sc)
-        log.info("judged after %.1f s; reading the API", time.monotonic() - t0)
+        stats = send_and_judge(stack, sc, fleet.passwords, tally, stop, t0)
         ranks = any(e.kind == "rank_below" for e in expectations)
         observed = read_back(stack, sc, (since, int(time.time() * 1000) + 60_000), ranks)
     finally:

@@ -18,7 +18,7 @@ SCENARIOS = ROOT / "config" / "scenarios"
 
 
 @pytest.mark.parametrize(("name", "at_least"), [("clean", 1000), ("incidents", 2000),
-                                                ("tampering", 500)])
+                                                ("tampering", 500), ("late", 300)])
 def test_a_shipped_scenario_meets_every_expectation_through_the_real_stack(
         name: str, at_least: int, store: InfluxStore, tmp_path: Path) -> None:
     verdict = verify.run(SCENARIOS / f"{name}.toml", tmp_path, influx_url=store.url,

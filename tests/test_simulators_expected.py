@@ -57,7 +57,9 @@ def test_exceedance_hours_alert_and_ranking() -> None:
     assert ("exceedance", "so2") not in no_alerts(o)
     assert {("exceedance", "nox"), ("exceedance", "pm"), ("data_gap", ""), ("over_range", ""),
             ("suspicious_flatline", "")} <= no_alerts(o)
-    assert len(no_alerts(o, "PB")) == 7
+    # per pollutant: exceedance, unexplained high O2, invalid hour over the limit; per outlet:
+    # data gap, over range, flat line, invalid data
+    assert len(no_alerts(o, "PB")) == 3 * 3 + 4
     assert [(e.enterprise, e.other) for e in of_kind(o, "rank_below")] == [("PA", "PB")]
     hour2 = o.hour("PA/G1", "so2", h(2))
     assert hour2.multiple == pytest.approx((hour2.mean_ref or 0) / 35 - 1)
@@ -120,13 +122,18 @@ def test_calibration_span_gas_is_never_an_exceedance_and_45_valid_minutes_suffic
     assert spans[15:] == [120.0] * 15  # 80 % of a 150 mg/m3 range: far over the limit
 
 
-def test_over_range_values_are_not_valid_and_raise_an_over_range_alert() -> None:
+def test_over_range_values_count_at_the_range_maximum_and_prove_an_exceedance() -> None:
+    # T minutes are valid at max(value, range_max) = 150 mg/m3, a lower bound; corrected at
+    # O2 about 7 % it is far over the ultra-low 35: exceeded, and over range.
     o = outcome(COAL + incident("over_range", pollutant="so2", start_h=2, duration_h=2))
-    assert hours(o, "so2")[h(2)] == (False, None)
-    assert hours(o, "so2")[h(3)] == (False, None)
+    assert hours(o, "so2")[h(2)] == (True, True)
+    assert hours(o, "so2")[h(3)] == (True, True)
     assert hours(o, "nox")[h(2)] == (True, False)
-    assert o.hour("PA/G1", "so2", h(2)).n_over_range == 60
+    hour = o.hour("PA/G1", "so2", h(2))
+    assert (hour.n_over_range, hour.n_valid, hour.mean, hour.status) == (60, 60, 150.0,
+                                                                         "exceeded")
     assert alerts(o, "over_range") == [("so2", h(2), h(4))]
+    assert alerts(o, "exceedance") == [("so2", h(2), h(4))]
     assert ("over_range", "") not in no_alerts(o)
 
 
@@ -176,17 +183,33 @@ def test_a_falsified_low_o2_reading_hides_an_exceedance() -> None:
     assert alerts(forged, "exceedance") == []
 
 
-def test_shutdown_stops_with_flag_f_and_restarts_through_an_invalid_start_up_hour() -> None:
+def statuses(o: Outcome, pollutant: str = "so2", ent_id: str = "PA") -> list[str]:
+    return [e.status for e in o.expectations
+            if e.kind == "hour" and e.enterprise == ent_id and e.pollutant == pollutant]
+
+
+def test_a_declared_shutdown_sends_n_values_and_leaves_its_hours_not_operating() -> None:
     body = COAL + incident("shutdown", start_h=3, duration_h=4)
     o = outcome(body, hours=10)
-    assert [v for v, _ in hours(o, "so2").values()] == [True, True, True, False, False, False,
-                                                        False, False, True, True]
-    assert o.hour("PA/G1", "so2", h(7)).n_valid == 40  # 20 minutes of F, then 40 of N
-    assert o.hour("PA/G1", "so2", h(2)).n_valid == 60  # the ramp down is valid
+    # 02 ramps down (valid), 03-06 stopped and 07 starting up, both declared (marks)
+    assert statuses(o) == ["compliant"] * 3 + ["not_operating"] * 5 + ["compliant"] * 2
+    assert o.hour("PA/G1", "so2", h(7)).n_valid == 60  # the start-up sends N values too
+    assert o.hour("PA/G1", "so2", h(2)).n_valid == 60
+    assert o.outlets["PA/G1"].evidence == {h(n): 3600 for n in range(3, 8)}
     assert ("data_gap", "") in no_alerts(o)
+    assert ("unexplained_high_o2", "so2") in no_alerts(o)
     stopped = [m for m in plan_outlet(scenario(body, hours=10), 0) if h(4) <= m.ts_ms < h(5)]
-    assert {f for m in stopped for f in m.flags.values()} == {"F"}
-    assert all(m.values["o2"] > 20 for m in stopped)
+    assert {f for m in stopped for f in m.flags.values()} == {"N"}
+    assert all(m.values["o2"] > 20.5 for m in stopped)
+
+
+def test_an_undeclared_shutdown_is_unexplained_high_o2() -> None:
+    o = outcome(COAL + incident("shutdown", start_h=3, duration_h=4, declared=False),
+                hours=10)
+    assert statuses(o)[3:7] == ["unexplained_high_o2"] * 4
+    assert o.hour("PA/G1", "so2", h(3)).operating is True  # it counts against validity
+    assert statuses(o)[7] == "compliant"  # the start-up hour is judged: O2 under 19 %
+    assert alerts(o, "unexplained_high_o2") == [(p, h(3), h(7)) for p in ("so2", "nox", "pm")]
 
 
 def test_clock_drift_moves_values_between_hours_and_overwrites_shared_stamps() -> None:
@@ -234,33 +257,36 @@ def test_bad_crc_frames_are_lost_on_mqtt_and_sent_again_over_tcp(
     assert o.hour("PA/G1", "so2", h(0)).n_received == received
 
 
-def test_a_day_shift_boiler_judges_only_its_running_hours() -> None:
+def test_a_day_shift_boiler_declares_its_nights_and_judges_only_its_running_hours() -> None:
     o = outcome(ent("BA", "boiler"), hours=24)
     valid = [v for v, _ in hours(o, "so2", "BA").values()]
-    # local 00-05 stopped, 06 start-up (40 valid), 07-21 running, 22 ramp down (25), 23 stopped
+    # local 00-05 stopped, 06 start-up, 07-21 running, 22 ramp down (25 min) then stopped
     assert valid == [False] * 7 + [True] * 15 + [False] * 2
-    assert o.hour("BA/G1", "so2", h(22)).n_valid == 25
-    assert no_alerts(o, "BA") == {("exceedance", "so2"), ("exceedance", "nox"),
-                                  ("exceedance", "pm"), ("data_gap", ""), ("over_range", ""),
-                                  ("suspicious_flatline", ""), ("invalid_data", "")}
-    # the stopped hours (flag F only) did not operate; start-up and ramp-down did
-    assert [o.hour("BA/G1", "so2", h(n)).operating for n in (5, 6, 22, 23)] == [
-        False, True, True, False]
+    assert statuses(o, ent_id="BA") == ["not_operating"] * 7 + ["compliant"] * 15 + [
+        "not_operating"] * 2
+    assert o.hour("BA/G1", "so2", h(22)).n_valid == 60  # valid values, but 35 min declared
+    assert o.outlets["BA/G1"].evidence[h(22)] == 35 * 60
+    per_pollutant = {(k, p) for k in ("exceedance", "unexplained_high_o2",
+                                      "invalid_hour_over_limit") for p in ("so2", "nox", "pm")}
+    assert no_alerts(o, "BA") == per_pollutant | {
+        ("data_gap", ""), ("over_range", ""), ("suspicious_flatline", ""), ("invalid_data", "")}
+    assert [o.hour("BA/G1", "so2", h(n)).operating for n in (5, 6, 7, 22, 23)] == [
+        False, False, True, False, False]
 
 
 def test_more_than_four_invalid_operating_hours_in_a_day_are_invalid_data() -> None:
-    # A day-shift boiler has two invalid running hours a day (06 start-up, 22 ramp-down);
-    # maintenance from 09:00 adds two (not enough) or three (five in all: an alert that stays
-    # open, the day not being over at the end of the scenario).
+    # A day-shift boiler's start-up and shutdown hours are declared, not invalid; maintenance
+    # from 09:00 makes four invalid hours (not enough) or five (an alert that stays open when
+    # the day is not over at the end of the scenario).
     def invalid(hours_m: float) -> list[tuple[str, int, int | None]]:
         o = outcome(ent("BA", "boiler") + incident("maintenance", target="BA", start_h=9,
                                                    duration_h=hours_m, keys=["so2"]), hours=24)
         return alerts(o, "invalid_data")
 
-    assert invalid(2) == []
-    assert invalid(3) == [("so2", h(0), h(24))]
+    assert invalid(4) == []
+    assert invalid(5) == [("so2", h(0), h(24))]
     o = outcome(ent("BA", "boiler") + incident("maintenance", target="BA", start_h=9,
-                                               duration_h=3), hours=23)
+                                               duration_h=5), hours=23)
     assert sorted(alerts(o, "invalid_data")) == [("nox", h(0), None), ("pm", h(0), None),
                                                 ("so2", h(0), None)]
     assert ("invalid_data", "") not in no_alerts(o, "BA")
@@ -274,7 +300,8 @@ def test_an_incinerator_day_over_its_daily_limit() -> None:
     days = {(e.pollutant, e.start_ms): (e.valid, e.exceeded) for e in of_kind(o, "day")}
     assert days[("so2", h(0))] == (True, True)  # about (142 x 12 + 36 x 12) / 24 > 80
     assert days[("nox", h(0))] == (True, False)
-    assert alerts(o, "exceedance") == [("so2", h(0), h(12))]
+    assert alerts(o, "exceedance") == [("so2", h(0), h(12)), ("so2", h(0), None)]
+    assert [e.period for e in of_kind(o, "alert")] == ["hour", "day"]  # the day: still open
 
 
 def test_wastewater_is_judged_by_the_day() -> None:

@@ -20,34 +20,38 @@ WEEK_H = 7 * 24
 
 
 def hourly_means(industry: str) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Noisy minutes of a clean outlet over a week, judged here independently of the
-    simulator: 45 valid minutes, mean O2 under 19 %, corrected hourly means; daily means of
-    the hourly means for days with 20 valid hours."""
+    """Noisy minutes of a clean outlet's running hours over a week, judged here independently
+    of the simulator: 45 valid minutes (a two-hourly batch analyser: its one sample), corrected
+    hourly means; daily means of the hourly means for days with 20 valid hours (batch: 10)."""
     sc = scenario(ent("X", industry), hours=WEEK_H, seed=17)
     model = INDUSTRY_MODELS[industry]
     refs = {lim.pollutant: lim.o2_ref_pct for lim in sc.limits(0)}
     rng = random.Random(4)
     minutes: dict[int, list[dict[str, float]]] = defaultdict(list)
+    stopped: set[int] = set()
     for msg in plan_outlet(sc, 0):
-        if all(f == "N" for f in msg.flags.values()):
-            minutes[msg.stamp_ms // 3_600_000].append(sample(msg, dict(model.noise), rng))
+        assert set(msg.flags.values()) == {"N"}  # a stopped plant's values are N too
+        minutes[msg.stamp_ms // 3_600_000].append(sample(msg, dict(model.noise), rng))
+        if msg.state is not State.RUN:
+            stopped.add(msg.stamp_ms // 3_600_000)
     hourly: dict[str, list[float]] = defaultdict(list)
     daily: dict[str, list[float]] = defaultdict(list)
     per_day: dict[tuple[str, int], list[float]] = defaultdict(list)
     for hour, rows in sorted(minutes.items()):
-        if len(rows) < 45:
+        if hour in stopped:
             continue
         o2 = float(np.mean([r["o2"] for r in rows])) if "o2" in rows[0] else None
-        if o2 is not None and o2 >= 19:
-            continue
         for p in model.pollutants:
-            mean = float(np.mean([r[p] for r in rows]))
+            got = [r[p] for r in rows if p in r]
+            if len(got) < (1 if p in model.batch_s else 45):
+                continue
             ref = refs.get(p)
+            mean = float(np.mean(got))
             value = mean * (21 - ref) / (21 - o2) if ref and o2 is not None else mean
             hourly[p].append(value)
             per_day[(p, (hour * 3_600_000 - h(0)) // 86_400_000)].append(value)
     for (p, _), values in per_day.items():
-        if len(values) >= 20:
+        if len(values) >= (10 if p in model.batch_s else 20):
             daily[p].append(float(np.mean(values)))
     return hourly, daily
 
@@ -57,8 +61,9 @@ def test_a_clean_outlet_stays_under_its_limits_with_margin_for_a_week(industry: 
     hourly, daily = hourly_means(industry)
     limits = [STANDARDS[x] for x in INDUSTRIES[industry]["limits"]]
     expected_hours = WEEK_H if industry != "boiler" else 7 * 15
-    for p in INDUSTRY_MODELS[industry].pollutants:
-        assert len(hourly[p]) == expected_hours
+    model = INDUSTRY_MODELS[industry]
+    for p in model.pollutants:
+        assert len(hourly[p]) == expected_hours // (model.batch_s.get(p, 3600) // 3600)
         for lim in (x for x in limits if x.pollutant == p):
             values = hourly[p] if lim.averaging == "hour" else daily[p]
             assert values, f"{p}: nothing judged against {lim.id}"
@@ -115,15 +120,33 @@ def test_a_boiler_day_starts_up_and_shuts_down_like_a_plant() -> None:
     sc = scenario(ent("B", "boiler"), hours=24)
     msgs = {(m.ts_ms - h(0)) // 60_000: m for m in plan_outlet(sc, 0)}
     at = lambda hh, mm: msgs[hh * 60 + mm]  # noqa: E731 - local time of day
-    assert at(5, 59).flags["so2"] == "F"
-    assert at(5, 59).values["o2"] > 20
-    assert [at(6, m).flags["so2"] for m in (0, 19, 20, 59)] == ["F", "F", "N", "N"]
-    assert at(6, 20).values["o2"] > at(6, 59).values["o2"] > at(10, 0).values["o2"]
+    # A stopped plant sends N values of a stopped process, never F (the analyser is fine).
+    assert {f for m in msgs.values() for f in m.flags.values()} == {"N"}
+    assert at(5, 59).values["o2"] > 20.5
+    assert at(5, 59).values["so2"] < 0.05 * at(12, 30).values["so2"]
+    assert [at(6, m).state for m in (0, 19, 20, 59)] == [
+        State.STARTUP_F, State.STARTUP_F, State.STARTUP, State.STARTUP]
+    assert at(6, 0).values["o2"] > at(6, 20).values["o2"] > at(6, 59).values["o2"] \
+        > at(10, 0).values["o2"]
     assert at(6, 20).values["temp"] < at(10, 0).values["temp"]
-    assert [at(22, m).flags["so2"] for m in (0, 24, 25)] == ["N", "N", "F"]
+    assert [at(22, m).state for m in (0, 24, 25)] == [
+        State.RAMP_DOWN, State.RAMP_DOWN, State.STOPPED]
     assert at(22, 24).values["o2"] > at(21, 0).values["o2"]
     assert at(23, 59).values["temp"] < at(22, 30).values["temp"]  # cooling down
+    floor = sc.model(0).stop_flow_floor() or 0.0
+    assert at(3, 0).values["flow"] < floor < at(6, 0).values["flow"]  # registry flow floor
     assert at(3, 0).values["flow"] < 0.05 * at(12, 30).values["flow"]
+
+
+def test_batch_analysers_report_every_two_hours_while_ph_and_flow_run_on() -> None:
+    sc = scenario(ent("W", "wastewater"), hours=6)
+    msgs = list(plan_outlet(sc, 0))
+    assert len(msgs) == 360
+    cod = [(m.ts_ms - h(0)) // 60_000 for m in msgs if "cod" in m.values]
+    assert cod == [0, 120, 240]  # local 00:00, 02:00, 04:00
+    assert all("ph" in m.values and "water_flow" in m.values for m in msgs)
+    assert sc.outlets[0].interval_of("cod") == 7200
+    assert sc.outlets[0].interval_of("ph") == 60
 
 
 def test_the_plan_is_deterministic_and_the_seed_matters() -> None:

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from core.registry import build_registry, load_registry
+from simulators import verify
 from simulators.expected import Outcome, expected_outcome
+from simulators.plan import plan_outlet
+from simulators.process import INDUSTRY_MODELS
 from simulators.registry import read_passwords, scenario_fleet, write_registry
 from simulators.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from tests.sim_helpers import COAL, HOUR, ROOT, STANDARDS, incident, scenario
@@ -40,6 +43,15 @@ def test_clean_is_compliant_throughout() -> None:
     assert kinds == {"hour", "day", "no_alert"}
     assert not any(e.exceeded for e in o.expectations)
     assert sum(e.kind == "hour" and e.valid is True for e in o.expectations) > 1000
+    # stopped boilers: declared (marks) or below the registry's flow floor; "" for the hours
+    # in which a two-hourly water analyser takes no sample
+    statuses = {e.status for e in o.expectations if e.kind == "hour"}
+    assert statuses == {"compliant", "not_operating", ""}
+    blr04 = [e.status for e in o.expectations if e.kind == "hour" and e.enterprise == "BLR04"
+             and e.pollutant == "so2"]
+    assert blr04.count("not_operating") < [e.status for e in o.expectations if e.kind == "hour"
+                                            and e.enterprise == "BLR01"
+                                            and e.pollutant == "so2"].count("not_operating")
 
 
 def test_incidents_say_what_the_file_promises() -> None:
@@ -54,16 +66,26 @@ def test_incidents_say_what_the_file_promises() -> None:
         ("exceedance", "BLR02", "nox", h(9), h(12)),
         ("exceedance", "WTE01", "so2", h(24), h(36)),
         ("over_range", "WTE01", "hcl", h(14), h(16)),
+        ("exceedance", "WTE01", "hcl", h(14), h(16)),  # T values at the range maximum
         ("data_gap", "BLR04", "", h(34), h(37)),
         ("data_gap", "WWT03", "", h(1), h(7)),
         *(("invalid_data", "BLR03", p, h(0), h(24)) for p in ("so2", "nox", "pm")),
+        ("invalid_data", "BLR04", "so2", h(0), h(24)),  # flag F: the analyser stopped
+        *(("unexplained_high_o2", "PWR04", p, h(44), h(46)) for p in ("so2", "nox", "pm")),
+        # days over a daily limit (the last day's episode is still open)
+        ("exceedance", "WTE01", "so2", h(24), None),
+        ("exceedance", "WWT01", "cod", h(24), None),
     }
+    shutdown = [e.status for e in o.expectations if e.kind == "hour"
+                and e.enterprise == "PWR03" and e.pollutant == "so2"]
+    assert shutdown[20:31] == ["not_operating"] * 11  # declared outage and start-up
     exceeded_days = {(e.enterprise, e.pollutant, e.start_ms) for e in o.expectations
                      if e.kind == "day" and e.exceeded}
     assert exceeded_days == {("WTE01", "so2", h(24)), ("WWT01", "cod", h(24))}
     ranks = {(e.enterprise, e.other) for e in o.expectations if e.kind == "rank_below"}
-    assert ranks == {("PWR01", "PWR02"), ("PWR03", "PWR02"), ("BLR02", "BLR01"),
-                     ("WTE01", "WTE02"), ("WWT01", "WWT02")}
+    # every enterprise with an exceedance below every clean one (rates in hours)
+    assert ranks == {(a, b) for a in ("PWR01", "PWR03", "BLR02", "WTE01", "WWT01")
+                     for b in ("PWR02", "BLR01", "WTE02", "WWT02")}
     rejected = {(e.enterprise, e.reason): e.count for e in o.expectations
                 if e.kind == "rejections"}
     # every 7th of 360 messages, the first included
@@ -87,6 +109,7 @@ def test_tampering_says_what_the_file_promises() -> None:
         ("suspicious_flatline", "FLT01", "so2", h(8), h(16)),
         ("suspicious_flatline", "PIN02", "so2", h(8), h(20)),
         ("exceedance", "DIL01", "so2", h(10), h(16)),
+        *(("unexplained_high_o2", "AIR01", p, h(9), h(12)) for p in ("so2", "nox", "pm")),
     }
     pinned = [e for e in o.expectations
               if e.kind == "hour" and e.enterprise == "PIN01" and e.pollutant == "so2"
@@ -108,12 +131,37 @@ def test_demo_is_a_city_with_a_few_culprits() -> None:
     assert o.ambiguous == []
     culprits = {a[1] for a in alerts(o)} | {e.enterprise for e in o.expectations
                                             if e.kind == "day" and e.exceeded}
-    assert culprits == {"PWR03", "PWR07", "BLR05", "BLR11", "BLR14", "WTE03", "WWT09"}
+    assert culprits == {"PWR03", "PWR07", "BLR05", "BLR08", "BLR11", "BLR14", "WTE03", "WWT09"}
     open_now = {(a[0], a[1]) for a in alerts(o) if a[4] is None}
-    assert open_now == {("exceedance", "PWR07"), ("data_gap", "WTE03")}
+    assert open_now == {("exceedance", "PWR07"), ("data_gap", "WTE03"), ("exceedance", "WWT09")}
+    # Plausible rankings: every compliant boiler, though it stops every night (declared),
+    # ranks above every enterprise with an exceedance.
+    ranks = {(e.enterprise, e.other) for e in o.expectations if e.kind == "rank_below"}
+    clean_boilers = {e for e in sc.enterprises() if e.startswith("BLR")} - {
+        "BLR05", "BLR08", "BLR11", "BLR14"}
+    assert {(a, b) for a in ("PWR03", "PWR07", "BLR14", "WWT09") for b in clean_boilers} <= ranks
 
 
-@pytest.mark.parametrize("name", ["clean", "incidents", "tampering", "demo"])
+def test_late_says_what_the_file_promises() -> None:
+    sc, o = shipped("late")
+    assert o.ambiguous == []
+    h = lambda n: sc.start_ms + n * HOUR  # noqa: E731
+    assert alerts(o) == {("exceedance", "LATE01", "so2", h(10), h(12))}
+    late = [e for e in o.expectations if e.kind == "hour" and e.enterprise == "LATE01"
+            and e.pollutant == "so2" and h(8) <= e.start_ms < h(14)]
+    assert [(e.valid, e.exceeded) for e in late] == [(True, False)] * 2 + [(True, True)] * 2 + [
+        (True, False)] * 2
+    assert not [e for e in o.expectations if e.enterprise == "LATE01"
+                and e.alert_kind == "data_gap"]  # real while it lasted, healed since
+    assert verify.phases(sc) == [((-(2**62), h(14)), h(14)), ((h(14), 2**62), h(24))]
+    msgs = list(plan_outlet(sc, 0))
+    assert {m.late_ms for m in msgs if h(8) <= m.ts_ms < h(14)} == {h(14)}
+    assert all(m.late_ms is None for m in msgs if not h(8) <= m.ts_ms < h(14))
+    assert ("LATE01", "LATE02") in {(e.enterprise, e.other) for e in o.expectations
+                                    if e.kind == "rank_below"}
+
+
+@pytest.mark.parametrize("name", ["clean", "incidents", "tampering", "demo", "late"])
 def test_a_scenarios_registry_loads_and_keeps_its_passwords(name: str, tmp_path: Path) -> None:
     sc = load_scenario(SCENARIOS / f"{name}.toml", STANDARDS, now_ms=NOW)
     reg, sec = tmp_path / "registry.toml", tmp_path / "secrets.toml"
@@ -128,7 +176,15 @@ def test_a_scenarios_registry_loads_and_keeps_its_passwords(name: str, tmp_path:
     again = write_registry(sc, reg, sec)
     assert again.passwords == first.passwords == read_passwords(sec)
     assert oct(sec.stat().st_mode & 0o777) == "0o600"
-
+    # what the engine must know: range maxima (T values), batch intervals, flow floors
+    raw = {(e["id"], o["id"]): o for e in tomllib.loads(reg.read_text())["enterprise"]
+           for o in e["outlet"]}
+    for spec in sc.outlets:
+        entry = raw[(spec.enterprise, spec.outlet)]
+        pollutants = INDUSTRY_MODELS[spec.industry].pollutants
+        assert set(entry["range_max"]) == {p for p in pollutants if p != "ph"}
+        assert entry.get("pollutant_interval_s", {}) == dict(spec.pollutant_interval_s)
+        assert ("stop_when_flow_below" in entry) == (spec.stop_evidence == "flow")
 
 def test_hj212_outlets_are_registered_as_such() -> None:
     sc = scenario('[[enterprise]]\nid = "PA"\nindustry = "coal_power"\n'
@@ -194,6 +250,12 @@ def test_auto_starts_follow_the_clock_and_the_alignment() -> None:
      + incident("pinned", target="W", pollutant="ph", start_h=0, duration_h=1), "pH"),
     ('[[enterprise]]\nid = "W"\nindustry = "wastewater"\n'
      + incident("dilution", target="W", o2_pct=12.0, start_h=0, duration_h=1), "no O2"),
+    (COAL + incident("air_ingress", o2_pct=18.0, start_h=0, duration_h=1), "out of range"),
+    (COAL + 'stop_evidence = "hope"\n', "stop_evidence"),
+    ('[[enterprise]]\nid = "W"\nindustry = "wastewater"\n[[enterprise.outlet]]\nid = "W1"\n'
+     'pollutant_interval_s = {cod = 5000}\n', "pollutant_interval_s.cod"),
+    ('[[enterprise]]\nid = "W"\nindustry = "wastewater"\n[[enterprise.outlet]]\nid = "W1"\n'
+     'pollutant_interval_s = {ph = 7200}\n', "no batch analyser for 'ph'"),
 ])
 def test_bad_scenarios_are_refused_with_a_reason(body: str, message: str) -> None:
     with pytest.raises(ScenarioError, match=None) as info:

@@ -1,0 +1,82 @@
+"""Every rule constant the oracle applies, in one place, with the clause it comes from.
+
+The oracle must predict what the compliance engine (``alerts/``) concludes, without running
+it; align these with the engine's constants when either changes. References are to
+``shared/reference/compliance-rules.md`` (§) unless named otherwise; [M] marks a value no text
+we read fixes: the engine's configurable choice, mirrored here.
+"""
+
+from __future__ import annotations
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+# Validity (§1.3, HJ 76-2017 App. B) ------------------------------------------------------
+MIN_VALID_SECONDS_PER_HOUR = 45 * 60  # 45 valid minutes of 60; other intervals: the same
+# 3/4 share rounded up, ceil(2700 / interval_s): 1 for a batch analyser sampling every 1 h+.
+MIN_VALID_HOURS_PER_DAY = 20  # a valid day; a batch analyser (interval > 1 h) needs the same
+# 20/24 share of its expected samples, ceil(20 * 3600 / interval_s) (HJ 356-2019 not read [M]).
+VALID_FLAGS = frozenset("N")  # §1.4: only N values are measured values
+OVER_RANGE_FLAG = "T"  # §1.4: a lower bound, valid at max(value, range_max) (§2 design)
+# F (HJ 212-2017: analyser stopped), M, S, D, C, B: invalid data, counted as received (§1.2
+# note, §1.4); never evidence that the source stopped.
+
+# Operating state (§1.2 guard, §1.4 marks, §1.6 declared stops) ----------------------------
+O2_CUTOFF_PCT = 19.0  # O2 mean at or above it: stopped with evidence, else unexplained [M]
+STOP_EVIDENCE_MIN_S = 1800  # evidence covering half an hour stops it; any evidence with high
+# O2 too (the engine's design choice: HJ 75-2017 on partly stopped hours not read [M])
+CAPPED_MARK_KINDS = frozenset({"shutdown", "startup", "fault"})  # §1.4 work-state marking
+MARK_EVENT_CAP_H = 4.0  # exempt at most 4 h per event ... [M]
+MARK_ANNUAL_CAP_H = 60.0  # ... and 60 h a year (local calendar year) [M]
+CAPPED_LIMIT_PREFIXES = ("cn.gb18485",)  # the caps come with GB 18485 (waste incineration)
+# limit entries (the engine reads mark_event_cap_h / mark_annual_cap_h from limits.toml)
+
+# Hour statuses, in the engine's order of precedence -------------------------------------
+COMPLIANT = "compliant"
+EXCEEDED = "exceeded"
+SUSPECTED = "suspected_exceedance"  # valid, not exceeded, with T minutes (§1.4)
+INVALID = "invalid"
+NOT_OPERATING = "not_operating"  # stop evidence: out of every rate's denominator (§1.6)
+HIGH_O2 = "unexplained_high_o2"  # O2 >= cut-off without evidence: not valid, alerted (§1.2)
+
+# Exceedance (§1.5, §2) -----------------------------------------------------------------
+# Hourly: valid and O2-corrected mean > limit, strictly; daily: valid day mean > daily limit;
+# multiple (C - L) / L; ranges (pH) judged on hourly and daily values, bounds included.
+AIR_O2_PCT = 21.0  # §1.2 formula (1): C_ref = C x (21 - O2_ref) / (21 - O2)
+
+# Alerts (DESIGN §4; the scheduler's settings) -------------------------------------------
+FLAT_MIN_HOURS = 4  # suspicious_flatline: this many valid hours with one identical mean
+GAP_ALERT_MIN_MS = HOUR_MS  # data_gap: a silence of at least an hour
+GAP_QUIET_MAX_MS = 15 * 60_000  # holes up to this raise nothing
+INVALID_HOURS_MAX = 4  # invalid_data: more than this many operating, received, invalid hours
+# in a local day (alerts_invalid_hours)
+ALERT_HIGH_O2 = "unexplained_high_o2"  # one alert per run of such hours (opening checked)
+ALERT_INVALID_OVER = "invalid_hour_over_limit"  # an invalid hour whose valid minutes' corrected
+# mean is over the limit anyway
+DAY_PERIOD = "day"  # exceeded days open exceedance alerts of their own (period=day)
+
+# What the oracle dares to predict (noise is added on the wire) --------------------------
+NOISE_SIGMAS = 6.0  # a verdict only when the nominal value is farther from the limit ...
+MARGIN_SHARE = 0.01  # ... and at least 1 % of the limit (or of a range's span)
+ROUNDING_VAR = 0.0005**2 / 3  # values go out with three decimals
+O2_MARGIN_PCT = 0.05  # an O2 mean this close to the cut-off (plus noise) is not called
+HOUR_TOLERANCE_MS = HOUR_MS  # alerts whose opening the engine may place by the hour
+
+
+def min_valid(interval_s: int) -> int:
+    """Valid samples an hour needs (§1.3): ceil(2700 / interval_s)."""
+    return -(-MIN_VALID_SECONDS_PER_HOUR // interval_s)
+
+
+def min_valid_hours(interval_s: int) -> int:
+    """Valid hours a day needs: 20, or 20/24 of a batch analyser's expected samples."""
+    if interval_s <= HOUR_MS // 1000:
+        return MIN_VALID_HOURS_PER_DAY
+    return -(-MIN_VALID_HOURS_PER_DAY * 3600 // interval_s)
+
+
+def mark_caps(limit_ids: tuple[str, ...]) -> tuple[float | None, float | None]:
+    """(event cap, annual cap) in hours for an outlet with these limits, or (None, None)."""
+    if any(x.startswith(CAPPED_LIMIT_PREFIXES) for x in limit_ids):
+        return MARK_EVENT_CAP_H, MARK_ANNUAL_CAP_H
+    return None, None
