@@ -7,8 +7,9 @@ ingester reads the group back, and the part that finds every PNO present complet
 
 Why the store and not only the in-memory ``Reassembler``:
 
-- ingesters divide the topics among them (ingest/topics.py) and the broker deals the
-  parts of one upload out among them, so no single process may ever see them all;
+- the ingester that received some parts of an upload may stop, or the topics be divided anew
+  among ingesters (ingest/topics.py), before the last part arrives, so no single process may
+  be relied on to see them all;
 - a part acknowledged to the broker is gone from the broker: if the ingester that held it in
   memory stopped, the upload could never complete. Holding the acknowledgement of every part
   until the last one arrives would avoid that for one ingester, but each waiting part pins one of

@@ -23,8 +23,11 @@ from core.registry import hash_password
 INDUSTRIES: dict[str, dict[str, Any]] = {
     "coal_power": {
         "medium": "gas",
-        "limits": ["cn.ultra_low.coal_power.so2", "cn.ultra_low.coal_power.nox",
-                   "cn.ultra_low.coal_power.pm"],
+        # ultra-low values bound by the units' discharge permits (legal limits), and the
+        # national ultra-low policy targets, scored apart
+        "limits": ["cn.permit.ultra_low.coal_power.so2", "cn.permit.ultra_low.coal_power.nox",
+                   "cn.permit.ultra_low.coal_power.pm", "cn.ultra_low.coal_power.so2",
+                   "cn.ultra_low.coal_power.nox", "cn.ultra_low.coal_power.pm"],
         "levels": {"so2": 22.0, "nox": 38.0, "pm": 4.0, "o2": 6.5, "flow": 320.0,
                    "temp": 95.0},
     },

@@ -13,9 +13,9 @@ hour, day      the judged hour (day) starting at ``start_ms`` of outlet/pollutan
                (compliant, exceeded, suspected_exceedance, invalid, not_operating,
                unexplained_high_o2). A missing hour counts as not valid.
 alert          an alert of ``alert_kind`` opens at ``start_ms`` and closes at ``end_ms`` (None:
-               still open at the end of the scenario), both within ``tolerance_ms``; for
-               exceedances ``period`` (hour or day) when given; an alert without a ``period``
-               in the API is an hourly one
+               still open at the end of the scenario), both within ``tolerance_ms``, of the
+               ``period`` (hour; day for exceedances of daily limits); an alert without a
+               ``period`` in the API is an hourly one
 no_alert       no alert of ``alert_kind`` ("" = any) for the outlet (and pollutant, if given)
                overlaps ``[start_ms, end_ms)``
 rank_below     ``enterprise`` ranks below (after) ``other`` over the scenario period
@@ -57,7 +57,7 @@ class Expectation:
     value: float | None = None  # nominal corrected mean (hour, day), for messages
     why: str = ""  # the injection behind it
     status: str = ""  # hour, day: the expected status ("" = not checked)
-    period: str = ""  # alert: hour | day ("" = either)
+    period: str = "hour"  # alert: what it is judged on, hour or day (day: exceeded days)
 
     def where(self) -> str:
         parts = [self.enterprise, self.outlet, self.pollutant]
@@ -72,7 +72,7 @@ class Expectation:
             status = f" [{self.status}]" if self.status else ""
             return f"{self.kind} {_iso(self.start_ms)} {self.where()}: {state}{status}{nominal}"
         if self.kind == "alert":
-            period = f" ({self.period})" if self.period else ""
+            period = f" ({self.period})" if self.period != "hour" else ""
             return (f"{self.alert_kind}{period} alert {self.where()} opens "
                     f"{_iso(self.start_ms)}, closes {_iso(self.end_ms)}")
         if self.kind == "no_alert":
@@ -170,7 +170,7 @@ def _same_place(e: Expectation, a: ObservedAlert) -> bool:
 
 def _check_alert(e: Expectation, alerts: list[ObservedAlert]) -> str | None:
     mine = [a for a in alerts if a.kind == e.alert_kind and _same_place(e, a)
-            and (not e.period or a.period == e.period)]
+            and a.period == e.period]
     hits = [a for a in mine if abs(a.start_ms - e.start_ms) <= e.tolerance_ms]
     if not hits:
         others = ", ".join(f"{_iso(a.start_ms)}..{_iso(a.end_ms)}" for a in mine[:5])

@@ -23,7 +23,7 @@ def test_standards_keep_their_sources() -> None:
     ph = STANDARDS["cn.gb8978-1996.t4.ph.all.g1"]
     assert ph.is_range
     assert (ph.limit_min, ph.limit_max, ph.o2_ref_pct) == (6.0, 9.0, None)
-    assert len(STANDARDS) == 150  # 141 + nine GB 13223 entries split by reference O2
+    assert len(STANDARDS) == 153  # 141 + nine GB 13223 entries split by reference O2
 
 
 def test_example_registry_loads() -> None:

@@ -75,7 +75,8 @@ def test_revocations_are_shared_through_the_store(store: InfluxStore) -> None:
 @pytest.fixture
 def replica(web: Web, store: InfluxStore, tmp_path: Path) -> Iterator[str]:  # noqa: F811
     """A second API over the same database and secret (another replica behind a balancer)."""
-    with running_api(store, tmp_path / "replica", api_session_secret=SECRET, timezone=TZ) as b:
+    with running_api(store, tmp_path / "replica", web.now_s, api_session_secret=SECRET,
+                     timezone=TZ) as b:
         yield str(b.client.base_url).rstrip("/")
 
 

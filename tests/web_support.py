@@ -109,6 +109,7 @@ class Web:
     api: Api
     url: str
     seeded: Seeded
+    now_s: float  # the application's clock
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, follow_redirects=False)
@@ -136,4 +137,4 @@ def web(request: pytest.FixtureRequest, store: InfluxStore, tmp_path: Path) -> I
     now_s = NOWS[request.param]
     seeded = seed(store, now_s)
     with running_api(store, tmp_path, now_s, api_session_secret=SECRET, timezone=TZ) as a:
-        yield Web(a, str(a.client.base_url).rstrip("/"), seeded)
+        yield Web(a, str(a.client.base_url).rstrip("/"), seeded, now_s)
