@@ -15,6 +15,7 @@ is reported on its own row (``json``) and not counted as held or lost by the hea
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -29,7 +30,10 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from core.broker import build_auth, write_auth
+from core.registry import build_registry
 from core.servers import InfluxDB, Mosquitto, free_port
+from core.standards import load_standards
 from core.store import InfluxStore
 from ingest.hj212 import encode_data
 from simulators.fleet import Fleet, build_fleet
@@ -37,7 +41,9 @@ from simulators.hj212 import DataLogger, DataReplies
 from simulators.links import Hj212TcpLink
 
 ROOT = Path(__file__).resolve().parent.parent
-T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=5)
+# Eight hours back: the cases send about 320 minutes of readings from here, which must all lie
+# in the past when sent (the ingester refuses future time stamps).
+T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=8)
 HJ_FIRST = 30  # minute of T0 where the loggers' uploads start (inside the healer's window)
 
 
@@ -59,15 +65,24 @@ class Rig:
         self.tmp = tmp
         self.fleet: Fleet = build_fleet(6, outlets_per=2, seed=11)
         self.fleet.write(tmp / "registry.toml", tmp / "secrets.toml")
-        self.broker = Mosquitto("mosquitto", tmp / "mosquitto").start()
+        # The broker as deployed: the dynamic security file generated from the registry, so
+        # the attack cases meet the real rules (devices bound to their MN, no subscriptions).
+        self.service_pw = {name: secrets.token_urlsafe(16)
+                           for name in ("ingest", "gateway", "simulator")}
+        registry = build_registry(self.fleet.registry,
+                                  load_standards(ROOT / "config" / "limits.toml"))
+        dynsec = write_auth(build_auth(registry, self.fleet.passwords, self.service_pw),
+                            tmp / "broker-auth")
+        self.broker = Mosquitto("mosquitto", tmp / "mosquitto", dynsec_file=dynsec).start()
         self.influx = InfluxDB("influxd", tmp / "influx").start()
         self.gw_port = free_port()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.minute = 0
         self.db = 0
 
-    def env(self, db: str) -> dict[str, str]:
+    def env(self, db: str, user: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EMS_")}
+        env.update({"EMS_MQTT_USERNAME": user, "EMS_MQTT_PASSWORD": self.service_pw[user]})
         env.update({"EMS_MQTT_PORT": str(self.broker.port), "EMS_INFLUX_URL": self.influx.url,
                     "EMS_INFLUX_DATABASE": db,
                     "EMS_REGISTRY_PATH": str(self.tmp / "registry.toml"),
@@ -85,7 +100,7 @@ class Rig:
     def start(self, module: str, name: str, db: str) -> None:
         logf = (self.tmp / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT,
-                                            env=self.env(db), stdout=logf,
+                                            env=self.env(db, name), stdout=logf,
                                             stderr=subprocess.STDOUT)
         logf.close()
 
@@ -123,6 +138,7 @@ class Rig:
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"faults-{time.monotonic_ns()}",
                         protocol=mqtt.MQTTv5)
         c.max_queued_messages_set(0)
+        c.username_pw_set("simulator", self.service_pw["simulator"])
         c.connect("127.0.0.1", self.broker.port)
         c.loop_start()
         infos = [c.publish(t, p, qos=1) for t, p in messages]
@@ -245,7 +261,8 @@ def case_attack(rig: Rig, what: str) -> Row:
     """A device tries findings 1-3 of the review while the others publish."""
     store = rig.new_store()
     sim = rig.fleet.outlets[0]
-    c = attacker(rig, "ingest-1" if what == "client id ingest-1" else f"dev-{sim.device}")
+    # A device logs in as itself (the broker binds it to its MN), except to try a takeover.
+    c = attacker(rig, "ingest-1" if what == "client id ingest-1" else sim.device)
     if what.startswith("subscribe"):
         c.subscribe("$share/ingest/emissions/#", qos=1)
     elif what.startswith("publish"):
