@@ -34,7 +34,7 @@ with 0 hours, their workflow left as it is. Only new or changed episodes are wri
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,11 +95,19 @@ def maintain_hour_alerts(store: InfluxStore, plan: SeriesPlan, table: HourTable,
                *_over_ranges(plan, table, anchors, window_start_s, end_s),
                *_flatlines(plan, table, anchors, flat_from, end_s, settings.alerts_flat_hours),
                *_invalid_days(plan, table, days, end_s, settings.alerts_invalid_hours)]
-    found = {e.id for e in derived}
     day_starts = {d0 * 1000 for d0, _ in days}
+    return reconcile(results, stored, derived, end_s,
+                     lambda a: a.kind in RUN_KINDS or a.start_ms in day_starts)
+
+
+def reconcile(results: ResultStore, stored: dict[str, Alert], derived: list[Episode],
+              end_s: int, may_withdraw: Callable[[Alert], bool] = lambda _a: True,
+              ) -> AlertReport:
+    """Store the ``derived`` episodes that are new or changed, and withdraw (end at ``end_s``)
+    the ``stored`` alerts no longer derived that ``may_withdraw`` lets go."""
+    found = {e.id for e in derived}
     gone = [_withdraw(a, end_s) for a in stored.values()
-            if a.id not in found and not _is_withdrawn(a)
-            and (a.kind in RUN_KINDS or a.start_ms in day_starts)]
+            if a.id not in found and not _is_withdrawn(a) and may_withdraw(a)]
     changed = [e for e in derived if e.id not in stored or _differs(e, stored[e.id])]
     upsert(results, changed + gone)
     return AlertReport(len(derived), len(changed) + len(gone), len(gone))

@@ -30,11 +30,9 @@ from collections.abc import Sequence
 from alerts import episodes
 from alerts.alerting import (
     AlertReport,
-    _differs,
     _is_withdrawn,
-    _withdraw,
+    reconcile,
     resolved_cuts,
-    upsert,
 )
 from alerts.plan import Key, SeriesPlan
 from alerts.splits import split_resolved
@@ -68,12 +66,7 @@ def maintain_day_alerts(store: InfluxStore, plan: SeriesPlan,
         mine = [r for r in rows if r[0] >= start]
         if key in anchors or any(r[2] for r in mine if r[0] >= w):
             derived += _episodes(plan, key, mine, cuts.get(key, {}), dict(days), last)
-    found = {e.id for e in derived}
-    gone = [_withdraw(a, last) for a in stored.values()
-            if a.id not in found and not _is_withdrawn(a)]
-    changed = [e for e in derived if e.id not in stored or _differs(e, stored[e.id])]
-    upsert(results, changed + gone)
-    return AlertReport(len(derived), len(changed) + len(gone), len(gone))
+    return reconcile(results, stored, derived, last)
 
 
 def _affected(results: ResultStore, plan: SeriesPlan, w: int, last: int) -> dict[str, Alert]:

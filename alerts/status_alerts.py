@@ -21,14 +21,12 @@ from alerts.alerting import (
     AlertReport,
     Anchors,
     _candidates,
-    _differs,
     _extend,
     _is_withdrawn,
     _rows,
     _run_episode,
     _start,
-    _withdraw,
-    upsert,
+    reconcile,
 )
 from alerts.compliance import HIGH_O2
 from alerts.hourtable import HourTable
@@ -62,12 +60,7 @@ def maintain_status_alerts(store: InfluxStore, plan: SeriesPlan, table: HourTabl
     derived: list[Episode] = []
     for kind, flagged in _flags(plan, table).items():
         derived += _episodes(kind, plan, table, flagged, anchors, window_start_s, end_s)
-    found = {e.id for e in derived}
-    gone = [_withdraw(a, end_s) for a in stored.values()
-            if a.id not in found and not _is_withdrawn(a)]
-    changed = [e for e in derived if e.id not in stored or _differs(e, stored[e.id])]
-    upsert(results, changed + gone)
-    return AlertReport(len(derived), len(changed) + len(gone), len(gone))
+    return reconcile(results, stored, derived, end_s)
 
 
 def _episodes(kind: str, plan: SeriesPlan, t: HourTable, flagged: np.ndarray,
