@@ -21,7 +21,8 @@ from core.store import InfluxStore
 
 RP_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
 SUMMARY_SUMS = ("judged_hours", "exceeded_hours", "judged_days", "exceeded_days",
-                "expected_values", "received_values", "valid_values")
+                "expected_values", "received_values", "valid_values", "expected_hours",
+                "received_hours", "valid_hours")
 
 
 def eq(tag: str, value: str) -> str:

@@ -6,10 +6,15 @@ refreshed in the background, since summaries change only when the scheduler runs
 
 - compliance rate = 1 - (exceeded hours + exceeded days) / (judged hours + judged days);
   null when nothing was judged.
-- transmission rate (数据传输率) = received values / expected values; null when none expected.
-  Values are expected of an outlet only from its registration (``registered`` in the
-  registry), so the day an outlet came under monitoring counts from then.
-- validity rate (数据有效率) = valid values / received values; null when none received.
+- transmission rate (数据传输率) = received hours / expected hours, counted in hours, not
+  minutes (a 44-minute hour is one invalid hour): an hour is expected of each judged series
+  while its outlet operates (hours with evidence of a stop leave the denominators; a batch
+  analyser expects only its sample hours) and only from the outlet's registration
+  (``registered`` in the registry); received when it holds at least one value; null when none
+  expected. Summaries written before hour counts existed fall back to received values /
+  expected values.
+- validity rate (数据有效率) = valid hours / received hours (the same fallback: valid values /
+  received values); null when none received.
 - effective transmission rate (数据传输有效率) = transmission rate x validity rate.
 - maximum multiple = the largest (C - L) / L of the period.
 
@@ -41,6 +46,9 @@ class Totals:
     expected_values: int = 0
     received_values: int = 0
     valid_values: int = 0
+    expected_hours: int = 0
+    received_hours: int = 0
+    valid_hours: int = 0
     max_multiple: float | None = None
 
     def __add__(self, other: Totals) -> Totals:
@@ -50,7 +58,9 @@ class Totals:
             self.judged_days + other.judged_days, self.exceeded_days + other.exceeded_days,
             self.expected_values + other.expected_values,
             self.received_values + other.received_values,
-            self.valid_values + other.valid_values, max(mm) if mm else None)
+            self.valid_values + other.valid_values, self.expected_hours + other.expected_hours,
+            self.received_hours + other.received_hours, self.valid_hours + other.valid_hours,
+            max(mm) if mm else None)
 
     @property
     def letter(self) -> str:
@@ -75,8 +85,12 @@ class Rates:
         judged = t.judged_hours + t.judged_days
         exceeded = t.exceeded_hours + t.exceeded_days
         compliance = 1.0 - exceeded / judged if judged > 0 else None
-        transmission = _ratio(t.received_values, t.expected_values)
-        validity = _ratio(t.valid_values, t.received_values)
+        if t.expected_hours > 0:  # hour counts (alerts.rates); older summaries have values only
+            transmission = _ratio(t.received_hours, t.expected_hours)
+            validity = _ratio(t.valid_hours, t.received_hours)
+        else:
+            transmission = _ratio(t.received_values, t.expected_values)
+            validity = _ratio(t.valid_values, t.received_values)
         effective = (transmission * validity
                      if transmission is not None and validity is not None else None)
         return cls(compliance, transmission, validity, effective)

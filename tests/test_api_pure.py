@@ -32,6 +32,9 @@ DAY = 86_400_000
     (Totals(0, 0, 0, 0, 1440, 0, 0), (None, 0.0, None, None)),
     # nothing expected at all
     (Totals(), (None, None, None, None)),
+    # hour counts win over the minute counts (compliance-rules.md §1.6; a 44-minute hour is one
+    # invalid hour): 46 of 48 expected hours received, 44 of them valid
+    (Totals(48, 0, 0, 0, 2880, 2700, 2600, 48, 46, 44), (1.0, 46 / 48, 44 / 46, 44 / 48)),
 ])
 def test_rates(totals: Totals, expected: tuple[float | None, ...]) -> None:
     r = Rates.of(totals)
