@@ -202,7 +202,7 @@ def test_rankings_document_their_formulas(api: Api) -> None:  # noqa: F811
     spec = api.client.get("/api/v1/openapi.json").json()
     text = spec["paths"]["/api/v1/rankings"]["get"]["description"]
     for words in ("compliance rate = 1 - (exceeded hours + exceeded days) / (judged hours",
-                  "received values / expected values", "valid values / received values",
+                  "received hours / expected hours", "valid hours / received hours",
                   "transmission rate x validity rate", "then effective transmission rate"):
         assert words in text
     assert api.client.get("/docs").status_code == 200
