@@ -11,8 +11,8 @@ Drops seen within one UTC hour are one alert; its detail carries the counts.
 from __future__ import annotations
 
 import logging
-import time
 
+from core.clock import Clock, wall_ms
 from core.results import Episode, ResultStore
 from core.store import StoreError
 
@@ -31,12 +31,13 @@ def drop_episode(new: int, total: int, now_ms: int) -> Episode:
 class DropAlerter:
     """An ``on_drop`` callback for ``core.brokerwatch.DropWatcher``."""
 
-    def __init__(self, results: ResultStore) -> None:
+    def __init__(self, results: ResultStore, now_ms: Clock = wall_ms) -> None:
         self._results = results
+        self._now_ms = now_ms
 
     def __call__(self, new: int, total: int) -> None:
         log.error("the broker dropped %d message(s), %d since it started", new, total)
         try:
-            self._results.upsert_episodes([drop_episode(new, total, time.time_ns() // 10**6)])
+            self._results.upsert_episodes([drop_episode(new, total, self._now_ms())])
         except StoreError as exc:
             log.error("could not store the broker_drops alert: %s", exc)

@@ -35,6 +35,7 @@ from alerts.passes import PassReport, PassState, open_alert_counts, run_pass, ut
 from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
 from core.brokerwatch import DropWatcher
+from core.clock import shifted
 from core.logs import setup_logging
 from core.registry import load_registry
 from core.results import ResultStore
@@ -56,10 +57,11 @@ class Job:
         self.busy = threading.Lock()  # held while a pass runs
         self._outage_since: float | None = None
         self._database_ready = False
+        self.now_ms = shifted(settings.clock_offset_s)
 
     def run(self, now_ms: int | None = None) -> PassReport | None:
         """One pass; None when InfluxDB could not be used (the next run tries again)."""
-        now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+        now = self.now_ms() if now_ms is None else now_ms
         try:
             with self.busy:
                 self._ensure_database()
@@ -187,7 +189,7 @@ def serve(job: Job) -> int:
 def _watch_broker(job: Job) -> DropWatcher:
     s = job.settings
     watcher = DropWatcher(host=s.mqtt_host, port=s.mqtt_port,
-                          on_drop=DropAlerter(ResultStore(job.store)),
+                          on_drop=DropAlerter(ResultStore(job.store), job.now_ms),
                           username=s.mqtt_username,
                           password=s.mqtt_password.get_secret_value() if s.mqtt_password
                           else None)

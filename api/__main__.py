@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+import time
 
 import uvicorn
 
@@ -23,7 +24,8 @@ def main() -> None:
         sys.exit(run(sys.argv[2:], settings))
     if sys.argv[1:]:
         sys.exit("usage: python -m api [keys create|list|revoke ...]")
-    app = create_app(settings)
+    offset_s = settings.clock_offset_s  # core/clock.py
+    app = create_app(settings, clock=lambda: time.time() + offset_s)
     # The registry and the app live as long as the process: keep them out of the garbage
     # collector's full passes, which otherwise pause requests that allocate many objects.
     gc.freeze()

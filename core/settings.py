@@ -41,3 +41,6 @@ class CommonSettings(BaseSettings):
     limits_path: Path = Path("config/limits.toml")  # emission standards and their limits
     timezone: str = "Asia/Shanghai"  # local days of daily means and summaries
     log_level: str = "INFO"
+    # Shift this service's clock by this many seconds (core/clock.py): 0 in production; tests
+    # and replays of recorded days run the services at an instant of their choosing.
+    clock_offset_s: float = 0.0

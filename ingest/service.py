@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from core import late, retention
+from core.clock import shifted, shifted_ns
 from core.readings import JsonReadingParser, Limits, Parsed, Reason, Rejection
 from core.registry import Registry
 from core.store import (
@@ -39,13 +40,14 @@ Parser = Callable[[str, bytes, int], Parsed]
 class UniqueClock:
     """Strictly increasing nanosecond times, so that no two rejection points overwrite."""
 
-    def __init__(self) -> None:
+    def __init__(self, now_ns: Callable[[], int] = time.time_ns) -> None:
         self._last = 0
+        self._now_ns = now_ns
         self._lock = threading.Lock()
 
     def __call__(self) -> int:
         with self._lock:
-            self._last = max(time.time_ns(), self._last + 1)
+            self._last = max(self._now_ns(), self._last + 1)
             return self._last
 
 
@@ -81,7 +83,8 @@ class Ingester:
             JSON_TOPIC_ROOT: JsonReadingParser(registry, ingest_limits(settings)).parse,
             **(extra_parsers or {}),
         }
-        self._clock = UniqueClock()
+        self._now_ms = shifted(settings.clock_offset_s)
+        self._clock = UniqueClock(shifted_ns(settings.clock_offset_s))
         self.store = store
         roots = list(self._parsers)
         topics = partition_topics(registry, roots, Partition.parse(settings.ingest_partition))
@@ -106,7 +109,7 @@ class Ingester:
     def handle(self, topic: str, payload: bytes, qos: int, mid: int) -> None:
         root = topic.split("/", 1)[0]
         parser = self._parsers.get(root)
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = self._now_ms()
         if parser is None:  # only possible if the broker routes a topic we did not ask for
             parsed = Parsed([], [Rejection("bad_topic", "no parser for this topic", topic,
                                            payload, source="mqtt")])
@@ -146,7 +149,7 @@ class Ingester:
         """A writer follow-up from a parser's ``after_store``."""
         def then() -> tuple[list[str], int]:
             more = follow()
-            now_ms = time.time_ns() // 1_000_000
+            now_ms = self._now_ms()
             return self._lines(more, topic, now_ms), len(more.readings) + len(more.realtime)
         return then
 

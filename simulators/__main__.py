@@ -26,12 +26,13 @@ import logging
 import signal
 import sys
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 
 import orjson
 
+from core.clock import Clock as WallClock
+from core.clock import shifted
 from core.logs import setup_logging
 from core.standards import load_standards
 from simulators import hj212
@@ -121,7 +122,7 @@ def run_scenario(args: argparse.Namespace, settings: SimSettings, stop: threadin
             raise ScenarioError(f"--start {args.start!r} needs an offset, e.g. Z or +08:00")
         start_ms = int(start.timestamp() * 1000)
     scenario = load_scenario(args.scenario, load_standards(settings.limits_path),
-                             now_ms=int(time.time() * 1000), start_ms=start_ms,
+                             now_ms=shifted(settings.clock_offset_s)(), start_ms=start_ms,
                              anchor="now" if args.clock == "realtime" else "end")
     reg_path, sec_path = default_paths(scenario)
     if args.registry:
@@ -146,16 +147,17 @@ def run_scenario(args: argparse.Namespace, settings: SimSettings, stop: threadin
             log.error("%d HJ 212 uploads were not answered as they should have been",
                       stats.reply_failures)
         if args.follow and not stop.is_set():
-            follow(pub, scenario, stop)
+            follow(pub, scenario, stop, shifted(settings.clock_offset_s))
     finally:
         pub.close()
     return 0
 
 
-def follow(pub: ScenarioPublisher, scenario: Scenario, stop: threading.Event) -> None:
+def follow(pub: ScenarioPublisher, scenario: Scenario, stop: threading.Event,
+           now_ms: WallClock) -> None:
     """After the scenario's period: the time up to the last whole minute in backfill, then
     real time (the plan goes on: incidents that outlast the period keep acting)."""
-    present = int(time.time() * 1000) // MINUTE_MS * MINUTE_MS - MINUTE_MS
+    present = now_ms() // MINUTE_MS * MINUTE_MS - MINUTE_MS
     start = scenario.end_ms
     if present > start:
         stats = pub.run(Backfill(), start_ms=start, stop_ms=present, stop=stop)
@@ -185,7 +187,8 @@ def run_load_mode(args: argparse.Namespace, settings: SimSettings,
     try:
         stats = run_load(fleet, links, devices=args.devices, rate=args.rate, count=args.count,
                          duration_s=args.duration_s, stop=stop,
-                         ack_timeout_s=settings.sim_ack_timeout_s)
+                         ack_timeout_s=settings.sim_ack_timeout_s,
+                         start_ms=shifted(settings.clock_offset_s)())
     finally:
         for link in links:
             link.close()

@@ -48,7 +48,9 @@ def load_fleet(devices: int, seed: int = 11) -> Fleet:
 def run_load(fleet: Fleet, links: list[Link], *, devices: int, rate: float, count: int,
              duration_s: float, stop: threading.Event | None = None, seed: int = 11,
              max_outstanding: int = 5000, ack_timeout_s: float = 60.0,
-             now: Callable[[], float] = time.time) -> LoadStats:
+             now: Callable[[], float] = time.time, start_ms: int | None = None) -> LoadStats:
+    """Publish ``count`` messages at ``rate`` a second; message times begin at ``start_ms``
+    (default: ``now()``) and step by the devices' share of the rate."""
     if devices < 1 or rate <= 0 or count < 1 or duration_s <= 0 or not links:
         raise ValueError("devices, rate, count, duration and links must all be positive")
     if devices > len(fleet.outlets):
@@ -58,7 +60,7 @@ def run_load(fleet: Fleet, links: list[Link], *, devices: int, rate: float, coun
     sims = fleet.outlets[:devices]
     step_ms = max(1, round(devices / rate * 1000))
     t0 = now()
-    t0_ms = int(t0 * 1000)
+    t0_ms = int(t0 * 1000) if start_ms is None else start_ms
     stats = LoadStats(devices)
     outstanding: deque[Pending] = deque()
     k = 0

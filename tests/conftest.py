@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,12 @@ from simulators.fleet import Fleet, build_fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.records_support"]
+
+# What the clocks of the service processes a test starts read at the test's start
+# (EMS_CLOCK_OFFSET_S, core/clock.py): no test of the running services depends on the calendar.
+# Twenty past an hour, so that times a test derives from it within ±20 minutes keep their hour.
+SERVICE_NOW = datetime(2026, 3, 10, 6, 20, tzinfo=UTC)
+SERVICE_NOW_MS = int(SERVICE_NOW.timestamp() * 1000)
 
 
 def wait_until(predicate: Callable[[], Any], timeout_s: float = 20.0, interval_s: float = 0.1,
@@ -115,6 +122,8 @@ def services(tmp_path: Path, broker: Mosquitto, store: InfluxStore,
         "EMS_REGISTRY_PATH": str(tmp_path / "registry.toml"),
         "EMS_LIMITS_PATH": str(ROOT / "config" / "limits.toml"),
         "EMS_INGEST_BATCH_MAX_WAIT_S": "0.05",
+        "EMS_CLOCK_OFFSET_S": f"{SERVICE_NOW.timestamp() - time.time():.3f}",
+        "EMS_RETENTION_RAW_DAYS": "0",  # SERVICE_NOW never ages out of a retention policy
         "PYTHONUNBUFFERED": "1",
     })
     sp = ServiceProcs(env, tmp_path)

@@ -3,14 +3,12 @@ real Mosquitto with the generated dynamic security file and a real ingester proc
 
 from __future__ import annotations
 
-import time
-
 import orjson
 import pytest
 
 from core.servers import Mosquitto
 from core.store import InfluxStore
-from tests.conftest import ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import SERVICE_NOW_MS, ServiceProcs, wait_for_subscription, wait_until
 from tests.test_broker_auth import Client, Setup, _device
 from tests.test_broker_auth import broker as broker  # noqa: F401  (fixtures of that module)
 from tests.test_broker_auth import clients as clients  # noqa: F401
@@ -33,7 +31,7 @@ def _send_readings(broker: Mosquitto, setup: Setup, clients: list[Client]) -> No
     mn = _device(setup, "E0002", "G1")
     dev = Client(broker.port, mn, setup.auth.passwords[mn])
     clients.append(dev)
-    base = (int(time.time()) // 60 - 120) * 60_000  # two hours ago: inside the accepted window
+    base = SERVICE_NOW_MS - 120 * 60_000  # two hours before: inside the accepted window
     infos = [dev.client.publish("emissions/E0002/G1", orjson.dumps(
         {"ts": base + i * 1000, "device": mn, "values": {"so2": 10.0 + i}}), qos=1)
         for i in range(N_READINGS)]

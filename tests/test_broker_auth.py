@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from core.servers import Mosquitto
 from core.standards import load_standards
 from core.store import InfluxStore
 from simulators.fleet import Fleet
-from tests.conftest import ROOT, ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import ROOT, SERVICE_NOW_MS, ServiceProcs, wait_for_subscription, wait_until
 
 STANDARDS = load_standards(ROOT / "config" / "limits.toml")
 
@@ -316,7 +315,7 @@ def test_the_ingester_still_rejects_a_device_at_a_foreign_outlet(
     broker.start()
     dev = Client(broker.port, mn, setup.auth.passwords[mn])
     clients.append(dev)
-    payload = orjson.dumps({"ts": int(time.time() * 1000), "device": mn,
+    payload = orjson.dumps({"ts": SERVICE_NOW_MS, "device": mn,
                             "values": {"so2": 20.0}})
     wait_until(lambda: dev.publish("emissions/E0002/G1", payload) == "Success", 10,
                what="the broker to take the loosened rules")

@@ -9,7 +9,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -18,9 +18,9 @@ from core.servers import Mosquitto, free_port
 from core.store import InfluxStore
 from ingest.hj212 import Packet, decode, encode_data, encode_frame, encode_states
 from simulators.fleet import Fleet
-from tests.conftest import ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import SERVICE_NOW, ServiceProcs, wait_for_subscription, wait_until
 
-T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
+T0 = SERVICE_NOW - timedelta(hours=3)
 
 
 class Device:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -21,9 +21,9 @@ from ingest.hj212 import encode_data
 from simulators.fleet import Fleet
 from simulators.hj212 import DataLogger, DataReplies
 from simulators.links import Hj212TcpLink
-from tests.conftest import ROOT, ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import ROOT, SERVICE_NOW, ServiceProcs, wait_for_subscription, wait_until
 
-T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+T0 = SERVICE_NOW - timedelta(hours=2)
 T0_MS = int(T0.timestamp() * 1000)
 NOW_MS = T0_MS + 32 * 60_000  # injected: minutes 0..29 are due (grace 2 minutes)
 

@@ -25,7 +25,15 @@ from ingest.hj212 import (
 )
 from ingest.hj212_ingest import Hj212Parser, mask_password, mask_password_text
 from simulators.fleet import Fleet
-from tests.conftest import ROOT, Publisher, ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import (
+    ROOT,
+    SERVICE_NOW,
+    SERVICE_NOW_MS,
+    Publisher,
+    ServiceProcs,
+    wait_for_subscription,
+    wait_until,
+)
 
 NOW = datetime(2025, 11, 26, 10, 1, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -302,7 +310,7 @@ def test_one_part_split_is_a_whole_upload() -> None:
 
 # Through real Mosquitto and InfluxDB, with ``python -m ingest``.
 
-RECENT = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+RECENT = SERVICE_NOW - timedelta(hours=2)
 
 
 def start_ingester(services: ServiceProcs, name: str = "ingest", **env: str) -> None:
@@ -355,6 +363,8 @@ def test_frames_on_hj212_topics_are_stored_like_readings(
     assert [(m["time"], m["enterprise"], m["outlet"]) for m in marks] == [
         (hour, sim.enterprise, sim.outlet)]
     assert marks[0]["received_ms"] > t0 + 3_600_000
+    # stamped by the ingester's clock, which the test set (EMS_CLOCK_OFFSET_S), not the host's
+    assert marks[0]["received_ms"] < SERVICE_NOW_MS + 600_000
 
 
 def test_running_states_and_power_failures_are_stored(

@@ -5,15 +5,22 @@ from __future__ import annotations
 import json
 import signal
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 
 from core.servers import InfluxDB
 from core.store import InfluxStore
 from simulators.fleet import Fleet
-from tests.conftest import Publisher, ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import (
+    SERVICE_NOW,
+    SERVICE_NOW_MS,
+    Publisher,
+    ServiceProcs,
+    wait_for_subscription,
+    wait_until,
+)
 
-T0_MS = (int(time.time()) // 60 - 600) * 60_000  # ten hours ago, on a minute
+T0_MS = SERVICE_NOW_MS - 600 * 60_000  # ten hours before the services' now, on a minute
 
 
 def message(fleet: Fleet, i: int, minute: int, **extra: object) -> tuple[str, bytes]:
@@ -42,7 +49,7 @@ def test_round_trip_stores_tags_values_flags_and_times(
     start_ingester(services)
     sim = fleet.outlets[0]
     topic = f"emissions/{sim.enterprise}/{sim.outlet}"
-    when = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+    when = SERVICE_NOW - timedelta(hours=1)
     ts = when.astimezone(timezone(timedelta(hours=8))).isoformat()  # +08:00, stored as UTC
     payload = {"ts": ts, "device": sim.device, "values": {"so2": 23.1, "nox": 41.0, "o2": 7.9},
                "flags": {"so2": "N", "nox": "M"}}
@@ -65,7 +72,7 @@ def test_every_rejection_class_is_stored_with_its_reason(
     start_ingester(services)
     sim, other = fleet.outlets[0], fleet.outlets[2]
     topic = f"emissions/{sim.enterprise}/{sim.outlet}"
-    now_ms = int(time.time() * 1000)
+    now_ms = SERVICE_NOW_MS
 
     def body(**kw: object) -> bytes:
         b: dict[str, object] = {"ts": now_ms - 60_000, "device": sim.device,

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,9 +22,16 @@ from ingest.service import Ingester
 from ingest.settings import IngestSettings
 from ingest.subscriber import Subscriber
 from simulators.fleet import Fleet
-from tests.conftest import ROOT, Publisher, ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import (
+    ROOT,
+    SERVICE_NOW_MS,
+    Publisher,
+    ServiceProcs,
+    wait_for_subscription,
+    wait_until,
+)
 
-T0_MS = (int(time.time()) // 60 - 600) * 60_000  # ten hours ago: inside the accepted window
+T0_MS = SERVICE_NOW_MS - 600 * 60_000  # ten hours before: inside the accepted window
 DEEP = b"[" * 5000
 
 

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from simulators.payloads import expected_rejections, stored_entries
 from simulators.plan import PlannedMessage
 from simulators.registry import write_registry
 from simulators.runner import ScenarioPublisher, link_factory
-from tests.conftest import ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import SERVICE_NOW_MS, ServiceProcs, wait_for_subscription, wait_until
 from tests.sim_helpers import ROOT, incident, scenario
 from tests.sim_helpers import enterprise as ent
 
@@ -44,7 +43,7 @@ Key = tuple[str, str, str, int]
 
 def test_backfill_lands_every_value_with_its_time_and_every_malformed_one_as_a_rejection(
         services: ServiceProcs, broker: Mosquitto, store: InfluxStore, tmp_path: Path) -> None:
-    now = int(time.time() * 1000)
+    now = SERVICE_NOW_MS
     sc = scenario(BODY, hours=3, start_ms=now // HOUR * HOUR - 3 * HOUR)
     fleet = write_registry(sc, tmp_path / "registry.toml", tmp_path / "secrets.toml")
     services.start("ingest", "ingest")

@@ -3,7 +3,6 @@ inspectors read those of the enterprises in their reach (core.marks)."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -25,11 +24,6 @@ Declarer = Annotated[Principal, Depends(_declarer)]
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorPublic, "description": "Overlaps a standing mark of the same kind on "
                                                "the outlet, or already withdrawn"}}
-
-
-def now_ms() -> int:
-    """The time a declaration or withdrawal is recorded at (the one clock of this module)."""
-    return int(time.time() * 1000)
 
 
 def mark_public(m: Mark) -> MarkPublic:
@@ -87,7 +81,7 @@ def declare(ent: VisibleEnterprise, body: MarkIn, state: StateDep, user: Declare
     mark of the same kind on the same outlet is refused with 409. Whether a marked period is
     exempt from judging, and how long, is the compliance engine's decision.
     """
-    return mark_public(declare_mark(state.marks, state.registry, user, ent, body, now_ms()))
+    return mark_public(declare_mark(state.marks, state.registry, user, ent, body, state.now_ms()))
 
 
 @router.get("/{enterprise_id}/marks", response_model=MarksPublic)
@@ -111,4 +105,4 @@ def withdraw(ent: VisibleEnterprise, mark_id: str, state: StateDep, user: Declar
              ) -> MarkPublic:
     """Withdraw one of the caller's own marks: the record stays, with who withdrew it and
     when, and no longer counts. Withdrawing it again: 409."""
-    return mark_public(withdraw_mark(state.marks, user, ent, mark_id, now_ms()))
+    return mark_public(withdraw_mark(state.marks, user, ent, mark_id, state.now_ms()))

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 
 from api.deps import StateDep, check_role, reach_enterprise
 from api.models import MarkIn
-from api.routes.marks import DECLARERS, declare_mark, now_ms, withdraw_mark
+from api.routes.marks import DECLARERS, declare_mark, withdraw_mark
 from api.web.alerts import validated
 from api.web.auth import PREFIX, FormUser
 
@@ -49,7 +49,7 @@ def declare(request: Request, enterprise_id: str, state: StateDep, user: FormUse
     body = validated(MarkIn, outlet=outlet, kind=kind, reason=reason,
                      start=local_to_rfc3339(start, tz, "start"),
                      end=local_to_rfc3339(end, tz, "end"))
-    declare_mark(state.marks, state.registry, user.principal, ent, body, now_ms())
+    declare_mark(state.marks, state.registry, user.principal, ent, body, state.now_ms())
     return _back(ent.id, "marked")
 
 
@@ -58,5 +58,5 @@ def withdraw(request: Request, enterprise_id: str, mark_id: str, state: StateDep
              user: FormUser) -> RedirectResponse:
     ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
     check_role(request, user.principal, DECLARERS)
-    withdraw_mark(state.marks, user.principal, ent, mark_id, now_ms())
+    withdraw_mark(state.marks, user.principal, ent, mark_id, state.now_ms())
     return _back(ent.id, "withdrawn")

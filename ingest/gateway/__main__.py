@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 
+from core.clock import shifted
 from core.logs import setup_logging
 from core.registry import load_registry
 from core.standards import load_standards
@@ -55,7 +56,8 @@ def main() -> None:
                         max_minutes=settings.gateway_heal_max_minutes,
                         answer_timeout_s=settings.gateway_heal_answer_timeout_s,
                         max_attempts=settings.gateway_heal_max_attempts,
-                        settle_s=min(10.0, settings.gateway_heal_scan_s))
+                        settle_s=min(10.0, settings.gateway_heal_scan_s),
+                        now_ms=shifted(settings.clock_offset_s))
         server.on_interaction = healer.on_interaction
     forwarder.start()
     server.start()
