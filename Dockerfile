@@ -1,5 +1,5 @@
 # One image for every Python service: ingest, alerts, api, the HJ 212 gateway, the simulators
-# and the one-shot jobs (core.schema, core.broker). docker-compose.yml picks the command.
+# and the one-shot jobs (store.schema, mqtt.access). docker-compose.yml picks the command.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,21 +12,24 @@ WORKDIR /app
 # Dependencies first, so that a code change does not reinstall them. The code itself runs from
 # /app (`python -m` finds it in the working directory), next to config/.
 COPY pyproject.toml ./
-RUN mkdir -p core ingest alerts api simulators \
-    && touch core/__init__.py ingest/__init__.py alerts/__init__.py api/__init__.py \
-             simulators/__init__.py \
+RUN for p in core store hj212 mqtt ingest alerts api devstack ops simulators; do mkdir -p $p && touch $p/__init__.py; done \
     && pip install . \
     && pip uninstall -y emissions-monitor \
-    && rm -rf core ingest alerts api simulators build *.egg-info
+    && rm -rf core store hj212 mqtt ingest alerts api devstack ops simulators build *.egg-info
 
 COPY core ./core
+COPY store ./store
+COPY hj212 ./hj212
+COPY mqtt ./mqtt
 COPY ingest ./ingest
 COPY alerts ./alerts
 COPY api ./api
+COPY devstack ./devstack
+COPY ops ./ops
 COPY simulators ./simulators
 COPY config ./config
 
-# The services run unprivileged. /broker-auth is where `python -m core.broker` writes the
+# The services run unprivileged. /broker-auth is where `python -m mqtt.access` writes the
 # broker's password file and ACL (a volume; its files are handed to the broker's user).
 RUN useradd --system --uid 10001 --home-dir /app ems \
     && mkdir -p /broker-auth /var/lib/ems \

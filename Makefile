@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: install
-	$(PY) -m core.stack
+	$(PY) -m devstack.run
 
 # A scenario through the whole local stack, compared with its expected outcome:
 # make scenario NAME=clean (or incidents, tampering, demo, late, or a path to a scenario file).

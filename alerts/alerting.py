@@ -1,13 +1,13 @@
 """Alert episodes derived from the stored hour verdicts: exceedance, over_range,
 suspicious_flatline and invalid_data (data_gap is in ``alerts.gaps``).
 
-Kinds, per outlet and pollutant (``alerts.episodes`` holds the pure rules):
+Kinds, per outlet and pollutant (``alerts.rules.episodes`` holds the pure rules):
 
 - ``exceedance``: consecutive exceeded hours; opens on the first, grows with each further one
   (duration = exceeded hours, peak multiple and peak corrected mean), closes on the first valid
   compliant hour (``end_ms`` = that hour's start). Invalid or missing hours do not close it.
   Resolved by an inspector while it went on, it ends where it was seen, and the rest is a new
-  alert that ``follows`` it (``alerts.splits``). Exceeded *days* are in ``alerts.dayalerts``.
+  alert that ``follows`` it (``alerts.rules.splits``). Exceeded *days* are in ``alerts.dayalerts``.
 - ``over_range``: consecutive clock hours each with at least one ``T`` (above range) value, a
   suspected exceedance (compliance-rules.md §1.4); closed once the hour after the run has
   passed without one (``end_ms`` = that hour's start).
@@ -39,14 +39,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alerts import episodes
-from alerts.compliance import HOUR_S, min_valid_samples
-from alerts.hourtable import HourTable, concat, read_hours
+from alerts.io.hourtable import HourTable, concat, read_hours
 from alerts.plan import SeriesPlan
+from alerts.rules import episodes
+from alerts.rules.compliance import HOUR_S, min_valid_samples
+from alerts.rules.splits import Cut, split_resolved
 from alerts.settings import AlertSettings
-from alerts.splits import Cut, split_resolved
-from core.results import Alert, Episode, ResultStore
-from core.store import InfluxStore
+from store.influx import InfluxStore
+from store.results import Alert, Episode, ResultStore
 
 HOUR_KINDS = ("exceedance", "over_range", "suspicious_flatline", "invalid_data")
 RUN_KINDS = ("exceedance", "over_range", "suspicious_flatline")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 
 from core.clock import Clock, wall_ms
-from core.results import Episode, ResultStore
-from core.store import StoreError
+from store.influx import StoreError
+from store.results import Episode, ResultStore
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def drop_episode(new: int, total: int, now_ms: int) -> Episode:
 
 
 class DropAlerter:
-    """An ``on_drop`` callback for ``core.brokerwatch.DropWatcher``."""
+    """An ``on_drop`` callback for ``alerts.io.brokerwatch.DropWatcher``."""
 
     def __init__(self, results: ResultStore, now_ms: Clock = wall_ms) -> None:
         self._results = results

@@ -3,7 +3,8 @@
     python -m alerts judge --readings R.csv --limits L.csv [--marks M.csv] [--tz ZONE]
                            [--o2-cutoff PCT] [--interval-s SECONDS]
 
-Input formats: ``alerts.csv_input``. Rules: ``alerts.compliance``. Output on stdout, CSV with the
+Input formats: ``alerts.csv_input``. Rules: ``alerts.rules.compliance``. Output on stdout,
+CSV with the
 columns of ``OUTPUT_COLUMNS``:
 
 - an ``hour`` row for every clock hour in which an outlet sent at least one value (any flag) of
@@ -13,12 +14,13 @@ columns of ``OUTPUT_COLUMNS``:
   pollutant that has a daily limit; ``n_valid`` counts valid hours, ``mean``, ``o2_mean`` and
   ``mean_ref`` are means over the valid hours, ``mean_ref`` being the day's value.
 
-``status`` (last column): an hour's status (``alerts.compliance.STATUSES``: compliant, exceeded,
+``status`` (last column): an hour's status (``alerts.rules.compliance.STATUSES``: compliant,
+exceeded,
 suspected_exceedance, invalid, not_operating, unexplained_high_o2); a day's is exceeded, invalid
 or compliant. ``--marks`` gives declared operating-state marks, the only stop evidence the CLI
 has (no running state, no process data; no caps: the limits CSV carries none). An outlet that
 sends NO and NO2 (``no``, ``no2``) but no NOx gets NOx as NO2 = NO2 + NO x 46/30 per minute
-(``alerts.nox``) for a ``nox`` limit.
+(``alerts.rules.nox``) for a ``nox`` limit.
 
 ``start`` is the period's start in UTC (RFC 3339, ``Z``); booleans are ``true``/``false``; numbers
 are Python's shortest repr, unrounded; empty where undefined; a range limit prints as
@@ -46,14 +48,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from alerts.compliance import (
-    DEFAULT_O2_CUTOFF_PCT,
-    Minutes,
-    SeriesSpec,
-    Stops,
-    flag_codes,
-    judge_hours,
-)
 from alerts.csv_input import (
     InputError,
     LimitRow,
@@ -63,9 +57,17 @@ from alerts.csv_input import (
     read_marks,
     read_readings,
 )
-from alerts.days import DayResults, judge_days
-from alerts.nox import nox_from_no_no2
-from alerts.operating import interval_seconds, series_stops
+from alerts.rules.compliance import (
+    DEFAULT_O2_CUTOFF_PCT,
+    Minutes,
+    SeriesSpec,
+    Stops,
+    flag_codes,
+    judge_hours,
+)
+from alerts.rules.days import DayResults, judge_days
+from alerts.rules.nox import nox_from_no_no2
+from alerts.rules.operating import interval_seconds, series_stops
 
 OUTPUT_COLUMNS = (
     "period", "start", "enterprise", "outlet", "pollutant", "n_valid", "mean", "o2_mean",

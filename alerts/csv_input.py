@@ -16,7 +16,7 @@ analyser, HJ 355/356-2019), empty for none / the ``--interval-s`` default; the r
 (enterprise, outlet, pollutant) must agree on them.
 
 Marks (``enterprise,outlet,start,end,mark``): declared operating-state marks, RFC 3339 times,
-``end`` exclusive and after ``start``, ``mark`` one of ``alerts.operating.MARK_KINDS``.
+``end`` exclusive and after ``start``, ``mark`` one of ``alerts.rules.operating.MARK_KINDS``.
 
 Every problem raises ``InputError`` naming the file and line.
 """
@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from alerts.operating import MARK_KINDS
+from alerts.rules.operating import MARK_KINDS
 from core.pollutants import BY_KEY, DATA_FLAGS, VALID_FLAG, Role
 
 READING_COLUMNS = ("ts", "enterprise", "outlet", "pollutant", "value", "flag")

@@ -15,7 +15,7 @@ day still running has no daily mean yet), per outlet and pollutant with a daily 
 - ``hours`` = 24 per exceeded day; ``peak_multiple`` and ``peak_value`` (the daily corrected
   mean) are the largest of its days; severity from the peak multiple, at least ``medium``:
   a whole day's mean over its limit is never a trifle (a product choice, not a rule);
-- resolved by an inspector while it went on: split as hourly ones (``alerts.splits``).
+- resolved by an inspector while it went on: split as hourly ones (``alerts.rules.splits``).
 
 Stable ids: derivation starts at the first day re-judged by the pass, or earlier at the start of
 a stored day episode still open or ended since; stored ones no longer found are withdrawn
@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from alerts import episodes
 from alerts.alerting import (
     AlertReport,
     _is_withdrawn,
@@ -35,9 +34,10 @@ from alerts.alerting import (
     resolved_cuts,
 )
 from alerts.plan import Key, SeriesPlan
-from alerts.splits import split_resolved
-from core.results import Alert, Episode, ResultStore
-from core.store import InfluxStore
+from alerts.rules import episodes
+from alerts.rules.splits import split_resolved
+from store.influx import InfluxStore
+from store.results import Alert, Episode, ResultStore
 
 DAY = "day"
 Verdict = tuple[int, bool, bool, float, float]  # day start s, valid, exceeded, multiple, mean

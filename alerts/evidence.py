@@ -1,6 +1,6 @@
 """Stop evidence read from InfluxDB for the judge: marks, device running state, process data.
 
-The rules are in ``alerts.operating`` (pure); this module only queries and hands over. Schemas
+The rules are in ``alerts.rules.operating`` (pure); this module only queries and hands over. Schemas
 (written by the marks API and the ingester):
 
 - ``mark``: tags enterprise, outlet, mark_id; fields kind, start_ms, end_ms (end exclusive),
@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, tzinfo
 
-from alerts.compliance import HOUR_S, Stops
-from alerts.fetch import time_range
-from alerts.operating import (
+from alerts.io.fetch import time_range
+from alerts.plan import SeriesPlan
+from alerts.rules.compliance import HOUR_S, Stops
+from alerts.rules.operating import (
     MARK_KINDS,
     HourSeconds,
     Mark,
@@ -34,8 +35,7 @@ from alerts.operating import (
     series_stops,
     state_stopped_hours,
 )
-from alerts.plan import SeriesPlan
-from core.store import InfluxStore
+from store.influx import InfluxStore
 
 MARK_LOOKBACK_S = 31 * 24 * HOUR_S
 STATE_LOOKBACK_S = 7 * 24 * HOUR_S

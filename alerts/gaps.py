@@ -23,12 +23,12 @@ from datetime import UTC, datetime
 import numpy as np
 
 from alerts.alerting import AlertReport, severity_name, upsert
-from alerts.compliance import Minutes
-from alerts.fetch import last_readings, outlet_reading
+from alerts.io.fetch import last_readings, outlet_reading
 from alerts.plan import SeriesPlan
+from alerts.rules.compliance import Minutes
 from alerts.settings import AlertSettings
-from core.results import Alert, Episode, ResultStore
-from core.store import InfluxStore
+from store.influx import InfluxStore
+from store.results import Alert, Episode, ResultStore
 
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000

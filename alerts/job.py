@@ -31,16 +31,16 @@ from prometheus_client import start_http_server
 from alerts import metrics
 from alerts.brokerdrops import DropAlerter
 from alerts.csv_input import parse_rfc3339
+from alerts.io.brokerwatch import DropWatcher
 from alerts.passes import PassReport, PassState, open_alert_counts, run_pass, utc
 from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
-from core.brokerwatch import DropWatcher
 from core.clock import shifted
 from core.logs import setup_logging
 from core.registry import load_registry
-from core.results import ResultStore
 from core.standards import load_standards
-from core.store import InfluxStore, StoreRejected, StoreUnavailable, store_from_settings
+from store.influx import InfluxStore, StoreRejected, StoreUnavailable, store_from_settings
+from store.results import ResultStore
 
 log = logging.getLogger("alerts")
 

@@ -2,13 +2,13 @@
 
 ``judge_hours_range`` reads the minute readings of every completed clock hour of the range (one
 query per ``alerts_query_hours`` hours, all series at once), judges them with
-``alerts.compliance.judge_hours`` and writes one ``hourly`` point per series and hour that
+``alerts.rules.compliance.judge_hours`` and writes one ``hourly`` point per series and hour that
 received anything (undefined numbers, NaN, are left out of the point). Then it re-judges every
 local day (``EMS_TIMEZONE``) that the range touches, *whole*, from the stored ``hourly`` points
 of that day up to the end of the range (so hours judged earlier, by this or another scheduler,
 count), and writes:
 
-- a ``day`` point per series with a daily limit (``alerts.days.judge_days``: valid with 20
+- a ``day`` point per series with a daily limit (``alerts.rules.days.judge_days``: valid with 20
   valid hours, batch analysers the same share of their expected samples);
 - a ``daily`` summary per enterprise of the plan, also when it sent nothing that day:
   ``judged_hours``/``exceeded_hours``: valid/exceeded hours of series judged against an hourly
@@ -16,7 +16,7 @@ count), and writes:
   ``judged_days``/``exceeded_days``: valid/exceeded days of series with a daily limit, counted
   apart from the hours (a daily-limit exceedance is one exceeded day);
   ``expected_hours``, ``received_hours``, ``valid_hours``, ``stopped_hours``: the data-quality
-  counts of ``alerts.rates`` (hours, not minutes; stopped hours leave the denominators; hours
+  counts of ``alerts.rules.rates`` (hours, not minutes; stopped hours leave the denominators; hours
   that ended before an outlet was registered, ``registered`` in the registry, count nowhere);
   ``suspected_hours``, ``high_o2_hours``: hours with those statuses; ``target_hours``,
   ``target_exceeded_hours``: valid hours of series with a policy target (ultra-low) and those
@@ -49,7 +49,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from alerts.compliance import (
+from alerts.evidence import read_stops
+from alerts.io.fetch import fetch_minutes
+from alerts.io.hourtable import HourTable, empty, read_hours
+from alerts.plan import SeriesPlan
+from alerts.rules.compliance import (
     HIGH_O2,
     HOUR_S,
     I64,
@@ -61,17 +65,13 @@ from alerts.compliance import (
     Stops,
     judge_hours,
 )
-from alerts.days import DayResults, judge_days
-from alerts.evidence import read_stops
-from alerts.fetch import fetch_minutes
-from alerts.hourtable import HourTable, empty, read_hours
-from alerts.lines import hour_line
-from alerts.plan import SeriesPlan
-from alerts.rates import hour_counts
+from alerts.rules.days import DayResults, judge_days
+from alerts.rules.rates import hour_counts
 from alerts.settings import AlertSettings
 from core.registry import Registry
-from core.results import DailySummary, DayVerdict, ResultStore
-from core.store import InfluxStore
+from store.influx import InfluxStore
+from store.results import DailySummary, DayVerdict, ResultStore
+from store.verdict_lines import hour_line
 
 WRITE_BATCH_LINES = 5000
 
@@ -187,7 +187,7 @@ def hour_lines(plan: SeriesPlan, res: HourResults) -> list[str]:
             *(c[keep].tolist() for c in cols), strict=True):
         e, o, p = plan.keys[s]
         has_target = not math.isnan(tg)
-        # The bytes of HourVerdict(...).to_line(), formatted directly (alerts.lines).
+        # The bytes of HourVerdict(...).to_line(), formatted directly (store.verdict_lines).
         lines.append(hour_line(e, o, p, h * 1000, nr, nv, ok, op, mean, o2, ref, lim,
                                plan.hour_limit_id[s], exc, mult, nt, lmin, STATUSES[st],
                                tg if has_target else None, ot if has_target else None))

@@ -1,4 +1,4 @@
-"""The scheduler's side of late data: read the pending marks of ``core.late``, settle them.
+"""The scheduler's side of late data: read the pending marks of ``store.late``, settle them.
 
 ``pending_marks`` reads the ``dirty`` points of an hour range and keeps those whose last
 receipt was not judged yet; ``runs`` turns their hours into ranges to judge; ``settle`` writes
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from alerts.compliance import HOUR_S
-from alerts.fetch import time_range
-from core.late import MEASUREMENT, Mark, judged_line
-from core.store import InfluxStore
+from alerts.io.fetch import time_range
+from alerts.rules.compliance import HOUR_S
+from store.influx import InfluxStore
+from store.late import MEASUREMENT, Mark, judged_line
 
 SETTLE_BATCH = 5000
 

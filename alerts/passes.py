@@ -12,7 +12,7 @@ A pass at time ``now`` (``H`` = start of the current, incomplete hour):
    ``PassState`` (the long-running scheduler keeps one), an hour of the window that this process
    already judged is skipped while InfluxDB's count of its readings is unchanged and no late
    mark is pending for it. ``python -m alerts once`` has no state and always re-judges it;
-4. late data (``core.late``, ``alerts.late``): every hour back to ``alerts_late_hours`` (the
+4. late data (``store.late``, ``alerts.late``): every hour back to ``alerts_late_hours`` (the
    ingester's staleness horizon) that received data after it was over has a pending mark. Those
    before the catch-up start are judged again first, in runs of consecutive hours, with their
    days judged whole and their alerts derived (an exceedance hidden in a logger's back-filled
@@ -35,17 +35,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from alerts.alerting import maintain_hour_alerts
-from alerts.compliance import HOUR_S
 from alerts.dayalerts import maintain_day_alerts
-from alerts.fetch import count_readings, last_readings
 from alerts.gaps import GapFinder, maintain_gaps
+from alerts.io.fetch import count_readings, last_readings
 from alerts.judging import floor_hour_s, judge_hours_range
 from alerts.late import pending_marks, runs, settle
 from alerts.plan import SeriesPlan
+from alerts.rules.compliance import HOUR_S
 from alerts.settings import AlertSettings
 from alerts.status_alerts import maintain_status_alerts
-from core.results import ALERT_KINDS, ResultStore
-from core.store import InfluxStore
+from store.influx import InfluxStore
+from store.results import ALERT_KINDS, ResultStore
 
 log = logging.getLogger(__name__)
 

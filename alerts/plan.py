@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from alerts.compliance import F64, I32, I64, Bool, SeriesSpec
+from alerts.rules.compliance import F64, I32, I64, Bool, SeriesSpec
 from core.pollutants import Medium
 from core.registry import Outlet, Registry
 from core.standards import Limit, mark_caps
@@ -185,7 +185,7 @@ class SeriesPlan:
 
     def expected_per_hour(self) -> I64:
         """Per enterprise: values its judged series should send in one hour (batch analysers
-        sampling less than hourly count 0 here: see ``alerts.days.expected_samples``)."""
+        sampling less than hourly count 0 here: see ``alerts.rules.days.expected_samples``)."""
         per_series = np.where(self.judged, 3600 // self.spec.interval_s, 0)
         mask = self.enterprise_of >= 0
         out: I64 = np.bincount(self.enterprise_of[mask], weights=per_series[mask],

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from alerts.compliance import DEFAULT_O2_CUTOFF_PCT
-from alerts.episodes import FLAT_MIN_HOURS
+from alerts.rules.compliance import DEFAULT_O2_CUTOFF_PCT
+from alerts.rules.episodes import FLAT_MIN_HOURS
 from core.settings import CommonSettings
 
 
@@ -19,7 +19,7 @@ class AlertSettings(CommonSettings):
     alerts_rejudge_hours: Annotated[int, Field(ge=1)] = 3
     # After downtime, missed hours are judged back to at most this many hours before now.
     alerts_catchup_hours: Annotated[int, Field(ge=1)] = 72
-    # Hours that received data late (core.late) are judged again back to this many hours
+    # Hours that received data late (store.late) are judged again back to this many hours
     # before now: the ingester's staleness horizon (EMS_INGEST_MAX_AGE_S, 7 days by default).
     alerts_late_hours: Annotated[int, Field(ge=1)] = 7 * 24
     # Catch-up proceeds in segments of this many hours (hours, days, alerts, then watermark);

@@ -9,14 +9,13 @@
 
 Both are runs like ``over_range`` (``alerts.alerting``): derived again from their first hour
 so their ids are stable, closed once the hour after the run has passed, withdrawn when re-judged
-hours no longer show them. Pure rules in ``alerts.episodes.status_runs``.
+hours no longer show them. Pure rules in ``alerts.rules.episodes.status_runs``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from alerts import episodes
 from alerts.alerting import (
     AlertReport,
     Anchors,
@@ -28,11 +27,12 @@ from alerts.alerting import (
     _start,
     reconcile,
 )
-from alerts.compliance import HIGH_O2
-from alerts.hourtable import HourTable
+from alerts.io.hourtable import HourTable
 from alerts.plan import SeriesPlan
-from core.results import Alert, Episode, ResultStore
-from core.store import InfluxStore
+from alerts.rules import episodes
+from alerts.rules.compliance import HIGH_O2
+from store.influx import InfluxStore
+from store.results import Alert, Episode, ResultStore
 
 STATUS_KINDS = ("unexplained_high_o2", "invalid_hour_over_limit")
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from core.store import StoreError
+from store.influx import StoreError
 
 log = logging.getLogger(__name__)
 

@@ -21,14 +21,14 @@ from api.access import Principal
 from api.cache import TtlCache
 from api.keys import KeyStore, Role, key_id_of
 from api.params import EndQuery, Page, StartQuery, TimeRange, page, time_range
-from api.queries import Scope
+from api.services.queries import Scope
 from api.settings import ApiSettings
-from core.marks import MarkStore
 from core.pollutants import BY_KEY
 from core.registry import Enterprise, Registry
-from core.results import ResultStore
 from core.standards import Standards
-from core.store import InfluxStore
+from store.influx import InfluxStore
+from store.marks import MarkStore
+from store.results import ResultStore
 
 log = logging.getLogger("api.access")
 
@@ -44,7 +44,7 @@ class AppState:
     registry: Registry
     standards: Standards
     rankings_cache: TtlCache
-    marks: MarkStore = field(init=False)  # declared operating-state marks (core.marks)
+    marks: MarkStore = field(init=False)  # declared operating-state marks (store.marks)
     clock: Callable[[], float] = time.time  # wall clock in seconds; tests inject a fixed one
 
     def __post_init__(self) -> None:

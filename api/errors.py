@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from core.store import StoreRejected, StoreUnavailable
+from store.influx import StoreRejected, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -29,9 +29,9 @@ from api.routes import (
 from api.settings import ApiSettings
 from api.web.headers import SecurityHeadersMiddleware
 from core.registry import Registry, load_registry
-from core.results import ResultStore
 from core.standards import Standards, load_standards
-from core.store import InfluxStore, store_from_settings
+from store.influx import InfluxStore, store_from_settings
+from store.results import ResultStore
 
 PREFIX = "/api/v1"
 

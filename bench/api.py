@@ -34,16 +34,16 @@ import httpx
 from api.keys import KeyStore, Role
 from api.params import Page, TimeRange
 from api.params import iso as iso_or_none
-from api.queries import Scope, readings_query, summary_query
-from api.rankings import buckets, ceil_day
+from api.services.queries import Scope, readings_query, summary_query
+from api.services.rankings import buckets, ceil_day
 from api.settings import ApiSettings
 from core.readings import Reading
 from core.registry import Registry, build_registry
-from core.results import DailySummary, Episode, ResultStore
-from core.servers import InfluxDB, free_port
 from core.standards import load_standards
-from core.store import InfluxStore, reading_line
+from devstack.servers import InfluxDB, free_port
 from simulators.fleet import build_fleet
+from store.influx import InfluxStore, reading_line
+from store.results import DailySummary, Episode, ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY_MS = 86_400_000

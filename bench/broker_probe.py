@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from core.servers import Mosquitto
+from devstack.servers import Mosquitto
 
 PAYLOAD = b'{"ts": 1700000000000, "device": "88888880000001", "values": {"so2": 23.1}}' * 2
 

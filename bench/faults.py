@@ -30,15 +30,15 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from core.broker import build_auth, write_auth
 from core.registry import build_registry
-from core.servers import InfluxDB, Mosquitto, free_port
 from core.standards import load_standards
-from core.store import InfluxStore
-from ingest.hj212 import encode_data
+from devstack.servers import InfluxDB, Mosquitto, free_port
+from hj212 import encode_data
+from mqtt.access import build_auth, write_auth
 from simulators.fleet import Fleet, build_fleet
 from simulators.hj212 import DataLogger, DataReplies
 from simulators.links import Hj212TcpLink
+from store.influx import InfluxStore
 
 ROOT = Path(__file__).resolve().parent.parent
 # Eight hours back: the cases send about 320 minutes of readings from here, which must all lie

@@ -36,10 +36,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from core.servers import InfluxDB, Mosquitto, free_port
-from core.store import InfluxStore
-from ingest.hj212 import encode_data
+from devstack.servers import InfluxDB, Mosquitto, free_port
+from hj212 import encode_data
 from simulators.fleet import Fleet, build_fleet
+from store.influx import InfluxStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -27,12 +27,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from core.registry import load_registry
-from core.servers import InfluxDB, Mosquitto
 from core.standards import load_standards
-from core.store import InfluxStore
+from devstack.servers import InfluxDB, Mosquitto
 from ingest.service import Ingester
 from ingest.settings import IngestSettings
 from simulators.fleet import build_fleet
+from store.influx import InfluxStore
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = ("so2", "nox", "pm", "o2", "flow")

@@ -4,7 +4,7 @@ Run: ``python -m bench.judge [--enterprises N] [--repeat K]``. Builds one clock 
 for N enterprises x 3 outlets x 5 pollutants (60 values each) plus each outlet's O2, in random
 row order, with flagged minutes (5 %, O2 included, so some pollutant minutes lack a valid O2)
 and stopped outlets (2 %, O2 above the cut-off); times
-``alerts.compliance.judge_hours`` on all of it; times the reference on a tenth of the
+``alerts.rules.compliance.judge_hours`` on all of it; times the reference on a tenth of the
 enterprises and scales that up; checks both agree on that tenth. The last line is
 ``judge: <seconds> s for <n> minute values`` (median of the repeats; n counts O2 minutes too).
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alerts.compliance import (
+from alerts.rules.compliance import (
     HOUR_S,
     HourResults,
     Minutes,

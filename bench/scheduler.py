@@ -1,7 +1,7 @@
 """Benchmark of one scheduler pass over one hour at the scale target, against a real InfluxDB.
 
 Run: ``python -m bench.scheduler [--enterprises N] [--repeat K] [--formats]``. Starts its own
-InfluxDB (core.servers) in a temporary directory, registers N enterprises x 3 outlets x 5
+InfluxDB (devstack.servers) in a temporary directory, registers N enterprises x 3 outlets x 5
 pollutants with hourly limits (4 of them O2-corrected) and seeds one clock hour of minute values
 of those and each outlet's O2 (5 % flagged, 2 % of outlets stopped, 2 % of series above their
 limit, 1 % with over-range values). Then, K times:
@@ -9,7 +9,7 @@ limit, 1 % with over-range values). Then, K times:
 - the whole pass (``alerts.passes.run_pass``, default settings but for the windows) that judges
   that hour: fetch the minutes (2 concurrent queries), judge, write the hourly points, re-judge
   the day (day points and daily summaries), alerts, gaps;
-- the pure judge (``alerts.compliance.judge_hours``) on the same minutes, as the baseline.
+- the pure judge (``alerts.rules.compliance.judge_hours``) on the same minutes, as the baseline.
 
 It also times an idle pass (the hour already judged, no new readings: the scheduler's state
 skips it) and, with ``--formats``, fetching the hour as plain JSON, chunked JSON (what the
@@ -30,16 +30,16 @@ import httpx
 import numpy as np
 import orjson
 
-from alerts.compliance import judge_hours
-from alerts.fetch import GROUP_TAGS, fetch_minutes, pollutant_filter, time_range
+from alerts.io.fetch import GROUP_TAGS, fetch_minutes, pollutant_filter, time_range
 from alerts.passes import PassState, run_pass
 from alerts.plan import SeriesPlan
+from alerts.rules.compliance import judge_hours
 from alerts.settings import AlertSettings
 from core.registry import build_registry
-from core.results import ResultStore
-from core.servers import InfluxDB
 from core.standards import Standards
-from core.store import InfluxStore
+from devstack.servers import InfluxDB
+from store.influx import InfluxStore
+from store.results import ResultStore
 
 HOUR0_S = 1_795_449_600  # 2026-11-23T16:00:00Z, local midnight in Asia/Shanghai
 POLLUTANTS = (("so2", 35.0, 6.0), ("nox", 50.0, 6.0), ("pm", 10.0, 6.0), ("co", 100.0, 6.0),

@@ -11,7 +11,7 @@ that outlet, a bad time) is rejected whole; otherwise each value is judged on it
 valid values of a partly valid message are kept.
 
 The per-value rules (``check_value``) are shared with every other input format (HJ 212 over
-MQTT, ``ingest/hj212_ingest.py``), so that a value is judged the same whichever way it came.
+MQTT, ``ingest/parsers/hj212.py``), so that a value is judged the same whichever way it came.
 
 This is the ingestion hot path (tens of thousands of messages a second): keep it lean.
 """
@@ -133,13 +133,13 @@ class Parsed(NamedTuple):
     ``lines`` are other points (line protocol) stored with the message, e.g. the aggregates a
     device reports. ``after_store``, when set, is called once those points are stored and
     before the message is acknowledged; what it returns is stored too, then the message is
-    acknowledged (an HJ 212 split upload completes this way, see ``ingest/hj212_ingest.py``).
+    acknowledged (an HJ 212 split upload completes this way, see ``ingest/parsers/hj212.py``).
     ``payload`` is the message as records of it may keep it, when that differs from what was
     received (an HJ 212 frame with its access password masked). ``realtime``: readings of
     real-time data (HJ 212 CN 2011), instants kept apart from the minute data of ``readings``
     (measurement ``realtime``). ``touched``: (enterprise, outlet, time in ms) of what ``lines``
     hold that judging depends on (running states), so that a late one marks its hour dirty
-    like a late reading does (``core.late``).
+    like a late reading does (``store.late``).
     """
 
     readings: list[Reading]

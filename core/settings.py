@@ -19,7 +19,7 @@ class CommonSettings(BaseSettings):
 
     mqtt_host: str = "127.0.0.1"  # MQTT broker
     mqtt_port: int = 1883
-    mqtt_username: str | None = None  # this service's broker user (python -m core.broker)
+    mqtt_username: str | None = None  # this service's broker user (python -m mqtt.access)
     mqtt_password: SecretStr | None = None
     mqtt_keepalive_s: int = 30
 
@@ -29,7 +29,7 @@ class CommonSettings(BaseSettings):
     influx_password: SecretStr | None = None  # its password, or the 2.x/3.x token
     influx_timeout_s: float = 10.0
     # Create the database and its retention policies at start (needs an admin user on
-    # InfluxDB 1.x). Turn off when an operator or `python -m core.schema` creates them, and on
+    # InfluxDB 1.x). Turn off when an operator or `python -m store.schema` creates them, and on
     # InfluxDB 2.x/3.x, where buckets take their place (docs/operations.md).
     influx_create_schema: bool = True
     # How long raw minute readings and rejections are kept, in days (0: forever).

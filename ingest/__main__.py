@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 from core.logs import setup_logging
 from core.registry import load_registry
 from core.standards import load_standards
-from core.store import store_from_settings
-from ingest.hj212_ingest import TOPIC_ROOT as HJ212_TOPIC_ROOT
-from ingest.hj212_ingest import Hj212Parser
-from ingest.hj212_parts import PartStore
+from ingest.parsers.hj212 import TOPIC_ROOT as HJ212_TOPIC_ROOT
+from ingest.parsers.hj212 import Hj212Parser
+from ingest.parts import PartStore
 from ingest.service import Ingester, ingest_limits
 from ingest.settings import IngestSettings
+from store.influx import store_from_settings
 
 log = logging.getLogger("ingest")
 

@@ -7,11 +7,17 @@ import threading
 import time
 from collections.abc import Callable
 
-from core import late, retention
 from core.clock import shifted, shifted_ns
 from core.readings import JsonReadingParser, Limits, Parsed, Reason, Rejection
 from core.registry import Registry
-from core.store import (
+from ingest import metrics
+from ingest.parsers.hj212 import mask_password
+from ingest.settings import IngestSettings
+from ingest.subscriber import Subscriber
+from ingest.topics import JSON_ROOT, Partition, partition_topics
+from ingest.writer import BatchWriter, Item
+from store import late, retention
+from store.influx import (
     InfluxStore,
     StoreUnavailable,
     point_line,
@@ -19,12 +25,6 @@ from core.store import (
     realtime_line,
     rejection_point,
 )
-from ingest import metrics
-from ingest.hj212_ingest import mask_password
-from ingest.settings import IngestSettings
-from ingest.subscriber import Subscriber
-from ingest.topics import JSON_ROOT, Partition, partition_topics
-from ingest.writer import BatchWriter, Item
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class Ingester:
 
     def _lines(self, parsed: Parsed, topic: str, now_ms: int) -> list[str]:
         """The points of a parse result, with the marks of the past hours it reaches
-        (``core.late``); rejections are counted and logged on the way."""
+        (``store.late``); rejections are counted and logged on the way."""
         lines = [reading_line(r) for r in parsed.readings]
         if parsed.realtime:
             lines += [realtime_line(r) for r in parsed.realtime]

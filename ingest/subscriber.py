@@ -5,7 +5,7 @@ restores after a restart (``ingest/topics.py``). ``on_message`` does nothing but
 message over; acknowledgements are sent by the batch writer once the message's lines are
 stored (paho-mqtt ``manual_ack``).
 
-Every callback runs under a ``core.mqtt.CallbackGuard``: an exception is counted
+Every callback runs under a ``mqtt.client.CallbackGuard``: an exception is counted
 (``ingest_callback_errors``) and logged, never raised into paho's network loop; a message whose
 hand-over failed stays unacknowledged (the broker sends it again to the next session). The
 ingester's main loop exits when ``problem`` says the network thread ended or a callback is stuck.
@@ -23,8 +23,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from core.mqtt import CallbackGuard, new_client
 from ingest import metrics
+from mqtt.client import CallbackGuard, new_client
 
 log = logging.getLogger(__name__)
 

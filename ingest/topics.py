@@ -14,7 +14,7 @@ and the registry's enterprises are divided among them:
 - ``"1/1"`` (one ingester): ``emissions/#`` and ``hj212/#``, so that messages on topics of no
   registered enterprise or device are rejected with a reason as before. With N > 1 such topics
   reach no ingester; the broker's ACL lets devices publish only on their own registered topics
-  (``core.broker``), so only a service user could publish there.
+  (``mqtt.access``), so only a service user could publish there.
 
 A registry change (an enterprise or device added) takes effect when the ingesters restart.
 """

@@ -19,8 +19,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import NamedTuple
 
-from core.store import InfluxStore, StoreRejected, StoreUnavailable
 from ingest import metrics
+from store.influx import InfluxStore, StoreRejected, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

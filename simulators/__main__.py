@@ -49,7 +49,7 @@ from simulators.settings import SimSettings
 log = logging.getLogger("simulators")
 FOLLOW_MAX_MS = 30 * 24 * 3_600_000
 MINUTE_MS = 60_000
-CAUGHT_UP = "caught up with the present"  # logged once in follow mode (core.stack waits for it)
+CAUGHT_UP = "caught up with the present"  # logged once in follow mode (devstack.run waits for it)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

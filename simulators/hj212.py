@@ -2,8 +2,8 @@
 
 ``encode`` is the ``Hj212Encoder`` the publisher needs for ``hj212`` and ``hj212-tcp`` outlets:
 a minute-data upload (CN 2051, ``-Avg`` and ``-Flag`` per factor, hj212.md §8.1, §12), with
-Flag bit A set when the device waits for a reply (TCP). A malformed frame
-(``payloads.HJ212_MALFORMATIONS``) is broken inside its data segment and framed with a valid
+Flag bit A set when the device waits for a reply (TCP). A malformed frame (one of
+``malformations.HJ212_MALFORMATIONS``) is broken inside its data segment and framed with a valid
 CRC, so that it reaches the ingester, which refuses it or one of its values.
 
 ``DataReplies`` pairs the gateway's answers with the uploads: a 9014 data reply (HJ 212-2017
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from core.pollutants import BY_KEY
-from ingest.hj212 import SHANGHAI, Hj212Error, build_data_segment, decode, encode_frame
+from hj212 import SHANGHAI, Hj212Error, build_data_segment, decode, encode_frame
 from simulators.payloads import Hj212Frame
 
 FLAG_2017 = 4  # version bits of HJ 212-2017 (hj212.md §4.2)

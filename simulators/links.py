@@ -30,7 +30,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from core.mqtt import new_client
+from mqtt.client import new_client
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from simulators.scenario import Scenario
 class DeclaredMark:
     enterprise: str
     outlet: str
-    kind: str  # shutdown | startup (of core.marks' kinds)
+    kind: str  # shutdown | startup (of store.marks' kinds)
     start_ms: int
     end_ms: int  # exclusive
     reason: str

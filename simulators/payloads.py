@@ -1,8 +1,7 @@
 """Planned messages on the wire: JSON readings (DESIGN §3.1) and HJ 212 frames.
 
 Noise is added here, at rendering, never in the plan. A malformed message is broken in one of
-the ways listed in ``JSON_MALFORMATIONS``, each with the rejection reason the ingester gives it
-(``core.readings.Reason``) and what it takes with it: the whole message, or one value.
+the ways ``simulators.malformations`` lists, with the rejection reason the ingester gives it.
 
 HJ 212: an outlet that speaks HJ 212 needs an ``Hj212Encoder``, a function from an
 ``Hj212Frame`` to the bytes of one frame (``simulators.hj212.encode``, on the service's codec).
@@ -26,48 +25,18 @@ from typing import TYPE_CHECKING
 import orjson
 
 from core.pollutants import BY_KEY, Medium
-from core.readings import Reason
+from simulators.malformations import (
+    BAD_CRC_REASON,
+    FIRST,
+    WHOLE,
+    malformations_of,
+)
 
 if TYPE_CHECKING:
     from simulators.plan import PlannedMessage
     from simulators.scenario import OutletSpec
 
-WHOLE = "whole"  # the malformation takes the whole message
-FIRST = "first"  # ... the outlet's first pollutant
-EXTRA = "extra"  # ... an extra key only: everything the device measured is kept
-
-JSON_MALFORMATIONS: dict[str, tuple[str, str]] = {
-    "truncated": (Reason.MALFORMED_JSON, WHOLE),
-    "not_object": (Reason.NOT_OBJECT, WHOLE),
-    "missing_device": (Reason.MISSING_DEVICE, WHOLE),
-    "bad_timestamp": (Reason.BAD_TIMESTAMP, WHOLE),
-    "string_value": (Reason.NOT_A_NUMBER, FIRST),
-    "negative_value": (Reason.NEGATIVE, FIRST),
-    "non_finite": (Reason.NON_FINITE, FIRST),
-    "bad_flag": (Reason.BAD_FLAG, FIRST),
-    "unknown_key": (Reason.UNKNOWN_POLLUTANT, EXTRA),
-    "wrong_medium": (Reason.WRONG_MEDIUM, EXTRA),
-}
-# HJ 212 data segments broken in a well-framed packet (reasons: ingest/hj212/errors.py for the
-# codec's, core.readings.Reason for a value's).
-HJ212_MALFORMATIONS: dict[str, tuple[str, str]] = {
-    "bad_time": ("bad_time", WHOLE),  # DataTime that is no date
-    "bad_value": ("bad_value", WHOLE),  # a value that is no number: the codec refuses it all
-    "unknown_code": (Reason.UNKNOWN_POLLUTANT, EXTRA),  # a factor code outside the catalogue
-    "bad_flag": (Reason.BAD_FLAG, FIRST),  # a letter no HJ 212 version uses (X), first value
-}
-BAD_CRC_REASON = "bad_crc"  # the HJ 212 codec's reason code for a CRC that does not verify
 UTC8 = timezone(timedelta(hours=8))
-
-
-def malformations_of(protocol: str) -> dict[str, tuple[str, str]]:
-    """Malformed kind -> (rejection reason, scope) for an outlet of ``protocol``."""
-    return JSON_MALFORMATIONS if protocol == "json" else HJ212_MALFORMATIONS
-
-
-def malformations_for(protocol: str) -> tuple[str, ...]:
-    """The malformed kinds an outlet of ``protocol`` can send."""
-    return tuple(malformations_of(protocol))
 
 
 def crc_resent(spec: OutletSpec) -> bool:

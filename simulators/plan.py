@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from simulators.incidents import Minute, apply
-from simulators.payloads import malformations_for
+from simulators.malformations import malformations_for
 from simulators.process import HOUR_MS, State
 from simulators.scenario import Scenario
 

@@ -88,7 +88,7 @@ def link_factory(host: str, port: int, *, username: str | None = None,
     """Links to a broker (and an HJ 212 gateway for ``hj212-tcp`` outlets).
 
     With ``device_passwords`` each device logs in to the broker as itself (user = its MN,
-    password = its access password, as ``core.broker`` sets them up), else every device uses
+    password = its access password, as ``mqtt.access`` sets them up), else every device uses
     ``username``/``password``. ``replies`` makes the TCP matcher of a device number, so that
     the gateway's replies are checked.
     """
@@ -101,7 +101,7 @@ def link_factory(host: str, port: int, *, username: str | None = None,
             return Hj212TcpLink(*gateway, matcher=replies(spec.mn) if replies else None,
                                 logger=DataLogger())
         if device_passwords is not None:
-            # a device's client id is its MN: the broker binds each device to it (core.broker)
+            # a device's client id is its MN: the broker binds each device to it (mqtt.access)
             return MqttLink(host, port, spec.mn, username=spec.mn,
                             password=device_passwords.get(spec.mn, ""))
         return MqttLink(host, port, f"{client_prefix}-{spec.mn}", username=username,

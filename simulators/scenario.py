@@ -54,6 +54,7 @@ from simulators.incidents import (
     check_params,
     check_values,
 )
+from simulators.malformations import malformations_for
 from simulators.process import HOUR_MS, INDUSTRY_MODELS, OutletModel, Stop
 
 PROTOCOLS = ("json", "hj212", "hj212-tcp")
@@ -307,8 +308,6 @@ def _check_incident_fit(inc: Incident, outlets: list[OutletSpec], where: str) ->
         if inc.kind == "bad_crc" and spec.protocol == "json":
             raise ScenarioError(f"{where}: bad_crc needs an HJ 212 outlet, {spec.name} is json")
         if inc.kind == "malformed":
-            from simulators.payloads import malformations_for
-
             allowed = malformations_for(spec.protocol)
             bad = [k for k in inc.get("kinds") or allowed if k not in allowed]
             if bad or not allowed:

@@ -12,7 +12,7 @@ class SimSettings(CommonSettings):
     sim_max_outstanding: int = 2000
     sim_ack_timeout_s: float = 60.0
     # Each device logs in to the broker as itself (user = its device number, password = its
-    # access password from the secrets file, as core.broker sets them up); false: every
+    # access password from the secrets file, as mqtt.access sets them up); false: every
     # device uses EMS_MQTT_USERNAME / EMS_MQTT_PASSWORD (e.g. the `simulator` service user).
     sim_device_login: bool = False
     # The HJ 212 TCP gateway, for outlets with protocol "hj212-tcp" (0: none).

@@ -4,7 +4,7 @@ local stack, checked against its expected outcome.
 1. The scenario (``config/scenarios/NAME.toml``, or a path) is read with its period ending now;
    its registry, device secrets and expectations (``expected.json``) are written under
    ``var/scenarios/NAME/``.
-2. A fresh ``core.stack.LocalStack`` starts there on free loopback ports: Mosquitto with
+2. A fresh ``devstack.stack.LocalStack`` starts there on free loopback ports: Mosquitto with
    per-device credentials and ACLs, InfluxDB, the ingester, the HJ 212 gateway and the API.
 3. The scenario is sent in backfill, each device logged in to the broker as itself, HJ 212 TCP
    devices through the gateway with its 9014 replies checked; then the run waits until
@@ -45,10 +45,9 @@ import orjson
 
 from api.keys import KeyStore, Role
 from core.logs import setup_logging
-from core.servers import ServerError
-from core.stack import LIMITS, ROOT, LocalStack
 from core.standards import load_standards
-from core.store import InfluxStore, StoreError
+from devstack.servers import ServerError
+from devstack.stack import LIMITS, ROOT, LocalStack
 from simulators import hj212
 from simulators.__main__ import write_expected
 from simulators.clocks import Backfill
@@ -63,6 +62,7 @@ from simulators.process import HOUR_MS
 from simulators.registry import write_registry
 from simulators.runner import RunStats, ScenarioPublisher, link_factory
 from simulators.scenario import Scenario, ScenarioError, load_scenario
+from store.influx import InfluxStore, StoreError
 
 log = logging.getLogger("verify")
 SCENARIOS = ROOT / "config" / "scenarios"

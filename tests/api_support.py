@@ -20,10 +20,10 @@ from api.main import create_app
 from api.server import ThreadedServer
 from api.settings import ApiSettings
 from core.registry import Registry, build_registry
-from core.servers import free_port
 from core.standards import load_standards
-from core.store import InfluxStore
+from devstack.servers import free_port
 from simulators.fleet import Fleet, build_fleet
+from store.influx import InfluxStore
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMITS = ROOT / "config" / "limits.toml"

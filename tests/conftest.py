@@ -21,9 +21,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from core.servers import InfluxDB, Mosquitto
-from core.store import InfluxStore
+from devstack.servers import InfluxDB, Mosquitto
 from simulators.fleet import Fleet, build_fleet
+from store.influx import InfluxStore
 
 ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.records_support"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from core.servers import PostgreSQL
+from devstack.servers import PostgreSQL
 from store.sql import Records, open_records
 
 

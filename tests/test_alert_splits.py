@@ -1,4 +1,4 @@
-"""alerts.splits: episodes resolved while they went on, split at the cut. Table-driven, pure."""
+"""alerts.rules.splits: episodes resolved while they went on, split at the cut. Pure."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from alerts.episodes import HourVerdict
-from alerts.splits import split_resolved
+from alerts.rules.episodes import HourVerdict
+from alerts.rules.splits import split_resolved
 
 H = 3600
 

@@ -10,8 +10,8 @@ from httpx import Response
 
 from api.keys import KeyStore, Role
 from core.readings import Reading, Reason, Rejection
-from core.results import Episode, ResultStore
-from core.store import InfluxStore, point_line, reading_line, rejection_point
+from store.influx import InfluxStore, point_line, reading_line, rejection_point
+from store.results import Episode, ResultStore
 from tests.api_support import NOV1_MS, Api, api  # noqa: F401
 from tests.conftest import wait_until
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from core.results import DailySummary, ResultStore
-from core.store import InfluxStore
+from store.influx import InfluxStore
+from store.results import DailySummary, ResultStore
 from tests.api_support import DAY_MS, Api, running_api
 from tests.web_support import NOWS, TZ, local_midnight
 

@@ -12,9 +12,9 @@ import pytest
 from api.main import create_app
 from api.server import ThreadedServer
 from core.readings import Reading, Reason, Rejection
-from core.results import DailySummary, DayVerdict, Episode, HourVerdict, ResultStore
-from core.servers import Mosquitto, free_port
-from core.store import InfluxStore, point_line, reading_line, realtime_line, rejection_point
+from devstack.servers import Mosquitto, free_port
+from store.influx import InfluxStore, point_line, reading_line, realtime_line, rejection_point
+from store.results import DailySummary, DayVerdict, Episode, HourVerdict, ResultStore
 from tests.api_support import (  # noqa: F401
     DAY_MS,
     HOUR_MS,

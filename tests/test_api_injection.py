@@ -5,8 +5,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from core.readings import Reading, Reason, Rejection
-from core.results import Episode, HourVerdict, ResultStore
-from core.store import InfluxStore, point_line, reading_line, rejection_point
+from store.influx import InfluxStore, point_line, reading_line, rejection_point
+from store.results import Episode, HourVerdict, ResultStore
 from tests.api_support import HOUR_MS, NOV1_MS, Api, api  # noqa: F401
 
 T = NOV1_MS + 10 * HOUR_MS

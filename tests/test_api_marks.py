@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core.marks import MARK_KINDS, MarkStore
+from store.marks import MARK_KINDS, MarkStore
 from tests.api_support import Api, api  # noqa: F401
 
 BASE = {"outlet": "G1", "kind": "maintenance", "start": "2025-11-01T08:00:00+08:00",

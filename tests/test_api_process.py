@@ -7,7 +7,7 @@ import sys
 
 import httpx
 
-from core.servers import free_port
+from devstack.servers import free_port
 from tests.conftest import ROOT, ServiceProcs, wait_until
 
 

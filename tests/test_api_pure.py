@@ -12,10 +12,10 @@ from api.access import Principal
 from api.cache import TtlCache
 from api.keys import KeySpecError, Role, _check_grant, hash_key, key_id_of, new_key
 from api.params import Page, TimeRange, parse_time, time_range
-from api.queries import Scope, any_of, eq, readings_query, summary_query
-from api.rankings import Bucket, Rates, Totals, buckets, ceil_day, rank
+from api.services.queries import Scope, any_of, eq, readings_query, summary_query
+from api.services.rankings import Bucket, Rates, Totals, buckets, ceil_day, rank
 from core.registry import Enterprise, Registry
-from core.results import quote
+from store.results import quote
 from tests.conftest import wait_until
 
 TZ = "Asia/Shanghai"

@@ -20,9 +20,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from core.readings import Reading, Reason, Rejection
-from core.results import DailySummary, DayVerdict, Episode, HourVerdict, ResultStore
-from core.servers import Mosquitto
-from core.store import InfluxStore, point_line, reading_line, rejection_point
+from devstack.servers import Mosquitto
+from store.influx import InfluxStore, point_line, reading_line, rejection_point
+from store.results import DailySummary, DayVerdict, Episode, HourVerdict, ResultStore
 from tests.api_support import DAY_MS, HOUR_MS, NOW_S, Api, running_api
 
 EXAMPLES_PER_OPERATION = 25

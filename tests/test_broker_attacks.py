@@ -6,8 +6,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from core.servers import Mosquitto
-from core.store import InfluxStore
+from devstack.servers import Mosquitto
+from store.influx import InfluxStore
 from tests.conftest import SERVICE_NOW_MS, ServiceProcs, wait_for_subscription, wait_until
 from tests.test_broker_auth import Client, Setup, _device
 from tests.test_broker_auth import broker as broker  # noqa: F401  (fixtures of that module)

@@ -16,7 +16,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from core.broker import (
+from core.registry import Registry, build_registry, load_registry
+from core.standards import load_standards
+from devstack.servers import Mosquitto
+from mqtt.access import (
     SERVICE_RIGHTS,
     BrokerAuth,
     BrokerAuthError,
@@ -27,11 +30,8 @@ from core.broker import (
     new_service_passwords,
     write_auth,
 )
-from core.registry import Registry, build_registry, load_registry
-from core.servers import Mosquitto
-from core.standards import load_standards
-from core.store import InfluxStore
 from simulators.fleet import Fleet
+from store.influx import InfluxStore
 from tests.conftest import ROOT, SERVICE_NOW_MS, ServiceProcs, wait_for_subscription, wait_until
 
 STANDARDS = load_standards(ROOT / "config" / "limits.toml")
@@ -172,7 +172,7 @@ class Client:
         self.pubacks: dict[int, str] = {}
         self.messages: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
-        if client_id is None:  # a device's client id must be its MN (core.broker)
+        if client_id is None:  # a device's client id must be its MN (mqtt.access)
             device = username is not None and username not in SERVICE_RIGHTS
             client_id = username if device else f"t-{uuid.uuid4().hex[:8]}"
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)

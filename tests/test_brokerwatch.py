@@ -14,10 +14,10 @@ from paho.mqtt.properties import Properties
 from prometheus_client import REGISTRY
 
 from alerts.brokerdrops import DropAlerter
-from core.brokerwatch import DropCounter, DropWatcher, parse_counter
-from core.results import ResultStore
-from core.servers import Mosquitto
-from core.store import InfluxStore
+from alerts.io.brokerwatch import DropCounter, DropWatcher, parse_counter
+from devstack.servers import Mosquitto
+from store.influx import InfluxStore
+from store.results import ResultStore
 from tests.conftest import Publisher, wait_until
 
 QUEUE_LIMIT = 5

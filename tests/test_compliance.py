@@ -1,4 +1,4 @@
-"""Table tests of alerts.compliance with hand-computed expectations, one case per rule."""
+"""Table tests of alerts.rules.compliance with hand-computed expectations, one case per rule."""
 
 from __future__ import annotations
 
@@ -9,19 +9,18 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from alerts import compliance
-from alerts.compliance import (
+from alerts.rules import compliance
+from alerts.rules.compliance import (
     HourResults,
     Minutes,
     SeriesSpec,
     Stops,
     flag_codes,
-    judge_days,
     judge_hours,
     judge_limit,
-    local_day_starts,
     min_valid_samples,
 )
+from alerts.rules.days import judge_days, local_day_starts
 from bench.judge import as_rows, build_fleet, reference_hours, rows_agree
 
 NAN = math.nan

@@ -18,10 +18,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import TypeAdapter
 from pydantic_settings import BaseSettings
 
-from core.broker import DYNSEC_FILE, build_auth, new_service_passwords, write_auth
 from core.registry import build_registry
-from core.servers import DYNSEC_PLUGINS, Mosquitto, find_binary
 from core.standards import load_standards
+from devstack.servers import DYNSEC_PLUGINS, Mosquitto, find_binary
+from mqtt.access import DYNSEC_FILE, build_auth, new_service_passwords, write_auth
 from tests.conftest import ROOT, wait_until
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -34,8 +34,8 @@ PENDING_MODULES: set[str] = set()
 PENDING_ENV: set[str] = set()
 PENDING_FILES: set[str] = set()
 
-# Settings classes: the foundation's, core.broker's, and every <package>/settings.py there is.
-SETTINGS_MODULES = ["core.settings", "core.broker", "ingest.settings"] + sorted(
+# Settings classes: the foundation's, mqtt.access's, and every <package>/settings.py there is.
+SETTINGS_MODULES = ["core.settings", "mqtt.access", "ingest.settings"] + sorted(
     ".".join(p.relative_to(ROOT).with_suffix("").parts)
     for p in [*ROOT.glob("*/settings.py"), *ROOT.glob("*/*/settings.py")]
     if p.parts[-2] not in ("tests", ".venv"))
@@ -113,7 +113,7 @@ def test_python_commands_name_runnable_modules(where: str, argv: list[str]) -> N
 def test_every_python_service_has_a_command_of_its_own() -> None:
     built = [n for n, s in SERVICES.items() if "build" in s]
     assert sorted(python_module(SERVICES[n]["command"]) or "" for n in built) == sorted([
-        "alerts", "api", "core.broker", "core.schema", "ingest", "ingest.gateway",
+        "alerts", "api", "mqtt.access", "store.schema", "ingest", "ingest.gateway",
         "simulators"])
 
 

@@ -10,15 +10,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from alerts.compliance import Minutes, SeriesSpec, Stops, flag_codes, judge_hours
-from alerts.days import (
+from alerts.rules.compliance import Minutes, SeriesSpec, Stops, flag_codes, judge_hours
+from alerts.rules.days import (
     expected_samples,
     judge_days,
     min_valid_hours_per_day,
     month_valid,
 )
-from alerts.nox import nox_from_no_no2
-from alerts.operating import (
+from alerts.rules.nox import nox_from_no_no2
+from alerts.rules.operating import (
     Mark,
     capped_intervals,
     flow_stopped_hours,
@@ -27,7 +27,7 @@ from alerts.operating import (
     series_stops,
     state_stopped_hours,
 )
-from alerts.rates import hour_counts
+from alerts.rules.rates import hour_counts
 
 NAN = math.nan
 SHANGHAI = ZoneInfo("Asia/Shanghai")

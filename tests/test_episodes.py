@@ -1,4 +1,4 @@
-"""Table tests of alerts.episodes: exceedance episodes, flat lines, severity."""
+"""Table tests of alerts.rules.episodes: exceedance episodes, flat lines, severity."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from alerts.episodes import (
+from alerts.rules.episodes import (
     Episode,
     FlatRun,
     HourVerdict,

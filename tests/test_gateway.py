@@ -14,10 +14,10 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from core.servers import Mosquitto, free_port
-from core.store import InfluxStore
-from ingest.hj212 import Packet, decode, encode_data, encode_frame, encode_states
+from devstack.servers import Mosquitto, free_port
+from hj212 import Packet, decode, encode_data, encode_frame, encode_states
 from simulators.fleet import Fleet
+from store.influx import InfluxStore
 from tests.conftest import SERVICE_NOW, ServiceProcs, wait_for_subscription, wait_until
 
 T0 = SERVICE_NOW - timedelta(hours=3)

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from core.registry import build_registry, hash_password
 from core.standards import load_standards
+from hj212 import MODBUS_LE, decode, encode_data, encode_frame
 from ingest.gateway.admission import Admitted, Refused, admit, reply_for
 from ingest.gateway.framing import MAX_FRAME_BYTES, FrameSplitter
-from ingest.hj212 import MODBUS_LE, decode, encode_data, encode_frame
 from tests.conftest import ROOT
 
 T = datetime(2025, 11, 26, 10, 0, tzinfo=UTC)

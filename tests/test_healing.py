@@ -11,16 +11,16 @@ from datetime import timedelta
 import pytest
 
 from core.registry import Registry, load_registry
-from core.servers import Mosquitto
 from core.standards import load_standards
-from core.store import InfluxStore
+from devstack.servers import Mosquitto
+from hj212 import encode_data
 from ingest.gateway.forwarder import Forwarder
 from ingest.gateway.healer import Healer, first_run
 from ingest.gateway.server import GatewayServer
-from ingest.hj212 import encode_data
 from simulators.fleet import Fleet
 from simulators.hj212 import DataLogger, DataReplies
 from simulators.links import Hj212TcpLink
+from store.influx import InfluxStore
 from tests.conftest import ROOT, SERVICE_NOW, ServiceProcs, wait_for_subscription, wait_until
 
 T0 = SERVICE_NOW - timedelta(hours=2)

@@ -1,4 +1,4 @@
-"""``python -m ingest.hj212 decode``: one JSON object per input line, in order; never a crash."""
+"""``python -m hj212 decode``: one JSON object per input line, in order; never a crash."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.hj212 import MODBUS_LE, encode_data, encode_frame
-from ingest.hj212.cli import decode_line, run
+from hj212 import MODBUS_LE, encode_data, encode_frame
+from hj212.cli import decode_line, run
 from tests.hj212_vectors import N1, S1, V1, V3, V7, V11
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, sec: in
 
 def run_cli(data: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "ingest.hj212", "decode", *args],
+        [sys.executable, "-m", "hj212", "decode", *args],
         input=data,
         capture_output=True,
         cwd=ROOT,
@@ -59,7 +59,7 @@ def test_cli_on_a_file_of_mixed_lines(tmp_path: Path) -> None:
     path.write_bytes(mixed_input())
     with path.open("rb") as stdin:
         done = subprocess.run(
-            [sys.executable, "-m", "ingest.hj212", "decode"],
+            [sys.executable, "-m", "hj212", "decode"],
             stdin=stdin, capture_output=True, cwd=ROOT, timeout=60, check=False,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.pollutants import CATALOGUE, DATA_FLAGS
-from ingest.hj212 import (
+from hj212 import (
     MODBUS_LE,
     STANDARD,
     Hj212Error,
@@ -31,9 +31,9 @@ from ingest.hj212 import (
     hj212_crc,
     modbus_crc,
 )
-from ingest.hj212.codec import GROUP_OF_SUFFIX, PRIMARY_SUFFIX
-from ingest.hj212.crc import detect_dialect
-from ingest.hj212.encode import format_number
+from hj212.codec import GROUP_OF_SUFFIX, PRIMARY_SUFFIX
+from hj212.crc import detect_dialect
+from hj212.encode import format_number
 from tests.hj212_vectors import (
     N1,
     N2,

@@ -14,8 +14,7 @@ import pytest
 from core.readings import Limits, Parsed
 from core.registry import build_registry, hash_password
 from core.standards import load_standards
-from core.store import InfluxStore
-from ingest.hj212 import (
+from hj212 import (
     SHANGHAI,
     encode_data,
     encode_data_split,
@@ -23,8 +22,9 @@ from ingest.hj212 import (
     encode_states,
     unframe,
 )
-from ingest.hj212_ingest import Hj212Parser, mask_password, mask_password_text
+from ingest.parsers.hj212 import Hj212Parser, mask_password, mask_password_text
 from simulators.fleet import Fleet
+from store.influx import InfluxStore
 from tests.conftest import (
     ROOT,
     SERVICE_NOW,

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from core.readings import JsonReadingParser, Limits, Parsed, Reason
 from core.registry import build_registry, hash_password
 from core.standards import load_standards
-from core.store import point_line, reading_line, rejection_point
+from hj212 import SHANGHAI, Hj212Error, decode, encode_data, encode_frame
+from hj212 import Reason as CodecReason
 from ingest.gateway.framing import FrameSplitter
-from ingest.hj212 import SHANGHAI, Hj212Error, decode, encode_data, encode_frame
-from ingest.hj212 import Reason as CodecReason
-from ingest.hj212_ingest import Hj212Parser
+from ingest.parsers.hj212 import Hj212Parser
+from store.influx import point_line, reading_line, rejection_point
 from tests.conftest import ROOT
 
 NOW = datetime(2025, 11, 26, 10, 1, tzinfo=UTC)

@@ -8,9 +8,9 @@ import time
 from datetime import timedelta, timezone
 from pathlib import Path
 
-from core.servers import InfluxDB
-from core.store import InfluxStore
+from devstack.servers import InfluxDB
 from simulators.fleet import Fleet
+from store.influx import InfluxStore
 from tests.conftest import (
     SERVICE_NOW,
     SERVICE_NOW_MS,

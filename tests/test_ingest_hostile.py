@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from core.healthcheck import check
 from core.readings import Parsed
 from core.registry import load_registry
-from core.servers import Mosquitto, free_port
 from core.standards import load_standards
-from core.store import InfluxStore
+from devstack.servers import Mosquitto, free_port
 from ingest import metrics
 from ingest.service import Ingester
 from ingest.settings import IngestSettings
 from ingest.subscriber import Subscriber
+from ops.healthcheck import check
 from simulators.fleet import Fleet
+from store.influx import InfluxStore
 from tests.conftest import (
     ROOT,
     SERVICE_NOW_MS,

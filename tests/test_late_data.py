@@ -1,6 +1,6 @@
 """Late data (补传): hours that received data after they were judged are judged again.
 
-The pure parts of ``core/late.py`` and ``alerts/late.py`` (hand-computed tables), then the
+The pure parts of ``store/late.py`` and ``alerts/late.py`` (hand-computed tables), then the
 scheduler against a real InfluxDB: a judged day, then a logger's buffer of 6 hours uploaded
 after its link came back, older than the re-judge window.
 """
@@ -15,9 +15,9 @@ import pytest
 from alerts.late import pending_marks, runs
 from alerts.passes import PassReport, run_pass
 from alerts.plan import SeriesPlan
-from core.late import Mark, dirty_lines, judged_line, late_hours
 from core.readings import Reading
-from core.store import InfluxStore, reading_line
+from store.influx import InfluxStore, reading_line
+from store.late import Mark, dirty_lines, judged_line, late_hours
 from tests.scheduler_day import D0, H, minute_rows, seed
 from tests.test_scheduler import alerts_of, at, hourly, plan, settings
 

@@ -1,5 +1,5 @@
-"""The operations entry points as a deployment runs them: python -m core.broker, core.schema,
-core.healthcheck."""
+"""The operations entry points as a deployment runs them: python -m mqtt.access, store.schema,
+ops.healthcheck."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import sys
 import uuid
 from pathlib import Path
 
-from core.healthcheck import main as healthcheck
-from core.servers import InfluxDB, free_port
-from core.store import InfluxStore
+from devstack.servers import InfluxDB, free_port
+from ops.healthcheck import main as healthcheck
 from simulators.fleet import Fleet
+from store.influx import InfluxStore
 from tests.conftest import ROOT
 
 
@@ -25,7 +25,7 @@ def _run(module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 def test_broker_cli_writes_users_for_devices_and_given_services(tmp_path: Path,
                                                                 fleet: Fleet) -> None:
-    out = _run("core.broker", {
+    out = _run("mqtt.access", {
         "EMS_REGISTRY_PATH": str(tmp_path / "registry.toml"),
         "EMS_LIMITS_PATH": str(ROOT / "config" / "limits.toml"),
         "EMS_BROKER_SECRETS_PATH": str(tmp_path / "secrets.toml"),
@@ -46,7 +46,7 @@ def test_broker_cli_writes_users_for_devices_and_given_services(tmp_path: Path,
 
 def test_schema_cli_creates_the_policies(influx_server: InfluxDB) -> None:
     db = f"t_{uuid.uuid4().hex[:12]}"
-    out = _run("core.schema", {"EMS_INFLUX_URL": influx_server.url, "EMS_INFLUX_DATABASE": db,
+    out = _run("store.schema", {"EMS_INFLUX_URL": influx_server.url, "EMS_INFLUX_DATABASE": db,
                                "EMS_INFLUX_CREATE_SCHEMA": "false",  # the job turns it on
                                "EMS_RETENTION_RAW_DAYS": "90"})
     assert out.returncode == 0, out.stderr

@@ -1,6 +1,6 @@
 """Real-time instants (HJ 212 CN 2011) and minute data: which one is judged, and how.
 
-First the pure rules of ``alerts/realtime.py`` (hand-computed tables), then the scheduler
+First the pure rules of ``alerts/rules/realtime.py`` (hand-computed tables), then the scheduler
 against a real InfluxDB with the scripted registry of ``tests/scheduler_day.py``.
 """
 
@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from alerts.compliance import Minutes
 from alerts.passes import run_pass
 from alerts.plan import SeriesPlan
-from alerts.realtime import interval_means, judged_minutes
+from alerts.rules.compliance import Minutes
+from alerts.rules.realtime import interval_means, judged_minutes
 from core.readings import Reading
-from core.store import InfluxStore, realtime_line
+from store.influx import InfluxStore, realtime_line
 from tests.scheduler_day import D0, H, seed
 from tests.test_scheduler import at, hourly, plan, settings
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from core.registry import RegistryError, build_registry, hash_password, load_registry
-from core.servers import free_port
 from core.standards import load_standards
-from core.store import InfluxStore, StoreRejected, StoreUnavailable
+from devstack.servers import free_port
+from store.influx import InfluxStore, StoreRejected, StoreUnavailable
 from tests.conftest import ROOT
 
 STANDARDS = load_standards(ROOT / "config" / "limits.toml")

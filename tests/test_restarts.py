@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 from core.registry import load_registry
-from core.servers import Mosquitto
 from core.standards import load_standards
-from core.store import InfluxStore
+from devstack.servers import Mosquitto
 from ingest.topics import Partition, partition_topics
 from simulators.fleet import Fleet, build_fleet
+from store.influx import InfluxStore
 from tests.conftest import ROOT, Publisher, ServiceProcs, wait_until
 from tests.test_ingest import n_values, start_ingester, stream
 

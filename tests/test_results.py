@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.results import Episode, HourVerdict, ResultStore, alert_id
-from core.store import InfluxStore
+from store.influx import InfluxStore
+from store.results import Episode, HourVerdict, ResultStore, alert_id
 
 HOUR_MS = 3_600_000
 T0 = 1_764_151_200_000  # 2025-11-26T10:00:00Z, an hour start
@@ -64,7 +64,7 @@ def test_watermark(store: InfluxStore) -> None:
 
 
 def test_quote_survives_hostile_strings(store: InfluxStore) -> None:
-    from core.results import quote
+    from store.results import quote
 
     hostile = "a'b\\c\nd\" OR 1=1; DROP DATABASE x"
     store.write_lines([f"hourly,enterprise=E1 n_valid=1i {T0}"], precision="ms")

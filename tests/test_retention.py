@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core import retention
-from core.results import DailySummary, Episode, HourVerdict, ResultStore
-from core.servers import InfluxDB
-from core.store import InfluxStore
+from devstack.servers import InfluxDB
 from ingest.service import LINE_MEASUREMENTS
+from store import retention
+from store.influx import InfluxStore
+from store.results import DailySummary, Episode, HourVerdict, ResultStore
 
 T0_MS = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from core.store import InfluxStore
 from simulators import verify
+from store.influx import InfluxStore
 from tests.conftest import ROOT
 
 SCENARIOS = ROOT / "config" / "scenarios"

@@ -11,9 +11,9 @@ from alerts.passes import PassReport, run_pass
 from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
 from core.registry import build_registry
-from core.results import Alert, ResultStore
 from core.standards import load_standards
-from core.store import InfluxStore
+from store.influx import InfluxStore
+from store.results import Alert, ResultStore
 from tests.scheduler_day import D0, REGISTRY, H, minute_rows, seed
 
 ROOT = Path(__file__).resolve().parent.parent

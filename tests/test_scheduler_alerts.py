@@ -14,9 +14,9 @@ from alerts.passes import run_pass
 from alerts.plan import SeriesPlan
 from core.readings import Reading
 from core.registry import build_registry
-from core.results import Alert, ResultStore, alert_id
 from core.standards import load_standards
-from core.store import InfluxStore
+from store.influx import InfluxStore
+from store.results import Alert, ResultStore, alert_id
 from tests.api_support import running_api
 from tests.scheduler_day import D0, REGISTRY, H, minute_rows, permit, seed
 from tests.test_scheduler import at, settings

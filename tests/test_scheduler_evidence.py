@@ -27,9 +27,9 @@ from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
 from core.readings import Reading
 from core.registry import build_registry
-from core.results import ResultStore, line
 from core.standards import load_standards
-from core.store import InfluxStore, reading_line
+from store.influx import InfluxStore, reading_line
+from store.results import ResultStore, line
 
 ROOT = Path(__file__).resolve().parent.parent
 D0 = 1_772_380_800  # 2026-03-02T00:00:00+08:00

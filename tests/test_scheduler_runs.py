@@ -19,9 +19,9 @@ from alerts.job import Job
 from alerts.passes import PassState, run_pass
 from alerts.plan import SeriesPlan
 from core.readings import Reading
-from core.results import ResultStore
-from core.servers import free_port
-from core.store import InfluxStore
+from devstack.servers import free_port
+from store.influx import InfluxStore
+from store.results import ResultStore
 from tests.conftest import ServiceProcs, wait_until
 from tests.scheduler_day import D0, REGISTRY, H, minute_rows, seed
 from tests.test_scheduler import alerts_of, at, hourly, only, settings

@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.compliance import Minutes, flag_codes
-from alerts.fetch import pollutant_groups
 from alerts.gaps import GapFinder
+from alerts.io.fetch import pollutant_groups
 from alerts.judging import day_bounds
-from alerts.lines import hour_line
 from alerts.plan import SeriesPlan
+from alerts.rules.compliance import Minutes, flag_codes
 from core.registry import build_registry
-from core.results import HourVerdict
 from core.standards import load_standards
+from store.results import HourVerdict
+from store.verdict_lines import hour_line
 
 ROOT = Path(__file__).resolve().parent.parent
 STANDARDS = load_standards(ROOT / "config/limits.toml")

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import orjson
 
-from core.servers import Mosquitto
-from core.store import InfluxStore
+from devstack.servers import Mosquitto
 from simulators.clocks import Backfill
 from simulators.expected import expected_outcome
 from simulators.payloads import expected_rejections, stored_entries
 from simulators.plan import PlannedMessage
 from simulators.registry import write_registry
 from simulators.runner import ScenarioPublisher, link_factory
+from store.influx import InfluxStore
 from tests.conftest import SERVICE_NOW_MS, ServiceProcs, wait_for_subscription, wait_until
 from tests.sim_helpers import ROOT, incident, scenario
 from tests.sim_helpers import enterprise as ent

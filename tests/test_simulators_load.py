@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core.servers import Mosquitto
-from core.store import InfluxStore
+from devstack.servers import Mosquitto
 from simulators.links import Link, MqttLink
 from simulators.load import load_fleet, run_load
+from store.influx import InfluxStore
 from tests.conftest import ServiceProcs, wait_for_subscription, wait_until
 from tests.sim_helpers import ROOT
 

@@ -11,11 +11,10 @@ import pytest
 from core.readings import JsonReadingParser, Limits
 from core.registry import build_registry
 from ingest.gateway.admission import Admitted, admit
-from ingest.hj212_ingest import Hj212Parser
+from ingest.parsers.hj212 import Hj212Parser
 from simulators.hj212 import encode
+from simulators.malformations import HJ212_MALFORMATIONS, JSON_MALFORMATIONS
 from simulators.payloads import (
-    HJ212_MALFORMATIONS,
-    JSON_MALFORMATIONS,
     Hj212Frame,
     corrupt_crc,
     expected_rejections,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ingest.hj212 import decode
+from hj212 import decode
 from simulators import hj212
 from simulators.expected import Bounds, Cell, Outcome, expected_outcome, judge_hour
 from simulators.expected.evidence import capped, interval_seconds

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field, replace
 import orjson
 import pytest
 
-from ingest.hj212 import decode, encode_frame, encode_reply_9014
+from hj212 import decode, encode_frame, encode_reply_9014
 from simulators.clocks import Backfill, Paced, realtime
 from simulators.hj212 import DataReplies
 from simulators.links import Done, Hj212TcpLink, LinkError, Pending
-from simulators.payloads import BAD_CRC_REASON, Hj212Frame
+from simulators.malformations import BAD_CRC_REASON
+from simulators.payloads import Hj212Frame
 from simulators.runner import ScenarioPublisher, phase_ms
 from simulators.scenario import OutletSpec
 from tests.sim_helpers import COAL, T0, h, incident, scenario

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.stack import LocalStack
+from devstack.stack import LocalStack
 
 
 def test_a_childs_log_is_its_own_run_only_and_one_off_commands_are_not_watched(

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
 
 from api.web import vendor
-from core.results import ResultStore
+from store.results import ResultStore
 from tests.web_support import (  # noqa: F401
     BY_TRANSMISSION,
     HTML_EXPLANATION,

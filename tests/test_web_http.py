@@ -13,8 +13,8 @@ import pytest
 from api.keys import KeyStore
 from api.web.auth import LOGIN_CSRF_COOKIE
 from api.web.session import COOKIE
-from core.results import ResultStore
-from core.store import InfluxStore
+from store.influx import InfluxStore
+from store.results import ResultStore
 from tests.api_support import running_api
 from tests.conftest import wait_until
 from tests.web_support import (  # noqa: F401

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.marks import MarkStore
-from core.results import Episode, ResultStore
+from store.marks import MarkStore
+from store.results import Episode, ResultStore
 from tests.web_support import Web, login_token, web  # noqa: F401
 
 FORM = {"outlet": "G1", "kind": "maintenance", "start": "2025-11-01T08:00",

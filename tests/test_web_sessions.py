@@ -15,7 +15,7 @@ import pytest
 
 from api.web.revocation import InfluxRevocations
 from api.web.session import COOKIE, SessionCodec
-from core.store import InfluxStore
+from store.influx import InfluxStore
 from tests.api_support import running_api
 from tests.conftest import wait_until
 from tests.web_support import SECRET, TZ, Web, login_token, web  # noqa: F401

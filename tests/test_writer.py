@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.store import InfluxStore
 from ingest.writer import BatchWriter, Item
+from store.influx import InfluxStore
 from tests.conftest import wait_until
 
 LINE = 'reading,enterprise=E1,outlet=G1,pollutant=so2 value={v},flag="N" {t}000000'

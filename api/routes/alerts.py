@@ -25,9 +25,9 @@ from api.deps import (
 from api.keys import Role
 from api.models import AlertPublic, AlertsPublic, ErrorPublic, ExplanationIn, NoteIn
 from api.params import EndQuery, StartQuery, iso, parse_time
-from api.queries import any_of, eq
+from api.services.queries import any_of, eq
 from core.registry import ID_RE, Registry
-from core.results import ALERT_KINDS, ALERT_STATUSES, Alert, ResultStore
+from store.results import ALERT_KINDS, ALERT_STATUSES, Alert, ResultStore
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from api.deps import PageDep, ResultsRange, SeriesScope, StoreDep
 from api.models import DaysPublic, HoursPublic
 from api.params import Page, TimeRange, iso
-from api.queries import Scope, judged_query, rows
 from api.responses import FastJSONResponse
-from core.store import InfluxStore
+from api.services.queries import Scope, judged_query, rows
+from store.influx import InfluxStore
 
 router = APIRouter(prefix="/enterprises", tags=["judged"])
 

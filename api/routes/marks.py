@@ -1,5 +1,5 @@
 """Operating-state marks: the enterprise declares and withdraws them for its own outlets;
-inspectors read those of the enterprises in their reach (core.marks)."""
+inspectors read those of the enterprises in their reach (store.marks)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from api.deps import StateDep, VisibleEnterprise, require
 from api.keys import Role
 from api.models import ErrorPublic, MarkIn, MarkPublic, MarksPublic
 from api.params import EndQuery, StartQuery, iso, parse_time
-from core.marks import Mark, MarkConflict, MarkError, MarkNotFound, MarkStore
 from core.registry import Enterprise, Registry
+from store.marks import Mark, MarkConflict, MarkError, MarkNotFound, MarkStore
 
 router = APIRouter(prefix="/enterprises", tags=["marks"])
 

@@ -12,11 +12,11 @@ from api.deps import AppState, CurrentUser, PageDep, ResultsRange, StateDep, req
 from api.keys import Role
 from api.models import RankingsPublic
 from api.params import TimeRange, iso, time_range
-from api.queries import bucket_totals, open_alert_counts
-from api.rankings import Ranked, Totals, buckets, ceil_day, rank
-from api.rankings import __doc__ as FORMULAS
 from api.responses import FastJSONResponse
-from core.store import StoreError
+from api.services.queries import bucket_totals, open_alert_counts
+from api.services.rankings import Ranked, Totals, buckets, ceil_day, rank
+from api.services.rankings import __doc__ as FORMULAS
+from store.influx import StoreError
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from fastapi.responses import StreamingResponse
 from api.deps import PageDep, ReadingsRange, SeriesScope, StoreDep
 from api.models import ReadingsPublic
 from api.params import iso
-from api.queries import readings_query
 from api.responses import FastJSONResponse
-from core.store import InfluxStore
+from api.services.queries import readings_query
+from store.influx import InfluxStore
 
 router = APIRouter(prefix="/enterprises", tags=["readings"])
 

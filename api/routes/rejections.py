@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from api.deps import CurrentUser, PageDep, RegistryDep, ResultsRange, StoreDep, reach_enterprise
 from api.models import RejectionsPublic
 from api.params import iso
-from api.queries import any_of, eq, paged, rows, where
+from api.services.queries import any_of, eq, paged, rows, where
 from core.readings import Reason
 
 router = APIRouter(prefix="/rejections", tags=["rejections"])

@@ -31,7 +31,7 @@ from api.web.auth import PREFIX, LoginRequired
 from api.web.render import STATIC_DIR, page
 from api.web.revocation import InfluxRevocations
 from api.web.session import SessionCodec
-from core.store import StoreUnavailable
+from store.influx import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

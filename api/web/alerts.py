@@ -25,7 +25,7 @@ from api.routes.alerts import (
 )
 from api.web.auth import PREFIX, FormUser, WebUserDep
 from api.web.render import page
-from core.results import ALERT_KINDS, ALERT_STATUSES
+from store.results import ALERT_KINDS, ALERT_STATUSES
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

@@ -16,18 +16,18 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from api.deps import AppState, StateDep, reach_enterprise, series_scope
 from api.params import PAGE_MAX, Page, iso
-from api.queries import Scope, readings_query, rows
 from api.routes.alerts import find_alerts
 from api.routes.judged import judged_rows
 from api.routes.marks import DECLARERS, list_marks_of
 from api.routes.rankings import ranked
 from api.routes.readings import csv_lines, fetch
+from api.services.queries import Scope, readings_query, rows
 from api.web.auth import PREFIX, WebUserDep
 from api.web.charts import flagged, hour_charts, hour_quality, reading_charts
 from api.web.periods import Period, day, period
 from api.web.render import labels_for, page
-from core.marks import MARK_KINDS
 from core.registry import Enterprise
+from store.marks import MARK_KINDS
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

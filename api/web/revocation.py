@@ -8,7 +8,7 @@ its place later.
 
 ``InfluxRevocations``: measurement ``web_session_revoked``, tag ``session_id``, field
 ``expires_s`` (when the cookie would have ended anyway), one point at time 0 per revoked session
-(retention policy ``forever``, ``core.retention``). A replica remembers a revoked id for good
+(retention policy ``forever``, ``store.retention``). A replica remembers a revoked id for good
 (a revocation is never undone) and an unrevoked answer for ``cache_s`` seconds, as it trusts a
 looked-up API key: a logout takes effect on the replica that served it at once, and on the
 others within that time.
@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Final, Protocol
 
-from core.results import line, quote
-from core.store import InfluxStore
+from store.influx import InfluxStore
+from store.results import line, quote
 
 MEASUREMENT: Final = "web_session_revoked"
 SESSION_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{22}")  # 16 random bytes, base64url

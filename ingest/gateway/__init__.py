@@ -4,7 +4,7 @@ Data-acquisition units connect over TCP and send HJ 212 frames. The gateway cuts
 each byte stream, checks CRC, device (MN) and access password (PW), publishes each admitted frame
 verbatim to ``hj212/{MN}`` at QoS 1, and only once the broker has acknowledged it answers the
 device (9014 data reply when the frame's Flag bit A asks for one). The ingester does the rest
-(``ingest/hj212_ingest.py``). If the broker does not acknowledge in time the device gets no
+(``ingest/parsers/hj212.py``). If the broker does not acknowledge in time the device gets no
 answer and sends the frame again after its own time-out: a copy may then reach the broker
 twice, which the store absorbs (a point overwrites itself).
 

@@ -11,11 +11,11 @@ from core.clock import shifted
 from core.logs import setup_logging
 from core.registry import load_registry
 from core.standards import load_standards
-from core.store import store_from_settings
 from ingest.gateway.forwarder import Forwarder
 from ingest.gateway.healer import Healer
 from ingest.gateway.server import GatewayServer
 from ingest.gateway.settings import GatewaySettings
+from store.influx import store_from_settings
 
 log = logging.getLogger("ingest.gateway")
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Final, NamedTuple
 
 from core.registry import Registry
-from ingest.hj212 import (
+from hj212 import (
     Hj212Error,
     Packet,
     Reason,
@@ -35,7 +35,7 @@ from ingest.hj212 import (
     parse_segment,
     unframe,
 )
-from ingest.hj212_ingest import TOPIC_ROOT, mask_password_text
+from ingest.parsers.hj212 import TOPIC_ROOT, mask_password_text
 
 NOTICE_CNS: Final = frozenset({"1013"})  # field unit -> centre notices (hj212.md §8.1)
 

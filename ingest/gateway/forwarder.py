@@ -19,7 +19,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from core.mqtt import CallbackGuard, new_client
+from mqtt.client import CallbackGuard, new_client
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from ingest.hj212 import Hj212Error, unframe
+from hj212 import Hj212Error, unframe
 
 HEADER: Final = b"##"
 # Header, 4 length digits, 4 CRC characters, CR LF: a frame with an empty data segment.

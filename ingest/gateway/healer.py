@@ -41,10 +41,10 @@ from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 
 from core.registry import Registry
-from core.store import InfluxStore, StoreError
+from hj212 import SHANGHAI, Hj212Error, Packet, decode, encode_frame
+from hj212.encode import format_time
 from ingest.gateway import metrics
-from ingest.hj212 import SHANGHAI, Hj212Error, Packet, decode, encode_frame
-from ingest.hj212.encode import format_time
+from store.influx import InfluxStore, StoreError
 
 log = logging.getLogger(__name__)
 

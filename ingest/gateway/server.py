@@ -25,6 +25,7 @@ from typing import Final
 import paho.mqtt.client as mqtt
 
 from core.registry import Registry
+from hj212 import Packet
 from ingest.gateway import metrics
 from ingest.gateway.admission import (
     BAD_CRC,
@@ -37,7 +38,6 @@ from ingest.gateway.admission import (
 from ingest.gateway.forwarder import Forwarder
 from ingest.gateway.framing import FrameSplitter, Split
 from ingest.gateway.healer import Peer
-from ingest.hj212 import Packet
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""What the scheduler reads from InfluxDB and the broker."""

@@ -1,0 +1,1 @@
+"""Judging rules: pure functions of the data, no I/O."""

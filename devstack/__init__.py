@@ -1,0 +1,1 @@
+"""The development stack: real servers started as child processes, the local stack of `make run`."""

@@ -1,0 +1,167 @@
+"""``python -m devstack.run`` (``make run``): the demo city on this machine.
+
+The demo city (config/scenarios/demo.toml) on the usual ports: its registry is written first,
+the ingester, the HJ 212 gateway and the API start (``devstack.stack.LocalStack``), the
+simulator backfills yesterday and today so far and then follows in real time; once it has caught
+up with the present the compliance scheduler starts (it would otherwise judge hours whose data
+were still arriving, and re-judges only the last few). Prints where to look and two API keys,
+and stops everything cleanly on Ctrl-C. Each run starts from an empty database: the city's data
+are made again (the demo's period moves with the date), so earlier results would not match
+them. Ports can be moved with EMS_STACK_* variables.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api.keys import KeyStore, Role
+from core.logs import setup_logging
+from core.standards import load_standards
+from devstack.servers import ServerError, port_open
+from devstack.stack import LIMITS, ROOT, LocalStack, Ports
+from simulators.__main__ import CAUGHT_UP
+from simulators.declare import declare
+from simulators.marks import declared_marks
+from simulators.registry import write_registry
+from simulators.scenario import load_scenario
+
+log = logging.getLogger("stack")
+
+
+class StackSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EMS_STACK_", extra="ignore")
+
+    var_dir: Path = ROOT / "var"
+    scenario: Path = ROOT / "config" / "scenarios" / "demo.toml"
+    mqtt_port: int = 1883
+    influx_port: int = 8086
+    influx_rpc_port: int = 8088
+    api_port: int = 8000
+    gateway_port: int = 9212
+    # The demo's misbehaving enterprise whose key `make run` prints.
+    enterprise_key_for: str = "PWR07"
+
+
+def _check_ports(st: StackSettings) -> None:
+    busy = [p for p in (st.mqtt_port, st.influx_port, st.influx_rpc_port, st.api_port,
+                        st.gateway_port) if port_open(p)]
+    if busy:
+        raise ServerError(f"port(s) {busy} already in use: stop what holds them or set "
+                          "EMS_STACK_MQTT_PORT / _INFLUX_PORT / _INFLUX_RPC_PORT / _API_PORT"
+                          " / _GATEWAY_PORT")
+
+
+def _write_scenario_registry(st: StackSettings, registry: Path, secrets: Path
+                             ) -> tuple[str, int]:
+    """The demo's registry and secrets (device passwords kept from earlier runs); returns the
+    scenario's name and the start of the period it simulates (epoch ms)."""
+    scenario = load_scenario(st.scenario, load_standards(LIMITS),
+                             now_ms=int(time.time() * 1000))
+    write_registry(scenario, registry, secrets)
+    return scenario.name, scenario.start_ms
+
+
+def _declare_marks(stack: LocalStack, st: StackSettings) -> None:
+    """The city's enterprises declare the stops and start-ups of the simulated period
+    (``simulators.marks``), before the scheduler judges it."""
+    scenario = load_scenario(st.scenario, load_standards(LIMITS),
+                             now_ms=int(time.time() * 1000))
+    marks = declared_marks(scenario)
+    log.info("%d of %d marks declared", declare(stack.api_url, KeyStore(stack.store()), marks),
+             len(marks))
+
+
+def _keys(stack: LocalStack, enterprise: str) -> tuple[str, str]:
+    keys = KeyStore(stack.store(), cache_s=0)
+    _, inspector = keys.create(Role.INSPECTOR)
+    _, own = keys.create(Role.ENTERPRISE, enterprise)
+    return inspector, own
+
+
+def _banner(stack: LocalStack, st: StackSettings, name: str, keys: tuple[str, str]) -> str:
+    api = stack.api_url
+    return f"""
+Emissions monitoring is running, with the simulated city "{name}" ({st.scenario.name}).
+  API and its documentation  {api}/docs
+  web pages                  {api}/web/  (log in with one of the keys below)
+  health                     {api}/api/v1/health
+  MQTT broker                127.0.0.1:{stack.ports.mqtt}  (emissions/#, hj212/#)
+  HJ 212 gateway (TCP)       127.0.0.1:{stack.ports.gateway}
+  InfluxDB (1.x API)         {stack.url}  database "{stack.database}"
+  registry of the city       {stack.registry}
+  logs                       {stack.logs}/
+The simulator backfills yesterday and today so far, then follows in real time; the compliance
+scheduler starts once it has caught up (see {stack.logs}/simulator.log), and the first judged
+hours, alerts and rankings appear a minute or two later.
+API keys made for this run (shown only here):
+  inspector                  {keys[0]}
+  enterprise {st.enterprise_key_for:<15} {keys[1]}
+Try:
+  curl -H "Authorization: Bearer {keys[0]}" {api}/api/v1/alerts?status=open
+  curl -H "Authorization: Bearer {keys[0]}" {api}/api/v1/rankings
+  curl -H "Authorization: Bearer {keys[1]}" {api}/api/v1/enterprises/{st.enterprise_key_for}/hourly
+Press Ctrl-C to stop everything.
+"""
+
+
+def _run(stack: LocalStack, st: StackSettings, name: str, start_ms: int,
+         stop: threading.Event) -> int:
+    stack.start_servers(fresh=True)  # the city is simulated afresh: so are its results
+    for service in ("ingest", "gateway", "api"):
+        stack.start(service)
+    stack.wait_ready()
+    keys = _keys(stack, st.enterprise_key_for)
+    sim = stack.start("simulator", "--scenario", str(st.scenario), "--clock", "backfill",
+                      "--follow", "--registry", str(stack.registry), "--secrets",
+                      str(stack.secrets), env={"EMS_SIM_DEVICE_LOGIN": "true"})
+    print(_banner(stack, st, name, keys), flush=True)
+    scheduler_started = False
+    while not stop.wait(1.0):
+        dead = stack.dead()
+        if dead:
+            log.error("%s", dead)
+            return 1
+        if not scheduler_started and CAUGHT_UP in sim.log_text():
+            log.info("the simulator has caught up: starting the compliance scheduler")
+            _declare_marks(stack, st)
+            # Judge back to the simulated period's start, not further: the city did not
+            # exist before it, and empty days would count as silent ones in the rankings.
+            hours = max(1, math.ceil((time.time() * 1000 - start_ms) / 3_600_000))
+            stack.start("alerts", env={"EMS_ALERTS_CATCHUP_HOURS": str(hours)})
+            scheduler_started = True
+    return 0
+
+
+def main() -> int:
+    st = StackSettings()
+    setup_logging("INFO")
+    _check_ports(st)
+    var = st.var_dir
+    registry, secrets = var / "demo" / "registry.toml", var / "demo" / "secrets.toml"
+    name, start_ms = _write_scenario_registry(st, registry, secrets)
+    stack = LocalStack(var, registry, secrets,
+                       Ports(st.mqtt_port, st.influx_port, st.influx_rpc_port, st.api_port,
+                             st.gateway_port))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        return _run(stack, st, name, start_ms, stop)
+    except ServerError as exc:
+        log.error("%s", exc)
+        return 1
+    finally:
+        log.info("stopping")
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Parsers of the device protocols, one per topic root."""

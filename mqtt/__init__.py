@@ -1,0 +1,1 @@
+"""MQTT: the client lifecycle every service uses, and the broker's access rules."""

@@ -1,0 +1,1 @@
+"""Operator command lines: the container health check and the configuration reference."""
