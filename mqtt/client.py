@@ -7,8 +7,8 @@ raises when the broker cannot be reached), reconnects on its own with a back-off
 up to ``max_reconnect_delay_s``), subscribes its filters again on every connection (in
 SUBSCRIBE packets of ``SUBSCRIBE_CHUNK`` filters: a partition may hold thousands), and stops
 with a DISCONNECT. ``connected`` is set while a connection holds, ``subscribed`` once the broker
-granted every filter of the current one (at once when there are none); ``ready`` says both. An
-outage is logged once when it starts and once when it ends. A persistent session
+granted every filter of the current one (at once when there are none). An outage is logged once
+when it starts and once when it ends. A persistent session
 (``session_expiry_s``) is resumed on every connection (clean start off), so that the broker
 keeps the session's subscriptions and messages while the client is away.
 
@@ -182,11 +182,6 @@ class MqttClient:
             c.on_publish = self._published
         self.guard = CallbackGuard(name, on_error, stuck_after_s)
         self.paho = self.guard.install(c)  # publish, ack and the socket go through it
-
-    @property
-    def ready(self) -> bool:
-        """Connected, every filter granted, and the network thread able to go on."""
-        return self.subscribed.is_set() and self.problem() is None
 
     def start(self) -> None:
         """Connect in the background (and keep reconnecting) from the network thread."""
