@@ -190,6 +190,17 @@ class Ingester:
         self.writer.start()
         self.subscriber.start()
 
+    def not_ready(self) -> str | None:
+        """Why the ingester cannot take messages now (its ``/ready``); None once it can."""
+        problem = self.subscriber.problem()
+        if problem:
+            return problem
+        if not self.writer.alive:
+            return "the batch writer has stopped"
+        if not self.subscriber.subscribed.is_set():
+            return "not subscribed to every topic (yet)"
+        return None
+
     def stop(self) -> None:
         """Graceful stop: take no new messages, store and acknowledge what is held, leave."""
         self.subscriber.stop_accepting()

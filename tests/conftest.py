@@ -21,7 +21,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from devstack.servers import InfluxDB, Mosquitto
+from devstack.servers import InfluxDB, Mosquitto, free_port
+from ops.healthcheck import check
 from simulators.fleet import Fleet, build_fleet
 from store.influx import InfluxStore
 
@@ -165,5 +166,33 @@ def publisher(broker: Mosquitto) -> Iterator[Publisher]:
     p.close()
 
 
-def wait_for_subscription(log_text: Callable[[], str], timeout_s: float = 20.0) -> None:
-    wait_until(lambda: "subscribed to" in log_text(), timeout_s, what="ingester subscribed")
+# The setting of each service's HTTP port that answers /ready (ingest/health.py).
+READY_PORTS = {"ingest": "EMS_INGEST_METRICS_PORT", "ingest.gateway": "EMS_GATEWAY_METRICS_PORT"}
+
+
+def ready_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/ready"
+
+
+def wait_ready(port: int, timeout_s: float = 20.0,
+               proc: subprocess.Popen[bytes] | None = None, what: str = "ready") -> None:
+    """Until the service on ``port`` answers /ready with 200; fail at once if ``proc`` ends."""
+    url = ready_url(port)
+
+    def ready_or_gone() -> bool:
+        return (proc is not None and proc.poll() is not None) or not check([url], 1.0)
+
+    wait_until(ready_or_gone, timeout_s, what=f"{url} ({what})")
+    if proc is not None and proc.poll() is not None:
+        pytest.fail(f"the service of {url} exited with {proc.returncode} before it was ready")
+
+
+def start_ready(services: ServiceProcs, module: str, name: str, timeout_s: float = 20.0,
+                **env: str) -> subprocess.Popen[bytes]:
+    """Start ``python -m module`` (its /ready port free, unless ``env`` names one) and wait
+    until it is ready: the ingester subscribed, the gateway connected and listening."""
+    var = READY_PORTS[module]
+    env.setdefault(var, str(free_port()))
+    proc = services.start(module, name, **env)
+    wait_ready(int(env[var]), timeout_s, proc, what=name)
+    return proc

@@ -8,7 +8,7 @@ import pytest
 
 from devstack.servers import Mosquitto
 from store.influx import InfluxStore
-from tests.conftest import SERVICE_NOW_MS, ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import SERVICE_NOW_MS, ServiceProcs, start_ready, wait_until
 from tests.test_broker_auth import Client, Setup, _device
 from tests.test_broker_auth import broker as broker  # noqa: F401  (fixtures of that module)
 from tests.test_broker_auth import clients as clients  # noqa: F401
@@ -21,9 +21,8 @@ STOLEN = ["$share/ingest/emissions/#", "$share/ingest/hj212/#", "emissions/#", "
 
 
 def _start_ingester(services: ServiceProcs, setup: Setup) -> None:
-    services.start("ingest", "ingest", EMS_MQTT_USERNAME="ingest",
+    start_ready(services, "ingest", "ingest", EMS_MQTT_USERNAME="ingest",
                    EMS_MQTT_PASSWORD=setup.services["ingest"], EMS_INGEST_CLIENT_ID="ingest-1")
-    wait_for_subscription(lambda: services.log("ingest"))
 
 
 def _send_readings(broker: Mosquitto, setup: Setup, clients: list[Client]) -> None:

@@ -32,7 +32,7 @@ from mqtt.access import (
 )
 from simulators.fleet import Fleet
 from store.influx import InfluxStore
-from tests.conftest import ROOT, SERVICE_NOW_MS, ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import ROOT, SERVICE_NOW_MS, ServiceProcs, start_ready, wait_until
 
 STANDARDS = load_standards(ROOT / "config" / "limits.toml")
 
@@ -305,9 +305,8 @@ def test_the_ingester_still_rejects_a_device_at_a_foreign_outlet(
     """Defence in depth: even if the ACL let a device publish elsewhere, the ingester checks
     the registry and stores a device_mismatch rejection instead of readings."""
     mn = _device(setup, "E0001", "G1")
-    services.start("ingest", "ingest", EMS_MQTT_USERNAME="ingest",
+    start_ready(services, "ingest", "ingest", EMS_MQTT_USERNAME="ingest",
                    EMS_MQTT_PASSWORD=setup.services["ingest"])
-    wait_for_subscription(lambda: services.log("ingest"))
     # loosen the ACL on purpose, as a mistaken edit would, and restart the broker with it
     rules = {**setup.auth.rules, mn: (*setup.auth.rules[mn], ("write", "emissions/E0002/G1"))}
     write_auth(BrokerAuth(setup.auth.passwords, rules), setup.dynsec.parent)

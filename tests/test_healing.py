@@ -21,7 +21,7 @@ from simulators.fleet import Fleet
 from simulators.hj212 import DataLogger, DataReplies
 from simulators.links import Hj212TcpLink
 from store.influx import InfluxStore
-from tests.conftest import ROOT, SERVICE_NOW, ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import ROOT, SERVICE_NOW, ServiceProcs, start_ready, wait_until
 
 T0 = SERVICE_NOW - timedelta(hours=2)
 T0_MS = int(T0.timestamp() * 1000)
@@ -38,8 +38,7 @@ def upload(fleet: Fleet, i: int, minute: int) -> bytes:
 @pytest.fixture
 def gateway(services: ServiceProcs, broker: Mosquitto, fleet: Fleet
             ) -> Iterator[tuple[GatewayServer, Registry]]:
-    services.start("ingest", "ingest")
-    wait_for_subscription(lambda: services.log("ingest"))
+    start_ready(services, "ingest", "ingest")
     registry = load_registry(services.tmp / "registry.toml",
                              load_standards(ROOT / "config" / "limits.toml"))
     fwd = Forwarder(host="127.0.0.1", port=broker.port, client_id="gw-heal-test")

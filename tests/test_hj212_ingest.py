@@ -31,7 +31,7 @@ from tests.conftest import (
     SERVICE_NOW_MS,
     Publisher,
     ServiceProcs,
-    wait_for_subscription,
+    start_ready,
     wait_until,
 )
 
@@ -314,8 +314,7 @@ RECENT = SERVICE_NOW - timedelta(hours=2)
 
 
 def start_ingester(services: ServiceProcs, name: str = "ingest", **env: str) -> None:
-    services.start("ingest", name, **env)
-    wait_for_subscription(lambda: services.log(name))
+    start_ready(services, "ingest", name, **env)
 
 
 def upload(fleet: Fleet, i: int, minute: int, **kw: object) -> tuple[str, bytes]:

@@ -16,7 +16,7 @@ from tests.conftest import (
     SERVICE_NOW_MS,
     Publisher,
     ServiceProcs,
-    wait_for_subscription,
+    start_ready,
     wait_until,
 )
 
@@ -40,8 +40,7 @@ def n_values(fleet: Fleet, messages: list[tuple[str, bytes]]) -> int:
 
 
 def start_ingester(services: ServiceProcs, name: str = "ingest", **env: str) -> None:
-    services.start("ingest", name, **env)
-    wait_for_subscription(lambda: services.log(name))
+    start_ready(services, "ingest", name, **env)
 
 
 def test_round_trip_stores_tags_values_flags_and_times(

@@ -27,7 +27,9 @@ from tests.conftest import (
     SERVICE_NOW_MS,
     Publisher,
     ServiceProcs,
-    wait_for_subscription,
+    ready_url,
+    start_ready,
+    wait_ready,
     wait_until,
 )
 
@@ -50,8 +52,7 @@ def test_deep_nesting_then_1000_readings_all_stored_also_across_a_restart(
         services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
     sim = fleet.outlets[0]
     topic = f"emissions/{sim.enterprise}/{sim.outlet}"
-    first = services.start("ingest", "ingest")
-    wait_for_subscription(lambda: services.log("ingest"))
+    first = start_ready(services, "ingest", "ingest")
     publisher.publish_all([(topic, DEEP), *readings(fleet, 0, 500)])
     wait_until(lambda: store.count("reading") == 500, 30, what="500 readings after the bomb")
     wait_until(lambda: len(rejections(store)) == 1, 10, what="the bomb's rejection")
@@ -159,9 +160,8 @@ def test_the_watchdog_exits_an_ingester_that_can_take_no_more_messages(
         proc = subprocess.Popen([sys.executable, "-c", INJECT, mode], cwd=ROOT, env=env,
                                 stdout=logf, stderr=subprocess.STDOUT)
     services.procs.append(proc)
-    wait_for_subscription(lambda: services.log("ingest"))
-    url = f"http://127.0.0.1:{port}/metrics"
-    wait_until(lambda: not check([url]), 10, what="the health check to pass")
+    wait_ready(port, proc=proc, what="the ingester subscribed")
+    url = ready_url(port)
     publisher.publish_all(readings(fleet, 0, 1))
     wait_until(lambda: proc.poll() is not None, 30, what="the watchdog to end the process")
     assert proc.returncode == 1

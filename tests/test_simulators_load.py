@@ -16,7 +16,7 @@ from devstack.servers import Mosquitto
 from simulators.links import Link, MqttLink
 from simulators.load import load_fleet, run_load
 from store.influx import InfluxStore
-from tests.conftest import ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import ServiceProcs, start_ready, wait_until
 from tests.sim_helpers import ROOT
 
 
@@ -58,8 +58,7 @@ def test_the_load_cli_feeds_the_ingester(services: ServiceProcs, store: InfluxSt
     first = subprocess.run([*argv, "--registry-only"], cwd=ROOT, env=services.env,
                            capture_output=True, timeout=60, check=False)
     assert first.returncode == 0, first.stderr.decode()
-    services.start("ingest", "ingest")
-    wait_for_subscription(lambda: services.log("ingest"))
+    start_ready(services, "ingest", "ingest")
     run = subprocess.run(argv, cwd=ROOT, env=services.env, capture_output=True, timeout=120,
                          check=False)
     assert run.returncode == 0, run.stderr.decode()
