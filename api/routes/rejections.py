@@ -8,19 +8,13 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import CurrentUser, PageDep, RegistryDep, ResultsRange, StoreDep, reach_enterprise
 from api.models import PeriodPage, RejectionPublic
-from api.params import Page, TimeRange, iso
-from api.services.queries import any_of, eq, paged, rows, where
+from api.params import iso
+from api.services.rejections import rejection_rows
 from core.readings import Reason
 
 router = APIRouter(prefix="/rejections", tags=["rejections"])
 
 REASON_PATTERN = "^(" + "|".join(r.value for r in Reason) + ")$"
-
-
-def rejections_page(tr: TimeRange, page: Page, found: list[RejectionPublic]
-                    ) -> PeriodPage[RejectionPublic]:
-    return PeriodPage[RejectionPublic](start=iso(tr.start_ms) or "", end=iso(tr.end_ms) or "",
-                                       limit=page.limit, offset=page.offset, items=found)
 
 
 @router.get("", response_model=PeriodPage[RejectionPublic])
@@ -33,21 +27,14 @@ def list_rejections(
 ) -> PeriodPage[RejectionPublic]:
     """Rejections in [start, end), oldest first. Rejections whose enterprise is unknown are
     seen only by admins and inspectors without a region limit."""
-    found: list[RejectionPublic] = []
-    conds = [tr.influxql()]
+    reach: list[str] | None = None  # every enterprise, and rejections of none
     if enterprise is not None:
-        conds.append(eq("enterprise", reach_enterprise(request, user, registry, enterprise).id))
+        reach = [reach_enterprise(request, user, registry, enterprise).id]
     elif not user.sees_everything():
-        ids = [e.id for e in user.visible(registry)]
-        if not ids:
-            return rejections_page(tr, page, found)
-        conds.append(any_of("enterprise", ids))
-    if reason is not None:
-        conds.append(eq("reason", Reason(reason).value))
-    if source is not None:
-        conds.append(eq("source", source))
-    q = 'SELECT * FROM "rejection"' + where(*conds) + paged(page)
-    for row in rows(store, q):
-        row["time"] = iso(row["time"])
-        found.append(RejectionPublic.model_validate(row))
-    return rejections_page(tr, page, found)
+        reach = [e.id for e in user.visible(registry)]
+    found = rejection_rows(store, tr, page, reach, Reason(reason) if reason else None, source)
+    return PeriodPage[RejectionPublic](
+        start=iso(tr.start_ms) or "", end=iso(tr.end_ms) or "", limit=page.limit,
+        offset=page.offset,
+        items=[RejectionPublic.model_validate({**row, "time": iso(row["time"])})
+               for row in found])
