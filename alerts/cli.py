@@ -49,10 +49,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from alerts.csv_input import (
+    CsvReading,
     InputError,
     LimitRow,
     MarkRow,
-    Reading,
     read_limits,
     read_marks,
     read_readings,
@@ -149,9 +149,9 @@ def _spec(plan: _Plan, interval_s: int) -> tuple[SeriesSpec, np.ndarray, np.ndar
     return spec, day_max, day_min
 
 
-def _minutes(plan: _Plan, readings: list[Reading]) -> Minutes:
+def _minutes(plan: _Plan, readings: list[CsvReading]) -> Minutes:
     series: list[int] = []
-    rows: list[Reading] = []
+    rows: list[CsvReading] = []
     for r in readings:
         for s in plan.feeds.get((r.enterprise, r.outlet, r.pollutant), ()):
             series.append(s)
@@ -182,7 +182,7 @@ def _day_status(days: DayResults) -> list[str]:
 
 
 def judge_tables(
-    readings: list[Reading], limits: list[LimitRow], tz: tzinfo, o2_cutoff_pct: float,
+    readings: list[CsvReading], limits: list[LimitRow], tz: tzinfo, o2_cutoff_pct: float,
     interval_s: int, marks: list[MarkRow] | None = None,
 ) -> list[Row]:
     """The output rows (without header) for parsed readings and limits."""

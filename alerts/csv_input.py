@@ -56,7 +56,7 @@ class InputError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
+class CsvReading:
     ts_s: int
     enterprise: str
     outlet: str
@@ -151,9 +151,9 @@ def _rows(path: str, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, 
         raise InputError(path, None, f"cannot read: {exc}") from None
 
 
-def read_readings(path: str) -> list[Reading]:
+def read_readings(path: str) -> list[CsvReading]:
     """The readings of ``path``; the last of several rows with the same key wins."""
-    found: dict[tuple[int, str, str, str], Reading] = {}
+    found: dict[tuple[int, str, str, str], CsvReading] = {}
     for line, row in _rows(path, READING_COLUMNS):
         try:
             reading = _reading(row)
@@ -163,7 +163,7 @@ def read_readings(path: str) -> list[Reading]:
     return list(found.values())
 
 
-def _reading(row: dict[str, str]) -> Reading:
+def _reading(row: dict[str, str]) -> CsvReading:
     flag = row["flag"] or VALID_FLAG
     if flag not in DATA_FLAGS:
         raise ValueError(f"unknown flag {flag!r}, expected one of {''.join(DATA_FLAGS)}")
@@ -171,7 +171,7 @@ def _reading(row: dict[str, str]) -> Reading:
         value = math.nan
     else:
         value = _finite(row["value"], "value")
-    return Reading(
+    return CsvReading(
         ts_s=parse_rfc3339(row["ts"]),
         enterprise=_identifier(row["enterprise"], "enterprise"),
         outlet=_identifier(row["outlet"], "outlet"),

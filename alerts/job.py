@@ -32,7 +32,7 @@ from alerts import metrics
 from alerts.brokerdrops import DropAlerter
 from alerts.csv_input import parse_rfc3339
 from alerts.io.brokerwatch import DropWatcher
-from alerts.passes import PassReport, PassState, open_alert_counts, run_pass, utc
+from alerts.passes import PassReport, PassState, active_alerts_by_kind, run_pass, utc
 from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
 from core.clock import shifted
@@ -67,7 +67,7 @@ class Job:
                 self._ensure_database()
                 report = run_pass(self.store, self.plan, self.settings, now, self.state,
                                   self.stop.is_set)
-                open_counts = open_alert_counts(self.store)
+                open_counts = active_alerts_by_kind(self.store)
         except StoreUnavailable as exc:
             self._down(str(exc))
             return None

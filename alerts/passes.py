@@ -170,7 +170,7 @@ def _done(report: PassReport, t0: float) -> PassReport:
     return report
 
 
-def open_alert_counts(store: InfluxStore) -> dict[str, int]:
+def active_alerts_by_kind(store: InfluxStore) -> dict[str, int]:
     """Active episodes per kind (every kind present, 0 when none)."""
     out = dict.fromkeys(ALERT_KINDS, 0)
     q = 'SELECT count("id") FROM "alert" WHERE "active" = true GROUP BY "kind"'
