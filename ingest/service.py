@@ -111,7 +111,7 @@ class Ingester:
         parser = self._parsers.get(root)
         now_ms = self._now_ms()
         if parser is None:  # only possible if the broker routes a topic we did not ask for
-            parsed = Parsed([], [Rejection("bad_topic", "no parser for this topic", topic,
+            parsed = Parsed([], [Rejection(Reason.BAD_TOPIC, "no parser for this topic", topic,
                                            payload, source="mqtt")])
         else:
             parsed = self._parse(parser, root, topic, payload, now_ms)
@@ -120,7 +120,7 @@ class Ingester:
         kept = payload if parsed.payload is None else parsed.payload
 
         def on_rejected(message: str) -> list[str]:
-            rej = Rejection("store_rejected", f"InfluxDB refused: {message}"[:500], topic,
+            rej = Rejection(Reason.STORE_REJECTED, f"InfluxDB refused: {message}"[:500], topic,
                             kept, source=root)
             return rejection_lines([rej], self._clock)
 

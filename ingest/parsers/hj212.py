@@ -6,7 +6,7 @@ Checks, in order; each failure rejects the whole message with its reason:
 - ``oversize``: longer than the ingester's payload limit;
 - ``bad_topic``: the topic is not ``hj212/{MN}`` with a well-formed MN;
 - the codec's reasons (``no_header``, ``bad_length``, ``truncated``, ``bad_crc``,
-  ``bad_segment``, ``bad_value``, ``bad_time``; ``hj212/errors.py``);
+  ``bad_segment``, ``bad_value``, ``bad_time``; ``core.readings.Reason``);
 - ``device_mismatch``: the packet's MN is not the topic's;
 - ``unknown_device``: MN not in the registry; ``bad_password``: PW does not match its hash;
 - ``unsupported_command``: a CN that carries no data this service stores (see below);
@@ -309,5 +309,5 @@ def reassemble(segments: list[str], tz: tzinfo) -> Packet:
     for segment in segments:
         whole = reassembler.add(parse_segment(segment, tz), 0.0)
     if whole is None:
-        raise Hj212Error("bad_segment", "stored parts do not form one upload")
+        raise Hj212Error(Reason.BAD_SEGMENT, "stored parts do not form one upload")
     return whole
