@@ -23,7 +23,6 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final, NamedTuple
 
@@ -31,6 +30,7 @@ import orjson
 
 from core.pollutants import BY_KEY, STORED_FLAGS, Medium
 from core.registry import ID_RE, Registry
+from core.times import parse_ms
 
 
 class Reason(StrEnum):
@@ -197,17 +197,15 @@ def check_value(key: str, value: object, flag: object, medium: Medium) -> Proble
 
 
 def parse_ts(raw: Any) -> int | None:
-    """Epoch milliseconds from RFC 3339 with an offset, or from integer epoch ms; else None."""
+    """Epoch milliseconds from RFC 3339 with an offset (``core.times.parse_ms``), or from
+    integer epoch ms; else None."""
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw if -MAX_INT <= raw <= MAX_INT else None
     if isinstance(raw, str) and 10 < len(raw) <= 40:
         try:
-            dt = datetime.fromisoformat(raw)
+            return parse_ms(raw)  # a time without an offset is ambiguous: refused there
         except ValueError:
             return None
-        if dt.tzinfo is None:
-            return None  # a time without an offset is ambiguous: refuse it
-        return int(dt.timestamp() * 1000)
     return None
 
 
