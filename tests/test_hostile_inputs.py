@@ -21,7 +21,7 @@ from core.standards import load_standards
 from hj212 import SHANGHAI, Hj212Error, decode, encode_data, encode_frame
 from ingest.gateway.framing import FrameSplitter
 from ingest.parsers.hj212 import Hj212Parser
-from store.influx import point_line, reading_line, rejection_point
+from store.lines import reading_line, rejection_line
 from tests.conftest import ROOT
 
 NOW = datetime(2025, 11, 26, 10, 1, tzinfo=UTC)
@@ -49,7 +49,7 @@ def check_result(out: Parsed) -> None:
     for rej in out.rejections:
         assert rej.reason in KNOWN, rej.reason
         assert rej.detail
-        point_line(rejection_point(rej, 1))
+        rejection_line(rej, 1)
     for reading in out.readings:
         reading_line(reading)
 

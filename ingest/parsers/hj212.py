@@ -66,8 +66,9 @@ from core.readings import (
 from core.registry import ID_RE, MN_RE, Outlet, Registry
 from hj212 import SHANGHAI, Hj212Error, Packet, Reassembler, parse_segment, unframe
 from hj212.codec import STATE_CN
-from ingest.parts import PartStore, part_line
-from store.influx import StoreRejected, aggregate_line, state_line
+from ingest.parts import PartStore
+from store.influx import StoreRejected
+from store.lines import aggregate_line, part_line, state_line
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,8 @@ class Hj212Parser:
             self._note_completed(group)
             return self._content(whole, outlet, ts_ms, again)
 
-        line = part_line(packet, ts_ms, mask_password_text(segment))
+        line = part_line(packet.mn, packet.cn, packet.pnum, packet.pno, packet.qn, ts_ms,
+                         mask_password_text(segment))
         return Parsed([], [], (line,), complete)
 
     def _note_completed(self, group: tuple[str, str, int, int]) -> None:
