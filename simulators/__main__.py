@@ -31,7 +31,6 @@ import os
 import signal
 import sys
 import threading
-from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -40,6 +39,7 @@ from core.clock import Clock as WallClock
 from core.clock import shifted
 from core.logs import setup_logging
 from core.standards import load_standards
+from core.times import parse_ms
 from simulators import hj212
 from simulators.clocks import Backfill, Clock, Paced, realtime
 from simulators.expected import expected_outcome
@@ -124,10 +124,11 @@ def scenario_links(settings: SimSettings, passwords: dict[str, str]) -> LinkFact
 def run_scenario(args: argparse.Namespace, settings: SimSettings, stop: threading.Event) -> int:
     start_ms = None
     if args.start:
-        start = datetime.fromisoformat(args.start)
-        if start.tzinfo is None:
-            raise ScenarioError(f"--start {args.start!r} needs an offset, e.g. Z or +08:00")
-        start_ms = int(start.timestamp() * 1000)
+        try:
+            start_ms = parse_ms(args.start)
+        except ValueError as exc:
+            raise ScenarioError(f"--start: {exc} (it needs an offset, e.g. Z or +08:00)"
+                                ) from None
     scenario = load_scenario(args.scenario, load_standards(settings.limits_path),
                              now_ms=shifted(settings.clock_offset_s)(), start_ms=start_ms,
                              anchor="now" if args.clock == "realtime" else "end")

@@ -21,7 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.readings import Reading
-from store.influx import InfluxStore, reading_line
+from store.influx import InfluxStore
+from store.lines import reading_line
 
 D0 = 1_772_380_800  # 2026-03-01T16:00:00Z = 2026-03-02T00:00:00+08:00
 H = 3600

@@ -10,7 +10,8 @@ from httpx import Response
 
 from api.keys import KeyStore, Role
 from core.readings import Reading, Reason, Rejection
-from store.influx import InfluxStore, point_line, reading_line, rejection_point
+from store.influx import InfluxStore
+from store.lines import reading_line, rejection_line
 from store.results import Episode, ResultStore
 from tests.api_support import NOV1_MS, Api, api  # noqa: F401
 from tests.conftest import wait_until
@@ -23,9 +24,9 @@ def seed(store: InfluxStore) -> dict[str, str]:
     """Readings, an alert and a rejection for E0001 and E0002; returns alert ids by enterprise."""
     store.write_lines([reading_line(Reading(e, "G1", "so2", T + i * 60_000, 20.0 + i, "N"))
                        for e in ("E0001", "E0002") for i in range(3)])
-    store.write_lines([point_line(rejection_point(
+    store.write_lines([rejection_line(
         Rejection(Reason.OUT_OF_RANGE, "so2 too large", f"emissions/{e}/G1", b"{}",
-                  enterprise=e), T * 1_000_000 + i)) for i, e in enumerate(("E0001", "E0002"))])
+                  enterprise=e), T * 1_000_000 + i) for i, e in enumerate(("E0001", "E0002"))])
     episodes = [Episode("exceedance", e, "G1", "so2", T, active=True, hours=1, updated_ms=T)
                 for e in ("E0001", "E0002")]
     ResultStore(store).upsert_episodes(episodes)

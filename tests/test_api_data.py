@@ -13,7 +13,8 @@ from api.main import create_app
 from api.server import ThreadedServer
 from core.readings import Reading, Reason, Rejection
 from devstack.servers import Mosquitto, free_port
-from store.influx import InfluxStore, point_line, reading_line, realtime_line, rejection_point
+from store.influx import InfluxStore
+from store.lines import reading_line, realtime_line, rejection_line
 from store.results import DailySummary, DayVerdict, Episode, HourVerdict, ResultStore
 from tests.api_support import (  # noqa: F401
     DAY_MS,
@@ -255,9 +256,9 @@ def test_alert_workflow_with_notes_and_conflicts(api: Api) -> None:  # noqa: F81
 
 
 def test_rejections_standards_and_pollutants(api: Api) -> None:  # noqa: F811
-    api.store.write_lines([point_line(rejection_point(
+    api.store.write_lines([rejection_line(
         Rejection(reason, "why", "emissions/E0001/G1", b'{"x": 1}', enterprise=ent),
-        (T + i) * 1_000_000)) for i, (reason, ent) in enumerate(
+        (T + i) * 1_000_000) for i, (reason, ent) in enumerate(
             [(Reason.MALFORMED_JSON, "E0001"), (Reason.NEGATIVE, "E0001"),
              (Reason.UNKNOWN_ENTERPRISE, None)])])
     own = api.get("/rejections", "e1", params=DAY1).json()["items"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from core.readings import Reading, Reason, Rejection
-from store.influx import InfluxStore, point_line, reading_line, rejection_point
+from store.influx import InfluxStore
+from store.lines import reading_line, rejection_line
 from store.results import Episode, HourVerdict, ResultStore
 from tests.api_support import HOUR_MS, NOV1_MS, Api, api  # noqa: F401
 
@@ -35,9 +36,9 @@ def seed(store: InfluxStore) -> dict[str, str]:
     results = ResultStore(store)
     results.write_lines([HourVerdict(e, "G1", "so2", T, 60, 60, True, True, mean=1.0).to_line()
                          for e in ("E0001", "E0002")])
-    store.write_lines([point_line(rejection_point(
+    store.write_lines([rejection_line(
         Rejection(Reason.NEGATIVE, "x", f"emissions/{e}/G1", b"{}", enterprise=e),
-        T * 1_000_000 + i)) for i, e in enumerate(("E0001", "E0002"))])
+        T * 1_000_000 + i) for i, e in enumerate(("E0001", "E0002"))])
     episodes = [Episode("exceedance", e, "G1", "so2", T, True, 1, T) for e in ("E0001", "E0002")]
     results.upsert_episodes(episodes)
     return {e.enterprise: e.id for e in episodes}

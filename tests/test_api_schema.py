@@ -21,7 +21,8 @@ from schemathesis.specs.openapi.checks import (
 
 from core.readings import Reading, Reason, Rejection
 from devstack.servers import Mosquitto
-from store.influx import InfluxStore, point_line, reading_line, rejection_point
+from store.influx import InfluxStore
+from store.lines import reading_line, rejection_line
 from store.results import DailySummary, DayVerdict, Episode, HourVerdict, ResultStore
 from tests.api_support import DAY_MS, HOUR_MS, NOW_S, Api, running_api
 
@@ -46,9 +47,9 @@ def seed_recent(store: InfluxStore, now_ms: int) -> None:
            for e in ("E0001", "E0002", "E0005") for d in range(3)])
     results.upsert_episodes([Episode("exceedance", e, "G1", "so2", t, True, 1, t, peak_value=9)
                              for e in ("E0001", "E0002")])
-    store.write_lines([point_line(rejection_point(
+    store.write_lines([rejection_line(
         Rejection(Reason.BAD_VALUES, "bad", "emissions/E0001/G1", b"{", enterprise="E0001"),
-        t * 1_000_000))])
+        t * 1_000_000)])
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from alerts.late import pending_marks, runs
 from alerts.passes import PassReport, run_pass
 from alerts.plan import SeriesPlan
 from core.readings import Reading
-from store.influx import InfluxStore, reading_line
-from store.late import Mark, dirty_lines, judged_line, late_hours
+from store.influx import InfluxStore
+from store.late import Mark, late_hours
+from store.lines import dirty_lines, judged_line, reading_line
 from tests.scheduler_day import D0, H, minute_rows, seed
 from tests.test_scheduler import alerts_of, at, hourly, plan, settings
 

@@ -23,7 +23,8 @@ import pytest
 
 from api.web.session import COOKIE
 from core.readings import Reading
-from store.influx import InfluxStore, reading_line
+from store.influx import InfluxStore
+from store.lines import reading_line
 from store.results import DailySummary, Episode, HourVerdict, ResultStore
 from tests.api_support import DAY_MS, HOUR_MS, Api, running_api
 
