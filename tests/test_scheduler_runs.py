@@ -32,14 +32,6 @@ COUNTED = {"hourly": "n_valid", "day": "n_valid_hours", "daily": "expected_value
            "alert": "id"}
 
 
-@pytest.fixture(scope="module")
-def plan() -> SeriesPlan:
-    from core.registry import build_registry
-    from core.standards import load_standards
-
-    return SeriesPlan.of(build_registry(REGISTRY, load_standards(ROOT / "config/limits.toml")))
-
-
 def hour_starts(store: InfluxStore, ent: str, outlet: str, pollutant: str) -> list[int]:
     q = (f"SELECT n_valid FROM hourly WHERE enterprise = '{ent}' AND outlet = '{outlet}' "
          f"AND pollutant = '{pollutant}'")
