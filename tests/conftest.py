@@ -35,6 +35,18 @@ pytest_plugins = ["tests.records_support", "tests.api_support", "tests.web_suppo
 # Twenty past an hour, so that times a test derives from it within ±20 minutes keep their hour.
 SERVICE_NOW = datetime(2026, 3, 10, 6, 20, tzinfo=UTC)
 SERVICE_NOW_MS = int(SERVICE_NOW.timestamp() * 1000)
+# Fixtures that start the full stack's processes (service processes, a headless browser): a test
+# that asks for one is marked slow, so that `pytest -m "not slow"` stays a fast inner loop.
+SLOW_FIXTURES = ("services", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        uses = [f for f in SLOW_FIXTURES
+                if f in getattr(item, "fixturenames", ()) and f not in params]
+        if uses and item.get_closest_marker("slow") is None:
+            raise pytest.UsageError(f"{item.nodeid} uses {uses[0]}: mark it @pytest.mark.slow")
 
 
 def wait_until(predicate: Callable[[], Any], timeout_s: float = 20.0, interval_s: float = 0.1,

@@ -55,6 +55,7 @@ def test_a_device_may_subscribe_to_nothing(auth_broker: Mosquitto, auth_setup: A
     assert dev.subscribe(topic) == ["Not authorized"]
 
 
+@pytest.mark.slow
 def test_a_device_in_the_shared_subscription_steals_nothing(
         auth_broker: Mosquitto, auth_setup: AuthSetup, services: ServiceProcs,
         store: InfluxStore, auth_clients: list[Client]) -> None:
@@ -69,6 +70,7 @@ def test_a_device_in_the_shared_subscription_steals_nothing(
     assert thief.messages == []
 
 
+@pytest.mark.slow
 def test_a_device_cannot_take_over_the_ingesters_client_id(
         auth_broker: Mosquitto, auth_setup: AuthSetup, services: ServiceProcs,
         store: InfluxStore, auth_clients: list[Client]) -> None:

@@ -191,6 +191,7 @@ def test_services_have_only_their_rights(auth_broker: Mosquitto, auth_setup: Aut
     assert SERVICE_RIGHTS["alerts"] == (("read", "$SYS/#"),)
 
 
+@pytest.mark.slow
 def test_the_ingester_still_rejects_a_device_at_a_foreign_outlet(
         auth_broker: Mosquitto, auth_setup: AuthSetup, services: ServiceProcs, store: InfluxStore,
         auth_clients: list[Client]) -> None:

@@ -46,6 +46,7 @@ def rejections(store: InfluxStore) -> list[dict[str, object]]:
     return [r for s in store.query("SELECT * FROM rejection") for r in s.rows()]
 
 
+@pytest.mark.slow
 def test_deep_nesting_then_1000_readings_all_stored_also_across_a_restart(
         services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
     sim = fleet.outlets[0]
@@ -145,6 +146,7 @@ sys.exit(main())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("mode", "said"), [
     ("die", "the MQTT network thread has ended"),
     ("hang", "an MQTT callback has been running for"),

@@ -206,6 +206,7 @@ def test_job_logs_the_end_of_an_outage(caplog: pytest.LogCaptureFixture, store: 
     assert any("InfluxDB back after" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_scheduler_process_runs_and_stops_on_sigterm(services: ServiceProcs, store: InfluxStore,
                                                      tmp_path: Path) -> None:
     registry = tmp_path / "scheduler-registry.toml"

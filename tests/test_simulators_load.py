@@ -56,6 +56,7 @@ def test_load_refuses_nonsense(links: list[Link]) -> None:
         run_load(load_fleet(2), links, devices=3, rate=1, count=1, duration_s=1)
 
 
+@pytest.mark.slow
 def test_the_load_cli_feeds_the_ingester(services: ServiceProcs, store: InfluxStore,
                                          tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "simulators", "--load", "--devices", "10", "--rate", "2000",

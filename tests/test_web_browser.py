@@ -30,8 +30,9 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="chromium is not installed (apt-get install chromium)")
+pytestmark = [pytest.mark.slow,  # a headless browser
+              pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                 reason="chromium is not installed (apt-get install chromium)")]
 
 
 @pytest.fixture(scope="module")
