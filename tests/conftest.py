@@ -1,7 +1,9 @@
 """Fixtures: real Mosquitto and InfluxDB processes on free loopback ports.
 
-InfluxDB is shared by the session (each test gets a fresh database); a broker starts per test,
-which takes a few milliseconds and keeps sessions and queues of tests apart.
+InfluxDB is shared by the session (each test gets a fresh database). ``broker`` starts per test
+(about 60 ms) and keeps sessions and queues of tests apart: the tests that start services or
+restart or reconfigure the broker take it; tests that only publish and subscribe under a topic
+prefix of their own share ``session_broker`` (tests/mqtt_support.py).
 """
 
 from __future__ import annotations
