@@ -1,7 +1,9 @@
 """Fixtures: real Mosquitto and InfluxDB processes on free loopback ports.
 
-InfluxDB is shared by the session (each test gets a fresh database); a broker starts per test,
-which takes a few milliseconds and keeps sessions and queues of tests apart.
+InfluxDB is shared by the session (each test gets a fresh database). ``broker`` starts per test
+(about 60 ms) and keeps sessions and queues of tests apart: the tests that start services or
+restart or reconfigure the broker take it; tests that only publish and subscribe under a topic
+prefix of their own share ``session_broker`` (tests/mqtt_support.py).
 """
 
 from __future__ import annotations
@@ -27,13 +29,27 @@ from simulators.fleet import Fleet, build_fleet
 from store.influx import InfluxStore
 
 ROOT = Path(__file__).resolve().parent.parent
-pytest_plugins = ["tests.records_support"]
+# Fixtures shared by several test modules live in plugin modules, never imported by a test.
+pytest_plugins = ["tests.records_support", "tests.api_support", "tests.web_support",
+                  "tests.broker_auth_support", "tests.scheduler_day", "tests.mqtt_support"]
 
 # What the clocks of the service processes a test starts read at the test's start
 # (EMS_CLOCK_OFFSET_S, core/clock.py): no test of the running services depends on the calendar.
 # Twenty past an hour, so that times a test derives from it within ±20 minutes keep their hour.
 SERVICE_NOW = datetime(2026, 3, 10, 6, 20, tzinfo=UTC)
 SERVICE_NOW_MS = int(SERVICE_NOW.timestamp() * 1000)
+# Fixtures that start the full stack's processes (service processes, a headless browser): a test
+# that asks for one is marked slow, so that `pytest -m "not slow"` stays a fast inner loop.
+SLOW_FIXTURES = ("services", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        uses = [f for f in SLOW_FIXTURES
+                if f in getattr(item, "fixturenames", ()) and f not in params]
+        if uses and item.get_closest_marker("slow") is None:
+            raise pytest.UsageError(f"{item.nodeid} uses {uses[0]}: mark it @pytest.mark.slow")
 
 
 def wait_until(predicate: Callable[[], Any], timeout_s: float = 20.0, interval_s: float = 0.1,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from core.readings import Reason, Rejection
 from store.lines import rejection_line
-from tests.api_support import NOV1_MS, Api, api, running_api  # noqa: F401
+from tests.api_support import NOV1_MS, Api
 
 DAY1 = {"start": "2025-11-01T00:00:00+08:00", "end": "2025-11-02T00:00:00+08:00"}
 CODEC_CODES = ("empty", "no_header", "bad_length", "truncated", "bad_crc", "bad_segment",
                "bad_value", "bad_time")  # hj212.md §3, §5: what the decoder refuses
 
 
-def test_each_reason_is_queried_alone(api: Api) -> None:  # noqa: F811
+def test_each_reason_is_queried_alone(api: Api) -> None:
     assert set(CODEC_CODES) <= {r.value for r in Reason}
     api.store.write_lines([rejection_line(
         Rejection(reason, "why", "hj212/88888880000001", b"##", source="hj212",

@@ -53,14 +53,11 @@ def seed_recent(store: InfluxStore, now_ms: int) -> None:
 
 
 @pytest.fixture
-def served(store: InfluxStore, tmp_path: Path) -> Iterator[Api]:
-    broker = Mosquitto("mosquitto", tmp_path / "mosquitto").start()
-    try:
-        with running_api(store, tmp_path, mqtt_port=broker.port) as api:
-            seed_recent(store, int(NOW_S * 1000))
-            yield api
-    finally:
-        broker.stop()
+def served(store: InfluxStore, tmp_path: Path, session_broker: Mosquitto) -> Iterator[Api]:
+    # The API only opens a TCP connection to the broker (its health check): the shared one does.
+    with running_api(store, tmp_path, mqtt_port=session_broker.port) as api:
+        seed_recent(store, int(NOW_S * 1000))
+        yield api
 
 
 def pinned(path: str, alert_id: str) -> dict[str, str]:

@@ -20,6 +20,8 @@ from simulators.fleet import Fleet
 from store.influx import InfluxStore
 from tests.conftest import SERVICE_NOW, ServiceProcs, start_ready, wait_until
 
+pytestmark = pytest.mark.slow  # gateway and ingester processes
+
 T0 = SERVICE_NOW - timedelta(hours=3)
 
 

@@ -71,6 +71,7 @@ def test_first_run_takes_consecutive_periods_up_to_the_limit() -> None:
         assert first_run(missing, 1, int(limit)) == want
 
 
+@pytest.mark.slow
 def test_minutes_a_logger_never_delivered_are_requested_and_recovered(
         gateway: tuple[GatewayServer, Registry], store: InfluxStore, fleet: Fleet) -> None:
     server, registry = gateway
@@ -101,6 +102,7 @@ def test_minutes_a_logger_never_delivered_are_requested_and_recovered(
         link.close()
 
 
+@pytest.mark.slow
 def test_rate_limit_holds_and_a_silent_or_garbled_logger_stalls_nothing(
         gateway: tuple[GatewayServer, Registry], store: InfluxStore, fleet: Fleet) -> None:
     server, registry = gateway

@@ -8,6 +8,8 @@ import time
 from datetime import timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from devstack.servers import InfluxDB
 from simulators.fleet import Fleet
 from store.influx import InfluxStore
@@ -19,6 +21,8 @@ from tests.conftest import (
     start_ready,
     wait_until,
 )
+
+pytestmark = pytest.mark.slow  # ingester processes, InfluxDB and broker faults
 
 T0_MS = SERVICE_NOW_MS - 600 * 60_000  # ten hours before the services' now, on a minute
 

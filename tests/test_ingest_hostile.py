@@ -48,6 +48,7 @@ def rejections(store: InfluxStore) -> list[dict[str, object]]:
     return [r for s in store.query("SELECT * FROM rejection") for r in s.rows()]
 
 
+@pytest.mark.slow
 def test_deep_nesting_then_1000_readings_all_stored_also_across_a_restart(
         services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
     sim = fleet.outlets[0]
@@ -75,8 +76,8 @@ def test_deep_nesting_then_1000_readings_all_stored_also_across_a_restart(
     assert len(rejections(store)) == 4  # each acknowledged once stored: none came back
 
 
-def test_a_failing_callback_is_counted_and_the_loop_goes_on(broker: Mosquitto,
-                                                          publisher: Publisher) -> None:
+def test_a_failing_callback_is_counted_and_the_loop_goes_on(
+        session_broker: Mosquitto, session_publisher: Publisher, topic_prefix: str) -> None:
     got: list[bytes] = []
 
     def handler(_topic: str, payload: bytes, _qos: int, _mid: int) -> None:
@@ -85,14 +86,15 @@ def test_a_failing_callback_is_counted_and_the_loop_goes_on(broker: Mosquitto,
         got.append(payload)
 
     before = metrics.CALLBACK_ERRORS.labels("RuntimeError")._value.get()
-    sub = Subscriber(host="127.0.0.1", port=broker.port, client_id="guard-test",
-                     topics=["emissions/#"], handler=handler, receive_maximum=100,
-                     session_expiry_s=60)
+    sub = Subscriber(host="127.0.0.1", port=session_broker.port,
+                     client_id=f"guard-{topic_prefix}", topics=[f"{topic_prefix}/emissions/#"],
+                     handler=handler, receive_maximum=100, session_expiry_s=60)
     sub.start()
     try:
         wait_until(sub.subscribed.is_set, 10, what="the subscription")
-        publisher.publish_all([("emissions/E/G", b"boom"), ("emissions/E/G", b"boom"),
-                               *[("emissions/E/G", b"ok%d" % i) for i in range(10)]])
+        topic = f"{topic_prefix}/emissions/E/G"
+        session_publisher.publish_all([(topic, b"boom"), (topic, b"boom"),
+                                       *[(topic, b"ok%d" % i) for i in range(10)]])
         wait_until(lambda: len(got) == 10, 10, what="the messages after the failures")
         assert sub.guard.errors == 2
         assert sub.problem() is None
@@ -145,6 +147,7 @@ sys.exit(main())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("mode", "said"), [
     ("die", "the MQTT network thread has ended"),
     ("hang", "an MQTT callback has been running for"),

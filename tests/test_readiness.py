@@ -5,6 +5,7 @@ once the client has reconnected (and subscribed again)."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from devstack.servers import Mosquitto, free_port
 from ingest.health import serve_health
@@ -35,6 +36,7 @@ def test_ready_answers_the_reason_until_there_is_none() -> None:
         server.server_close()
 
 
+@pytest.mark.slow
 def test_the_ingester_is_not_ready_while_the_broker_is_away(
         services: ServiceProcs, broker: Mosquitto) -> None:
     port = free_port()
@@ -47,6 +49,7 @@ def test_the_ingester_is_not_ready_while_the_broker_is_away(
     wait_ready(port, 30, services.procs[0], what="the ingester subscribed again")
 
 
+@pytest.mark.slow
 def test_the_gateway_is_ready_once_connected_and_not_while_the_broker_is_away(
         services: ServiceProcs, broker: Mosquitto) -> None:
     port = free_port()

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import orjson
+import pytest
 
 from devstack.servers import Mosquitto
 from simulators.clocks import Backfill
@@ -41,6 +42,7 @@ BODY = (
 Key = tuple[str, str, str, int]
 
 
+@pytest.mark.slow
 def test_backfill_lands_every_value_with_its_time_and_every_malformed_one_as_a_rejection(
         services: ServiceProcs, broker: Mosquitto, store: InfluxStore, tmp_path: Path) -> None:
     now = SERVICE_NOW_MS
@@ -88,6 +90,7 @@ def test_backfill_lands_every_value_with_its_time_and_every_malformed_one_as_a_r
     assert store.count("reading") == len(want)  # nothing more arrived meanwhile
 
 
+@pytest.mark.slow
 def test_the_cli_writes_registry_and_expectations_then_backfills(
         services: ServiceProcs, broker: Mosquitto, store: InfluxStore, tmp_path: Path) -> None:
     scenario_file = tmp_path / "small.toml"
@@ -131,6 +134,7 @@ def test_the_cli_refuses_a_bad_scenario_and_an_absent_broker(tmp_path: Path) -> 
     assert "cannot reach the broker" in run.stderr.decode()
 
 
+@pytest.mark.slow
 def test_follow_writes_the_caught_up_file_once_the_backfill_reached_the_present(
         services: ServiceProcs, broker: Mosquitto, tmp_path: Path) -> None:
     scenario_file = tmp_path / "small.toml"

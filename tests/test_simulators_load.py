@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +22,12 @@ from tests.sim_helpers import ROOT
 
 
 @pytest.fixture
-def links(broker: Mosquitto) -> Iterator[list[Link]]:
-    made: list[Link] = [MqttLink("127.0.0.1", broker.port, f"load-test-{k}") for k in range(3)]
+def links(session_broker: Mosquitto) -> Iterator[list[Link]]:
+    """Three links to the shared broker (tests/mqtt_support.py): load mode only publishes, and
+    no test subscribes there outside its own topic prefix."""
+    run = uuid.uuid4().hex[:8]
+    made: list[Link] = [MqttLink("127.0.0.1", session_broker.port, f"load-test-{run}-{k}")
+                        for k in range(3)]
     yield made
     for link in made:
         link.close()
@@ -51,6 +56,7 @@ def test_load_refuses_nonsense(links: list[Link]) -> None:
         run_load(load_fleet(2), links, devices=3, rate=1, count=1, duration_s=1)
 
 
+@pytest.mark.slow
 def test_the_load_cli_feeds_the_ingester(services: ServiceProcs, store: InfluxStore,
                                          tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "simulators", "--load", "--devices", "10", "--rate", "2000",

@@ -5,7 +5,7 @@ The application's clock is stopped at one of ``NOWS`` (never the wall clock): ev
 runs in the middle of a month and on the day after a month and a year ended, when the two
 seeded days fall into two months (and two years).
 
-Import the fixture into a test module (``from tests.web_support import web  # noqa: F401``).
+Loaded as a plugin by tests/conftest.py: a test asks for ``web`` by name.
 """
 
 from __future__ import annotations
