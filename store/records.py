@@ -45,6 +45,9 @@ class AlertWorkflowRow(Base):
     resolved_ms: Mapped[int | None] = mapped_column(BigInteger)
     explanation: Mapped[str | None] = mapped_column(Text)
     explained_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # Resolved while the episode was still active: the end of the part seen (the scheduler
+    # ends the alert there and opens one that follows it, alerts.rules.splits).
+    seen_until_ms: Mapped[int | None] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 

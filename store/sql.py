@@ -8,6 +8,7 @@ PostgreSQL is used as it is. Errors are SQLAlchemy's own (``sqlalchemy.exc``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,17 @@ class Records:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def write_lock(s: Session, key: str) -> None:
+    """Serialise the transactions of ``s`` that take the lock of ``key`` until they end, so a
+    check-then-insert holds (PostgreSQL: an advisory lock of the transaction; SQLite: the
+    database's write lock, taken by a write that changes nothing)."""
+    if s.get_bind().dialect.name == "postgresql":
+        n = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        s.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": n})
+    else:
+        s.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
 
 
 def open_records(url: str) -> Records:

@@ -16,11 +16,11 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from api.deps import AppState, StateDep, reach_enterprise, series_scope
 from api.params import PAGE_MAX, Page, iso
-from api.routes.alerts import find_alerts
 from api.routes.judged import judged_rows
 from api.routes.marks import DECLARERS, list_marks_of
 from api.routes.rankings import ranked
 from api.routes.readings import csv_lines, fetch
+from api.services.alerts import find_alerts
 from api.services.queries import Scope, readings_query, rows
 from api.web.auth import PREFIX, WebUserDep
 from api.web.charts import flagged, hour_charts, hour_quality, reading_charts
@@ -74,8 +74,7 @@ def enterprise_page(request: Request, enterprise_id: str, state: StateDep, user:
     hours = hours_of(state, Scope(ent.id), chosen)
     _, buckets, rows_ = ranked(state, user.principal, chosen.range)
     mine = next((r for r in rows_ if r.enterprise == ent.id), None)
-    alerts = find_alerts(request, user.principal, state.registry, state.results,
-                         enterprise=ent.id, limit=50)
+    alerts = find_alerts(request, user.principal, state, enterprise=ent.id, limit=50)
     return page(request, "enterprise.html", ent=ent, query=chosen.form(), alerts=alerts,
                 charts={"tz": s.timezone, "time": labels("time"),
                         "charts": hour_charts(hours, labels)},

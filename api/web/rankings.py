@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import StateDep, check_role
-from api.routes.alerts import INSPECTORS
 from api.routes.rankings import ranked, ranking_item
+from api.services.alerts import INSPECTORS
 from api.web.auth import PREFIX, WebUserDep
 from api.web.periods import period
 from api.web.render import page
