@@ -1,5 +1,5 @@
-"""Fixtures of the API tests: the app served by uvicorn in a thread over a real InfluxDB,
-a fleet and keys.
+"""Fixtures of the API tests: the app served by uvicorn in a thread over a real InfluxDB and a
+records database (SQLite in the test's directory), a fleet and keys.
 
 Import the fixtures into a test module (``from tests.api_support import api  # noqa: F401``).
 """
@@ -24,6 +24,9 @@ from core.standards import load_standards
 from devstack.servers import free_port
 from simulators.fleet import Fleet, build_fleet
 from store.influx import InfluxStore
+from store.results import ResultStore
+from store.sql import Records, open_records
+from store.workflow import AlertWorkflows
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMITS = ROOT / "config" / "limits.toml"
@@ -44,6 +47,7 @@ class Api:
     store: InfluxStore
     settings: ApiSettings
     registry: Registry
+    records: Records
     keys: dict[str, str] = field(default_factory=dict)  # name -> key
     key_ids: dict[str, str] = field(default_factory=dict)
 
@@ -54,6 +58,10 @@ class Api:
 
     def post(self, path: str, who: str | None, json: Any = None) -> httpx.Response:
         return self.client.post(f"/api/v1{path}", json=json, headers=self.auth(who))
+
+    def results(self) -> ResultStore:
+        """The results, alerts joined with their workflow, as the app reads them."""
+        return ResultStore(self.store, AlertWorkflows(self.records))
 
     def auth(self, who: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"} if who else {}
@@ -84,14 +92,16 @@ KEY_SPECS: dict[str, tuple[Role, str | None, tuple[str, ...]]] = {
 
 @contextmanager
 def running_api(store: InfluxStore, tmp_path: Path, now_s: float = NOW_S,
-                **extra: object) -> Iterator[Api]:
+                records: Records | None = None, **extra: object) -> Iterator[Api]:
     """The app served on a loopback port, its clock stopped at ``now_s``, with a key per entry
-    of KEY_SPECS."""
+    of KEY_SPECS; ``records`` defaults to a SQLite file in ``tmp_path``."""
     settings, fleet = settings_for(store, tmp_path, **extra)
     registry = build_registry(fleet.registry, load_standards(LIMITS))
-    app = create_app(settings, store=store, registry=registry, clock=lambda: now_s)
+    own = records is None
+    db = records_in(tmp_path) if records is None else records
+    app = create_app(settings, store=store, registry=registry, clock=lambda: now_s, records=db)
     server = ThreadedServer(app, free_port()).start()
-    a = Api(httpx.Client(base_url=server.url, timeout=30), store, settings, registry)
+    a = Api(httpx.Client(base_url=server.url, timeout=30), store, settings, registry, db)
     try:
         for name, (role, ent, regions) in KEY_SPECS.items():
             record, key = app.state.ems.keys.create(role, ent, regions)
@@ -100,6 +110,12 @@ def running_api(store: InfluxStore, tmp_path: Path, now_s: float = NOW_S,
     finally:
         a.client.close()
         server.stop()
+        if own:
+            db.close()
+
+
+def records_in(tmp_path: Path) -> Records:
+    return open_records(f"sqlite:///{tmp_path / 'records.db'}")
 
 
 @pytest.fixture

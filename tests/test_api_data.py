@@ -15,6 +15,7 @@ from core.readings import Reading, Reason, Rejection
 from devstack.servers import Mosquitto, free_port
 from store.influx import InfluxStore, point_line, reading_line, realtime_line, rejection_point
 from store.results import DailySummary, DayVerdict, Episode, HourVerdict, ResultStore
+from store.workflow import AlertWorkflows, Note
 from tests.api_support import (  # noqa: F401
     DAY_MS,
     HOUR_MS,
@@ -162,9 +163,8 @@ def test_rankings_compute_rates_ranks_and_status(api: Api) -> None:  # noqa: F81
     done_ep = Episode("data_gap", "E0001", "G2", "", NOV1_MS + 2 * DAY_MS, False, 3,
                       NOV1_MS + 2 * DAY_MS)
     results.upsert_episodes([open_ep, done_ep])
-    done = results.get_alert(done_ep.id)
-    assert done is not None
-    results.update_workflow(done, status="resolved")
+    AlertWorkflows(api.records).move(done_ep.id, "E0001", "resolved",
+                                     Note(NOV1_MS + 3 * DAY_MS, "admin:1", "resolved", ""))
     params = {"start": "2025-11-01T00:00:00+08:00", "end": "2025-12-02T00:00:00+08:00"}
     r = api.get("/rankings", "inspector", params=params)
     assert r.status_code == 200

@@ -158,5 +158,5 @@ def test_list_filters_by_outlet_and_overlapping_period(api: Api) -> None:  # noq
 def test_every_kind_is_accepted(api: Api) -> None:  # noqa: F811
     for kind in MARK_KINDS:
         assert declare(api, kind=kind).status_code == 201, kind
-    marks = MarkStore(api.store).list("E0001")
+    marks = MarkStore(api.records).list("E0001")
     assert sorted(m.kind for m in marks) == sorted(MARK_KINDS)

@@ -13,7 +13,7 @@ from alerts.settings import AlertSettings
 from core.registry import build_registry
 from core.standards import load_standards
 from store.influx import InfluxStore
-from store.results import Alert, ResultStore
+from store.results import Alert, AlertFilter, ResultStore
 from tests.scheduler_day import D0, REGISTRY, H, minute_rows, seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ def hourly(store: InfluxStore, ent: str, outlet: str, pollutant: str, hour: int
 
 
 def alerts_of(store: InfluxStore, kind: str) -> list[Alert]:
-    return ResultStore(store).list_alerts(f"\"kind\" = '{kind}'")
+    return ResultStore(store).list_alerts(AlertFilter(kinds=(kind,)))
 
 
 def only(store: InfluxStore, kind: str) -> Alert:

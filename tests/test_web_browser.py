@@ -16,7 +16,6 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
 
 from api.web import vendor
-from store.results import ResultStore
 from tests.web_support import (  # noqa: F401
     BY_TRANSMISSION,
     HTML_EXPLANATION,
@@ -136,10 +135,10 @@ def test_inspector_ranks_opens_an_enterprise_and_acknowledges(tab: Watched,
     expect(page.locator("#alert-status")).to_have_attribute("data-status", "acknowledged")
     expect(page.locator("#notes")).to_contain_text("desulphuriser pump restarted")
     tab.shot("05-alert-acknowledged")
-    stored = ResultStore(web.api.store).get_alert(alert_id)
+    stored = web.api.results().get_alert(alert_id)
     assert stored is not None
     assert stored.status == "acknowledged"
-    assert stored.notes[-1]["by"] == f"inspector:{web.api.key_ids['inspector']}"
+    assert stored.notes[-1].by == f"inspector:{web.api.key_ids['inspector']}"
 
     page.goto("/web/alerts?status=acknowledged")
     expect(page.locator(f"tr[data-alert='{alert_id}']")).to_be_visible()
