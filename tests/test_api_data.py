@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.keys import Role
 from api.main import create_app
 from api.server import ThreadedServer
 from core.readings import Reading, Reason, Rejection
@@ -312,10 +313,12 @@ def test_metrics_count_requests_by_route_and_status(api: Api) -> None:  # noqa: 
 def test_database_down_is_a_json_503(store: InfluxStore, tmp_path: Path) -> None:
     settings, _ = settings_for(store, tmp_path)
     dead = InfluxStore(f"http://127.0.0.1:{free_port()}", "nowhere", timeout_s=1)
-    server = ThreadedServer(create_app(settings, store=dead), free_port()).start()
+    app = create_app(settings, store=dead)
+    _, key = app.state.ems.keys.create(Role.ADMIN)  # keys are in the records database
+    server = ThreadedServer(app, free_port()).start()
     try:
-        r = httpx.get(f"{server.url}/api/v1/enterprises",
-                      headers={"Authorization": "Bearer ems_0123456789ab_" + "a" * 43})
+        r = httpx.get(f"{server.url}/api/v1/enterprises/E0001/hourly",
+                      headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 503
         assert r.json() == {"detail": "the database is unavailable; retry later"}
         assert r.headers["retry-after"] == "5"

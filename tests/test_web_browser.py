@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
 
 from api.web import vendor
+from store.marks import MarkStore
 from tests.web_support import (  # noqa: F401
     BY_TRANSMISSION,
     HTML_EXPLANATION,
@@ -232,7 +233,6 @@ def test_enterprise_declares_and_withdraws_a_mark(tab: Watched, web: Web) -> Non
     expect(page.locator("#mark-list")).to_contain_text("已撤回")
     expect(page.locator("#mark-kind")).to_contain_text("停运")
     tab.shot("13-mark-withdrawn-zh")
-    marks = web.api.store.query("SELECT * FROM mark")
-    assert len(marks) == 1
-    assert marks[0].rows()[0]["withdrawn_by"] == f"enterprise:{web.api.key_ids['e1']}"
+    (mark,) = MarkStore(web.api.records).list("E0001")
+    assert mark.withdrawn_by == f"enterprise:{web.api.key_ids['e1']}"
     tab.clean()
