@@ -120,19 +120,6 @@ class KeyStore:
             s.add(_to_row(record))
         return record, key
 
-    def restore(self, record: ApiKey) -> bool:
-        """Store a key copied from elsewhere (``store.migrate_influx``) unless its id exists;
-        a revocation recorded in the copy is applied. True if anything changed."""
-        with self.records.session() as s:
-            row = s.get(ApiKeyRow, record.key_id)
-            if row is None:
-                s.add(_to_row(record))
-                return True
-            if row.revoked_ms is None and record.revoked_ms is not None:
-                row.revoked_ms = record.revoked_ms
-                return True
-            return False
-
     def get(self, key_id: str) -> ApiKey | None:
         if not KEY_ID_RE.fullmatch(key_id):
             return None
