@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from core.clock import shifted
 from core.registry import Registry, load_registry
@@ -20,6 +21,7 @@ from store.records import RegistryLoadRow
 from store.sql import Records, open_records
 
 log = logging.getLogger(__name__)
+SAME_MS_TRIES = 20
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,17 @@ def record_load(records: Records, path: Path, registry: Registry, by: str,
 
 def service_load(records: Records, path: Path, registry: Registry, service: str,
                  now_ms: int) -> RegistryLoad:
-    """Record that the service ``service`` (this host and process) loaded the registry."""
-    load = record_load(records, path, registry, f"{service}@{socket.gethostname()}:{os.getpid()}",
-                       now_ms)
+    """Record that the service ``service`` (this host and process) loaded the registry. Two
+    services loading one file in the same millisecond are recorded a millisecond apart (a load
+    is unique by file hash and time)."""
+    by = f"{service}@{socket.gethostname()}:{os.getpid()}"
+    for step in range(SAME_MS_TRIES):
+        try:
+            load = record_load(records, path, registry, by, now_ms + step)
+            break
+        except IntegrityError:
+            if step == SAME_MS_TRIES - 1:
+                raise
     log.info("registry %s (sha256 %s) loaded: %d enterprises, %d outlets, %d devices",
              load.source, load.sha256[:12], load.enterprises, load.outlets, load.devices)
     return load

@@ -3,6 +3,7 @@ real PostgreSQL (the ``records`` fixture): what they keep, and what happens when
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -12,9 +13,11 @@ import pytest
 from api.keys import KeySpecError, KeyStore, Role
 from api.web.revocation import RecordRevocations
 from core.registry import Registry, build_registry
+from core.settings import CommonSettings
 from core.standards import load_standards
 from simulators.fleet import build_fleet
 from store.marks import MarkConflict, MarkNotFound, MarkStore
+from store.registry_loads import load_recorded, loads, service_load
 from store.sql import Records
 from store.workflow import AlertWorkflows, Note
 
@@ -149,3 +152,23 @@ def test_revoked_sessions_are_kept_once(records: Records) -> None:
     revs.revoke(sid, T0 // 1000 + 60)  # a second logout of the same cookie changes nothing
     assert RecordRevocations(records, cache_s=0).is_revoked(sid)
     assert not RecordRevocations(records, cache_s=0).is_revoked("B" * 22)
+
+
+def test_a_service_records_the_registry_it_loads(records: Records, tmp_path: Path) -> None:
+    fleet = build_fleet(2, outlets_per=2, seed=1)
+    fleet.write(tmp_path / "registry.toml", tmp_path / "secrets.toml")
+    settings = CommonSettings(registry_path=tmp_path / "registry.toml", limits_path=LIMITS,
+                              records_url=records.url, clock_offset_s=0.0)
+    registry = load_recorded(settings, "ingest", records=records)
+    load_recorded(settings, "api")  # opens the records database of the settings itself
+    first, second = loads(records)
+    assert first.loaded_by.startswith("ingest@")
+    assert second.loaded_by.startswith("api@")
+    assert (first.source, first.enterprises, first.outlets) == (
+        str(tmp_path / "registry.toml"), len(registry.enterprises), 4)
+    assert first.sha256 == second.sha256 == hashlib.sha256(
+        (tmp_path / "registry.toml").read_bytes()).hexdigest()
+    # Two replicas loading the file in one millisecond are both recorded.
+    a = service_load(records, tmp_path / "registry.toml", registry, "api", T0)
+    b = service_load(records, tmp_path / "registry.toml", registry, "api", T0)
+    assert (a.loaded_ms, b.loaded_ms) == (T0, T0 + 1)
