@@ -34,8 +34,8 @@ class ApiKeyRow(Base):
 
 class AlertWorkflowRow(Base):
     """What people decided about one alert episode (the episode itself is a time series in
-    InfluxDB, written by the scheduler). ``version`` grows with every change, so two inspectors
-    moving one alert at once cannot both succeed from the same state."""
+    InfluxDB, written by the scheduler). ``version`` grows with every status move, so two
+    inspectors moving one alert at once cannot both succeed from the same state."""
 
     __tablename__ = "alert_workflow"
     alert_id: Mapped[str] = mapped_column(String(ID), primary_key=True)

@@ -114,8 +114,8 @@ class AlertWorkflows:
         """The enterprise's explanation (it replaces an earlier one; the note keeps each)."""
         with self.records.session() as s:
             row = _row(s, alert_id, enterprise)
+            # Not a move: ``version`` stays, so a move racing an explanation still succeeds.
             row.explanation, row.explained_ms = text, note.at_ms
-            row.version += 1
             _append(s, alert_id, note)
             s.flush()
             return _workflow(s, row)
