@@ -151,7 +151,8 @@ def test_two_schedulers_at_once_leave_one_point_each(store: InfluxStore, plan: S
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMS_")} | {
         "EMS_INFLUX_URL": store.url, "EMS_INFLUX_DATABASE": store.database,
         "EMS_REGISTRY_PATH": str(registry), "EMS_LIMITS_PATH": str(ROOT / "config/limits.toml"),
-        "EMS_TIMEZONE": "Asia/Shanghai", "EMS_ALERTS_CATCHUP_HOURS": "30"}
+        "EMS_TIMEZONE": "Asia/Shanghai", "EMS_ALERTS_CATCHUP_HOURS": "30",
+        "EMS_RECORDS_URL": f"sqlite:///{tmp_path / 'records.db'}"}
     until = "2026-03-02T16:05:00Z"  # local 2026-03-03T00:05: the whole scripted day
     procs = [subprocess.Popen([sys.executable, "-m", "alerts", "once", "--until", until],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
