@@ -28,7 +28,8 @@ flat lines, whose run may have begun unseen before W), or earlier at the start o
 of that kind that W could still change (active, or ended at or after W). Stored episodes in the
 derived ranges that are no longer found (late data changed the hours) are *withdrawn*: closed
 with 0 hours, their workflow left as it is. Only new or changed episodes are written, through
-``ResultStore.upsert_episodes``, which never touches status, notes or explanation.
+``ResultStore.upsert_episodes``, into InfluxDB: status, notes and explanation are in the
+records database (``store.workflow``), which the scheduler only reads.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ from alerts.rules.compliance import HOUR_S, min_valid_samples
 from alerts.rules.splits import Cut, split_resolved
 from alerts.settings import AlertSettings
 from store.influx import InfluxStore
-from store.results import Alert, Episode, ResultStore
+from store.results import Alert, AlertFilter, Episode, ResultStore
+from store.sql import Records
+from store.workflow import AlertWorkflows
 
 HOUR_KINDS = ("exceedance", "over_range", "suspicious_flatline", "invalid_data")
 RUN_KINDS = ("exceedance", "over_range", "suspicious_flatline")
@@ -74,13 +77,15 @@ class AlertReport:
 
 def maintain_hour_alerts(store: InfluxStore, plan: SeriesPlan, table: HourTable,
                          window_start_s: int, end_s: int, days: tuple[tuple[int, int], ...],
-                         settings: AlertSettings) -> AlertReport:
+                         settings: AlertSettings, records: Records | None = None
+                         ) -> AlertReport:
     """Derive the hour-based episodes of hours ``[window_start_s, end_s)`` and store changes.
 
     ``table``: stored hours up to ``end_s`` (more are read when the derivation reaches back
-    further); ``days``: the local days re-judged, for ``invalid_data``.
+    further); ``days``: the local days re-judged, for ``invalid_data``; ``records``: where the
+    workflow is (resolved exceedances are split, ``alerts.rules.splits``).
     """
-    results = ResultStore(store)
+    results = results_of(store, records)
     stored = _affected(results, plan, window_start_s, end_s)
     flat_from = window_start_s - (settings.alerts_flat_hours - 1) * HOUR_S
     base = {"exceedance": window_start_s, "over_range": window_start_s,
@@ -113,6 +118,11 @@ def reconcile(results: ResultStore, stored: dict[str, Alert], derived: list[Epis
     return AlertReport(len(derived), len(changed) + len(gone), len(gone))
 
 
+def results_of(store: InfluxStore, records: Records | None) -> ResultStore:
+    """The results, alerts read with their workflow when the records database is given."""
+    return ResultStore(store, None if records is None else AlertWorkflows(records))
+
+
 def upsert(results: ResultStore, eps: list[Episode]) -> None:
     for i in range(0, len(eps), UPSERT_BATCH):
         results.upsert_episodes(eps[i:i + UPSERT_BATCH])
@@ -121,10 +131,9 @@ def upsert(results: ResultStore, eps: list[Episode]) -> None:
 def _affected(results: ResultStore, plan: SeriesPlan, window_start_s: int, end_s: int
               ) -> dict[str, Alert]:
     """Stored hour-based episodes of the plan's series that hours from W on may change."""
-    kinds = "|".join(HOUR_KINDS)
-    where = (f'"kind" =~ /^({kinds})$/ AND ("active" = true OR "end_ms" >= '
-             f"{window_start_s * 1000}) AND time < {end_s * 1000}ms")
-    return {a.id: a for a in results.list_alerts(where, limit=1_000_000)
+    f = AlertFilter(kinds=HOUR_KINDS, live_since_ms=window_start_s * 1000,
+                    until_ms=end_s * 1000)
+    return {a.id: a for a in results.list_alerts(f, limit=1_000_000)
             if (a.enterprise, a.outlet, a.pollutant) in plan.index and not a.period}
 
 

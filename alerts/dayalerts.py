@@ -32,26 +32,29 @@ from alerts.alerting import (
     _is_withdrawn,
     reconcile,
     resolved_cuts,
+    results_of,
 )
 from alerts.plan import Key, SeriesPlan
 from alerts.rules import episodes
 from alerts.rules.splits import split_resolved
 from store.influx import InfluxStore
-from store.results import Alert, Episode, ResultStore
+from store.results import Alert, AlertFilter, Episode, ResultStore
+from store.sql import Records
 
 DAY = "day"
 Verdict = tuple[int, bool, bool, float, float]  # day start s, valid, exceeded, multiple, mean
 
 
 def maintain_day_alerts(store: InfluxStore, plan: SeriesPlan,
-                        days: Sequence[tuple[int, int]], end_s: int) -> AlertReport:
+                        days: Sequence[tuple[int, int]], end_s: int,
+                        records: Records | None = None) -> AlertReport:
     """Derive the day episodes of the completed ``days`` (re-judged by the pass) up to
     ``end_s`` and store what changed."""
     complete = [d for d in days if d[1] <= end_s]
     if not complete or not plan.has_day_limit.any():
         return AlertReport(0, 0, 0)
     w, last = complete[0][0], complete[-1][1]
-    results = ResultStore(store)
+    results = results_of(store, records)
     stored = _affected(results, plan, w, last)
     anchors: dict[Key, int] = {}
     for a in stored.values():
@@ -70,9 +73,9 @@ def maintain_day_alerts(store: InfluxStore, plan: SeriesPlan,
 
 
 def _affected(results: ResultStore, plan: SeriesPlan, w: int, last: int) -> dict[str, Alert]:
-    where = (f"\"kind\" = 'exceedance' AND \"period\" = '{DAY}' AND (\"active\" = true OR "
-             f'"end_ms" >= {w * 1000}) AND time < {last * 1000}ms')
-    return {a.id: a for a in results.list_alerts(where, limit=1_000_000)
+    f = AlertFilter(kinds=("exceedance",), period=DAY, live_since_ms=w * 1000,
+                    until_ms=last * 1000)
+    return {a.id: a for a in results.list_alerts(f, limit=1_000_000)
             if (a.enterprise, a.outlet, a.pollutant) in plan.index}
 
 

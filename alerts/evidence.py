@@ -1,13 +1,13 @@
-"""Stop evidence read from InfluxDB for the judge: marks, device running state, process data.
+"""Stop evidence read for the judge: marks (records database), device running state and process
+data (InfluxDB).
 
 The rules are in ``alerts.rules.operating`` (pure); this module only queries and hands over. Schemas
 (written by the marks API and the ingester):
 
-- ``mark``: tags enterprise, outlet, mark_id; fields kind, start_ms, end_ms (end exclusive),
-  reason, declared_by, declared_ms, withdrawn_ms (absent unless withdrawn); time = start_ms.
-  Withdrawn marks are not evidence. Marks are read from the start of the local year of the
-  range (less ``MARK_LOOKBACK_S``, for marks that began before it), so that annual caps
-  (GB 18485, [M]) are spent in order.
+- marks: the ``mark`` table of the records database (``store.marks``; end exclusive).
+  Withdrawn marks are not evidence; without a records database there are none. Marks are
+  read from the start of the local year of the range (less ``MARK_LOOKBACK_S``, for marks
+  that began before it), so that annual caps (GB 18485, [M]) are spent in order.
 - ``running_state``: tags enterprise, outlet, facility (SB1, ...); field state (HJ 212 CN 2021
   ``SBx-RS``); time = DataTime of the upload. Read: each facility's last state in the
   ``STATE_LOOKBACK_S`` before the range, and every state inside it.
@@ -36,6 +36,8 @@ from alerts.rules.operating import (
     state_stopped_hours,
 )
 from store.influx import InfluxStore
+from store.marks import MarkStore
+from store.sql import Records
 
 MARK_LOOKBACK_S = 31 * 24 * HOUR_S
 STATE_LOOKBACK_S = 7 * 24 * HOUR_S
@@ -48,24 +50,19 @@ def _year_start_s(t_s: int, tz: tzinfo) -> int:
                              microsecond=0).timestamp())
 
 
-def read_marks(store: InfluxStore, plan: SeriesPlan, start_s: int, end_s: int, tz: tzinfo
-               ) -> dict[OutletKey, list[Mark]]:
+def read_marks(records: Records | None, plan: SeriesPlan, start_s: int, end_s: int,
+               tz: tzinfo) -> dict[OutletKey, list[Mark]]:
     """Declared, not withdrawn marks of the plan's outlets that may count for the range."""
+    if records is None:
+        return {}
     since = _year_start_s(start_s, tz) - MARK_LOOKBACK_S
-    q = (f'SELECT "kind", "start_ms", "end_ms", "withdrawn_ms" FROM "mark" WHERE '
-         f'{time_range(since, end_s)} GROUP BY "enterprise", "outlet"')
-    outlets = {(e, o) for e, o, _ in plan.outlets}
+    found = MarkStore(records).in_force(((e, o) for e, o, _ in plan.outlets), since * 1000,
+                                        end_s * 1000)
     out: dict[OutletKey, list[Mark]] = defaultdict(list)
-    for s in store.query(q, epoch="ms"):
-        key = (s.tags.get("enterprise", ""), s.tags.get("outlet", ""))
-        if key not in outlets:
-            continue
-        for row in s.rows():
-            kind, a, b = row.get("kind"), row.get("start_ms"), row.get("end_ms")
-            if row.get("withdrawn_ms") is not None or kind not in MARK_KINDS:
-                continue
-            if isinstance(a, int | float) and isinstance(b, int | float) and b > a:
-                out[key].append(Mark(int(a), int(b), str(kind)))
+    for key, marks in found.items():
+        for m in marks:
+            if m.kind in MARK_KINDS and m.end_ms > m.start_ms:
+                out[key].append(Mark(m.start_ms, m.end_ms, m.kind))
     return dict(out)
 
 
@@ -110,9 +107,10 @@ def read_flow_stops(store: InfluxStore, plan: SeriesPlan, start_s: int, end_s: i
 
 
 def outlet_stop_seconds(store: InfluxStore, plan: SeriesPlan, start_s: int, end_s: int,
-                        tz: tzinfo) -> dict[OutletKey, HourSeconds]:
+                        tz: tzinfo, records: Records | None = None
+                        ) -> dict[OutletKey, HourSeconds]:
     """Per outlet, seconds of each hour of ``[start_s, end_s)`` known stopped."""
-    marks = read_marks(store, plan, start_s, end_s, tz)
+    marks = read_marks(records, plan, start_s, end_s, tz)
     states = read_states(store, plan, start_s, end_s)
     flows = read_flow_stops(store, plan, start_s, end_s)
     out: dict[OutletKey, HourSeconds] = {}
@@ -128,8 +126,8 @@ def outlet_stop_seconds(store: InfluxStore, plan: SeriesPlan, start_s: int, end_
     return out
 
 
-def read_stops(store: InfluxStore, plan: SeriesPlan, start_s: int, end_s: int, tz: tzinfo
-               ) -> Stops:
+def read_stops(store: InfluxStore, plan: SeriesPlan, start_s: int, end_s: int, tz: tzinfo,
+               records: Records | None = None) -> Stops:
     """The engine's ``Stops`` for every series of the plan over ``[start_s, end_s)``."""
-    evidence = outlet_stop_seconds(store, plan, start_s, end_s, tz)
+    evidence = outlet_stop_seconds(store, plan, start_s, end_s, tz, records)
     return series_stops(evidence, [k[:2] for k in plan.keys])

@@ -28,7 +28,7 @@ from alerts.rules.compliance import Minutes
 from alerts.settings import AlertSettings
 from core.times import format_ms
 from store.influx import InfluxStore
-from store.results import Alert, Episode, ResultStore
+from store.results import Alert, AlertFilter, Episode, ResultStore
 
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
@@ -42,8 +42,8 @@ def maintain_gaps(store: InfluxStore, plan: SeriesPlan, now_ms: int, settings: A
     now = now_ms // MINUTE_MS * MINUTE_MS
     lookback_ms = settings.alerts_catchup_hours * HOUR_MS
     latest = last_readings(store, plan, now_ms - lookback_ms, now_ms + 1)
-    where = f""""kind" = '{KIND}' AND "active" = true AND time <= {int(now_ms)}ms"""
-    open_gaps = {(a.enterprise, a.outlet): a for a in results.list_alerts(where, 1_000_000)}
+    f = AlertFilter(kinds=(KIND,), active=True, until_ms=int(now_ms) + 1)
+    open_gaps = {(a.enterprise, a.outlet): a for a in results.list_alerts(f, 1_000_000)}
     out: list[Episode] = []
     for ent, oid, interval_s in plan.outlets:
         last = _whole_s(latest.get((ent, oid)))
@@ -143,6 +143,6 @@ class GapFinder:
         if not eps:
             return AlertReport(0, 0, 0)
         lo, hi = min(e.start_ms for e in eps), max(e.start_ms for e in eps)
-        where = f""""kind" = '{KIND}' AND time >= {lo}ms AND time <= {hi}ms"""
-        known = {a.id: a for a in results.list_alerts(where, 1_000_000)}
+        f = AlertFilter(kinds=(KIND,), since_ms=lo, until_ms=hi + 1)
+        known = {a.id: a for a in results.list_alerts(f, 1_000_000)}
         return _store_changes(results, eps, known)

@@ -36,11 +36,11 @@ from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
 from core.clock import shifted
 from core.logs import setup_logging
-from core.registry import load_registry
-from core.standards import load_standards
 from core.times import format_ms, parse_ms
 from store.influx import InfluxStore, StoreRejected, StoreUnavailable, store_from_settings
+from store.registry_loads import load_recorded
 from store.results import ResultStore
+from store.sql import Records, open_records
 
 log = logging.getLogger("alerts")
 
@@ -48,10 +48,12 @@ log = logging.getLogger("alerts")
 class Job:
     """The scheduled pass, with the state kept between passes and the outage bookkeeping."""
 
-    def __init__(self, settings: AlertSettings, plan: SeriesPlan, store: InfluxStore) -> None:
+    def __init__(self, settings: AlertSettings, plan: SeriesPlan, store: InfluxStore,
+                 records: Records | None = None) -> None:
         self.settings = settings
         self.plan = plan
         self.store = store
+        self.records = records
         self.state = PassState()
         self.stop = threading.Event()
         self.busy = threading.Lock()  # held while a pass runs
@@ -66,7 +68,7 @@ class Job:
             with self.busy:
                 self._ensure_database()
                 report = run_pass(self.store, self.plan, self.settings, now, self.state,
-                                  self.stop.is_set)
+                                  self.stop.is_set, self.records)
                 open_counts = active_alerts_by_kind(self.store)
         except StoreUnavailable as exc:
             self._down(str(exc))
@@ -137,8 +139,10 @@ def _rfc3339_ms(text: str) -> int:
 
 
 def build_job(settings: AlertSettings) -> Job:
-    registry = load_registry(settings.registry_path, load_standards(settings.limits_path))
-    return Job(settings, SeriesPlan.of(registry), store_from_settings(settings))
+    """The job of ``settings``; the registry's load is recorded in the records database."""
+    records = open_records(settings.records_url)
+    registry = load_recorded(settings, "alerts", records=records)
+    return Job(settings, SeriesPlan.of(registry), store_from_settings(settings), records)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

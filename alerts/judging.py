@@ -72,6 +72,7 @@ from core.registry import Registry
 from store.influx import InfluxStore
 from store.lines import hour_line
 from store.results import DailySummary, DayVerdict, ResultStore
+from store.sql import Records
 
 WRITE_BATCH_LINES = 5000
 
@@ -117,13 +118,14 @@ def judge_hours_range(
     store: InfluxStore, registry: Registry | SeriesPlan, start_ms: int, end_ms: int,
     now_ms: int, settings: AlertSettings, should_stop: Callable[[], bool] | None = None,
     on_minutes: Callable[[Minutes], None] | None = None, days_until_s: int | None = None,
+    records: Records | None = None,
 ) -> RangeReport:
     """Judge the completed hours of ``[start_ms, end_ms)`` and re-judge the days they touch.
 
     Hours are clock hours; a range not on hour boundaries is widened to them at the start and
     cut at the end. Only hours that ended by ``now_ms`` are judged. ``should_stop`` is asked
     before each query (the range then ends there); ``on_minutes`` sees each query's minutes,
-    in time order.
+    in time order. ``records``: the records database, where the declared marks are.
     """
     plan = registry if isinstance(registry, SeriesPlan) else SeriesPlan.of(registry)
     results = ResultStore(store)
@@ -132,7 +134,8 @@ def judge_hours_range(
     step = settings.alerts_query_hours * HOUR_S
     tz = ZoneInfo(settings.timezone)
     days = day_bounds(start_s, end_s, tz)
-    stops = read_stops(store, plan, days[0][0], days[-1][1], tz) if days else Stops.none()
+    stops = (read_stops(store, plan, days[0][0], days[-1][1], tz, records) if days
+             else Stops.none())
     n_minutes = n_points = 0
     fetch_s = judge_s = write_s = 0.0
     for a in range(start_s, end_s, step):

@@ -46,6 +46,7 @@ from alerts.status_alerts import maintain_status_alerts
 from core.times import format_ms
 from store.influx import InfluxStore
 from store.results import ALERT_KINDS, ResultStore
+from store.sql import Records
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,10 @@ class PassReport:
 
 
 def run_pass(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, now_ms: int,
-             state: PassState | None = None, should_stop: Callable[[], bool] | None = None
-             ) -> PassReport:
-    """Run one pass at ``now_ms``; see the module docstring. Raises StoreError as it comes."""
+             state: PassState | None = None, should_stop: Callable[[], bool] | None = None,
+             records: Records | None = None) -> PassReport:
+    """Run one pass at ``now_ms``; see the module docstring. Raises StoreError as it comes.
+    ``records``: the records database (marks as stop evidence, the alerts' workflow)."""
     t0 = time.perf_counter()
     results = ResultStore(store)
     job = settings.alerts_job
@@ -115,12 +117,14 @@ def run_pass(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, now_
     if todo:
         segments.append((todo[0], h_now))
     for a, b in late:
-        if not _segment(store, plan, settings, a, b, now_ms, report, should_stop, start):
+        if not _segment(store, plan, settings, a, b, now_ms, report, should_stop, start,
+                        records):
             report.stopped = True
             return _done(report, t0)
         report.late_hours += (b - a) // HOUR_S
     for a, b in segments:
-        if not _segment(store, plan, settings, a, b, now_ms, report, should_stop):
+        if not _segment(store, plan, settings, a, b, now_ms, report, should_stop,
+                        records=records):
             report.stopped = True
             return _done(report, t0)
         if wm is None or b > wm:
@@ -136,14 +140,14 @@ def run_pass(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, now_
 
 def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: int, b: int,
              now_ms: int, report: PassReport, should_stop: Callable[[], bool] | None,
-             days_until_s: int | None = None) -> bool:
+             days_until_s: int | None = None, records: Records | None = None) -> bool:
     """Judge hours ``[a, b)``, their days (up to ``days_until_s`` when later than b: hours
     judged before) and alerts; False when stopped before the end."""
     lookback_ms = settings.alerts_catchup_hours * HOUR_S * 1000
     finder = GapFinder(plan, settings.alerts_gap_minutes * 60,
                        last_readings(store, plan, a * 1000 - lookback_ms, a * 1000))
     rr = judge_hours_range(store, plan, a * 1000, b * 1000, now_ms, settings, should_stop,
-                           finder.feed, days_until_s)
+                           finder.feed, days_until_s, records)
     report.hours += rr.hours
     report.minutes += rr.minutes
     report.hour_points += rr.hour_points
@@ -154,10 +158,12 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
     if rr.end_s < b:
         return False
     t0 = time.perf_counter()
-    ar = maintain_hour_alerts(store, plan, rr.table, a, rr.days_end_s, rr.days, settings)
+    ar = maintain_hour_alerts(store, plan, rr.table, a, rr.days_end_s, rr.days, settings,
+                              records)
     report.alerts_written += ar.written
     report.alerts_written += maintain_status_alerts(store, plan, rr.table, a, b).written
-    report.alerts_written += maintain_day_alerts(store, plan, rr.days, rr.end_s).written
+    report.alerts_written += maintain_day_alerts(store, plan, rr.days, rr.end_s,
+                                                 records).written
     report.gaps_written += finder.store(ResultStore(store)).written
     report.alerts_s += time.perf_counter() - t0
     return True

@@ -32,7 +32,7 @@ from alerts.plan import SeriesPlan
 from alerts.rules import episodes
 from alerts.rules.compliance import HIGH_O2
 from store.influx import InfluxStore
-from store.results import Alert, Episode, ResultStore
+from store.results import Alert, AlertFilter, Episode, ResultStore
 
 STATUS_KINDS = ("unexplained_high_o2", "invalid_hour_over_limit")
 
@@ -46,10 +46,9 @@ def maintain_status_alerts(store: InfluxStore, plan: SeriesPlan, table: HourTabl
                            window_start_s: int, end_s: int) -> AlertReport:
     """Derive the status-run episodes of hours ``[window_start_s, end_s)``; store changes."""
     results = ResultStore(store)
-    kinds = "|".join(STATUS_KINDS)
-    where = (f'"kind" =~ /^({kinds})$/ AND ("active" = true OR "end_ms" >= '
-             f"{window_start_s * 1000}) AND time < {end_s * 1000}ms")
-    stored: dict[str, Alert] = {a.id: a for a in results.list_alerts(where, limit=1_000_000)
+    f = AlertFilter(kinds=STATUS_KINDS, live_since_ms=window_start_s * 1000,
+                    until_ms=end_s * 1000)
+    stored: dict[str, Alert] = {a.id: a for a in results.list_alerts(f, limit=1_000_000)
                                 if (a.enterprise, a.outlet, a.pollutant) in plan.index}
     anchors: Anchors = {}
     for a in stored.values():

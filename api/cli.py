@@ -9,11 +9,11 @@ import argparse
 import sys
 
 from api.keys import KeySpecError, KeyStore, Role
-from api.main import store_from
 from api.params import iso
 from api.settings import ApiSettings
 from core.registry import load_registry
 from core.standards import load_standards
+from store.sql import open_records
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,8 +32,14 @@ def parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str], settings: ApiSettings) -> int:
     args = parser().parse_args(argv)
-    keys = KeyStore(store_from(settings), cache_s=0)
-    keys.store.create_database()
+    records = open_records(settings.records_url)
+    try:
+        return _run(args, settings, KeyStore(records, cache_s=0))
+    finally:
+        records.close()
+
+
+def _run(args: argparse.Namespace, settings: ApiSettings, keys: KeyStore) -> int:
     if args.command == "create":
         if args.enterprise:
             registry = load_registry(settings.registry_path,

@@ -14,11 +14,12 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api import metrics
 from api.access import Principal
 from api.keys import Role, key_id_of
 from api.params import EndQuery, Page, StartQuery, TimeRange, page, time_range
 from api.services.queries import Scope
+from api.services.reach import denied as denied  # "as": re-exported for routes and pages
+from api.services.reach import reach_enterprise as reach_enterprise
 from api.settings import ApiSettings
 from api.state import AppState
 from core.pollutants import BY_KEY
@@ -62,19 +63,6 @@ PageDep = Annotated[Page, Depends(page)]
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ems_...`")
 
 
-def denied(request: Request, status: int, reason: str, who: str = "-") -> HTTPException:
-    """Log a denied request (without any secret) and make its error response."""
-    log.warning("denied %s %s %r: %s (key %s)", status, request.method, request.url.path,
-                reason, who)
-    metrics.DENIED.labels(str(status)).inc()
-    if status == 401:
-        return HTTPException(401, "missing or invalid API key",
-                             headers={"WWW-Authenticate": "Bearer"})
-    if status == 403:
-        return HTTPException(403, "this key's role may not do this")
-    return HTTPException(404, "not found")
-
-
 def get_principal(request: Request, state: StateDep,
                   creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
                   ) -> Principal:
@@ -105,17 +93,6 @@ def require(*roles: Role) -> Callable[[Request, Principal], Principal]:
         return check_role(request, user, roles)
 
     return check
-
-
-def reach_enterprise(request: Request, user: Principal, registry: Registry,
-                     enterprise_id: str) -> Enterprise:
-    """The enterprise if it exists and the caller may see it; 404 alike otherwise."""
-    ent = registry.enterprises.get(enterprise_id)
-    if ent is None:
-        raise HTTPException(404, "not found")
-    if not user.can_see(ent):
-        raise denied(request, 404, f"enterprise {enterprise_id!r} out of reach", user.key_id)
-    return ent
 
 
 def get_enterprise(request: Request, enterprise_id: str, user: CurrentUser,

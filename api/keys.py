@@ -2,8 +2,8 @@
 
 A key reads ``ems_<id>_<secret>``: ``id`` (12 hex digits) is public and names the key in logs,
 listings and alert notes; the whole key is the secret and is shown once, when it is created.
-Keys live in InfluxDB (measurement ``api_key``, tag ``key_id``, one point at time 0 per key), so
-every replica of the API sees the same keys. A replica trusts a looked-up key for a few seconds
+Keys live in the records database (table ``api_key``, ``store.records``), so every replica of the
+API sees the same keys. A replica trusts a looked-up key for a few seconds
 (``cache_s``): a revocation takes effect everywhere within that time. Hashes are compared in
 constant time.
 """
@@ -20,11 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.registry import ID_RE
-from store.influx import InfluxStore
-from store.lines import line, quote
+from sqlalchemy import select, update
 
-MEASUREMENT = "api_key"
+from core.registry import ID_RE
+from store.records import ApiKeyRow
+from store.sql import Records
+
 KEY_RE = re.compile(r"ems_([0-9a-f]{12})_[A-Za-z0-9_-]{32,64}")
 KEY_ID_RE = re.compile(r"[0-9a-f]{12}")
 
@@ -82,27 +83,26 @@ def _check_grant(role: Role, enterprise: str | None, regions: tuple[str, ...]) -
             raise KeySpecError(f"{value!r} must match [A-Za-z0-9_-]{{1,32}}")
 
 
-def _int(value: object) -> int | None:
-    return int(value) if isinstance(value, int | float) else None
+def _from_row(row: ApiKeyRow) -> ApiKey:
+    return ApiKey(key_id=row.key_id, role=Role(row.role), sha256=row.sha256,
+                  enterprise=row.enterprise or None,
+                  regions=tuple(r for r in row.regions.split(",") if r),
+                  created_ms=row.created_ms, revoked_ms=row.revoked_ms)
 
 
-def _from_row(tags: dict[str, str], row: dict[str, object]) -> ApiKey:
-    regions = str(row.get("regions") or "")
-    return ApiKey(key_id=tags.get("key_id") or str(row.get("key_id")),
-                  role=Role(str(row["role"])), sha256=str(row["sha256"]),
-                  enterprise=str(row.get("enterprise") or "") or None,
-                  regions=tuple(r for r in regions.split(",") if r),
-                  created_ms=_int(row.get("created_ms")) or 0,
-                  revoked_ms=_int(row.get("revoked_ms")))
+def _to_row(k: ApiKey) -> ApiKeyRow:
+    return ApiKeyRow(key_id=k.key_id, role=k.role.value, sha256=k.sha256,
+                     enterprise=k.enterprise, regions=",".join(k.regions),
+                     created_ms=k.created_ms, revoked_ms=k.revoked_ms)
 
 
 class KeyStore:
-    """Creates, lists, revokes and checks API keys kept in InfluxDB."""
+    """Creates, lists, revokes and checks API keys kept in the records database."""
 
-    def __init__(self, store: InfluxStore, cache_s: float = 5.0,
+    def __init__(self, records: Records, cache_s: float = 5.0,
                  clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time) -> None:
-        self.store = store
+        self.records = records
         self.cache_s = cache_s
         self._clock = clock
         self._wall = wall  # stamps created_ms and revoked_ms
@@ -116,34 +116,33 @@ class KeyStore:
         key_id, key = new_key()
         record = ApiKey(key_id, role, hash_key(key), enterprise, tuple(sorted(set(regions))),
                         int(self._wall() * 1000))
-        self.store.write_lines([line(MEASUREMENT, {"key_id": key_id}, {
-            "role": record.role.value, "sha256": record.sha256,
-            "enterprise": record.enterprise or "", "regions": ",".join(record.regions),
-            "created_ms": record.created_ms}, 0)], precision="ms")
+        with self.records.session() as s:
+            s.add(_to_row(record))
         return record, key
 
     def get(self, key_id: str) -> ApiKey | None:
         if not KEY_ID_RE.fullmatch(key_id):
             return None
-        series = self.store.query(
-            f'SELECT * FROM "{MEASUREMENT}" WHERE "key_id" = {quote(key_id)}')
-        for s in series:
-            for row in s.rows():
-                return _from_row(s.tags, row)
-        return None
+        with self.records.session() as s:
+            row = s.get(ApiKeyRow, key_id)
+            return None if row is None else _from_row(row)
 
     def list_keys(self) -> list[ApiKey]:
-        series = self.store.query(f'SELECT * FROM "{MEASUREMENT}"')
-        keys = [_from_row(s.tags, row) for s in series for row in s.rows()]
-        return sorted(keys, key=lambda k: (k.created_ms, k.key_id))
+        with self.records.session() as s:
+            rows = s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_ms,
+                                                        ApiKeyRow.key_id)).all()
+            return [_from_row(r) for r in rows]
 
     def revoke(self, key_id: str) -> bool:
-        """Revoke a key; False if there is no such key."""
-        if self.get(key_id) is None:
+        """Revoke a key (the first revocation's time stays); False if there is no such key."""
+        if not KEY_ID_RE.fullmatch(key_id):
             return False
-        self.store.write_lines([line(MEASUREMENT, {"key_id": key_id},
-                                     {"revoked_ms": int(self._wall() * 1000)}, 0)],
-                               precision="ms")
+        with self.records.session() as s:
+            if s.get(ApiKeyRow, key_id) is None:
+                return False
+            s.execute(update(ApiKeyRow)
+                      .where(ApiKeyRow.key_id == key_id, ApiKeyRow.revoked_ms.is_(None))
+                      .values(revoked_ms=int(self._wall() * 1000)))
         with self._lock:
             self._cache.pop(key_id, None)
         return True

@@ -37,10 +37,13 @@ from api.services.standings import warm_up
 from api.settings import ApiSettings
 from api.state import AppState
 from api.web.headers import SecurityHeadersMiddleware
-from core.registry import Registry, load_registry
+from core.registry import Registry
 from core.standards import Standards, load_standards
 from store.influx import InfluxStore, store_from_settings
+from store.registry_loads import load_recorded
 from store.results import ResultStore
+from store.sql import Records, open_records
+from store.workflow import AlertWorkflows
 
 log = logging.getLogger(__name__)
 
@@ -95,20 +98,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: ApiSettings, store: InfluxStore | None = None,
                registry: Registry | None = None, standards: Standards | None = None,
-               clock: Callable[[], float] = time.time) -> FastAPI:
-    """The API over one InfluxDB database and one registry (read from settings if not given);
-    ``clock`` is the wall clock in seconds (tests inject a fixed one)."""
+               clock: Callable[[], float] = time.time, records: Records | None = None
+               ) -> FastAPI:
+    """The API over one InfluxDB database, one records database and one registry (each from
+    settings if not given; a registry read is recorded); ``clock`` is the wall clock in
+    seconds (tests inject a fixed one)."""
     standards = standards or load_standards(settings.limits_path)
-    registry = registry or load_registry(settings.registry_path, standards)
+    records = records or open_records(settings.records_url)
+    registry = registry or load_recorded(settings, "api", standards, records)
     owns_store = store is None
     store = store or store_from(settings)
+    workflows = AlertWorkflows(records)
     app = FastAPI(title="Emissions monitoring API", version="1", description=DESCRIPTION,
                   docs_url="/docs", openapi_url=f"{PREFIX}/openapi.json", lifespan=lifespan)
-    app.state.ems = AppState(settings=settings, store=store, results=ResultStore(store),
-                             keys=KeyStore(store, settings.api_key_cache_s, wall=clock),
+    app.state.ems = AppState(settings=settings, store=store,
+                             results=ResultStore(store, workflows),
+                             keys=KeyStore(records, settings.api_key_cache_s, wall=clock),
                              registry=registry, standards=standards,
                              rankings_cache=TtlCache(settings.api_rankings_cache_s),
-                             clock=clock, owns_store=owns_store)
+                             records=records, clock=clock, owns_store=owns_store)
     api = APIRouter(prefix=PREFIX, responses=ERRORS)
     for module in (enterprises, readings, judged, marks, rankings, alerts, rejections,
                    catalogue, health):

@@ -14,6 +14,8 @@ from core.standards import Standards
 from store.influx import InfluxStore
 from store.marks import MarkStore
 from store.results import ResultStore
+from store.sql import Records
+from store.workflow import AlertWorkflows
 
 
 @dataclass
@@ -27,12 +29,15 @@ class AppState:
     registry: Registry
     standards: Standards
     rankings_cache: TtlCache
+    records: Records  # the records database (store.sql): keys, workflow, marks, sessions
     marks: MarkStore = field(init=False)  # declared operating-state marks (store.marks)
+    workflows: AlertWorkflows = field(init=False)  # the alerts' workflow (store.workflow)
     clock: Callable[[], float] = time.time  # wall clock in seconds; tests inject a fixed one
     owns_store: bool = False  # opened by create_app, so closed when the application stops
 
     def __post_init__(self) -> None:
-        self.marks = MarkStore(self.store)
+        self.marks = MarkStore(self.records)
+        self.workflows = AlertWorkflows(self.records)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -45,6 +45,7 @@ from simulators.fleet import build_fleet
 from store.influx import InfluxStore
 from store.lines import reading_line
 from store.results import DailySummary, Episode, ResultStore
+from store.sql import open_records
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY_MS = 86_400_000
@@ -135,6 +136,10 @@ def get_ok(client: httpx.Client, path: str, params: dict[str, str | int],
     return call
 
 
+def records_url(workdir: Path) -> str:
+    return f"sqlite:///{workdir / 'records.db'}"
+
+
 class ApiProcess:
     """``python -m api`` in its own process (its own interpreter: client and server do not
     share a GIL), on a loopback port."""
@@ -146,6 +151,7 @@ class ApiProcess:
         full_env.update({
             "EMS_INFLUX_URL": influx.url, "EMS_INFLUX_DATABASE": "emissions",
             "EMS_REGISTRY_PATH": str(registry_path),
+            "EMS_RECORDS_URL": records_url(registry_path.parent),
             "EMS_LIMITS_PATH": str(ROOT / "config" / "limits.toml"), "EMS_TIMEZONE": TZ,
             "EMS_API_PORT": str(self.port), "EMS_API_RANKINGS_WARM_UP": "false",
             "EMS_LOG_LEVEL": "WARNING", **env})
@@ -194,7 +200,9 @@ def run(n_enterprises: int, days: int, requests: int, workdir: Path) -> tuple[fl
         seed_outlet_day(store, ent, outlet, start_ms, rng)
         print(f"seeded {n_enterprises} x {days} daily summaries and 1440 x {len(POLLUTANTS)} "
               f"readings in {time.perf_counter() - started:.1f} s")
-        _, key = KeyStore(store).create(Role.ADMIN)
+        records = open_records(records_url(workdir))
+        _, key = KeyStore(records).create(Role.ADMIN)
+        records.close()
 
         def serve(**env: str) -> httpx.Client:
             server = ApiProcess(influx, workdir / "registry.toml", workdir / "api.log",

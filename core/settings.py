@@ -37,6 +37,11 @@ class CommonSettings(BaseSettings):
     # How long judged hours and days, daily summaries and alerts are kept, in days (0: forever).
     retention_results_days: int = 0
 
+    # The records database (SQLAlchemy URL): API keys, alert workflow and notes, operating-state
+    # marks, revoked web sessions and registry loads. SQLite by default (a file, created with
+    # its directory); `postgresql+psycopg://user:password@host/db` shared by API replicas.
+    records_url: str = "sqlite:///var/records.db"
+
     registry_path: Path = Path("config/registry.example.toml")  # enterprises, outlets, devices
     limits_path: Path = Path("config/limits.toml")  # emission standards and their limits
     timezone: str = "Asia/Shanghai"  # local days of daily means and summaries

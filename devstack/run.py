@@ -74,12 +74,12 @@ def _declare_marks(stack: LocalStack, st: StackSettings) -> None:
     scenario = load_scenario(st.scenario, load_standards(LIMITS),
                              now_ms=int(time.time() * 1000))
     marks = declared_marks(scenario)
-    log.info("%d of %d marks declared", declare(stack.api_url, KeyStore(stack.store()), marks),
+    log.info("%d of %d marks declared", declare(stack.api_url, KeyStore(stack.records()), marks),
              len(marks))
 
 
 def _keys(stack: LocalStack, enterprise: str) -> tuple[str, str]:
-    keys = KeyStore(stack.store(), cache_s=0)
+    keys = KeyStore(stack.records(), cache_s=0)
     _, inspector = keys.create(Role.INSPECTOR)
     _, own = keys.create(Role.ENTERPRISE, enterprise)
     return inspector, own

@@ -31,6 +31,7 @@ from core.standards import load_standards
 from devstack.servers import InfluxDB, Mosquitto, ServerError, free_port
 from mqtt.access import build_auth, load_secrets, new_service_passwords, write_auth
 from store.influx import InfluxStore, store_from_settings
+from store.sql import Records, open_records
 
 log = logging.getLogger("stack")
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +107,8 @@ class LocalStack:
     """Broker, InfluxDB and services of one registry, as child processes under ``var_dir``.
 
     ``influx_url`` uses a running InfluxDB (tests) instead of starting one; ``database``
-    names the database the services use.
+    names the database the services use; ``records_url`` the records database (default: a
+    SQLite file under ``var_dir``).
     """
 
     var_dir: Path
@@ -115,6 +117,7 @@ class LocalStack:
     ports: Ports = field(default_factory=Ports)
     influx_url: str | None = None
     database: str = "emissions"
+    records_url: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
     service_pw: dict[str, str] = field(default_factory=dict)
@@ -123,6 +126,10 @@ class LocalStack:
     broker: Mosquitto | None = None
     influx: InfluxDB | None = None
     _store: InfluxStore | None = None
+    _records: Records | None = None
+
+    def __post_init__(self) -> None:
+        self.records_url = self.records_url or f"sqlite:///{self.var_dir / 'records.db'}"
 
     @property
     def logs(self) -> Path:
@@ -157,11 +164,17 @@ class LocalStack:
                                    rpc_port=self.ports.influx_rpc).start()
         if fresh:
             self.store().query(f'DROP DATABASE "{self.database}"')
+            if self.records_url.startswith("sqlite:///"):
+                db = Path(self.records_url.removeprefix("sqlite:///"))
+                for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+                    path.unlink(missing_ok=True)
         self.store().create_database()
+        self.records()
 
     def settings(self) -> CommonSettings:
         return CommonSettings(influx_url=self.url, influx_database=self.database,
-                              registry_path=self.registry, limits_path=LIMITS)
+                              records_url=self.records_url, registry_path=self.registry,
+                              limits_path=LIMITS)
 
     def store(self) -> InfluxStore:
         """The stack's store, with the services' schema and retention policies."""
@@ -169,11 +182,18 @@ class LocalStack:
             self._store = store_from_settings(self.settings())
         return self._store
 
+    def records(self) -> Records:
+        """The stack's records database (migrated to the newest schema)."""
+        if self._records is None:
+            self._records = open_records(self.records_url)
+        return self._records
+
     def env(self, user: str = "") -> dict[str, str]:
         """The environment of a service process, logged in to the broker as ``user``."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1",
                "EMS_MQTT_HOST": "127.0.0.1", "EMS_MQTT_PORT": str(self.ports.mqtt),
                "EMS_INFLUX_URL": self.url, "EMS_INFLUX_DATABASE": self.database,
+               "EMS_RECORDS_URL": self.records_url,
                "EMS_REGISTRY_PATH": str(self.registry), "EMS_LIMITS_PATH": str(LIMITS),
                "EMS_API_PORT": str(self.ports.api), "EMS_GATEWAY_PORT": str(self.ports.gateway),
                "EMS_SIM_GATEWAY_PORT": str(self.ports.gateway),
@@ -240,6 +260,9 @@ class LocalStack:
         if self._store is not None:
             self._store.close()
             self._store = None
+        if self._records is not None:
+            self._records.close()
+            self._records = None
         if self.broker is not None:
             self.broker.stop()
         if self.influx is not None:

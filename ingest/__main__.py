@@ -14,8 +14,6 @@ import threading
 from zoneinfo import ZoneInfo
 
 from core.logs import setup_logging
-from core.registry import load_registry
-from core.standards import load_standards
 from ingest.health import serve_health
 from ingest.parsers.hj212 import TOPIC_ROOT as HJ212_TOPIC_ROOT
 from ingest.parsers.hj212 import Hj212Parser
@@ -23,6 +21,7 @@ from ingest.parts import PartStore
 from ingest.service import Ingester, ingest_limits
 from ingest.settings import IngestSettings
 from store.influx import store_from_settings
+from store.registry_loads import load_recorded
 
 log = logging.getLogger("ingest")
 
@@ -30,7 +29,7 @@ log = logging.getLogger("ingest")
 def main() -> int:
     settings = IngestSettings()
     setup_logging(settings.log_level)
-    registry = load_registry(settings.registry_path, load_standards(settings.limits_path))
+    registry = load_recorded(settings, "ingest")
     store = store_from_settings(settings)
     hj212 = Hj212Parser(registry, ingest_limits(settings), ZoneInfo(settings.timezone),
                         PartStore(store))

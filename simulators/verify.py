@@ -173,7 +173,7 @@ def send_and_judge(stack: LocalStack, sc: Scenario, passwords: dict[str, str], t
                 raise ServerError("interrupted")
             wait_stored(stack.store(), tally, stack.dead)
             if n == 0 and marks:
-                keys = KeyStore(stack.store(), cache_s=0)
+                keys = KeyStore(stack.records(), cache_s=0)
                 log.info("%d of %d marks declared", declare(stack.api_url, keys, marks),
                          len(marks))
             log.info("stored after %.1f s; judging until %s", time.monotonic() - t0,
@@ -187,7 +187,7 @@ def send_and_judge(stack: LocalStack, sc: Scenario, passwords: dict[str, str], t
 
 def read_back(stack: LocalStack, sc: Scenario, arrivals: tuple[int, int],
               ranks: bool) -> Observed:
-    _, key = KeyStore(stack.store(), cache_s=0).create(Role.INSPECTOR)
+    _, key = KeyStore(stack.records(), cache_s=0).create(Role.INSPECTOR)
     owners = {o.mn: o.enterprise for o in sc.outlets}
     with httpx.Client(base_url=stack.api_url, timeout=60.0,
                       headers={"Authorization": f"Bearer {key}"}) as client:

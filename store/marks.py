@@ -12,27 +12,25 @@ no update path), only *withdrawn*, which adds who withdrew it and when and keeps
 Declaring a mark that overlaps a mark of the same kind on the same outlet that is not withdrawn
 is refused (``MarkConflict``, answered 409): the earlier record stays the one that counts.
 
-InfluxDB schema (read by ``alerts.evidence``; kept ``forever``, store/retention.py):
-
-- measurement ``mark``; tags ``enterprise``, ``outlet``, ``mark_id``; time = ``start_ms``;
-- fields ``kind``, ``start_ms``, ``end_ms`` (integers, epoch ms), ``reason``, ``declared_by``
-  (role:key id), ``declared_ms``; and ``withdrawn_ms``, ``withdrawn_by`` only once withdrawn.
-
-``end_ms`` is exclusive. One point per mark (its own ``mark_id`` tag), so no mark overwrites
-another; withdrawing writes two more fields to the same point.
+Marks live in the records database (table ``mark``, ``store.records``; read by
+``alerts.evidence``). ``end_ms`` is exclusive. The overlap check and the insert are one
+transaction under a lock of the outlet (``store.sql.write_lock``), so two declarations at once,
+from one process or from two API replicas, cannot both pass it.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from core.registry import ID_RE, Registry
-from store.influx import InfluxStore
-from store.results import line, quote
+from store.records import MarkRow
+from store.sql import Records, write_lock
 
 MARK_KINDS = ("shutdown", "startup", "shutdown_process", "maintenance", "fault")
 REASON_MAX_CHARS = 1000
@@ -77,15 +75,6 @@ class Mark:
     def overlaps(self, start_ms: int, end_ms: int) -> bool:
         return self.start_ms < end_ms and start_ms < self.end_ms
 
-    def to_line(self) -> str:
-        tags = {"enterprise": self.enterprise, "outlet": self.outlet, "mark_id": self.id}
-        fields: dict[str, Any] = {
-            "kind": self.kind, "start_ms": self.start_ms, "end_ms": self.end_ms,
-            "reason": self.reason, "declared_by": self.declared_by,
-            "declared_ms": self.declared_ms, "withdrawn_ms": self.withdrawn_ms,
-            "withdrawn_by": self.withdrawn_by}
-        return line("mark", tags, fields, self.start_ms)
-
 
 def clean_reason(reason: str) -> str:
     """The reason stripped; refused when empty, too long or holding control characters."""
@@ -115,32 +104,38 @@ def check_declaration(registry: Registry, enterprise: str, outlet: str, kind: st
         raise MarkError("a mark may span at most 366 days")
 
 
-def _mark_from(tags: dict[str, str], row: dict[str, Any]) -> Mark:
-    def get(name: str) -> Any:
-        return tags.get(name) or row.get(name)
+def _mark_from(r: MarkRow) -> Mark:
+    return Mark(r.mark_id, r.enterprise, r.outlet, r.kind, r.start_ms, r.end_ms, r.reason,
+                r.declared_by, r.declared_ms, r.withdrawn_ms, r.withdrawn_by)
 
-    withdrawn = row.get("withdrawn_ms")
-    return Mark(id=str(get("mark_id")), enterprise=str(get("enterprise")),
-                outlet=str(get("outlet")), kind=str(row.get("kind") or ""),
-                start_ms=int(row["start_ms"]), end_ms=int(row["end_ms"]),
-                reason=str(row.get("reason") or ""),
-                declared_by=str(row.get("declared_by") or ""),
-                declared_ms=int(row.get("declared_ms") or 0),
-                withdrawn_ms=None if withdrawn is None else int(withdrawn),
-                withdrawn_by=row.get("withdrawn_by"))
+
+def _row_of(m: Mark) -> MarkRow:
+    return MarkRow(mark_id=m.id, enterprise=m.enterprise, outlet=m.outlet, kind=m.kind,
+                   start_ms=m.start_ms, end_ms=m.end_ms, reason=m.reason,
+                   declared_by=m.declared_by, declared_ms=m.declared_ms,
+                   withdrawn_ms=m.withdrawn_ms, withdrawn_by=m.withdrawn_by)
+
+
+def _overlapping(s: Session, enterprise: str, outlet: str | None, start_ms: int | None,
+                 end_ms: int | None) -> list[Mark]:
+    q = select(MarkRow).where(MarkRow.enterprise == enterprise)
+    if outlet is not None:
+        q = q.where(MarkRow.outlet == outlet)
+    if start_ms is not None:
+        q = q.where(MarkRow.end_ms > start_ms)
+    if end_ms is not None:
+        q = q.where(MarkRow.start_ms < end_ms)
+    return [_mark_from(r) for r in s.scalars(q.order_by(MarkRow.start_ms, MarkRow.mark_id))]
+
+
+Marks = list[Mark]  # (``MarkStore.list`` hides the builtin inside the class)
 
 
 class MarkStore:
-    """Declares, lists and withdraws marks in one InfluxDB database.
+    """Declares, lists and withdraws marks in the records database."""
 
-    Declarations and withdrawals of one process are serialised by a lock, so two requests of
-    the same process cannot both pass the overlap check. Two API processes could; the engine
-    then sees both marks (an overlap of equal kinds changes nothing it judges).
-    """
-
-    def __init__(self, store: InfluxStore) -> None:
-        self.store = store
-        self._lock = threading.Lock()
+    def __init__(self, records: Records) -> None:
+        self.records = records
 
     def declare(self, registry: Registry, enterprise: str, outlet: str, kind: str,
                 start_ms: int, end_ms: int, reason: str, declared_by: str, now_ms: int
@@ -149,53 +144,74 @@ class MarkStore:
         check_declaration(registry, enterprise, outlet, kind, start_ms, end_ms)
         mark = Mark(secrets.token_hex(8), enterprise, outlet, kind, start_ms, end_ms,
                     clean_reason(reason), declared_by, now_ms)
-        with self._lock:
-            clash = [m for m in self.list(enterprise, outlet, start_ms, end_ms)
+        with self.records.session() as s:
+            write_lock(s, f"mark|{enterprise}|{outlet}")
+            clash = [m for m in _overlapping(s, enterprise, outlet, start_ms, end_ms)
                      if m.kind == kind and not m.withdrawn]
             if clash:
                 raise MarkConflict(f"overlaps the {kind} mark {clash[0].id} of this outlet; "
                                    "withdraw it first")
-            self.store.write_lines([mark.to_line()], precision="ms")
+            s.add(_row_of(mark))
         return mark
+
+    def restore(self, mark: Mark) -> bool:
+        """Store a mark copied from elsewhere (``store.migrate_influx``) unless its id exists;
+        a withdrawal recorded in the copy is applied. True if anything changed."""
+        with self.records.session() as s:
+            row = s.get(MarkRow, mark.id)
+            if row is None:
+                s.add(_row_of(mark))
+                return True
+            if row.withdrawn_ms is None and mark.withdrawn_ms is not None:
+                row.withdrawn_ms, row.withdrawn_by = mark.withdrawn_ms, mark.withdrawn_by
+                return True
+            return False
 
     def list(self, enterprise: str, outlet: str | None = None, start_ms: int | None = None,
              end_ms: int | None = None, limit: int = 1000) -> list[Mark]:
         """The enterprise's marks overlapping ``[start_ms, end_ms)`` (all if None), by start."""
         if not ID_RE.fullmatch(enterprise) or (outlet is not None and not ID_RE.fullmatch(outlet)):
             return []
-        lo = MIN_MS if start_ms is None else max(MIN_MS, start_ms - MAX_SPAN_MS)
-        hi = MAX_MS if end_ms is None else end_ms
-        conds = [f'"enterprise" = {quote(enterprise)}', f"time >= {int(lo)}ms",
-                 f"time < {int(hi)}ms"]
-        if outlet is not None:
-            conds.append(f'"outlet" = {quote(outlet)}')
-        series = self.store.query(
-            f"SELECT * FROM mark WHERE {' AND '.join(conds)} ORDER BY time ASC")
-        marks = [_mark_from(s.tags, row) for s in series for row in s.rows()]
-        lo_ms = MIN_MS if start_ms is None else start_ms
-        return [m for m in marks if m.overlaps(lo_ms, hi)][:limit]
+        with self.records.session() as s:
+            return _overlapping(s, enterprise, outlet, start_ms, end_ms)[:limit]
+
+    def in_force(self, outlets: Iterable[tuple[str, str]], start_ms: int, end_ms: int
+                 ) -> dict[tuple[str, str], Marks]:
+        """Marks not withdrawn of ``outlets`` (enterprise, outlet) overlapping the range, by
+        start (read by the scheduler, ``alerts.evidence``)."""
+        wanted = set(outlets)
+        out: dict[tuple[str, str], Marks] = {}
+        if not wanted:
+            return out
+        q = (select(MarkRow).where(MarkRow.withdrawn_ms.is_(None), MarkRow.end_ms > start_ms,
+                                   MarkRow.start_ms < end_ms,
+                                   MarkRow.enterprise.in_(sorted({e for e, _ in wanted})))
+             .order_by(MarkRow.start_ms, MarkRow.mark_id))
+        with self.records.session() as s:
+            for r in s.scalars(q):
+                if (r.enterprise, r.outlet) in wanted:
+                    out.setdefault((r.enterprise, r.outlet), []).append(_mark_from(r))
+        return out
 
     def get(self, enterprise: str, mark_id: str) -> Mark | None:
         if not MARK_ID_RE.fullmatch(mark_id) or not ID_RE.fullmatch(enterprise):
             return None
-        series = self.store.query(
-            f'SELECT * FROM mark WHERE "enterprise" = {quote(enterprise)} AND '
-            f'"mark_id" = {quote(mark_id)} AND time >= {MIN_MS}ms AND time < {MAX_MS}ms')
-        for s in series:
-            for row in s.rows():
-                return _mark_from(s.tags, row)
-        return None
+        with self.records.session() as s:
+            row = s.get(MarkRow, mark_id)
+            return None if row is None or row.enterprise != enterprise else _mark_from(row)
 
     def withdraw(self, enterprise: str, mark_id: str, withdrawn_by: str, now_ms: int) -> Mark:
         """Withdraw a mark (the record stays); MarkNotFound, or MarkConflict if withdrawn."""
-        with self._lock:
-            mark = self.get(enterprise, mark_id)
-            if mark is None:
+        if not MARK_ID_RE.fullmatch(mark_id) or not ID_RE.fullmatch(enterprise):
+            raise MarkNotFound(mark_id)
+        with self.records.session() as s:
+            row = s.get(MarkRow, mark_id)
+            if row is None or row.enterprise != enterprise:
                 raise MarkNotFound(mark_id)
-            if mark.withdrawn:
+            done = s.execute(update(MarkRow)
+                             .where(MarkRow.mark_id == mark_id, MarkRow.withdrawn_ms.is_(None))
+                             .values(withdrawn_ms=now_ms, withdrawn_by=withdrawn_by))
+            if done.rowcount != 1:  # type: ignore[attr-defined]
                 raise MarkConflict("this mark is already withdrawn")
-            tags = {"enterprise": mark.enterprise, "outlet": mark.outlet, "mark_id": mark.id}
-            self.store.write_lines([line("mark", tags, {"withdrawn_ms": now_ms,
-                                                        "withdrawn_by": withdrawn_by},
-                                         mark.start_ms)], precision="ms")
+            mark = _mark_from(row)
         return replace(mark, withdrawn_ms=now_ms, withdrawn_by=withdrawn_by)

@@ -34,8 +34,8 @@ class ApiKeyRow(Base):
 
 class AlertWorkflowRow(Base):
     """What people decided about one alert episode (the episode itself is a time series in
-    InfluxDB, written by the scheduler). ``version`` grows with every change, so two inspectors
-    moving one alert at once cannot both succeed from the same state."""
+    InfluxDB, written by the scheduler). ``version`` grows with every status move, so two
+    inspectors moving one alert at once cannot both succeed from the same state."""
 
     __tablename__ = "alert_workflow"
     alert_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
@@ -45,6 +45,9 @@ class AlertWorkflowRow(Base):
     resolved_ms: Mapped[int | None] = mapped_column(BigInteger)
     explanation: Mapped[str | None] = mapped_column(Text)
     explained_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # Resolved while the episode was still active: the end of the part seen (the scheduler
+    # ends the alert there and opens one that follows it, alerts.rules.splits).
+    seen_until_ms: Mapped[int | None] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 

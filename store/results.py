@@ -11,10 +11,12 @@ alerts and the scheduler's watermark (DESIGN §3.3).
 | watermark   | job                                    | fixed (0)                |
 
 A point with the same measurement, tags and time overwrites the earlier one, so re-judging an
-hour or re-writing an alert never duplicates it. An alert's workflow (status, notes,
-explanation, ``seen_until_ms`` when resolved while still active) is written by people through
-the API, its episode (active, hours, peak, ``follows``) by the scheduler: each side writes only
-its own fields, and InfluxDB merges the fields of a point.
+hour or re-writing an alert never duplicates it. An alert's episode (active, hours, peak,
+``follows``) is written by the scheduler; its workflow (status, notes, explanation,
+``seen_until_ms`` when resolved while still active) by people through the API, into the records
+database (``store.workflow``), and joined by alert id when alerts are read (an alert without a
+workflow row is ``open``). Workflow fields that older versions wrote to alert points are
+ignored (``python -m store.migrate_influx`` copies them over).
 All times here are integer epoch milliseconds. Each measurement is kept as long as its
 retention policy says (``store.retention``): the store routes writes and queries there.
 """
@@ -22,23 +24,20 @@ retention policy says (``store.retention``): the store routes writes and queries
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-import orjson
-
+from store.alert_filter import ALERT_KINDS, ALERT_STATUSES, AlertFilter
 from store.influx import InfluxStore
 from store.lines import line as line  # "as": re-exported for store.marks
 from store.lines import quote as quote
+from store.workflow import AlertWorkflows, Note, Workflow
 
-ALERT_KINDS = ("exceedance", "data_gap", "over_range", "suspicious_flatline", "invalid_data",
-               "broker_drops", "unexplained_high_o2", "invalid_hour_over_limit")
+__all__ = ["ALERT_KINDS", "ALERT_STATUSES", "AlertFilter", "quote"]
 # An hour's status (alerts.rules.compliance.STATUSES, the same strings in the same order).
 HOUR_STATUSES = ("compliant", "exceeded", "suspected_exceedance", "invalid", "not_operating",
                  "unexplained_high_o2")
-ALERT_STATUSES = ("open", "acknowledged", "resolved")
-_HEX_ID = re.compile(r"[0-9a-f]{1,64}")
+OPEN_PAGE = 500  # alerts read per step when looking for open ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +189,7 @@ class Episode:
             "peak_multiple": self.peak_multiple, "peak_value": self.peak_value,
             "severity": self.severity, "detail": self.detail, "follows": self.follows}
         if new:
-            fields.update(status="open", opened_ms=self.updated_ms)
+            fields.update(opened_ms=self.updated_ms)
         return line("alert", self.tags(), fields, self.start_ms)
 
 
@@ -214,7 +213,7 @@ class Alert:
     peak_multiple: float | None = None
     peak_value: float | None = None
     detail: str = ""
-    notes: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     explanation: str | None = None
     explained_ms: int | None = None
     period: str = ""
@@ -230,28 +229,37 @@ def alert_tags(a: Episode | Alert) -> dict[str, str]:
 
 
 def _alert_from_row(tags: dict[str, str], row: dict[str, Any]) -> Alert:
-    notes = row.get("notes")
+    """The episode of an alert point, its workflow ``open`` (``with_workflow`` sets it)."""
     return Alert(
         id=row["id"], kind=tags.get("kind") or row.get("kind", ""),
         enterprise=tags.get("enterprise") or row.get("enterprise", ""),
         outlet=tags.get("outlet") or row.get("outlet", ""),
         pollutant=tags.get("pollutant") or row.get("pollutant") or "",
-        start_ms=int(row["time"]), status=row.get("status") or "open",
+        start_ms=int(row["time"]), status="open",
         active=bool(row.get("active")), hours=float(row.get("hours") or 0),
         severity=row.get("severity") or "low", updated_ms=int(row.get("updated_ms") or 0),
         opened_ms=row.get("opened_ms"), end_ms=row.get("end_ms"),
         peak_multiple=row.get("peak_multiple"), peak_value=row.get("peak_value"),
-        detail=row.get("detail") or "", notes=orjson.loads(notes) if notes else [],
-        explanation=row.get("explanation"), explained_ms=row.get("explained_ms"),
-        period=tags.get("period") or row.get("period") or "", follows=row.get("follows"),
-        resolved_ms=row.get("resolved_ms"), seen_until_ms=row.get("seen_until_ms"))
+        detail=row.get("detail") or "",
+        period=tags.get("period") or row.get("period") or "", follows=row.get("follows"))
+
+
+def with_workflow(alert: Alert, w: Workflow | None) -> Alert:
+    """The alert with its workflow (None: open, no notes)."""
+    if w is None:
+        return alert
+    return replace(alert, status=w.status, notes=list(w.notes), explanation=w.explanation,
+                   explained_ms=w.explained_ms, resolved_ms=w.resolved_ms,
+                   seen_until_ms=w.seen_until_ms)
 
 
 class ResultStore:
-    """Reads and writes the compliance results in one InfluxDB database."""
+    """Reads and writes the compliance results in one InfluxDB database; alerts are read with
+    their workflow from ``workflows`` (the records database) when given."""
 
-    def __init__(self, store: InfluxStore) -> None:
+    def __init__(self, store: InfluxStore, workflows: AlertWorkflows | None = None) -> None:
         self.store = store
+        self.workflows = workflows
 
     def write_lines(self, lines: list[str]) -> None:
         self.store.write_lines(lines, precision="ms")
@@ -260,17 +268,12 @@ class ResultStore:
     def existing_alert_ids(self, ids: list[str]) -> set[str]:
         if not ids:
             return set()
-        if all(_HEX_ID.fullmatch(i) for i in ids):
-            # One regex: InfluxDB 1.x evaluates a long OR of field conditions very slowly
-            # (measured: 100 ORed ids 2.6 s, a regex of 500 ids 0.06 s).
-            cond = '"id" =~ /^(' + "|".join(ids) + ")$/"
-        else:
-            cond = " OR ".join(f'"id" = {quote(i)}' for i in ids)
-        series = self.store.query(f'SELECT "id" FROM alert WHERE {cond}')
+        series = self.store.query(
+            f'SELECT "id" FROM alert WHERE {AlertFilter(ids=tuple(ids)).influxql()}')
         return {row["id"] for s in series for row in s.rows()}
 
     def upsert_episodes(self, episodes: list[Episode]) -> None:
-        """Write episodes; a new one opens its alert, a known one keeps its workflow fields."""
+        """Write episodes; a new one opens its alert (its workflow is not in InfluxDB)."""
         known = self.existing_alert_ids([e.id for e in episodes])
         self.write_lines([e.to_line(new=e.id not in known) for e in episodes])
 
@@ -278,22 +281,55 @@ class ResultStore:
         series = self.store.query(f'SELECT * FROM alert WHERE "id" = {quote(alert_id_)}')
         for s in series:
             for row in s.rows():
-                return _alert_from_row(s.tags, row)
+                return self._joined([_alert_from_row(s.tags, row)])[0]
         return None
 
-    def list_alerts(self, where: str = "", limit: int = 1000) -> list[Alert]:
-        """Alerts, newest first; ``where`` is an InfluxQL condition built by the caller from
-        validated values (use ``quote`` for every string)."""
-        clause = f" WHERE {where}" if where else ""
+    def list_alerts(self, f: AlertFilter | None = None, limit: int = 1000) -> list[Alert]:
+        """Alerts matching ``f``, newest first, with their workflow."""
+        f = f or AlertFilter()
+        if f.matches_nothing():
+            return []
+        if f.status is None:
+            return self._joined(self._episodes(f, limit))
+        if self.workflows is None:
+            raise ValueError("filtering by status needs the workflows (records database)")
+        if f.status == "open":
+            return self._open(f, limit)
+        moved = set(self.workflows.ids_with_status(f.status, f.enterprises))
+        if f.ids is not None:
+            moved &= set(f.ids)
+        ids = sorted(moved)
+        found: list[Alert] = []
+        for i in range(0, len(ids), OPEN_PAGE):
+            found += self._episodes(replace(f, ids=tuple(ids[i:i + OPEN_PAGE])), limit)
+        found.sort(key=lambda a: a.start_ms, reverse=True)
+        return [a for a in self._joined(found[:limit]) if a.status == f.status]
+
+    def _open(self, f: AlertFilter, limit: int) -> list[Alert]:
+        """Open alerts: pages of episodes, leaving out those whose workflow moved them."""
+        out: list[Alert] = []
+        offset = 0
+        while len(out) < limit:
+            page = self._episodes(f, OPEN_PAGE, offset)
+            out += [a for a in self._joined(page) if a.status == "open"]
+            if len(page) < OPEN_PAGE:
+                break
+            offset += OPEN_PAGE
+        return out[:limit]
+
+    def _episodes(self, f: AlertFilter, limit: int, offset: int = 0) -> list[Alert]:
+        cond = f.influxql()
+        clause = f" WHERE {cond}" if cond else ""
+        tail = f" OFFSET {int(offset)}" if offset else ""
         series = self.store.query(
-            f"SELECT * FROM alert{clause} ORDER BY time DESC LIMIT {int(limit)}")
+            f"SELECT * FROM alert{clause} ORDER BY time DESC LIMIT {int(limit)}{tail}")
         return [_alert_from_row(s.tags, row) for s in series for row in s.rows()]
 
-    def update_workflow(self, alert: Alert, **fields: Any) -> None:
-        """Write workflow fields (status, notes, explanation, ...) of an existing alert."""
-        if "notes" in fields:
-            fields["notes"] = orjson.dumps(fields["notes"]).decode()
-        self.write_lines([line("alert", alert_tags(alert), fields, alert.start_ms)])
+    def _joined(self, alerts: list[Alert]) -> list[Alert]:
+        if self.workflows is None or not alerts:
+            return alerts
+        flows = self.workflows.many(a.id for a in alerts)
+        return [with_workflow(a, flows.get(a.id)) for a in alerts]
 
     # Watermark ------------------------------------------------------------------------------
     def get_watermark(self, job: str) -> int | None:

@@ -42,9 +42,11 @@ POLICY_OF: dict[str, str] = {
     "daily": RESULTS,
     "alert": RESULTS,
     "watermark": FOREVER,
+    # Records of older versions, now in the records database (store.sql); kept for
+    # ``python -m store.migrate_influx``, which copies them over.
     "api_key": FOREVER,
-    "mark": FOREVER,  # declared operating-state marks (store.marks): records, never expire
-    "web_session_revoked": FOREVER,  # logged-out web sessions (api.web.revocation)
+    "mark": FOREVER,
+    "web_session_revoked": FOREVER,
 }
 
 

@@ -8,6 +8,8 @@ PostgreSQL is used as it is. Errors are SQLAlchemy's own (``sqlalchemy.exc``).
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,13 +18,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+MIGRATION_LOCK = 0x656D735F6D6967  # "ems_mig": the advisory lock of migrations (PostgreSQL)
 
 
 def make_engine(url: str) -> Engine:
@@ -53,8 +56,29 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (idempotent; each step runs in its transaction)."""
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the database to ``revision`` (idempotent; each step runs in its transaction).
+
+    Services that start together migrate one after the other: PostgreSQL through an advisory
+    lock held for the migration, a SQLite file through a lock file beside it.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:n)"), {"n": MIGRATION_LOCK})
+            try:
+                command.upgrade(alembic_config(engine), revision)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:n)"), {"n": MIGRATION_LOCK})
+        return
+    path = engine.url.database
+    if not path or path == ":memory:":
+        command.upgrade(alembic_config(engine), revision)
+        return
+    with Path(f"{path}.migrate-lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            command.upgrade(alembic_config(engine), revision)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class Records:
@@ -74,6 +98,17 @@ class Records:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def write_lock(s: Session, key: str) -> None:
+    """Serialise the transactions of ``s`` that take the lock of ``key`` until they end, so a
+    check-then-insert holds (PostgreSQL: an advisory lock of the transaction; SQLite: the
+    database's write lock, taken by a write that changes nothing)."""
+    if s.get_bind().dialect.name == "postgresql":
+        n = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        s.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": n})
+    else:
+        s.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
 
 
 def open_records(url: str) -> Records:

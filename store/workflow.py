@@ -8,6 +8,7 @@ other is told the alert has moved (``Conflict``), never silently overwritten.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -18,6 +19,8 @@ from store.records import AlertNoteRow, AlertWorkflowRow
 from store.sql import Records
 
 ALLOWED_FROM = {"acknowledged": ("open",), "resolved": ("open", "acknowledged")}
+STATUSES = ("open", "acknowledged", "resolved")
+IN_BATCH = 500  # ids per IN (...) list
 
 
 class Conflict(Exception):
@@ -42,6 +45,7 @@ class Workflow:
     explanation: str | None
     explained_ms: int | None
     notes: tuple[Note, ...]
+    seen_until_ms: int | None = None
 
 
 class AlertWorkflows:
@@ -55,11 +59,42 @@ class AlertWorkflows:
             row = s.get(AlertWorkflowRow, alert_id)
             return None if row is None else _workflow(s, row)
 
-    def move(self, alert_id: str, enterprise: str, to: str, note: Note) -> Workflow:
+    def many(self, alert_ids: Iterable[str]) -> dict[str, Workflow]:
+        """The workflows of those of ``alert_ids`` that have one (the others are open)."""
+        ids = sorted(set(alert_ids))
+        out: dict[str, Workflow] = {}
+        with self.records.session() as s:
+            for i in range(0, len(ids), IN_BATCH):
+                chunk = ids[i:i + IN_BATCH]
+                rows = s.scalars(select(AlertWorkflowRow)
+                                 .where(AlertWorkflowRow.alert_id.in_(chunk))).all()
+                notes: dict[str, list[Note]] = {}
+                for n in s.scalars(select(AlertNoteRow).where(AlertNoteRow.alert_id.in_(chunk))
+                                   .order_by(AlertNoteRow.id)):
+                    notes.setdefault(n.alert_id, []).append(Note(n.at_ms, n.by, n.action, n.text))
+                for r in rows:
+                    out[r.alert_id] = _of(r, notes.get(r.alert_id, []))
+        return out
+
+    def ids_with_status(self, status: str, enterprises: Sequence[str] | None = None
+                        ) -> list[str]:
+        """Ids of the alerts moved to ``status`` (acknowledged or resolved), of ``enterprises``
+        if given."""
+        if status not in STATUSES or status == "open":
+            raise ValueError(f"only a moved status is recorded, not {status!r}")
+        q = select(AlertWorkflowRow.alert_id).where(AlertWorkflowRow.status == status)
+        if enterprises is not None:
+            q = q.where(AlertWorkflowRow.enterprise.in_(sorted(set(enterprises))))
+        with self.records.session() as s:
+            return list(s.scalars(q.order_by(AlertWorkflowRow.alert_id)))
+
+    def move(self, alert_id: str, enterprise: str, to: str, note: Note,
+             seen_until_ms: int | None = None) -> Workflow:
         """Acknowledge or resolve (``to``), appending ``note``; ``Conflict`` when the current
-        status does not allow it."""
+        status does not allow it. ``seen_until_ms``: resolved while the episode is active."""
         allowed = ALLOWED_FROM[to]
         stamp = {"acknowledged": "acknowledged_ms", "resolved": "resolved_ms"}[to]
+        extra = {} if seen_until_ms is None else {"seen_until_ms": seen_until_ms}
         with self.records.session() as s:
             row = _row(s, alert_id, enterprise)
             if row.status not in allowed:
@@ -68,7 +103,7 @@ class AlertWorkflows:
                 update(AlertWorkflowRow)
                 .where(AlertWorkflowRow.alert_id == alert_id,
                        AlertWorkflowRow.version == row.version)
-                .values(status=to, version=row.version + 1, **{stamp: note.at_ms}))
+                .values(status=to, version=row.version + 1, **{stamp: note.at_ms}, **extra))
             if done.rowcount != 1:  # type: ignore[attr-defined]
                 raise Conflict(f"the alert moved meanwhile; it cannot become {to}")
             _append(s, alert_id, note)
@@ -79,8 +114,8 @@ class AlertWorkflows:
         """The enterprise's explanation (it replaces an earlier one; the note keeps each)."""
         with self.records.session() as s:
             row = _row(s, alert_id, enterprise)
+            # Not a move: ``version`` stays, so a move racing an explanation still succeeds.
             row.explanation, row.explained_ms = text, note.at_ms
-            row.version += 1
             _append(s, alert_id, note)
             s.flush()
             return _workflow(s, row)
@@ -91,6 +126,24 @@ class AlertWorkflows:
             _append(s, alert_id, note)
             s.flush()
             return _workflow(s, row)
+
+    def restore(self, w: Workflow) -> bool:
+        """Store a workflow copied from elsewhere (``store.migrate_influx``) unless the alert
+        has one already; True if stored. Running it twice changes nothing."""
+        if w.status not in STATUSES:
+            raise ValueError(f"unknown alert status {w.status!r}")
+        with self.records.session() as s:
+            if s.get(AlertWorkflowRow, w.alert_id) is not None:
+                return False
+            s.add(AlertWorkflowRow(
+                alert_id=w.alert_id, enterprise=w.enterprise, status=w.status,
+                acknowledged_ms=w.acknowledged_ms, resolved_ms=w.resolved_ms,
+                explanation=w.explanation, explained_ms=w.explained_ms,
+                seen_until_ms=w.seen_until_ms, version=1))
+            s.flush()
+            for n in w.notes:
+                _append(s, w.alert_id, n)
+        return True
 
 
 def _row(s: Session, alert_id: str, enterprise: str) -> AlertWorkflowRow:
@@ -119,6 +172,10 @@ def _append(s: Session, alert_id: str, note: Note) -> None:
 def _workflow(s: Session, row: AlertWorkflowRow) -> Workflow:
     notes = s.scalars(select(AlertNoteRow).where(AlertNoteRow.alert_id == row.alert_id)
                       .order_by(AlertNoteRow.id)).all()
+    return _of(row, [Note(n.at_ms, n.by, n.action, n.text) for n in notes])
+
+
+def _of(row: AlertWorkflowRow, notes: list[Note]) -> Workflow:
     return Workflow(row.alert_id, row.enterprise, row.status, row.acknowledged_ms,
-                    row.resolved_ms, row.explanation, row.explained_ms,
-                    tuple(Note(n.at_ms, n.by, n.action, n.text) for n in notes))
+                    row.resolved_ms, row.explanation, row.explained_ms, tuple(notes),
+                    row.seen_until_ms)

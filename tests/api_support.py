@@ -1,5 +1,5 @@
-"""Fixtures of the API tests: the app served by uvicorn in a thread over a real InfluxDB,
-a fleet and keys.
+"""Fixtures of the API tests: the app served by uvicorn in a thread over a real InfluxDB and a
+records database (SQLite in the test's directory), a fleet and keys.
 
 Loaded as a plugin by tests/conftest.py: a test asks for ``api`` by name; it imports only
 ``running_api`` and the constants.
@@ -25,6 +25,9 @@ from core.standards import load_standards
 from devstack.servers import free_port
 from simulators.fleet import Fleet, build_fleet
 from store.influx import InfluxStore
+from store.results import ResultStore
+from store.sql import Records, open_records
+from store.workflow import AlertWorkflows
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMITS = ROOT / "config" / "limits.toml"
@@ -45,6 +48,7 @@ class Api:
     store: InfluxStore
     settings: ApiSettings
     registry: Registry
+    records: Records
     keys: dict[str, str] = field(default_factory=dict)  # name -> key
     key_ids: dict[str, str] = field(default_factory=dict)
 
@@ -55,6 +59,10 @@ class Api:
 
     def post(self, path: str, who: str | None, json: Any = None) -> httpx.Response:
         return self.client.post(f"/api/v1{path}", json=json, headers=self.auth(who))
+
+    def results(self) -> ResultStore:
+        """The results, alerts joined with their workflow, as the app reads them."""
+        return ResultStore(self.store, AlertWorkflows(self.records))
 
     def auth(self, who: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"} if who else {}
@@ -68,7 +76,8 @@ def settings_for(store: InfluxStore, tmp_path: Path, **extra: object
         "influx_url": store.url, "influx_database": store.database,
         "registry_path": tmp_path / "registry.toml", "limits_path": LIMITS,
         "mqtt_port": free_port(),  # nothing listens: the broker is down unless a test says so
-        "api_key_cache_s": 0.2, "api_rankings_cache_s": 0.0, **extra}
+        "api_key_cache_s": 0.2, "api_rankings_cache_s": 0.0,
+        "records_url": f"sqlite:///{tmp_path / 'records.db'}", **extra}
     return ApiSettings(**values), fleet  # type: ignore[arg-type]
 
 
@@ -85,14 +94,16 @@ KEY_SPECS: dict[str, tuple[Role, str | None, tuple[str, ...]]] = {
 
 @contextmanager
 def running_api(store: InfluxStore, tmp_path: Path, now_s: float = NOW_S,
-                **extra: object) -> Iterator[Api]:
+                records: Records | None = None, **extra: object) -> Iterator[Api]:
     """The app served on a loopback port, its clock stopped at ``now_s``, with a key per entry
-    of KEY_SPECS."""
+    of KEY_SPECS; ``records`` defaults to a SQLite file in ``tmp_path``."""
     settings, fleet = settings_for(store, tmp_path, **extra)
     registry = build_registry(fleet.registry, load_standards(LIMITS))
-    app = create_app(settings, store=store, registry=registry, clock=lambda: now_s)
+    own = records is None
+    db = records_in(tmp_path) if records is None else records
+    app = create_app(settings, store=store, registry=registry, clock=lambda: now_s, records=db)
     server = ThreadedServer(app, free_port()).start()
-    a = Api(httpx.Client(base_url=server.url, timeout=30), store, settings, registry)
+    a = Api(httpx.Client(base_url=server.url, timeout=30), store, settings, registry, db)
     try:
         for name, (role, ent, regions) in KEY_SPECS.items():
             record, key = app.state.ems.keys.create(role, ent, regions)
@@ -101,6 +112,12 @@ def running_api(store: InfluxStore, tmp_path: Path, now_s: float = NOW_S,
     finally:
         a.client.close()
         server.stop()
+        if own:
+            db.close()
+
+
+def records_in(tmp_path: Path) -> Records:
+    return open_records(f"sqlite:///{tmp_path / 'records.db'}")
 
 
 @pytest.fixture

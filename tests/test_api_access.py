@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from httpx import Response
+from sqlalchemy import text as text_
 
 from api.keys import KeyStore, Role
 from core.readings import Reading, Reason, Rejection
@@ -104,7 +105,7 @@ def test_cross_enterprise_attempts_are_404_like_absent_ones(api: Api) -> None:
         assert (r.status_code, r.json()) == (status(absent), body(absent)), r.request.url
     assert status(absent) == 404
     # Nothing was changed by the refused actions.
-    alert = ResultStore(api.store).get_alert(ids["E0002"])
+    alert = api.results().get_alert(ids["E0002"])
     assert alert is not None
     assert (alert.status, alert.explanation, alert.notes) == ("open", None, [])
 
@@ -128,7 +129,7 @@ def test_lists_are_filtered_to_the_callers_reach(api: Api) -> None:
 def test_revoked_key_stops_working_on_every_replica(api: Api) -> None:
     assert status(api.get("/enterprises", "e1")) == 200
     # Another replica (or the CLI) revokes it: this app notices within its cache time.
-    other = KeyStore(api.store, cache_s=0)
+    other = KeyStore(api.records, cache_s=0)
     assert other.revoke(api.key_ids["e1"])
     wait_until(lambda: status(api.get("/enterprises", "e1")) == 401, timeout_s=5,
                what="revoked key refused")
@@ -137,12 +138,13 @@ def test_revoked_key_stops_working_on_every_replica(api: Api) -> None:
 
 
 def test_keys_are_stored_only_as_hashes(api: Api) -> None:
-    stored = api.store.query('SELECT * FROM "api_key"')[0]
-    text = repr(stored.values)
+    with api.records.engine.connect() as c:
+        text = repr(c.execute(text_("SELECT * FROM api_key")).all())
+    assert api.key_ids["north"] in text
     for key in api.keys.values():
         assert key not in text
         assert key.split("_", 2)[2] not in text
-    listed = KeyStore(api.store).list_keys()
+    listed = KeyStore(api.records).list_keys()
     assert {k.key_id for k in listed} == set(api.key_ids.values())
     north = next(k for k in listed if k.key_id == api.key_ids["north"])
     assert (north.role, north.regions, north.enterprise) == (Role.INSPECTOR, ("north",), None)

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.keys import Role
 from api.main import create_app
 from api.server import ThreadedServer
 from core.readings import Reading, Reason, Rejection
@@ -16,6 +17,7 @@ from devstack.servers import Mosquitto, free_port
 from store.influx import InfluxStore
 from store.lines import reading_line, realtime_line, rejection_line
 from store.results import DailySummary, DayVerdict, Episode, HourVerdict, ResultStore
+from store.workflow import AlertWorkflows, Note
 from tests.api_support import (
     DAY_MS,
     HOUR_MS,
@@ -162,9 +164,8 @@ def test_rankings_compute_rates_ranks_and_status(api: Api) -> None:
     done_ep = Episode("data_gap", "E0001", "G2", "", NOV1_MS + 2 * DAY_MS, False, 3,
                       NOV1_MS + 2 * DAY_MS)
     results.upsert_episodes([open_ep, done_ep])
-    done = results.get_alert(done_ep.id)
-    assert done is not None
-    results.update_workflow(done, status="resolved")
+    AlertWorkflows(api.records).move(done_ep.id, "E0001", "resolved",
+                                     Note(NOV1_MS + 3 * DAY_MS, "admin:1", "resolved", ""))
     params = {"start": "2025-11-01T00:00:00+08:00", "end": "2025-12-02T00:00:00+08:00"}
     r = api.get("/rankings", "inspector", params=params)
     assert r.status_code == 200
@@ -313,10 +314,12 @@ def test_metrics_count_requests_by_route_and_status(api: Api) -> None:
 def test_database_down_is_a_json_503(store: InfluxStore, tmp_path: Path) -> None:
     settings, _ = settings_for(store, tmp_path)
     dead = InfluxStore(f"http://127.0.0.1:{free_port()}", "nowhere", timeout_s=1)
-    server = ThreadedServer(create_app(settings, store=dead), free_port()).start()
+    app = create_app(settings, store=dead)
+    _, key = app.state.ems.keys.create(Role.ADMIN)  # keys are in the records database
+    server = ThreadedServer(app, free_port()).start()
     try:
-        r = httpx.get(f"{server.url}/api/v1/enterprises",
-                      headers={"Authorization": "Bearer ems_0123456789ab_" + "a" * 43})
+        r = httpx.get(f"{server.url}/api/v1/enterprises/E0001/hourly",
+                      headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 503
         assert r.json() == {"detail": "the database is unavailable; retry later"}
         assert r.headers["retry-after"] == "5"

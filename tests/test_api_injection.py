@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from api.keys import KeyStore
 from core.readings import Reading, Reason, Rejection
 from store.influx import InfluxStore
 from store.lines import reading_line, rejection_line
@@ -44,15 +45,15 @@ def seed(store: InfluxStore) -> dict[str, str]:
     return {e.enterprise: e.id for e in episodes}
 
 
-def state_of(store: InfluxStore) -> tuple[int, int, int, int]:
-    return (store.count("reading"), store.count("rejection"),
-            len(store.query('SELECT * FROM "api_key"')[0].values),
-            len(store.query('SELECT * FROM "alert"')[0].values))
+def state_of(api: Api) -> tuple[int, int, int, int]:  # noqa: F811
+    return (api.store.count("reading"), api.store.count("rejection"),
+            len(KeyStore(api.records).list_keys()),
+            len(api.store.query('SELECT * FROM "alert"')[0].values))
 
 
 def test_hostile_query_and_path_values_are_refused_or_harmless(api: Api) -> None:
     ids = seed(api.store)
-    before = state_of(api.store)
+    before = state_of(api)
     series = {**DAY1, "outlet": "G1", "pollutant": "so2", "limit": "10", "offset": "0"}
     targets: list[tuple[str, str, dict[str, str]]] = [
         ("e1", "/enterprises", {"region": "north", "industry": "coal_power", "limit": "5",
@@ -96,14 +97,14 @@ def test_hostile_query_and_path_values_are_refused_or_harmless(api: Api) -> None
         r = api.get("/alerts", "admin", params={"enterprise": bad})
         assert (r.status_code, r.json().get("items")) in ((200, []), (422, None)), bad
     assert tried > 400
-    assert state_of(api.store) == before
+    assert state_of(api) == before
     assert api.get("/enterprises/E0002/readings", "e2", params=DAY1).json()["count"] == 3
     assert api.get(f"/alerts/{ids['E0002']}", "e2").status_code == 200
 
 
 def test_hostile_free_text_is_stored_verbatim(api: Api) -> None:
     ids = seed(api.store)
-    before = state_of(api.store)
+    before = state_of(api)
     for i, text in enumerate(HOSTILE[:6]):
         note = f'{text} "quoted" \\ back\nline {i}'
         r = api.post(f"/alerts/{ids['E0001']}/explanation", "e1", json={"text": note})
@@ -116,4 +117,4 @@ def test_hostile_free_text_is_stored_verbatim(api: Api) -> None:
     assert stored["status"] == "acknowledged"
     other = api.get(f"/alerts/{ids['E0002']}", "admin").json()
     assert (other["status"], other["explanation"], other["notes"]) == ("open", None, [])
-    assert state_of(api.store) == before
+    assert state_of(api) == before

@@ -1,4 +1,4 @@
-"""Operating-state marks through the API over a real InfluxDB: roles, reach, validation,
+"""Operating-state marks through the API over the records database: roles, reach, validation,
 hostile strings, overlaps, withdrawal, and the stored schema the engine reads."""
 
 from __future__ import annotations
@@ -43,23 +43,18 @@ def test_enterprise_declares_lists_and_withdraws_its_own_mark(api: Api) -> None:
     assert kept["declared"] == mark["declared"]
 
 
-def test_stored_schema_is_the_one_the_engine_reads(api: Api) -> None:
+def test_stored_record_is_the_one_the_engine_reads(api: Api) -> None:
     mark = declare(api).json()
-    (s,) = api.store.query(f"SELECT * FROM mark WHERE mark_id = '{mark['id']}'")
-    row = s.rows()[0]
-    assert row["time"] == START_MS
-    assert (row["enterprise"], row["outlet"], row["mark_id"]) == ("E0001", "G1", mark["id"])
-    assert (row["kind"], row["start_ms"], row["end_ms"]) == ("maintenance", START_MS,
+    engine = MarkStore(api.records).in_force([("E0001", "G1")], START_MS, START_MS + HOUR_MS)
+    (got,) = engine[("E0001", "G1")]
+    assert (got.id, got.kind, got.start_ms, got.end_ms) == (mark["id"], "maintenance", START_MS,
                                                             START_MS + 4 * HOUR_MS)
-    assert row["reason"] == BASE["reason"]
-    assert row["declared_by"].startswith("enterprise:")
-    assert "withdrawn_ms" not in row or row["withdrawn_ms"] is None
-    tags = api.store.query('SHOW TAG KEYS FROM "mark"', retention_policy="forever")
-    assert sorted(v[0] for v in tags[0].values) == ["enterprise", "mark_id", "outlet"]
-    policies = {r["name"] for r in api.store.query("SHOW RETENTION POLICIES")[0].rows()}
-    assert "forever" in policies
-    default = api.store.query('SELECT count("kind") FROM "mark"', retention_policy="autogen")
-    assert default == []  # nothing in the default policy: all in "forever"
+    assert got.reason == BASE["reason"]
+    assert got.declared_by.startswith("enterprise:")
+    assert MarkStore(api.records).in_force([("E0001", "G2")], START_MS, START_MS + 1) == {}
+    assert api.store.query('SELECT count("kind") FROM "mark"') == []  # not in InfluxDB
+    assert api.post(f"/enterprises/E0001/marks/{mark['id']}/withdraw", "e1").status_code == 200
+    assert MarkStore(api.records).in_force([("E0001", "G1")], START_MS, START_MS + 1) == {}
 
 
 @pytest.mark.parametrize(("who", "ent", "status"), [
@@ -158,5 +153,5 @@ def test_list_filters_by_outlet_and_overlapping_period(api: Api) -> None:
 def test_every_kind_is_accepted(api: Api) -> None:
     for kind in MARK_KINDS:
         assert declare(api, kind=kind).status_code == 201, kind
-    marks = MarkStore(api.store).list("E0001")
+    marks = MarkStore(api.records).list("E0001")
     assert sorted(m.kind for m in marks) == sorted(MARK_KINDS)

@@ -8,8 +8,6 @@ from tests.test_layout import GRAPH, resolve
 # Pages that still take alert and mark workflows from their routes: those move to
 # api/services/ with the alert workflow's relational store; remove each entry then.
 PAGES_ON_ROUTES_ALLOWED = {
-    ("api.web.alerts", "api.routes.alerts"),
-    ("api.web.enterprises", "api.routes.alerts"),
     ("api.web.enterprises", "api.routes.marks"),
     ("api.web.marks", "api.routes.marks"),
 }

@@ -1,11 +1,16 @@
-"""Compliance results in a real InfluxDB: hours, alerts and their workflow, the watermark."""
+"""Compliance results in a real InfluxDB: hours, alerts and their workflow (joined from the
+records database), typed alert filters, the watermark."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
 from store.influx import InfluxStore
-from store.results import Episode, HourVerdict, ResultStore, alert_id
+from store.results import AlertFilter, Episode, HourVerdict, ResultStore, alert_id
+from store.sql import Records
+from store.workflow import AlertWorkflows, Note
 
 HOUR_MS = 3_600_000
 T0 = 1_764_151_200_000  # 2025-11-26T10:00:00Z, an hour start
@@ -27,16 +32,16 @@ def test_hour_verdict_round_trip_keeps_types(store: InfluxStore) -> None:
     assert "multiple" not in rows[0] or rows[0]["multiple"] is None
 
 
-def test_alert_workflow_survives_episode_updates(store: InfluxStore) -> None:
-    results = ResultStore(store)
+def test_alert_workflow_survives_episode_updates(store: InfluxStore, records: Records) -> None:
+    results = ResultStore(store, AlertWorkflows(records))
     ep = Episode("exceedance", "E1", "G1", "so2", T0, active=True, hours=1,
                  updated_ms=T0 + HOUR_MS, peak_multiple=0.5)
     results.upsert_episodes([ep])
     alert = results.get_alert(ep.id)
     assert alert is not None
     assert alert.status == "open"
-    note = {"by": "inspector", "text": 'a "note", with <b>html</b>\nand a newline'}
-    results.update_workflow(alert, status="acknowledged", notes=[note])
+    note = Note(T0, "inspector:1", "acknowledged", 'a "note", with <b>html</b>\nand a newline')
+    AlertWorkflows(records).move(ep.id, "E1", "acknowledged", note)
     grown = Episode("exceedance", "E1", "G1", "so2", T0, active=False, hours=3,
                     updated_ms=T0 + 3 * HOUR_MS, end_ms=T0 + 3 * HOUR_MS, peak_multiple=0.9)
     results.upsert_episodes([grown])
@@ -44,8 +49,48 @@ def test_alert_workflow_survives_episode_updates(store: InfluxStore) -> None:
     assert after is not None
     assert after.status == "acknowledged"  # the scheduler did not reopen it
     assert after.notes == [note]
+    assert ResultStore(store).get_alert(ep.id).status == "open"  # type: ignore[union-attr]
     assert (after.hours, after.active, after.peak_multiple) == (3.0, False, 0.9)
     assert len(results.list_alerts()) == 1
+    assert [a.id for a in results.list_alerts(AlertFilter(status="acknowledged"))] == [ep.id]
+    assert results.list_alerts(AlertFilter(status="open")) == []
+    assert results.list_alerts(AlertFilter(status="acknowledged", kinds=("data_gap",))) == []
+
+
+def test_typed_alert_filters(store: InfluxStore, records: Records) -> None:
+    results = ResultStore(store, AlertWorkflows(records))
+    eps = [Episode("exceedance", "E1", "G1", "so2", T0, True, 1, T0 + HOUR_MS),
+           Episode("data_gap", "E1", "G2", "", T0 + HOUR_MS, False, 2, T0 + 3 * HOUR_MS,
+                   end_ms=T0 + 3 * HOUR_MS),
+           Episode("exceedance", "E2", "G1", "so2", T0 + 2 * HOUR_MS, False, 1,
+                   T0 + 3 * HOUR_MS, end_ms=T0 + 3 * HOUR_MS, period="day"),
+           Episode("over_range", "E'; DROP", "G1", "so2", T0, True, 1, T0 + HOUR_MS)]
+    results.upsert_episodes(eps)
+    AlertWorkflows(records).move(eps[1].id, "E1", "resolved", Note(T0, "a:1", "resolved", ""))
+
+    def ids(**f: Any) -> list[str]:
+        return [a.id for a in results.list_alerts(AlertFilter(**f))]
+
+    assert ids()[:2] == [eps[2].id, eps[1].id]  # newest first (the last two start together)
+    assert sorted(ids()) == sorted(e.id for e in eps)
+    assert ids(enterprises=("E1",)) == [eps[1].id, eps[0].id]
+    assert ids(enterprises=()) == []
+    assert ids(enterprises=("E'; DROP",)) == [eps[3].id]  # quoted, not a statement
+    assert ids(outlet="G2") == [eps[1].id]
+    assert sorted(ids(kinds=("exceedance",))) == sorted([eps[0].id, eps[2].id])
+    assert ids(period="day") == [eps[2].id]
+    assert sorted(ids(active=True)) == sorted([eps[0].id, eps[3].id])
+    assert sorted(ids(live_since_ms=T0 + 3 * HOUR_MS, active=False)) == sorted(
+        [eps[1].id, eps[2].id])
+    assert ids(live_since_ms=T0 + 4 * HOUR_MS, active=False) == []
+    assert ids(since_ms=T0 + HOUR_MS, until_ms=T0 + 2 * HOUR_MS) == [eps[1].id]
+    assert ids(status="resolved") == [eps[1].id]
+    assert sorted(ids(status="open")) == sorted([eps[0].id, eps[2].id, eps[3].id])
+    assert ids(ids=(eps[0].id,)) == [eps[0].id]
+    with pytest.raises(ValueError, match="alert kind"):
+        AlertFilter(kinds=("nope",))
+    with pytest.raises(ValueError, match="needs the workflows"):
+        ResultStore(store).list_alerts(AlertFilter(status="open"))
 
 
 def test_alert_id_is_stable_and_distinct() -> None:

@@ -10,7 +10,7 @@ from alerts.passes import PassReport, run_pass
 from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
 from store.influx import InfluxStore
-from store.results import Alert, ResultStore
+from store.results import Alert, AlertFilter, ResultStore
 from tests.scheduler_day import D0, H, minute_rows, seed
 
 MIN_MS = 60_000
@@ -37,7 +37,7 @@ def hourly(store: InfluxStore, ent: str, outlet: str, pollutant: str, hour: int
 
 
 def alerts_of(store: InfluxStore, kind: str) -> list[Alert]:
-    return ResultStore(store).list_alerts(f"\"kind\" = '{kind}'")
+    return ResultStore(store).list_alerts(AlertFilter(kinds=(kind,)))
 
 
 def only(store: InfluxStore, kind: str) -> Alert:

@@ -16,8 +16,10 @@ from core.readings import Reading
 from core.registry import build_registry
 from core.standards import load_standards
 from store.influx import InfluxStore
-from store.results import Alert, ResultStore, alert_id
-from tests.api_support import running_api
+from store.results import Alert, AlertFilter, ResultStore, alert_id
+from store.sql import Records
+from store.workflow import AlertWorkflows
+from tests.api_support import records_in, running_api
 from tests.scheduler_day import D0, REGISTRY, H, minute_rows, permit, seed
 from tests.test_scheduler import at, settings
 
@@ -40,8 +42,9 @@ def plan_of(registry: dict[str, Any]) -> SeriesPlan:
     return SeriesPlan.of(build_registry(registry, load_standards(ROOT / "config/limits.toml")))
 
 
-def exceedances(store: InfluxStore) -> list[Alert]:
-    return sorted(ResultStore(store).list_alerts("\"kind\" = 'exceedance'"),
+def exceedances(store: InfluxStore, records: Records | None = None) -> list[Alert]:
+    flows = None if records is None else AlertWorkflows(records)
+    return sorted(ResultStore(store, flows).list_alerts(AlertFilter(kinds=("exceedance",))),
                   key=lambda a: a.start_ms)
 
 
@@ -86,14 +89,15 @@ def test_resolved_mid_episode_is_followed_by_a_new_alert(store: InfluxStore,
     plan = plan_of(REGISTRY)
     seed(store, minute_rows(range(8)))
     s = settings()
-    run_pass(store, plan, s, at(4))  # hours 2 and 3 judged: the episode is open
-    (open_,) = exceedances(store)
+    db = records_in(tmp_path)
+    run_pass(store, plan, s, at(4), records=db)  # hours 2 and 3 judged: the episode is open
+    (open_,) = exceedances(store, db)
     assert (open_.active, open_.hours, open_.updated_ms) == (True, 2.0, (D0 + 4 * H) * 1000)
-    with running_api(store, tmp_path) as api:
+    with running_api(store, tmp_path, records=db) as api:
         r = api.post(f"/alerts/{open_.id}/resolve", "inspector", json={"note": "seen"})
         assert r.status_code == 200, r.text
-    run_pass(store, plan, s, at(5))  # hour 4 is exceeded too: the exceedance goes on
-    old, new = exceedances(store)
+    run_pass(store, plan, s, at(5), records=db)  # hour 4 is exceeded: the exceedance goes on
+    old, new = exceedances(store, db)
     assert old.id == open_.id
     assert (old.status, old.active, old.hours, old.end_ms) == ("resolved", False, 2.0,
                                                                (D0 + 4 * H) * 1000)
@@ -102,8 +106,8 @@ def test_resolved_mid_episode_is_followed_by_a_new_alert(store: InfluxStore,
     assert (new.status, new.active, new.hours, new.follows) == ("open", True, 1.0, old.id)
     assert new.peak_multiple == pytest.approx(0.35)
     for k in (6, 7, 8):  # hour 5 is compliant: the follower closes; later passes keep it all
-        run_pass(store, plan, s, at(k))
-    old2, new2 = exceedances(store)
+        run_pass(store, plan, s, at(k), records=db)
+    old2, new2 = exceedances(store, db)
     assert (old2.id, old2.status, old2.active, old2.end_ms) == (old.id, "resolved", False,
                                                                 old.end_ms)
     assert (new2.id, new2.active, new2.end_ms, new2.follows) == (new.id, False,
@@ -113,15 +117,16 @@ def test_resolved_mid_episode_is_followed_by_a_new_alert(store: InfluxStore,
 def test_resolved_after_it_closed_is_left_alone(store: InfluxStore, tmp_path: Path) -> None:
     plan = plan_of(REGISTRY)
     seed(store, minute_rows(range(8)))
-    run_pass(store, plan, settings(), at(6))
-    (closed,) = exceedances(store)
+    db = records_in(tmp_path)
+    run_pass(store, plan, settings(), at(6), records=db)
+    (closed,) = exceedances(store, db)
     assert not closed.active
-    with running_api(store, tmp_path) as api:
+    with running_api(store, tmp_path, records=db) as api:
         assert api.post(f"/alerts/{closed.id}/resolve", "admin", json={}).status_code == 200
         body = api.get(f"/alerts/{closed.id}", "admin").json()
     assert (body["period"], body["follows"]) == ("hour", None)
-    run_pass(store, plan, settings(), at(7))
-    (same,) = exceedances(store)
+    run_pass(store, plan, settings(), at(7), records=db)
+    (same,) = exceedances(store, db)
     assert (same.id, same.status, same.hours, same.seen_until_ms) == (closed.id, "resolved",
                                                                       3.0, None)
 

@@ -30,7 +30,9 @@ from core.registry import build_registry
 from core.standards import load_standards
 from store.influx import InfluxStore
 from store.lines import reading_line
-from store.results import ResultStore, line
+from store.marks import Mark, MarkStore
+from store.results import AlertFilter, ResultStore, line
+from store.sql import Records
 
 ROOT = Path(__file__).resolve().parent.parent
 D0 = 1_772_380_800  # 2026-03-02T00:00:00+08:00
@@ -55,20 +57,22 @@ def readings() -> list[Reading]:
     return out
 
 
-def evidence_lines() -> list[str]:
-    def mark(mark_id: str, h0: int, h1: int, **extra: Any) -> str:
+def declared_marks() -> list[Mark]:
+    def mark(mark_id: str, h0: int, h1: int, **extra: Any) -> Mark:
         start, end = (D0 + h0 * H) * 1000, (D0 + h1 * H) * 1000
-        fields = {"kind": "shutdown", "start_ms": start, "end_ms": end, "reason": "boiler out",
-                  "declared_by": "E1", "declared_ms": start, **extra}
-        return line("mark", {"enterprise": "E1", "outlet": "G1", "mark_id": mark_id}, fields,
-                    start)
+        return Mark(mark_id, "E1", "G1", "shutdown", start, end, "boiler out", "E1", start,
+                    **extra)
 
+    return [mark("0" * 16, 5, 7),
+            mark("1" * 16, 14, 15, withdrawn_ms=(D0 + 15 * H) * 1000, withdrawn_by="E1")]
+
+
+def evidence_lines() -> list[str]:
     def state(t_s: int, value: int) -> str:
         return line("running_state", {"enterprise": "E1", "outlet": "G1", "facility": "SB1"},
                     {"state": value}, t_s * 1000)
 
-    return [mark("m1", 5, 7), mark("m2", 14, 15, withdrawn_ms=(D0 + 15 * H) * 1000),
-            state(D0 + 8 * H + 1800, 0), state(D0 + 9 * H + 600, 0), state(D0 + 10 * H + 600, 1)]
+    return [state(D0 + 8 * H + 1800, 0), state(D0 + 9 * H + 600, 0), state(D0 + 10 * H + 600, 1)]
 
 
 @pytest.fixture(scope="module")
@@ -81,24 +85,27 @@ def status_of(store: InfluxStore) -> dict[int, str]:
     return {(int(t) - D0) // H: st for s in store.query(q, epoch="s") for t, st in s.values}
 
 
-def test_evidence_decides_operating_state(store: InfluxStore, plan: SeriesPlan) -> None:
+def test_evidence_decides_operating_state(store: InfluxStore, plan: SeriesPlan,
+                                          records: Records) -> None:
     lines = [reading_line(r) for r in readings()]
     for i in range(0, len(lines), 5000):
         store.write_lines(lines[i:i + 5000])
     store.write_lines(evidence_lines(), precision="ms")
+    for m in declared_marks():
+        MarkStore(records).restore(m)
     settings = AlertSettings(timezone="Asia/Shanghai", alerts_catchup_hours=30,
                              alerts_rejudge_hours=2)
-    run_pass(store, plan, settings, (D0 + 24 * H + 300) * 1000)
+    run_pass(store, plan, settings, (D0 + 24 * H + 300) * 1000, records=records)
     status = status_of(store)
     assert {h for h, st in status.items() if st == "unexplained_high_o2"} == {2, 3, 14}
     assert {h for h, st in status.items() if st == "not_operating"} == {5, 6, 9, 12}
     assert (status[16], status[17], status[10], status[0]) == ("invalid", "invalid",
                                                                "compliant", "compliant")
     results = ResultStore(store)
-    high = results.list_alerts("\"kind\" = 'unexplained_high_o2'")
+    high = results.list_alerts(AlertFilter(kinds=("unexplained_high_o2",)))
     assert sorted(((a.start_ms // 1000 - D0) // H, a.hours) for a in high) == [(2, 2.0),
                                                                                 (14, 1.0)]
-    (over,) = results.list_alerts("\"kind\" = 'invalid_hour_over_limit'")
+    (over,) = results.list_alerts(AlertFilter(kinds=("invalid_hour_over_limit",)))
     assert ((over.start_ms // 1000 - D0) // H, over.hours, over.peak_value) == (16, 2.0, 300.0)
     (summary,) = store.query(f"SELECT * FROM daily WHERE time = {D0}s")
     row = summary.rows()[0]

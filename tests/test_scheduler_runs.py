@@ -21,7 +21,9 @@ from alerts.plan import SeriesPlan
 from core.readings import Reading
 from devstack.servers import free_port
 from store.influx import InfluxStore
-from store.results import ResultStore
+from store.results import AlertFilter, ResultStore
+from store.sql import Records
+from store.workflow import AlertWorkflows, Note
 from tests.conftest import ServiceProcs, wait_until
 from tests.scheduler_day import D0, REGISTRY, H, minute_rows, seed
 from tests.test_scheduler import alerts_of, at, hourly, only, settings
@@ -88,20 +90,22 @@ def test_late_data_withdraws_an_episode_it_disproves(store: InfluxStore,
     assert withdrawn.detail.startswith("withdrawn")
 
 
-def test_acknowledged_alert_keeps_its_workflow(store: InfluxStore, plan: SeriesPlan) -> None:
+def test_acknowledged_alert_keeps_its_workflow(store: InfluxStore, plan: SeriesPlan,
+                                               records: Records) -> None:
     seed(store, minute_rows(range(7)))
-    run_pass(store, plan, settings(), at(3))
-    results = ResultStore(store)
+    run_pass(store, plan, settings(), at(3), records=records)
+    flows = AlertWorkflows(records)
     opened = only(store, "exceedance")
-    note = {"by": "inspector 7", "text": "called the plant"}
-    results.update_workflow(opened, status="acknowledged", notes=[note],
-                            explanation="desulphuriser pump failed")
+    note = Note(D0 * 1000, "inspector:7", "acknowledged", "called the plant")
+    flows.move(opened.id, opened.enterprise, "acknowledged", note)
+    flows.explain(opened.id, opened.enterprise, "desulphuriser pump failed",
+                  Note(D0 * 1000, "enterprise:1", "explanation", "pump"))
     for k in (4, 5, 6, 6):
-        run_pass(store, plan, settings(), at(k))
-    closed = only(store, "exceedance")
+        run_pass(store, plan, settings(), at(k), records=records)
+    (closed,) = ResultStore(store, flows).list_alerts(AlertFilter(kinds=("exceedance",)))
     assert closed.id == opened.id
-    assert (closed.status, closed.notes, closed.explanation) == (
-        "acknowledged", [note], "desulphuriser pump failed")
+    assert (closed.status, closed.notes[0], closed.explanation) == (
+        "acknowledged", note, "desulphuriser pump failed")
     assert (closed.hours, closed.active) == (3.0, False)
 
 
@@ -139,7 +143,8 @@ def test_two_schedulers_at_once_leave_one_point_each(store: InfluxStore, plan: S
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMS_")} | {
         "EMS_INFLUX_URL": store.url, "EMS_INFLUX_DATABASE": store.database,
         "EMS_REGISTRY_PATH": str(registry), "EMS_LIMITS_PATH": str(ROOT / "config/limits.toml"),
-        "EMS_TIMEZONE": "Asia/Shanghai", "EMS_ALERTS_CATCHUP_HOURS": "30"}
+        "EMS_TIMEZONE": "Asia/Shanghai", "EMS_ALERTS_CATCHUP_HOURS": "30",
+        "EMS_RECORDS_URL": f"sqlite:///{tmp_path / 'records.db'}"}
     until = "2026-03-02T16:05:00Z"  # local 2026-03-03T00:05: the whole scripted day
     procs = [subprocess.Popen([sys.executable, "-m", "alerts", "once", "--until", until],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

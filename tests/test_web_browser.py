@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
 
 from api.web import vendor
-from store.results import ResultStore
+from store.marks import MarkStore
 from tests.web_support import (
     BY_TRANSMISSION,
     HTML_EXPLANATION,
@@ -136,10 +136,10 @@ def test_inspector_ranks_opens_an_enterprise_and_acknowledges(tab: Watched,
     expect(page.locator("#alert-status")).to_have_attribute("data-status", "acknowledged")
     expect(page.locator("#notes")).to_contain_text("desulphuriser pump restarted")
     tab.shot("05-alert-acknowledged")
-    stored = ResultStore(web.api.store).get_alert(alert_id)
+    stored = web.api.results().get_alert(alert_id)
     assert stored is not None
     assert stored.status == "acknowledged"
-    assert stored.notes[-1]["by"] == f"inspector:{web.api.key_ids['inspector']}"
+    assert stored.notes[-1].by == f"inspector:{web.api.key_ids['inspector']}"
 
     page.goto("/web/alerts?status=acknowledged")
     expect(page.locator(f"tr[data-alert='{alert_id}']")).to_be_visible()
@@ -233,7 +233,6 @@ def test_enterprise_declares_and_withdraws_a_mark(tab: Watched, web: Web) -> Non
     expect(page.locator("#mark-list")).to_contain_text("已撤回")
     expect(page.locator("#mark-kind")).to_contain_text("停运")
     tab.shot("13-mark-withdrawn-zh")
-    marks = web.api.store.query("SELECT * FROM mark")
-    assert len(marks) == 1
-    assert marks[0].rows()[0]["withdrawn_by"] == f"enterprise:{web.api.key_ids['e1']}"
+    (mark,) = MarkStore(web.api.records).list("E0001")
+    assert mark.withdrawn_by == f"enterprise:{web.api.key_ids['e1']}"
     tab.clean()

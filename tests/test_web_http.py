@@ -14,7 +14,6 @@ from api.keys import KeyStore
 from api.web.auth import LOGIN_CSRF_COOKIE
 from api.web.session import COOKIE
 from store.influx import InfluxStore
-from store.results import ResultStore
 from tests.api_support import running_api
 from tests.conftest import wait_until
 from tests.web_support import (
@@ -125,7 +124,7 @@ def test_tampered_cookie_is_refused(web: Web) -> None:
 def test_revoking_the_key_ends_its_sessions(web: Web) -> None:
     with web.login("e1") as c:
         assert c.get("/web/enterprises/E0001").status_code == 200
-        assert KeyStore(web.api.store, cache_s=0).revoke(web.api.key_ids["e1"])
+        assert KeyStore(web.api.records, cache_s=0).revoke(web.api.key_ids["e1"])
         wait_until(lambda: c.get("/web/enterprises/E0001").status_code == 303, timeout_s=5,
                    what="session of a revoked key refused")
 
@@ -148,7 +147,7 @@ def test_forms_without_the_session_token_change_nothing(web: Web) -> None:
         assert c.post(path, data={"note": "x"}).status_code == 403
         assert c.post(path, data={"note": "x", "csrf": csrf_of(other, "/web/alerts")}
                       ).status_code == 403
-        alert = ResultStore(web.api.store).get_alert(alert_id)
+        alert = web.api.results().get_alert(alert_id)
         assert alert is not None
         assert alert.status == "open"
         r = c.post(path, data={"note": "seen", "csrf": csrf_of(c, f"/web/alerts/{alert_id}")})
@@ -160,10 +159,10 @@ def test_forms_without_the_session_token_change_nothing(web: Web) -> None:
         r = c.post(f"/web/alerts/{alert_id}/resolve",
                    data={"note": "fixed", "csrf": csrf_of(c, "/web/alerts")})
         assert r.status_code == 303
-    alert = ResultStore(web.api.store).get_alert(alert_id)
+    alert = web.api.results().get_alert(alert_id)
     assert alert is not None
     assert alert.status == "resolved"
-    assert [n["text"] for n in alert.notes] == ["seen", "fixed"]
+    assert [n.text for n in alert.notes] == ["seen", "fixed"]
 
 
 def test_enterprise_reaches_nothing_of_another(web: Web) -> None:
@@ -188,7 +187,7 @@ def test_enterprise_reaches_nothing_of_another(web: Web) -> None:
         assert c.get("/web/rankings").status_code == 403
         assert c.post(f"/web/alerts/{web.seeded.alerts['exceedance']}/acknowledge",
                       data={"csrf": token}).status_code == 403
-    alert = ResultStore(web.api.store).get_alert(other)
+    alert = web.api.results().get_alert(other)
     assert alert is not None
     assert (alert.status, alert.explanation) == ("open", None)
 
@@ -203,7 +202,7 @@ def test_enterprise_explains_and_html_is_shown_as_text(web: Web) -> None:
         page = c.get(f"/web/alerts/{alert_id}").text
     assert "Pump &lt;b&gt;failed&lt;/b&gt; &amp; restarted &#34;at once&#34;" in page
     assert "<b>failed" not in page
-    alert = ResultStore(web.api.store).get_alert(alert_id)
+    alert = web.api.results().get_alert(alert_id)
     assert alert is not None
     assert alert.explanation == text
 

@@ -19,7 +19,7 @@ def test_enterprise_declares_and_withdraws_on_its_page(web: Web) -> None:
         r = c.post("/web/enterprises/E0001/marks", data={**FORM, "csrf": token})
         assert r.status_code == 303, r.text
         assert r.headers["location"] == "/web/enterprises/E0001?done=marked#marks"
-        (mark,) = MarkStore(web.api.store).list("E0001")
+        (mark,) = MarkStore(web.api.records).list("E0001")
         assert (mark.start_ms, mark.end_ms) == (START_MS, START_MS + 4 * 3_600_000)
         assert mark.declared_by == f"enterprise:{web.api.key_ids['e1']}"
         shown = c.get("/web/enterprises/E0001?done=marked").text
@@ -31,7 +31,7 @@ def test_enterprise_declares_and_withdraws_on_its_page(web: Web) -> None:
         assert c.post(path, data={"csrf": "wrong"}).status_code == 403
         assert c.post(path, data={"csrf": token}).status_code == 303
         assert c.post(path, data={"csrf": token}).status_code == 409
-        (kept,) = MarkStore(web.api.store).list("E0001")
+        (kept,) = MarkStore(web.api.records).list("E0001")
         assert kept.withdrawn
 
 
@@ -55,7 +55,7 @@ def test_forms_refuse_wrong_token_role_reach_and_bad_values(web: Web) -> None:
         token = login_token(page)
         assert c.post("/web/enterprises/E0001/marks",
                       data={**FORM, "csrf": token}).status_code == 403
-    assert MarkStore(web.api.store).list("E0001") == []
+    assert MarkStore(web.api.records).list("E0001") == []
 
 
 def test_reason_with_markup_is_shown_as_text(web: Web) -> None:

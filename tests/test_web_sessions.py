@@ -13,9 +13,10 @@ import httpx
 import orjson
 import pytest
 
-from api.web.revocation import InfluxRevocations
+from api.web.revocation import RecordRevocations
 from api.web.session import COOKIE, SessionCodec
 from store.influx import InfluxStore
+from store.sql import Records
 from tests.api_support import running_api
 from tests.conftest import wait_until
 from tests.web_support import SECRET, TZ, Web, login_token
@@ -54,10 +55,10 @@ def test_a_signed_cookie_with_bad_times_or_no_id_is_refused(change: dict[str, ob
     assert codec.read(signed(SECRET, bad), NOW + 10) is None
 
 
-def test_revocations_are_shared_through_the_store(store: InfluxStore) -> None:
+def test_revocations_are_shared_through_the_store(records: Records) -> None:
     now = [0.0]
-    replica_a = InfluxRevocations(store, cache_s=5, clock=lambda: now[0])
-    replica_b = InfluxRevocations(store, cache_s=5, clock=lambda: now[0])
+    replica_a = RecordRevocations(records, cache_s=5, clock=lambda: now[0])
+    replica_b = RecordRevocations(records, cache_s=5, clock=lambda: now[0])
     sid, other = "S" * 22, "T" * 22
     assert not replica_b.is_revoked(sid)  # B now trusts "not revoked" for 5 s
     replica_a.revoke(sid, NOW + 3600)
@@ -66,7 +67,8 @@ def test_revocations_are_shared_through_the_store(store: InfluxStore) -> None:
     now[0] = 5.0
     assert replica_b.is_revoked(sid)
     assert not replica_b.is_revoked(other)
-    assert InfluxRevocations(store, cache_s=0).is_revoked(sid)  # a new replica, no cache
+    assert RecordRevocations(records, cache_s=0).is_revoked(sid)  # a new replica, no cache
+    assert not replica_a.restore(sid, 0, 0)  # recorded once; the first revocation stays
     assert replica_a.is_revoked("not-an-id")
     with pytest.raises(ValueError, match="session id"):
         replica_a.revoke("x'; DROP", 0)
@@ -74,9 +76,9 @@ def test_revocations_are_shared_through_the_store(store: InfluxStore) -> None:
 
 @pytest.fixture
 def replica(web: Web, store: InfluxStore, tmp_path: Path) -> Iterator[str]:
-    """A second API over the same database and secret (another replica behind a balancer)."""
-    with running_api(store, tmp_path / "replica", web.now_s, api_session_secret=SECRET,
-                     timezone=TZ) as b:
+    """A second API over the same databases and secret (another replica behind a balancer)."""
+    with running_api(store, tmp_path / "replica", web.now_s, web.api.records,
+                     api_session_secret=SECRET, timezone=TZ) as b:
         yield str(b.client.base_url).rstrip("/")
 
 

@@ -26,7 +26,9 @@ from core.readings import Reading
 from store.influx import InfluxStore
 from store.lines import reading_line
 from store.results import DailySummary, Episode, HourVerdict, ResultStore
-from tests.api_support import DAY_MS, HOUR_MS, Api, running_api
+from store.sql import Records
+from store.workflow import AlertWorkflows, Note, Workflow
+from tests.api_support import DAY_MS, HOUR_MS, NOV1_MS, Api, records_in, running_api
 
 SECRET = "web-test-session-secret-0123456789abcdef"
 TZ = "Asia/Shanghai"
@@ -66,7 +68,7 @@ def local_midnight(now_s: float) -> tuple[date, int]:
                                tzinfo=ZoneInfo(TZ)).timestamp() * 1000)
 
 
-def seed(store: InfluxStore, now_s: float) -> Seeded:
+def seed(store: InfluxStore, records: Records, now_s: float) -> Seeded:
     today, t0 = local_midnight(now_s)
     yday = t0 - DAY_MS
     results = ResultStore(store)
@@ -95,11 +97,11 @@ def seed(store: InfluxStore, now_s: float) -> Seeded:
         "noted": Episode("over_range", "E0001", "G1", "so2", t0 + HOUR_MS + 20 * 60_000, True,
                          1, t0 + 2 * HOUR_MS)}
     results.upsert_episodes(list(episodes.values()))
-    noted = results.get_alert(episodes["noted"].id)
-    assert noted is not None
-    results.update_workflow(noted, status="acknowledged", explanation=HTML_EXPLANATION, notes=[
-        {"at": "2025-11-01T00:00:00Z", "by": "inspector:0123456789ab",
-         "action": "acknowledged", "text": SCRIPT_NOTE}])
+    noted = episodes["noted"]
+    at = NOV1_MS + 8 * HOUR_MS  # 2025-11-01T00:00:00Z
+    AlertWorkflows(records).restore(Workflow(
+        noted.id, noted.enterprise, "acknowledged", at, None, HTML_EXPLANATION, at,
+        (Note(at, "inspector:0123456789ab", "acknowledged", SCRIPT_NOTE),)))
     return Seeded(today, t0, {k: e.id for k, e in episodes.items()})
 
 
@@ -136,6 +138,9 @@ def login_token(html: str) -> str:
 @pytest.fixture(params=list(NOWS))
 def web(request: pytest.FixtureRequest, store: InfluxStore, tmp_path: Path) -> Iterator[Web]:
     now_s = NOWS[request.param]
-    seeded = seed(store, now_s)
-    with running_api(store, tmp_path, now_s, api_session_secret=SECRET, timezone=TZ) as a:
+    records = records_in(tmp_path)
+    seeded = seed(store, records, now_s)
+    with running_api(store, tmp_path, now_s, records, api_session_secret=SECRET,
+                     timezone=TZ) as a:
         yield Web(a, str(a.client.base_url).rstrip("/"), seeded, now_s)
+    records.close()

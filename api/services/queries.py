@@ -18,6 +18,7 @@ from api.params import Page, TimeRange
 from api.services.rankings import Bucket, Totals
 from store.influx import InfluxStore
 from store.lines import quote
+from store.workflow import AlertWorkflows
 
 RP_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
 SUMMARY_SUMS = ("judged_hours", "exceeded_hours", "judged_days", "exceeded_days",
@@ -119,10 +120,16 @@ def bucket_totals(store: InfluxStore, buckets: list[Bucket], rp: str | None = No
     return out
 
 
-def open_alert_counts(store: InfluxStore, before_ms: int) -> dict[str, int]:
-    """Per enterprise, its alerts not resolved that opened before ``before_ms``."""
-    q = ('SELECT count("id") FROM "alert"'
-         + where("\"status\" <> 'resolved'", f"time < {int(before_ms)}ms")
+def open_alert_counts(store: InfluxStore, before_ms: int, workflows: AlertWorkflows
+                      ) -> dict[str, int]:
+    """Per enterprise, its alerts not resolved (``workflows``) that opened before
+    ``before_ms``."""
+    resolved = set(workflows.ids_with_status("resolved"))
+    q = ('SELECT "id" FROM "alert"' + where(f"time < {int(before_ms)}ms")
          + ' GROUP BY "enterprise"')
-    return {s.tags.get("enterprise", ""): int(s.values[0][1] or 0)
-            for s in store.query(q) if s.values}
+    out: dict[str, int] = {}
+    for s in store.query(q):
+        n = sum(1 for row in s.rows() if row.get("id") not in resolved)
+        if n:
+            out[s.tags.get("enterprise", "")] = n
+    return out

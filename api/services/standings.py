@@ -32,7 +32,8 @@ def period_totals(state: AppState, tr: TimeRange, per: str) -> Period:
         found = bucket_totals(state.store, bks, state.settings.api_summaries_rp)
         empty = [Totals()] * len(bks)
         totals = {e: found.get(e, empty) for e in state.registry.enterprises}
-        return [b.label for b in bks], totals, open_alert_counts(state.store, tr.end_ms)
+        return [b.label for b in bks], totals, open_alert_counts(state.store, tr.end_ms,
+                                                                    state.workflows)
 
     result: Period = state.rankings_cache.get_or_compute(
         ("rankings", tr.start_ms, tr.end_ms, per), compute)

@@ -30,7 +30,7 @@ from api.settings import ApiSettings
 from api.web import alerts, auth, enterprises, marks, rankings
 from api.web.auth import PREFIX, LoginRequired
 from api.web.render import STATIC_DIR, page
-from api.web.revocation import InfluxRevocations
+from api.web.revocation import RecordRevocations
 from api.web.session import SessionCodec
 from store.influx import StoreUnavailable
 
@@ -83,8 +83,9 @@ def install(app: FastAPI, settings: ApiSettings) -> bool:
         return False
     app.state.web_codec = SessionCodec(settings.api_session_secret.get_secret_value(),
                                        settings.api_session_max_age_s)
-    app.state.web_revocations = InfluxRevocations(app.state.ems.store,
-                                                  settings.api_key_cache_s)
+    app.state.web_revocations = RecordRevocations(app.state.ems.records,
+                                                  settings.api_key_cache_s,
+                                                  wall=app.state.ems.clock)
     for module in (auth, rankings, alerts, enterprises, marks):
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="web-static")

@@ -1,6 +1,7 @@
 """The alert queue and one alert's page: inspectors acknowledge and resolve with a note, the
-enterprise explains its own alerts. Every action goes through the JSON API's functions
-(``find_alerts``, ``find_alert``, ``move_alert``, ``explain_alert``) and its role sets."""
+enterprise explains its own alerts. Every action goes through the functions the JSON API uses
+(``api.services.alerts``: ``find_alerts``, ``find_alert``, ``move_alert``, ``explain_alert``)
+and its role sets."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import StateDep, check_role
 from api.models import ExplanationIn, NoteIn
-from api.routes.alerts import (
+from api.params import iso
+from api.services.alerts import (
     ALLOWED_FROM,
     EXPLAINERS,
     INSPECTORS,
@@ -53,8 +55,8 @@ def alert_queue(
         enterprise: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
     """Alerts in reach, newest first, filtered by status, kind and enterprise."""
-    alerts = find_alerts(request, user.principal, state.registry, state.results,
-                         status or None, kind or None, enterprise or None, limit=200)
+    alerts = find_alerts(request, user.principal, state, status or None, kind or None,
+                         enterprise or None, limit=200)
     names = {e.id: e.name for e in user.principal.visible(state.registry)}
     return page(request, "alerts.html", alerts=alerts, names=names, statuses=ALERT_STATUSES,
                 kinds=ALERT_KINDS,
@@ -67,10 +69,12 @@ def alert_page(request: Request, alert_id: str, state: StateDep, user: WebUserDe
                done: Annotated[str | None, Query(pattern="^(" + "|".join(DONE) + ")$")] = None,
                ) -> HTMLResponse:
     """One alert, its notes and explanation, and the forms its caller may use."""
-    alert = find_alert(request, user.principal, state.registry, state.results, alert_id)
+    alert = find_alert(request, user.principal, state, alert_id)
     role = user.principal.role
     ent = state.registry.enterprises.get(alert.enterprise)
-    return page(request, "alert.html", alert=alert, enterprise=ent, done=done,
+    notes = [{"at": iso(n.at_ms) or "", "by": n.by, "action": n.action, "text": n.text}
+             for n in alert.notes]
+    return page(request, "alert.html", alert=alert, notes=notes, enterprise=ent, done=done,
                 may_acknowledge=role in INSPECTORS
                 and alert.status in ALLOWED_FROM["acknowledged"],
                 may_resolve=role in INSPECTORS and alert.status in ALLOWED_FROM["resolved"],
@@ -89,8 +93,7 @@ def acknowledge(request: Request, alert_id: str, state: StateDep, user: FormUser
                 note: NoteField = "") -> RedirectResponse:
     check_role(request, user.principal, INSPECTORS)
     body = validated(NoteIn, note=note)
-    move_alert(request, user.principal, state.registry, state.results, alert_id,
-               "acknowledged", body.note)
+    move_alert(request, user.principal, state, alert_id, "acknowledged", body.note)
     return _back(alert_id, "acknowledged")
 
 
@@ -99,8 +102,7 @@ def resolve(request: Request, alert_id: str, state: StateDep, user: FormUser,
             note: NoteField = "") -> RedirectResponse:
     check_role(request, user.principal, INSPECTORS)
     body = validated(NoteIn, note=note)
-    move_alert(request, user.principal, state.registry, state.results, alert_id, "resolved",
-               body.note)
+    move_alert(request, user.principal, state, alert_id, "resolved", body.note)
     return _back(alert_id, "resolved")
 
 
@@ -109,5 +111,5 @@ def explain(request: Request, alert_id: str, state: StateDep, user: FormUser,
             text: NoteField = "") -> RedirectResponse:
     check_role(request, user.principal, EXPLAINERS)
     body = validated(ExplanationIn, text=text)
-    explain_alert(request, user.principal, state.registry, state.results, alert_id, body.text)
+    explain_alert(request, user.principal, state, alert_id, body.text)
     return _back(alert_id, "explained")

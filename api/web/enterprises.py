@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from api.deps import StateDep, reach_enterprise, series_scope
 from api.params import iso
-from api.routes.alerts import find_alerts
 from api.routes.marks import DECLARERS, list_marks_of
+from api.services.alerts import find_alerts
 from api.services.queries import Scope
 from api.services.series import all_pages, csv_lines, judged_rows, reading_records, reading_rows
 from api.services.standings import ranked
@@ -59,8 +59,7 @@ def enterprise_page(request: Request, enterprise_id: str, state: StateDep, user:
     hours = hours_of(state, Scope(ent.id), chosen)
     _, buckets, rows_ = ranked(state, user.principal, chosen.range)
     mine = next((r for r in rows_ if r.enterprise == ent.id), None)
-    alerts = find_alerts(request, user.principal, state.registry, state.results,
-                         enterprise=ent.id, limit=50)
+    alerts = find_alerts(request, user.principal, state, enterprise=ent.id, limit=50)
     return page(request, "enterprise.html", ent=ent, query=chosen.form(), alerts=alerts,
                 charts={"tz": s.timezone, "time": labels("time"),
                         "charts": hour_charts(hours, labels)},

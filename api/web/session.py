@@ -15,10 +15,11 @@ A person logs in with an API key once. The cookie then carries, signed with HMAC
 
 On every request the cookie's signature and times are checked, its id against the revoked
 sessions (shared by every replica), then the key is read again through ``KeyStore.active``
-(which every replica shares through InfluxDB): a revoked key ends its sessions within the key
-cache time, and the role, enterprise and regions always come from the key's record, never from
-the cookie. Forging a session needs both the secret and the stored hash of a live key. Logging
-out revokes the session server-side, so a copy of the cookie taken earlier stops working too.
+(which every replica shares through the records database): a revoked key ends its sessions
+within the key cache time, and the role, enterprise and regions always come from the key's
+record, never from the cookie. Forging a session needs both the secret and the stored hash of a
+live key. Logging out revokes the session server-side, so a copy of the cookie taken earlier
+stops working too.
 """
 
 from __future__ import annotations

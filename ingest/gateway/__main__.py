@@ -9,14 +9,13 @@ import threading
 
 from core.clock import shifted
 from core.logs import setup_logging
-from core.registry import load_registry
-from core.standards import load_standards
 from ingest.gateway.forwarder import Forwarder
 from ingest.gateway.healer import Healer
 from ingest.gateway.server import GatewayServer
 from ingest.gateway.settings import GatewaySettings
 from ingest.health import serve_health
 from store.influx import store_from_settings
+from store.registry_loads import load_recorded
 
 log = logging.getLogger("ingest.gateway")
 
@@ -36,7 +35,7 @@ def not_ready(forwarder: Forwarder, server: GatewayServer) -> str | None:
 def main() -> None:
     settings = GatewaySettings()
     setup_logging(settings.log_level)
-    registry = load_registry(settings.registry_path, load_standards(settings.limits_path))
+    registry = load_recorded(settings, "gateway")
     password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
     forwarder = Forwarder(host=settings.mqtt_host, port=settings.mqtt_port,
                           client_id=settings.gateway_client_id,
