@@ -248,6 +248,13 @@ def write_rows(out: TextIO, rows: list[Row]) -> None:
     writer.writerows(rows)
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    if args.interval_s <= 0:
+        raise InputError("--interval-s", None, "must be a positive number of seconds")
+    if not 0 < args.o2_cutoff <= 21:
+        raise InputError("--o2-cutoff", None, "must lie in (0, 21]")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
@@ -255,10 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse has printed its message
         return exc.code if isinstance(exc.code, int) else 2
     try:
-        if args.interval_s <= 0:
-            raise InputError("--interval-s", None, "must be a positive number of seconds")
-        if not 0 < args.o2_cutoff <= 21:
-            raise InputError("--o2-cutoff", None, "must lie in (0, 21]")
+        _check_options(args)
         tz = _zone(args.tz)
         readings = read_readings(args.readings)
         limits = read_limits(args.limits)

@@ -68,7 +68,7 @@ def maintain_day_alerts(store: InfluxStore, plan: SeriesPlan,
         start = anchors.get(key, w)
         mine = [r for r in rows if r[0] >= start]
         if key in anchors or any(r[2] for r in mine if r[0] >= w):
-            derived += _episodes(plan, key, mine, cuts.get(key, {}), dict(days), last)
+            derived += _episodes(plan, key, mine, cuts.get(key, {}), dict(days))
     return reconcile(results, stored, derived, last)
 
 
@@ -109,7 +109,7 @@ def _bound(lim: float, low: float) -> str:
 
 
 def _episodes(plan: SeriesPlan, key: Key, rows: list[Verdict], cuts: dict[int, tuple[int, str]],
-              ends: dict[int, int], last: int) -> list[Episode]:
+              ends: dict[int, int]) -> list[Episode]:
     """Episodes of one series; ``ends``: local day start -> next midnight, of the pass's days
     (older days are taken as 24 h long: only the ``updated`` time of an episode uses it)."""
     i = plan.index[key]

@@ -124,7 +124,7 @@ PollutantQuery = Annotated[str | None, Query(pattern=POLLUTANT_PATTERN,
                                              description="Pollutant key (see /pollutants)")]
 
 
-def series_scope(request: Request, ent: VisibleEnterprise, outlet: OutletQuery = None,
+def series_scope(ent: VisibleEnterprise, outlet: OutletQuery = None,
                  pollutant: PollutantQuery = None) -> Scope:
     """The enterprise's series, narrowed to a registered outlet and a catalogue pollutant."""
     if outlet is not None and outlet not in ent.outlets:

@@ -27,12 +27,12 @@ def _json(status: int, detail: str, headers: Mapping[str, str] | None = None,
     return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
 
 
-async def http_error(request: Request, exc: Exception) -> JSONResponse:
+async def http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     return _json(exc.status_code, str(exc.detail), exc.headers)
 
 
-async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{"loc": ".".join(str(p) for p in e.get("loc", ())), "msg": str(e.get("msg"))}
               for e in exc.errors()]

@@ -167,9 +167,10 @@ class ApiProcess:
                 raise RuntimeError("the API process exited")
             try:
                 httpx.get(f"{self.url}/api/v1/health", timeout=1)
-                return
             except httpx.TransportError:
                 time.sleep(0.1)
+            else:
+                return
         raise RuntimeError("the API did not come up")
 
     def stop(self) -> None:

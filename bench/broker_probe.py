@@ -46,8 +46,8 @@ class Counter:
         self._topic = topic
         self._subscribed = threading.Event()
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        c.on_connect = lambda cl, *a: cl.subscribe(topic, qos=1)
-        c.on_subscribe = lambda *a: self._subscribed.set()
+        c.on_connect = lambda cl, *_: cl.subscribe(topic, qos=1)
+        c.on_subscribe = lambda *_: self._subscribed.set()
         c.on_message = self._on_message
         c.connect("127.0.0.1", port, clean_start=False, properties=_props())
         c.loop_start()

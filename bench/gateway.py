@@ -108,7 +108,7 @@ def create_session(port: int) -> None:
     """A persistent session subscribed like the ingester, so the broker keeps the frames."""
     done = threading.Event()
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-sink", protocol=mqtt.MQTTv5)
-    c.on_subscribe = lambda *a: done.set()
+    c.on_subscribe = lambda *_: done.set()
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 3600
     c.connect("127.0.0.1", port, clean_start=False, properties=props)

@@ -67,7 +67,7 @@ def create_session(port: int, client_id: str, topic: str) -> None:
     """Connect once and subscribe, so the broker queues the backlog for this session."""
     done = threading.Event()
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    c.on_subscribe = lambda *a: done.set()
+    c.on_subscribe = lambda *_: done.set()
     c.connect("127.0.0.1", port, clean_start=False, properties=_session_props(RECEIVE_MAXIMUM))
     c.loop_start()
     c.subscribe(topic, qos=1)
@@ -115,7 +115,7 @@ class ReferenceBridge:
         self._c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                               protocol=mqtt.MQTTv5, manual_ack=True)
         self._c.on_message = self._on_message
-        self._c.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
+        self._c.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         self._port = port
         self._writer = threading.Thread(target=self._drain, daemon=True)
 

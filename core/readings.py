@@ -229,7 +229,7 @@ def _loads(payload: bytes) -> Any:
         return json.loads(payload)
     except ValueError:
         raise
-    except Exception as exc:  # noqa: BLE001  (RecursionError and the like: bad input too)
+    except Exception as exc:
         raise ValueError(f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -317,7 +317,7 @@ class JsonReadingParser:
 class Rejecter:
     """Collects the rejections of one message; ``payload`` is what the rejections keep."""
 
-    __slots__ = ("topic", "payload", "source", "enterprise", "rejections")
+    __slots__ = ("enterprise", "payload", "rejections", "source", "topic")
 
     def __init__(self, topic: str, payload: bytes, source: str = "mqtt-json") -> None:
         self.topic = topic

@@ -267,6 +267,6 @@ class PostgreSQL(Process):
                                   (self.database,)).fetchone()
                 if not found:
                     c.execute(f'CREATE DATABASE "{self.database}"')
-            return True
         except psycopg.OperationalError:
             return False  # still starting up
+        return True

@@ -236,8 +236,17 @@ def _parse_int(header: dict[str, str], name: str, maximum: int | None = None) ->
 class _CpReader:
     """Reads CP items: ``;`` separates monitored objects, ``,`` items of one object (§4.3)."""
 
-    __slots__ = ("primary", "st", "items", "data_time", "values", "flags", "groups", "unknown",
-                 "states")
+    __slots__ = (
+        "data_time",
+        "flags",
+        "groups",
+        "items",
+        "primary",
+        "st",
+        "states",
+        "unknown",
+        "values",
+    )
 
     def __init__(self, cn: str, st: str | None) -> None:
         self.primary = PRIMARY_SUFFIX.get(cn)

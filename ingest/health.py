@@ -23,7 +23,7 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
 class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the base's name)
+    def log_message(self, format: str, *args: Any) -> None:
         """Requests are not logged (a health check every few seconds)."""
 
 

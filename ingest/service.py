@@ -62,12 +62,13 @@ def wait_for_store(store: InfluxStore, retry_max_s: float = 5.0) -> None:
     while True:
         try:
             store.create_database()
-            return
         except StoreUnavailable as exc:
             if delay == 0.2:
                 log.warning("waiting for InfluxDB at %s (%s)", store.url, exc)
             time.sleep(delay)
             delay = min(delay * 2, retry_max_s)
+        else:
+            return
 
 
 class Ingester:
@@ -129,7 +130,7 @@ class Ingester:
         acknowledged instead of coming back for ever."""
         try:
             return parser(topic, payload, now_ms)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not self._parser_failed:
                 log.exception("the %s parser raised on a message of %s", root, topic)
                 self._parser_failed = True

@@ -106,7 +106,7 @@ class CallbackGuard:
         if self._on_error is not None:
             try:
                 self._on_error(exc)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("%s: error handler failed", self.name)
 
     def problem(self, now: float | None = None) -> str | None:

@@ -26,7 +26,7 @@ class Clock(Protocol):
 
 @dataclass
 class Backfill:
-    def wait_until(self, due_ms: int, stop: threading.Event) -> bool:
+    def wait_until(self, due_ms: int, stop: threading.Event) -> bool:  # noqa: ARG002 (Clock)
         return not stop.is_set()
 
 

@@ -57,14 +57,14 @@ class Done:
     def done(self) -> bool:
         return True
 
-    def wait(self, timeout_s: float) -> bool:
+    def wait(self, timeout_s: float) -> bool:  # noqa: ARG002 (the Link interface)
         return True
 
 
 class _Ack:
     """The broker's acknowledgement of one message; asking twice is harmless."""
 
-    __slots__ = ("link", "mid", "_done")
+    __slots__ = ("_done", "link", "mid")
 
     def __init__(self, link: MqttLink, mid: int) -> None:
         self.link, self.mid, self._done = link, mid, False
@@ -125,7 +125,7 @@ class MqttLink:
                 return True
             return False
 
-    def send(self, topic: str, payload: bytes, *, answered: bool = True) -> Pending:
+    def send(self, topic: str, payload: bytes, *, answered: bool = True) -> Pending:  # noqa: ARG002 (the Link interface)
         with self._cond:
             self._n_sent += 1
         info = self.client.publish(topic, payload, qos=1)
@@ -173,7 +173,7 @@ class HistoryAnswerer(Protocol):
 class _Reply:
     """The gateway's reply to one upload; given up after the link's time-out (counted)."""
 
-    __slots__ = ("link", "key", "give_up_at", "_done")
+    __slots__ = ("_done", "give_up_at", "key", "link")
 
     def __init__(self, link: Hj212TcpLink, key: str) -> None:
         self.link, self.key, self._done = link, key, False
@@ -232,7 +232,7 @@ class Hj212TcpLink:
             if time.monotonic() >= deadline:
                 return
 
-    def send(self, topic: str, payload: bytes, *, answered: bool = True) -> Pending:
+    def send(self, topic: str, payload: bytes, *, answered: bool = True) -> Pending:  # noqa: ARG002 (the Link interface)
         self.measure(payload)
         try:
             self._sock.sendall(payload)

@@ -28,6 +28,7 @@ stack's logs (``stack/logs/``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import math
 import shutil
@@ -119,7 +120,7 @@ def phases(sc: Scenario) -> list[tuple[tuple[int, int], int]]:
     backs = sorted({inc.end_ms for inc in sc.incidents if inc.kind == "link_outage"
                     and inc.get("buffered", True) and sc.start_ms < inc.end_ms < sc.end_ms})
     edges = [-(2**62), *backs, 2**62]
-    return [((lo, hi), min(hi, sc.end_ms)) for lo, hi in zip(edges, edges[1:], strict=False)]
+    return [((lo, hi), min(hi, sc.end_ms)) for lo, hi in itertools.pairwise(edges)]
 
 
 def wait_stored(store: InfluxStore, tally: Tally, dead: Callable[[], str | None]) -> None:

@@ -24,12 +24,13 @@ def create_schema(store: InfluxStore, wait_s: float = 60.0) -> None:
     while True:
         try:
             store.create_database()
-            return
         except StoreUnavailable as exc:
             if time.monotonic() >= deadline:
                 raise
             log.info("waiting for InfluxDB at %s (%s)", store.url, exc)
             time.sleep(1.0)
+        else:
+            return
 
 
 def main() -> None:

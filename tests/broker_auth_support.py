@@ -42,7 +42,7 @@ class AuthSetup:
 
 
 @pytest.fixture
-def auth_setup(tmp_path: Path, fleet: Fleet) -> AuthSetup:
+def auth_setup(tmp_path: Path, fleet: Fleet) -> AuthSetup:  # noqa: ARG001 (fleet: for its side effect)
     registry = load_registry(tmp_path / "registry.toml", STANDARDS)
     devices, _ = load_secrets(tmp_path / "secrets.toml")
     services = new_service_passwords(["ingest", "alerts"])

@@ -130,7 +130,7 @@ class ServiceProcs:
 
 @pytest.fixture
 def services(tmp_path: Path, broker: Mosquitto, store: InfluxStore,
-             fleet: Fleet) -> Iterator[ServiceProcs]:
+             fleet: Fleet) -> Iterator[ServiceProcs]:  # noqa: ARG001 (fleet: for its side effect)
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMS_")}
     env.update({
         "EMS_MQTT_PORT": str(broker.port),

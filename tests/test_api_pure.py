@@ -3,6 +3,8 @@ calendar buckets, time parsing, key format, reach of each role, statement buildi
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from fastapi import HTTPException
 from hypothesis import given
@@ -90,7 +92,7 @@ def test_buckets_follow_local_calendar(start: int, end: int, per: str, labels: l
     bks = buckets(start, end, TZ, per)
     assert [b.label for b in bks] == labels
     assert (bks[0].start_ms, bks[-1].end_ms) == (first_start, last_end)
-    assert all(a.end_ms == b.start_ms for a, b in zip(bks, bks[1:], strict=False))
+    assert all(a.end_ms == b.start_ms for a, b in itertools.pairwise(bks))
     if len(bks) > 1 and per == "month":
         assert bks[1].start_ms == NOV1 + 30 * DAY  # 2025-12-01T00:00+08:00
 

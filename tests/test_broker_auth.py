@@ -158,7 +158,7 @@ def test_devices_publish_only_to_their_own_topics(auth_broker: Mosquitto, auth_s
 @pytest.mark.parametrize(("user", "password"), [
     ("E0001-wrong", "x"), (None, None), ("ingest", "not-the-password"), ("alerts", ""),
 ])
-def test_wrong_credentials_cannot_connect(auth_broker: Mosquitto, auth_setup: AuthSetup,
+def test_wrong_credentials_cannot_connect(auth_broker: Mosquitto, auth_setup: AuthSetup,  # noqa: ARG001 (auth_setup: for its side effect)
                                           auth_clients: list[Client], user: str | None,
                                           password: str | None) -> None:
     c = Client(auth_broker.port, user, password)

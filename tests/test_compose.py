@@ -35,10 +35,10 @@ PENDING_ENV: set[str] = set()
 PENDING_FILES: set[str] = set()
 
 # Settings classes: the foundation's, mqtt.access's, and every <package>/settings.py there is.
-SETTINGS_MODULES = ["core.settings", "mqtt.access", "ingest.settings"] + sorted(
+SETTINGS_MODULES = ["core.settings", "mqtt.access", "ingest.settings", *sorted(
     ".".join(p.relative_to(ROOT).with_suffix("").parts)
     for p in [*ROOT.glob("*/settings.py"), *ROOT.glob("*/*/settings.py")]
-    if p.parts[-2] not in ("tests", ".venv"))
+    if p.parts[-2] not in ("tests", ".venv"))]
 
 
 def settings_fields() -> dict[str, Any]:

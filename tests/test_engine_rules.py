@@ -135,7 +135,7 @@ def test_month_validity(year: int, month: int, n_valid_days: int, valid: bool) -
 
 @pytest.mark.parametrize(("year", "month", "n"), [(2026, 2, 29), (2026, 13, 1), (2026, 4, -1)])
 def test_month_validity_refuses_impossible_counts(year: int, month: int, n: int) -> None:
-    with pytest.raises(ValueError, match="month|valid days"):
+    with pytest.raises(ValueError, match=r"month|valid days"):
         month_valid(year, month, n)
 
 
@@ -247,5 +247,5 @@ def test_rates_count_hours_and_leave_stops_out() -> None:
 def test_stops_refuse_bad_series() -> None:
     spec = SeriesSpec.of(1)
     m = Minutes([0], [H0], [1.0], flag_codes(["N"]))
-    with pytest.raises(ValueError, match="Stops.series"):
+    with pytest.raises(ValueError, match=r"Stops\.series"):
         judge_hours(m, spec, stops=Stops([3], [H0], [3600]))

@@ -198,7 +198,7 @@ def test_bad_input_on_some_connections_disturbs_no_other(
                 steady_sent.append(f)
                 minute += 1
                 time.sleep(0.1)  # the device's pace, not a wait for a condition
-        except BaseException as exc:  # reported by the test thread
+        except BaseException as exc:  # noqa: BLE001 (re-raised by the test thread)
             steady_errors.append(exc)
 
     runner = threading.Thread(target=steady_device)
@@ -299,7 +299,7 @@ def test_many_devices_at_once(services: ServiceProcs, store: InfluxStore, fleet:
             device.send(b"".join(frames))  # a unit sending its backlog after a link outage
             assert [r.qn for r in device.replies(minutes)] == [qn_of(f) for f in frames]
             device.close()
-        except BaseException as exc:  # reported by the test thread
+        except BaseException as exc:  # noqa: BLE001 (re-raised by the test thread)
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(fleet.outlets))]
@@ -334,7 +334,7 @@ def test_no_reply_when_the_broker_does_not_acknowledge_in_time(
 
 
 def test_connections_beyond_the_maximum_are_closed_at_once(
-        services: ServiceProcs, store: InfluxStore, fleet: Fleet, connect: Connect) -> None:
+        services: ServiceProcs, store: InfluxStore, fleet: Fleet, connect: Connect) -> None:  # noqa: ARG001 (store: for its side effect)
     port = free_port()
     start_gateway(services, port, EMS_GATEWAY_MAX_CONNECTIONS="3")
     held = [connect(port) for _ in range(3)]

@@ -36,7 +36,7 @@ def upload(fleet: Fleet, i: int, minute: int) -> bytes:
 
 
 @pytest.fixture
-def gateway(services: ServiceProcs, broker: Mosquitto, fleet: Fleet
+def gateway(services: ServiceProcs, broker: Mosquitto, fleet: Fleet  # noqa: ARG001 (fleet: for its side effect)
             ) -> Iterator[tuple[GatewayServer, Registry]]:
     start_ready(services, "ingest", "ingest")
     registry = load_registry(services.tmp / "registry.toml",

@@ -573,7 +573,7 @@ def test_reassembler_age_limit() -> None:
 def test_reassembler_bounds() -> None:
     packets = [
         decode(encode_data({"so2": 1.0}, cn="2011", mn=f"M{i}", data_time=utc(2024, 1, 1),
-                           pnum=2, pno=1))  # fmt: skip
+                           pnum=2, pno=1))
         for i in range(3)
     ]
     r = Reassembler(max_pending=2)
@@ -597,7 +597,7 @@ NUMBERS = st.one_of(
     st.integers(-10**9, 10**9).map(lambda i: i / 1000),
     st.floats(min_value=-1e7, max_value=1e7).filter(lambda v: v == 0 or abs(v) >= 1e-6),
 )
-LETTERS = sorted(DATA_FLAGS) + ["P", "0", "3"]
+LETTERS = [*sorted(DATA_FLAGS), "P", "0", "3"]
 IDS = st.text("ABCDEFabcdef0123456789_", min_size=1, max_size=24)
 ZONES = [ZoneInfo(z) for z in ("Asia/Shanghai", "UTC", "Asia/Kolkata", "Etc/GMT+5")]
 

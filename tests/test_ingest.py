@@ -39,7 +39,7 @@ def stream(fleet: Fleet, minutes: range) -> list[tuple[str, bytes]]:
     return [message(fleet, i, m) for m in minutes for i in range(len(fleet.outlets))]
 
 
-def n_values(fleet: Fleet, messages: list[tuple[str, bytes]]) -> int:
+def n_values(messages: list[tuple[str, bytes]]) -> int:
     return sum(len(json.loads(p)["values"]) for _, p in messages)
 
 
@@ -117,7 +117,7 @@ def test_every_rejection_class_is_stored_with_its_reason(
     # A partly valid message: its valid value is stored, its bad one rejected.
     mixed.append((topic, body(ts=T0_MS + 59 * 60_000, values={"so2": 5.0, "nox": -3.0})))
     publisher.publish_all(mixed)
-    expected_readings = n_values(fleet, good) + 1
+    expected_readings = n_values(good) + 1
     wait_until(lambda: store.count("rejection") == len(bad) + 1, what="all rejections stored")
     wait_until(lambda: store.count("reading") == expected_readings, what="good readings stored")
     reasons = [s.tags["reason"] for s in store.query(
@@ -141,7 +141,7 @@ def test_influxdb_down_for_ten_seconds_loses_nothing(
         start_ingester(services, EMS_INFLUX_URL=own.url, EMS_INFLUX_DATABASE="emissions")
         first, second = stream(fleet, range(0, 20)), stream(fleet, range(20, 60))
         publisher.publish_all(first)
-        wait_until(lambda: store.count("reading") == n_values(fleet, first), what="first part")
+        wait_until(lambda: store.count("reading") == n_values(first), what="first part")
         own.stop()
         outage_started = time.monotonic()
         publisher.publish_all(second)  # the broker acknowledges: it holds them for the ingester
@@ -149,7 +149,7 @@ def test_influxdb_down_for_ten_seconds_loses_nothing(
                    what="the ingester noticing the outage")
         time.sleep(max(0.0, 10 - (time.monotonic() - outage_started)))  # the outage itself
         own.start()
-        total = n_values(fleet, first) + n_values(fleet, second)
+        total = n_values(first) + n_values(second)
         wait_until(lambda: store.count("reading") == total, timeout_s=60,
                    what="every reading after InfluxDB returned")
         assert "InfluxDB back after" in services.log("ingest")
@@ -162,7 +162,7 @@ def test_sigkill_mid_stream_then_restart_stores_every_reading_once(
         services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
     start_ingester(services)
     messages = stream(fleet, range(0, 300))  # 3,000 messages, 14,000+ readings
-    total = n_values(fleet, messages)
+    total = n_values(messages)
     publisher.publish_all(messages[:1000])
     wait_until(lambda: store.count("reading") > 0, what="some readings stored")
     services.procs[0].send_signal(signal.SIGKILL)
@@ -187,7 +187,7 @@ def test_two_ingesters_share_the_stream_and_store_each_reading_once(
     start_ingester(services, name="ingest-b", EMS_INGEST_CLIENT_ID="ingest-b",
                    EMS_INGEST_PARTITION="2/2")
     messages = stream(fleet, range(0, 200))
-    total = n_values(fleet, messages)
+    total = n_values(messages)
     publisher.publish_all(messages)
     wait_until(lambda: store.count("reading") == total, timeout_s=60, what="all readings")
     services.stop_all()

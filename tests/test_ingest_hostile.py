@@ -105,7 +105,7 @@ def test_a_failing_callback_is_counted_and_the_loop_goes_on(
 
 def test_a_raising_parser_becomes_a_stored_rejection(broker: Mosquitto, publisher: Publisher,
                                                      store: InfluxStore, tmp_path: Path,
-                                                     fleet: Fleet) -> None:
+                                                     fleet: Fleet) -> None:  # noqa: ARG001 (fleet: for its side effect)
     settings = IngestSettings(mqtt_port=broker.port, influx_url=store.url,
                               influx_database=store.database,
                               registry_path=tmp_path / "registry.toml",

@@ -33,7 +33,7 @@ def test_a_correction_without_reference_o2_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "limits.toml"
     path.write_text('[[limit]]\nid = "x.so2"\npollutant = "so2"\nlimit = 35.0\n'
                     "o2_correction = true\n")
-    with pytest.raises(StandardsError, match="x.so2"):
+    with pytest.raises(StandardsError, match=r"x\.so2"):
         load_standards(path)
 
 

@@ -42,7 +42,7 @@ def test_the_ingester_is_not_ready_while_the_broker_is_away(
     port = free_port()
     start_ready(services, "ingest", "ingest", EMS_INGEST_METRICS_PORT=str(port))
     broker.stop()
-    code, text = wait_until(lambda: (s := status(port))[0] == 503 and s, 20,
+    _code, text = wait_until(lambda: (s := status(port))[0] == 503 and s, 20,
                             what="/ready to answer 503 without the broker")
     assert "not subscribed" in text
     broker.start()
@@ -56,7 +56,7 @@ def test_the_gateway_is_ready_once_connected_and_not_while_the_broker_is_away(
     broker.stop()
     services.start("ingest.gateway", "gateway", EMS_GATEWAY_PORT=str(free_port()),
                    EMS_GATEWAY_METRICS_PORT=str(port))
-    code, text = wait_until(lambda: (s := status(port))[0] == 503 and s, 20,
+    _code, text = wait_until(lambda: (s := status(port))[0] == 503 and s, 20,
                             what="/ready to answer 503 before the broker is there")
     assert "not connected to the broker" in text
     broker.start()

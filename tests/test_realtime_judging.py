@@ -66,7 +66,7 @@ I60 = np.array([60, 300], dtype=np.int64)  # series 0: minute interval, series 1
 def test_interval_means(instants: list[tuple[int, int, float, str]],
                         expected: list[tuple[int, int, float, str]]) -> None:
     got = table(interval_means(rows(*instants), I60))
-    assert [r[:2] + (r[3],) for r in got] == [r[:2] + (r[3],) for r in expected]
+    assert [(*r[:2], r[3]) for r in got] == [(*r[:2], r[3]) for r in expected]
     for g, e in zip(got, expected, strict=True):
         assert g[2] == e[2] or (math.isnan(g[2]) and math.isnan(e[2]))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 import pytest
 
@@ -94,7 +93,7 @@ def test_inconsistent_registry_is_refused_with_a_reason(doc: dict[str, object],
         build_registry(doc, STANDARDS)
 
 
-def test_store_errors_are_translated(store: InfluxStore, tmp_path: Path) -> None:
+def test_store_errors_are_translated(store: InfluxStore) -> None:
     with pytest.raises(StoreRejected) as bad:
         store.write_lines(["this is not line protocol"])
     assert bad.value.status == 400

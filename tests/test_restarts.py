@@ -37,7 +37,7 @@ def test_clean_broker_restart_with_a_backlog_stores_every_acknowledged_reading(
     pub.publish_all(after)
     pub.close()
     start_ingester(services, name="ingest-again")
-    total = n_values(fleet, before) + n_values(fleet, after)
+    total = n_values(before) + n_values(after)
     wait_until(lambda: store.count("reading") == total, timeout_s=60,
                what="every acknowledged reading after the broker restart")
 
@@ -50,13 +50,13 @@ def test_broker_restart_under_a_running_ingester_loses_nothing(
     pub = Publisher(broker.port)
     pub.publish_all(first)
     pub.close()
-    wait_until(lambda: store.count("reading") == n_values(fleet, first), what="first part")
+    wait_until(lambda: store.count("reading") == n_values(first), what="first part")
     broker.stop()
     broker.start()
     pub = Publisher(broker.port)  # before the ingester's reconnection (its back-off is >= 1 s)
     pub.publish_all(second)
     pub.close()
-    total = n_values(fleet, first) + n_values(fleet, second)
+    total = n_values(first) + n_values(second)
     wait_until(lambda: store.count("reading") == total, timeout_s=60,
                what="the readings published while the ingester was reconnecting")
 
@@ -77,7 +77,7 @@ def test_broker_sigkill_keeps_the_subscriptions_of_its_last_snapshot(
     pub = Publisher(broker.port)
     pub.publish_all(messages)
     pub.close()
-    wait_until(lambda: store.count("reading") == n_values(fleet, messages), timeout_s=60,
+    wait_until(lambda: store.count("reading") == n_values(messages), timeout_s=60,
                what="readings published after the kill, before the ingester reconnected")
 
 

@@ -53,7 +53,7 @@ def test_backfill_lands_every_value_with_its_time_and_every_malformed_one_as_a_r
     want: dict[Key, tuple[float, str]] = {}
     rejected: Counter[tuple[str, str]] = Counter()
 
-    def record(msg: PlannedMessage, topic: str, payload: bytes) -> None:
+    def record(msg: PlannedMessage, topic: str, payload: bytes) -> None:  # noqa: ARG001 (the publisher's hook)
         spec = sc.outlets[msg.outlet]
         keep = stored_entries(msg, spec)
         if keep:
@@ -92,7 +92,7 @@ def test_backfill_lands_every_value_with_its_time_and_every_malformed_one_as_a_r
 
 @pytest.mark.slow
 def test_the_cli_writes_registry_and_expectations_then_backfills(
-        services: ServiceProcs, broker: Mosquitto, store: InfluxStore, tmp_path: Path) -> None:
+        services: ServiceProcs, broker: Mosquitto, store: InfluxStore, tmp_path: Path) -> None:  # noqa: ARG001 (broker: for its side effect)
     scenario_file = tmp_path / "small.toml"
     scenario_file.write_text('[scenario]\nname = "small"\nduration_h = 2\n'
                              + ent("PA", "incinerator"))
@@ -136,7 +136,7 @@ def test_the_cli_refuses_a_bad_scenario_and_an_absent_broker(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_follow_writes_the_caught_up_file_once_the_backfill_reached_the_present(
-        services: ServiceProcs, broker: Mosquitto, tmp_path: Path) -> None:
+        services: ServiceProcs, broker: Mosquitto, tmp_path: Path) -> None:  # noqa: ARG001 (broker: for its side effect)
     scenario_file = tmp_path / "small.toml"
     scenario_file.write_text('[scenario]\nname = "small"\nduration_h = 1\n'
                              + ent("PA", "boiler"))

@@ -266,5 +266,5 @@ def test_bad_scenarios_are_refused_with_a_reason(body: str, message: str) -> Non
 def test_a_scenario_file_that_is_not_toml(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[scenario\n")
-    with pytest.raises(ScenarioError, match="bad.toml"):
+    with pytest.raises(ScenarioError, match=r"bad\.toml"):
         load_scenario(bad, STANDARDS, now_ms=NOW)

@@ -34,7 +34,7 @@ def test_acknowledges_only_after_the_batch_is_stored(store: InfluxStore) -> None
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_an_unexpected_error_ends_the_writer_visibly(store: InfluxStore) -> None:
-    def ack(mid: int, qos: int) -> None:
+    def ack(_mid: int, _qos: int) -> None:
         raise RuntimeError("acknowledgement failed")
 
     writer = BatchWriter(store, ack, max_points=1, max_wait_s=0.01)

@@ -143,7 +143,7 @@ def expected_samples(hour_start_s: npt.ArrayLike, interval_s: npt.ArrayLike) -> 
     return out
 
 
-def min_valid_days(year: int, month: int) -> int:
+def min_valid_days(year: int, month: int) -> int:  # noqa: ARG001 (leap or not: same count)
     """Valid days a month needs: 25, February 23 (HJ 76-2017 App. B, compliance-rules.md §1.3)."""
     if not 1 <= month <= 12:
         raise ValueError(f"month must be 1..12, got {month}")

@@ -45,6 +45,7 @@ A NaN multiple (range limits such as pH) is judged on duration alone.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -175,7 +176,7 @@ def flat_lines(
     oks = np.asarray(valid, dtype=np.bool_).tolist()
     runs: list[FlatRun] = []
     run: FlatRun | None = None
-    if any(b <= a for a, b in zip(starts, starts[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(starts)):
         raise ValueError("hours must be given in increasing order")
     for t, v, ok in zip(starts, values, oks, strict=True):
         usable = ok and math.isfinite(v)

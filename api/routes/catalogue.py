@@ -15,14 +15,14 @@ router = APIRouter(tags=["reference"])
 
 
 @router.get("/pollutants", response_model=list[PollutantPublic])
-def list_pollutants(user: CurrentUser) -> list[PollutantPublic]:
+def list_pollutants(user: CurrentUser) -> list[PollutantPublic]:  # noqa: ARG001 (login)
     """The pollutant catalogue: keys, HJ 212-2017 and 2005 codes, units, plausible ranges."""
     return [PollutantPublic(**asdict(p)) for p in CATALOGUE]
 
 
 @router.get("/standards", response_model=list[LimitPublic])
 def list_standards(
-        user: CurrentUser, state: StateDep,
+        user: CurrentUser, state: StateDep,  # noqa: ARG001 (any login)
         pollutant: Annotated[str | None, Query(max_length=32)] = None) -> list[LimitPublic]:
     """Emission limits with their standard, clause, averaging period, reference O2 and source.
     """

@@ -48,7 +48,7 @@ def error_page(request: Request, status: int, detail: str) -> Response:
     return page(request, "error.html", status, status=status, detail=detail)
 
 
-async def login_required(request: Request, exc: Exception) -> Response:
+async def login_required(request: Request, _exc: Exception) -> Response:
     target = PREFIX + "/login"
     if request.method == "GET":
         wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -97,7 +97,7 @@ def install(app: FastAPI, settings: ApiSettings) -> bool:
                               (StoreUnavailable, 503)):
         app.add_exception_handler(exc_class, for_pages(cast(Handler, handlers[exc_class]),
                                                        status))
-    from api.web.vendor import missing as vendor_missing  # noqa: PLC0415 (python -m entry)
+    from api.web.vendor import missing as vendor_missing
 
     missing = vendor_missing()
     if missing:

@@ -73,9 +73,9 @@ def readings_of(state: AppState, scope: Scope, chosen: Period) -> list[dict[str,
     return all_pages(lambda p: reading_records(state.store, scope, chosen.range, p))
 
 
-def outlet_scope(request: Request, ent: Enterprise, outlet: str | None) -> Scope:
+def outlet_scope(ent: Enterprise, outlet: str | None) -> Scope:
     """The scope of one registered outlet (the first one by default), as the API checks it."""
-    return series_scope(request, ent, outlet or next(iter(sorted(ent.outlets)), None), None)
+    return series_scope(ent, outlet or next(iter(sorted(ent.outlets)), None), None)
 
 
 @router.get("/enterprises/{enterprise_id}/readings", response_class=HTMLResponse)
@@ -83,7 +83,7 @@ def readings_page(request: Request, enterprise_id: str, state: StateDep, user: W
                   outlet: OutletQuery = None, date: DateQuery = None) -> HTMLResponse:
     """One outlet's minute readings of one local day (default: today), flags marked."""
     ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
-    scope = outlet_scope(request, ent, outlet)
+    scope = outlet_scope(ent, outlet)
     chosen = day(date, state.settings.timezone, state.now_ms())
     found = readings_of(state, scope, chosen)
     marked = flagged(found)
@@ -106,7 +106,7 @@ def readings_csv(request: Request, enterprise_id: str, state: StateDep, user: We
                  outlet: OutletQuery = None, date: DateQuery = None) -> StreamingResponse:
     """The day's readings of one outlet as the JSON API's CSV."""
     ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
-    scope = outlet_scope(request, ent, outlet)
+    scope = outlet_scope(ent, outlet)
     chosen = day(date, state.settings.timezone, state.now_ms())
     found = all_pages(lambda p: reading_rows(state.store, scope, chosen.range, p))
     return attachment(f"{ent.id}_{scope.outlet}_{chosen.first}_readings.csv",

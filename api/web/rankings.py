@@ -53,7 +53,7 @@ def rankings_page(
     s = state.settings
     chosen = period(start, end, s.timezone, state.now_ms(), 30,
                     s.api_max_span_results_days)
-    tr, labels, rows = ranked(state, user.principal, chosen.range, region or None, None, per)
+    _tr, labels, rows = ranked(state, user.principal, chosen.range, region or None, None, per)
     descending = SORTABLE[sort] if order is None else order == "desc"
     items = sort_items([ranking_public(state, r).model_dump() for r in rows], sort, descending)
     regions = sorted({e.region for e in user.principal.visible(state.registry)})
