@@ -45,7 +45,7 @@ def seed(store: InfluxStore) -> dict[str, str]:
     return {e.enterprise: e.id for e in episodes}
 
 
-def state_of(api: Api) -> tuple[int, int, int, int]:  # noqa: F811
+def state_of(api: Api) -> tuple[int, int, int, int]:
     return (api.store.count("reading"), api.store.count("rejection"),
             len(KeyStore(api.records).list_keys()),
             len(api.store.query('SELECT * FROM "alert"')[0].values))
