@@ -5,12 +5,7 @@ from __future__ import annotations
 
 from tests.test_layout import GRAPH, resolve
 
-# Pages that still take alert and mark workflows from their routes: those move to
-# api/services/ with the alert workflow's relational store; remove each entry then.
-PAGES_ON_ROUTES_ALLOWED = {
-    ("api.web.enterprises", "api.routes.marks"),
-    ("api.web.marks", "api.routes.marks"),
-}
+PAGES_ON_ROUTES_ALLOWED: set[tuple[str, str]] = set()  # none: keep it so
 
 
 def imported(prefix: str) -> set[tuple[str, str]]:

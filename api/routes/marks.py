@@ -5,68 +5,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 
 from api.access import Principal
 from api.deps import StateDep, VisibleEnterprise, require
-from api.keys import Role
 from api.models import ErrorPublic, MarkIn, MarkPublic, MarksPublic
-from api.params import EndQuery, StartQuery, iso, parse_time
-from core.registry import Enterprise, Registry
-from store.marks import Mark, MarkConflict, MarkError, MarkNotFound, MarkStore
+from api.params import EndQuery, StartQuery, parse_time
+from api.services.marks import (
+    DECLARERS,
+    declare_mark,
+    list_marks_of,
+    mark_public,
+    withdraw_mark,
+)
 
 router = APIRouter(prefix="/enterprises", tags=["marks"])
 
-DECLARERS = (Role.ENTERPRISE,)  # the enterprise marks its own data (MEE 2022 marking rules)
 _declarer = require(*DECLARERS)  # one callable: FastAPI runs it once per request
 DECLARE = [Depends(_declarer)]
 Declarer = Annotated[Principal, Depends(_declarer)]
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorPublic, "description": "Overlaps a standing mark of the same kind on "
                                                "the outlet, or already withdrawn"}}
-
-
-def mark_public(m: Mark) -> MarkPublic:
-    return MarkPublic(id=m.id, enterprise=m.enterprise, outlet=m.outlet, kind=m.kind,
-                      start=iso(m.start_ms) or "", end=iso(m.end_ms) or "", reason=m.reason,
-                      declared_by=m.declared_by, declared=iso(m.declared_ms) or "",
-                      withdrawn=iso(m.withdrawn_ms), withdrawn_by=m.withdrawn_by)
-
-
-def declare_mark(marks: MarkStore, registry: Registry, user: Principal, ent: Enterprise,
-                 body: MarkIn, at_ms: int) -> Mark:
-    """Declare a mark on one of ``ent``'s outlets; 404 for an outlet not its own, 422 for an
-    invalid one, 409 for an overlap."""
-    if body.outlet not in ent.outlets:
-        raise HTTPException(404, "no such outlet")
-    start_ms, end_ms = parse_time(body.start, "start"), parse_time(body.end, "end")
-    try:
-        return marks.declare(registry, ent.id, body.outlet, body.kind, start_ms, end_ms,
-                             body.reason, user.label, at_ms)
-    except MarkError as exc:
-        raise HTTPException(422, str(exc)) from None
-    except MarkConflict as exc:
-        raise HTTPException(409, str(exc)) from None
-
-
-def withdraw_mark(marks: MarkStore, user: Principal, ent: Enterprise, mark_id: str,
-                  at_ms: int) -> Mark:
-    try:
-        return marks.withdraw(ent.id, mark_id, user.label, at_ms)
-    except MarkNotFound:
-        raise HTTPException(404, "not found") from None
-    except MarkConflict as exc:
-        raise HTTPException(409, str(exc)) from None
-
-
-def list_marks_of(marks: MarkStore, ent: Enterprise, outlet: str | None = None,
-                  start_ms: int | None = None, end_ms: int | None = None,
-                  limit: int = 1000) -> list[Mark]:
-    if outlet is not None and outlet not in ent.outlets:
-        raise HTTPException(404, "no such outlet")
-    if start_ms is not None and end_ms is not None and start_ms >= end_ms:
-        raise HTTPException(422, "start must be before end")
-    return marks.list(ent.id, outlet, start_ms, end_ms, limit)
 
 
 @router.post("/{enterprise_id}/marks", response_model=MarkPublic, status_code=201,

@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from api.deps import StateDep, reach_enterprise, series_scope
 from api.params import iso
-from api.routes.marks import DECLARERS, list_marks_of
 from api.services.alerts import find_alerts
+from api.services.marks import DECLARERS, list_marks_of
 from api.services.queries import Scope
 from api.services.series import all_pages, csv_lines, judged_rows, reading_records, reading_rows
 from api.services.standings import ranked

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 
 from api.deps import StateDep, check_role, reach_enterprise
 from api.models import MarkIn
-from api.routes.marks import DECLARERS, declare_mark, withdraw_mark
+from api.services.marks import DECLARERS, declare_mark, withdraw_mark
 from api.web.alerts import validated
 from api.web.auth import PREFIX, FormUser
 
