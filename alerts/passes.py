@@ -20,7 +20,9 @@ A pass at time ``now`` (``H`` = start of the current, incomplete hour):
    the marks are settled (``judged_ms``). A pass that stops before leaves them pending;
 5. maintains ``data_gap`` alerts; each segment also maintains the status-run alerts
    (``unexplained_high_o2``, ``invalid_hour_over_limit``, ``alerts.status_alerts``) and the
-   day exceedances of its completed local days (``alerts.dayalerts``).
+   day exceedances of its completed local days (``alerts.dayalerts``) and, with
+   ``alerts_detect``, the fraud signs (``pinned_under_limit``, ``o2_inconsistent``,
+   ``alerts.fraudalerts``).
 
 Everything written is an overwrite of deterministic points, so two passes, in turn or at the same
 time, leave the same results as one.
@@ -36,6 +38,7 @@ from datetime import UTC, datetime
 
 from alerts.alerting import maintain_hour_alerts
 from alerts.dayalerts import maintain_day_alerts
+from alerts.fraudalerts import maintain_fraud_alerts
 from alerts.gaps import GapFinder, maintain_gaps
 from alerts.io.fetch import count_readings, last_readings
 from alerts.judging import floor_hour_s, judge_hours_range
@@ -75,6 +78,7 @@ class PassReport:
     write_s: float = 0.0  # writing the hourly points
     days_s: float = 0.0  # re-judging the days: stored hours read, day points, summaries
     alerts_s: float = 0.0  # hour-based alerts and gaps in the minutes
+    detect_s: float = 0.0  # fraud signs (alerts.fraudalerts), apart from alerts_s
     duration_s: float = 0.0
 
 
@@ -161,7 +165,12 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
     report.alerts_written += maintain_status_alerts(store, plan, rr.table, a, b).written
     report.alerts_written += maintain_day_alerts(store, plan, rr.days, rr.end_s).written
     report.gaps_written += finder.store(ResultStore(store)).written
-    report.alerts_s += time.perf_counter() - t0
+    t1 = time.perf_counter()
+    report.alerts_s += t1 - t0
+    if settings.alerts_detect:
+        report.alerts_written += maintain_fraud_alerts(store, plan, rr.table, a, b,
+                                                       settings).written
+        report.detect_s += time.perf_counter() - t1
     return True
 
 

@@ -43,3 +43,26 @@ class AlertSettings(CommonSettings):
     # Watch the broker's $SYS dropped-message counter and raise a broker_drops alert when it
     # grows (needs read access to $SYS/#: the broker's `alerts` user has it).
     alerts_watch_broker: bool = True
+    # Fraud signs (alerts.rules.fraud; product thresholds, not from a standard). Off: the pass
+    # judges and raises the other kinds only.
+    alerts_detect: bool = True
+    # The outlet's own history: valid hours this far back before the hours derived.
+    alerts_history_hours: Annotated[int, Field(ge=1)] = 7 * 24
+    # pinned_under_limit: this many consecutive valid hours with a corrected mean between
+    # alerts_pinned_band_pct % of the limit and the limit, a CV (sd / mean) of at most
+    # alerts_pinned_max_cv_pct %, and, with alerts_pinned_history_min_hours of history, an sd
+    # at most alerts_pinned_history_ratio x the history's.
+    alerts_pinned_hours: Annotated[int, Field(ge=2)] = 6
+    alerts_pinned_band_pct: Annotated[float, Field(gt=0, lt=100)] = 90.0
+    alerts_pinned_max_cv_pct: Annotated[float, Field(gt=0)] = 0.5
+    alerts_pinned_history_min_hours: Annotated[int, Field(ge=2)] = 24
+    alerts_pinned_history_ratio: Annotated[float, Field(gt=0)] = 0.25
+    # o2_inconsistent: this many consecutive valid hours whose O2 mean is at least
+    # max(alerts_o2_shift_pct, alerts_o2_shift_sigmas x sd) points below the outlet's history
+    # mean while the raw pollutant mean is at least alerts_o2_rise x its history mean; needs
+    # alerts_o2_history_min_hours valid hours of history.
+    alerts_o2_hours: Annotated[int, Field(ge=1)] = 2
+    alerts_o2_shift_pct: Annotated[float, Field(gt=0, le=21)] = 3.0
+    alerts_o2_shift_sigmas: Annotated[float, Field(ge=0)] = 3.0
+    alerts_o2_rise: Annotated[float, Field(gt=1)] = 1.5
+    alerts_o2_history_min_hours: Annotated[int, Field(ge=1)] = 3

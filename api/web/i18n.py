@@ -126,6 +126,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "kind_broker_drops": ("代理丢弃消息", "broker dropped messages"),
     "kind_unexplained_high_o2": ("氧含量异常偏高", "high O2, no stop declared"),
     "kind_invalid_hour_over_limit": ("无效小时超限", "invalid hour over the limit"),
+    "kind_pinned_under_limit": ("数据贴限", "pinned just under the limit"),
+    "kind_o2_inconsistent": ("氧含量与工况不符", "O2 inconsistent with the process"),
     "st_open": ("待处理", "open"),
     "st_acknowledged": ("已确认", "acknowledged"),
     "st_resolved": ("已关闭", "resolved"),
