@@ -11,6 +11,7 @@ Alerts follow the episode rules (DESIGN §4, rules.py):
   hours with one identical mean; data gap: a silence of at least ``GAP_ALERT_MIN_MS`` (holes
   of at most ``GAP_QUIET_MAX_MS`` raise nothing; an outlet whose buffered minutes come late is
   not expected either way: the gap was real while it lasted);
+- fraud signs (``pinned_under_limit``, ``o2_inconsistent``): ``simulators.expected.fraud``;
 - invalid data: a local day (one outlet and pollutant) with more than ``INVALID_HOURS_MAX``
   hours that received values and operated but were not valid.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulators.expected import fraud
 from simulators.expected import rules as R
 from simulators.expected.hours import Bounds, Hour, OutletResult, local_days
 from simulators.outcome import Expectation
@@ -136,6 +138,25 @@ class Builder:
         self.status_runs(p, hours, R.HIGH_O2, R.ALERT_HIGH_O2, lambda h: h.status == R.HIGH_O2)
         self.status_runs(p, hours, R.INVALID, R.ALERT_INVALID_OVER,
                          lambda h: h.status == R.INVALID and bool(h.over_limit))
+        self.fraud(p, hours)
+
+    def fraud(self, p: str, hours: list[Hour]) -> None:
+        """Fraud-sign alerts (``simulators.expected.fraud``)."""
+        end = self.scenario.end_ms
+
+        def add(kind: str, run: tuple[int, int] | None) -> None:
+            if run is None:
+                self.add("no_alert", p, self.scenario.start_ms, end, end_ms=end, alert_kind=kind)
+                return
+            close = run[1] + HOUR_MS
+            self.add("alert", p, run[0], close, end_ms=None if close >= end else close,
+                     alert_kind=kind, tolerance_ms=R.HOUR_TOLERANCE_MS)
+
+        bounds = Bounds.of(self.scenario.limits(self.i), p, "hour")
+        limit = bounds.upper if bounds is not None and bounds.lower is None else None
+        fraud.pinned(hours, limit, self.scenario.incidents_of(self.i), p, add)
+        if any(h.o2_mean is not None for h in hours):
+            fraud.forged_o2(hours, add)
 
     def status_runs(self, p: str, hours: list[Hour], what: str, alert_kind: str,
                     hit: Any) -> None:

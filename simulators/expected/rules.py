@@ -54,6 +54,17 @@ ALERT_HIGH_O2 = "unexplained_high_o2"  # one alert per run of such hours (openin
 ALERT_INVALID_OVER = "invalid_hour_over_limit"  # an invalid hour whose valid minutes' corrected
 # mean is over the limit anyway
 DAY_PERIOD = "day"  # exceeded days open exceedance alerts of their own (period=day)
+# Fraud signs (alerts.rules.fraud; the scheduler's alerts_pinned_* and alerts_o2_* defaults)
+ALERT_PINNED = "pinned_under_limit"
+PINNED_MIN_HOURS = 6  # consecutive valid hours ...
+PINNED_BAND = 0.90  # ... with corrected means in [0.90 x limit, limit] and a CV of at most
+PINNED_MAX_CV = 0.005  # 0.5 %: a "pinned" incident (not constant) writes ratio x limit
+ALERT_FORGED_O2 = "o2_inconsistent"
+O2_MIN_HOURS = 2  # consecutive valid hours whose O2 is ...
+O2_SHIFT_PCT = 3.0  # ... this many points (and 3 sd) below the mean of the hours before ...
+O2_SHIFT_SIGMAS = 3.0
+O2_RISE = 1.5  # ... while the raw reading is this many times its mean before
+O2_HISTORY_MIN_HOURS = 3  # valid hours before, at least
 
 # What the oracle dares to predict (noise is added on the wire) --------------------------
 NOISE_SIGMAS = 6.0  # a verdict only when the nominal value is farther from the limit ...

@@ -1,0 +1,94 @@
+"""Expected fraud-sign alerts of one outlet and pollutant, from its judged hours. Pure.
+
+``pinned_under_limit`` (rules.PINNED_*): the engine needs a run of ``PINNED_MIN_HOURS`` valid
+hours with corrected means in ``[PINNED_BAND x limit, limit]``. Where the nominal means have
+no such run (with the noise margin of the verdicts), no alert is expected. Inside a ``pinned``
+incident that is not ``constant`` (the logger writes ratio x limit, a little jitter: a CV far
+under ``PINNED_MAX_CV``) with a ratio in the band, the run of valid hours is expected to raise
+one. Other runs in the band (an honest process near its limit, a constant pin whose corrected
+means follow the O2) are not called either way: the CV of the noisy measured values decides.
+
+``o2_inconsistent`` (rules.O2_*): the engine's rule on the nominal hours, with a running
+history of the valid hours not flagged; an hour too close to a threshold leaves the pollutant
+uncalled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from simulators.expected import rules as R
+from simulators.expected.hours import Hour
+from simulators.incidents import Incident
+
+HOUR_MS = R.HOUR_MS
+O2_MARGIN_PCT = 0.3  # an hour's O2 this close to the threshold is not called
+RISE_MARGIN = 0.1  # nor a raw mean this close (in multiples of the history mean)
+
+Span = tuple[int, int]  # first hour start, last hour start (ms)
+Add = Callable[[str, Span | None], None]  # alert kind, expected run (None: none expected)
+
+
+def _runs(starts: list[int]) -> list[Span]:
+    out: list[Span] = []
+    for t in starts:
+        if out and t == out[-1][1] + HOUR_MS:
+            out[-1] = (out[-1][0], t)
+        else:
+            out.append((t, t))
+    return out
+
+
+def pinned(hours: list[Hour], limit: float | None, incidents: list[Incident], pollutant: str,
+           add: Add) -> None:
+    if limit is None or not limit > 0:
+        return
+    margin = R.MARGIN_SHARE * limit
+
+    def near(h: Hour) -> bool:
+        return (bool(h.valid) and h.mean_ref is not None
+                and R.PINNED_BAND * limit - margin - R.NOISE_SIGMAS * h.sigma <= h.mean_ref
+                <= limit + margin + R.NOISE_SIGMAS * h.sigma)
+
+    long_runs = [r for r in _runs([h.start_ms for h in hours if near(h)])
+                 if (r[1] - r[0]) // HOUR_MS + 1 >= R.PINNED_MIN_HOURS]
+    if not long_runs:
+        add(R.ALERT_PINNED, None)
+        return
+    pins = [inc for inc in incidents if inc.kind == "pinned" and not inc.get("constant", False)
+            and inc.get("pollutant") == pollutant
+            and R.PINNED_BAND + R.MARGIN_SHARE <= inc.get("ratio", 0.97) < 1.0]
+    for inc in pins:
+        inside = [h.start_ms for h in hours if h.valid and inc.start_ms <= h.start_ms < inc.end_ms]
+        for run in _runs(inside):
+            if (run[1] - run[0]) // HOUR_MS + 1 >= R.PINNED_MIN_HOURS:
+                add(R.ALERT_PINNED, run)
+
+
+def forged_o2(hours: list[Hour], add: Add) -> None:
+    """Only for an O2-corrected pollutant (hours with ``o2_mean``)."""
+    n, o2_sum, o2_sq, raw_sum = 0, 0.0, 0.0, 0.0
+    flagged: list[int] = []
+    for h in hours:
+        if not h.valid or h.o2_mean is None or h.mean is None:
+            continue
+        if n >= R.O2_HISTORY_MIN_HOURS:
+            mean_o2, mean_raw = o2_sum / n, raw_sum / n
+            sd = math.sqrt(max(0.0, (o2_sq - n * mean_o2 ** 2) / (n - 1)))
+            line = mean_o2 - max(R.O2_SHIFT_PCT, R.O2_SHIFT_SIGMAS * sd)
+            if abs(h.o2_mean - line) < O2_MARGIN_PCT or (
+                    mean_raw > 0 and abs(h.mean / mean_raw - R.O2_RISE) < RISE_MARGIN):
+                return  # too close to call
+            if h.o2_mean <= line and h.mean >= R.O2_RISE * mean_raw > 0:
+                flagged.append(h.start_ms)
+                continue
+        n += 1
+        o2_sum += h.o2_mean
+        o2_sq += h.o2_mean ** 2
+        raw_sum += h.mean
+    found = [r for r in _runs(flagged) if (r[1] - r[0]) // HOUR_MS + 1 >= R.O2_MIN_HOURS]
+    for run in found:
+        add(R.ALERT_FORGED_O2, run)
+    if not found and not flagged:
+        add(R.ALERT_FORGED_O2, None)
