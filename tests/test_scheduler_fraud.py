@@ -1,0 +1,111 @@
+"""The scheduler's pass raises the fraud signs from a real InfluxDB, with their evidence.
+
+Two local days in Asia/Shanghai (D0, D1 = D0 + 24 h). One outlet G1, SO2 hourly limit 100
+mg/m3 at 6 % O2; O2 is 6 % (so corrected = raw) and SO2 honest: 40 in even hours, 60 in odd
+ones (day D0: 24 hours, mean 50, sample sd sqrt(24 x 100 / 23) = 10.2), except on D1:
+
+- hours 0-7: SO2 pinned at 97, 97.1, 96.9, 97, 97.1, 96.9, 97, 97 (sd sqrt(0.04 / 7) =
+  0.0756): ``pinned_under_limit`` 00:00-08:00, against the history of D0 (read back as an
+  InfluxDB aggregate by the segment that derives it);
+- hours 12-14: O2 forged to 2 % while SO2 reads 110 (corrected 110 x 15 / 19 = 86.8,
+  compliant): ``o2_inconsistent`` 12:00-15:00. History before 12:00: 36 valid hours of O2 6 %,
+  raw mean (24 x 50 + 776 + 40 + 60 + 40 + 60) / 36 = 2176 / 36 = 60.44; at O2 6 % the hours
+  would read 110 over the limit 100: multiple 0.1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alerts.passes import run_pass
+from alerts.plan import SeriesPlan
+from alerts.settings import AlertSettings
+from core.readings import Reading
+from core.registry import build_registry
+from core.standards import load_standards
+from store.influx import InfluxStore, reading_line
+from store.results import ResultStore
+
+ROOT = Path(__file__).resolve().parent.parent
+D0 = 1_772_380_800  # 2026-03-02T00:00:00+08:00
+D1 = D0 + 24 * 3600
+H = 3600
+REGISTRY: dict[str, Any] = {"enterprise": [{"id": "E1", "outlet": [{
+    "id": "G1", "medium": "gas", "interval_s": 60,
+    "limits": [{"id": "p.so2", "pollutant": "so2", "averaging": "hour", "limit": 100,
+                "o2_ref_pct": 6}]}]}]}
+PINNED = [97.0, 97.1, 96.9, 97.0, 97.1, 96.9, 97.0, 97.0]
+
+
+def hour_values(h: int) -> tuple[float, float]:
+    """(SO2, O2) of hour ``h`` counted from D0."""
+    if 24 <= h < 32:
+        return PINNED[h - 24], 6.0
+    if 36 <= h < 39:
+        return 110.0, 2.0
+    return (40.0 if h % 2 == 0 else 60.0), 6.0
+
+
+def seed(store: InfluxStore) -> None:
+    lines = []
+    for h in range(48):
+        so2, o2 = hour_values(h)
+        for m in range(60):
+            ts = (D0 + h * H + m * 60) * 1000
+            lines += [reading_line(Reading("E1", "G1", "o2", ts, o2, "N")),
+                      reading_line(Reading("E1", "G1", "so2", ts, so2, "N"))]
+    for i in range(0, len(lines), 5000):
+        store.write_lines(lines[i:i + 5000])
+
+
+@pytest.fixture(scope="module")
+def plan() -> SeriesPlan:
+    return SeriesPlan.of(build_registry(REGISTRY, load_standards(ROOT / "config/limits.toml")))
+
+
+def settings(**kw: Any) -> AlertSettings:
+    return AlertSettings(timezone="Asia/Shanghai", alerts_catchup_hours=48,
+                         alerts_rejudge_hours=2, **kw)
+
+
+def test_pass_raises_pinned_and_forged_o2_with_evidence(store: InfluxStore,
+                                                        plan: SeriesPlan) -> None:
+    seed(store)
+    run_pass(store, plan, settings(), (D1 + 24 * H + 300) * 1000)
+    results = ResultStore(store)
+    (pin,) = results.list_alerts("\"kind\" = 'pinned_under_limit'")
+    assert (pin.start_ms, pin.end_ms, pin.active, pin.hours) == (
+        D1 * 1000, (D1 + 8 * H) * 1000, False, 8.0)
+    assert (pin.peak_value, pin.severity) == (pytest.approx(97.1), "medium")  # 4-12 h
+    assert pin.detail == (
+        "corrected hourly mean 96.9-97.1 (96.9-97.1 % of the limit 100) for 8 h; sd 0.0756 "
+        "(CV 0.08 %) vs sd 10.2 (mean 50) in 24 valid hours before (ratio 0.01)")
+    (o2,) = results.list_alerts("\"kind\" = 'o2_inconsistent'")
+    assert (o2.start_ms, o2.end_ms, o2.hours) == ((D1 + 12 * H) * 1000, (D1 + 15 * H) * 1000,
+                                                  3.0)
+    assert o2.peak_value == pytest.approx(110.0)
+    assert o2.peak_multiple == pytest.approx(0.1)
+    assert o2.severity == "low"
+    assert o2.detail == (
+        "O2 2 % vs 6 % (sd 0) in 36 valid hours before, while the raw reading rose to 110 "
+        "(1.82 x its history mean 60.44) for 3 h; at the usual O2 the corrected mean (O2 ref "
+        "6 %) would be 110 against the limit 100")
+    # Nothing else: the hours are compliant, and no flat line (no 4 equal hours).
+    kinds = {a.kind for a in results.list_alerts()}
+    assert kinds == {"pinned_under_limit", "o2_inconsistent"}
+    # A second pass derives the same episodes: nothing new is written.
+    again = run_pass(store, plan, settings(), (D1 + 24 * H + 400) * 1000)
+    assert len(results.list_alerts()) == 2
+    assert again.alerts_written == 0
+
+
+def test_detection_can_be_turned_off(store: InfluxStore, plan: SeriesPlan) -> None:
+    seed(store)
+    report = run_pass(store, plan, settings(alerts_detect=False),
+                      (D1 + 24 * H + 300) * 1000)
+    assert report.hours == 48
+    assert report.detect_s == 0.0
+    assert ResultStore(store).list_alerts() == []
