@@ -22,7 +22,7 @@ A pass at time ``now`` (``H`` = start of the current, incomplete hour):
    (``unexplained_high_o2``, ``invalid_hour_over_limit``, ``alerts.status_alerts``) and the
    day exceedances of its completed local days (``alerts.dayalerts``) and, with
    ``alerts_detect``, the fraud signs (``pinned_under_limit``, ``o2_inconsistent``,
-   ``alerts.fraudalerts``).
+   ``alerts.fraudalerts``; ``near_constant``, ``alerts.steady``).
 
 Everything written is an overwrite of deterministic points, so two passes, in turn or at the same
 time, leave the same results as one.
@@ -47,6 +47,7 @@ from alerts.plan import SeriesPlan
 from alerts.rules.compliance import HOUR_S
 from alerts.settings import AlertSettings
 from alerts.status_alerts import maintain_status_alerts
+from alerts.steady import maintain_steady_alerts
 from store.influx import InfluxStore
 from store.results import ALERT_KINDS, ResultStore
 
@@ -170,6 +171,8 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
     if settings.alerts_detect:
         report.alerts_written += maintain_fraud_alerts(store, plan, rr.table, a, b,
                                                        settings).written
+        report.alerts_written += maintain_steady_alerts(store, plan, rr.table, a, b,
+                                                        settings).written
         report.detect_s += time.perf_counter() - t1
     return True
 

@@ -66,3 +66,11 @@ class AlertSettings(CommonSettings):
     alerts_o2_shift_sigmas: Annotated[float, Field(ge=0)] = 3.0
     alerts_o2_rise: Annotated[float, Field(gt=1)] = 1.5
     alerts_o2_history_min_hours: Annotated[int, Field(ge=1)] = 3
+    # near_constant: this many consecutive operating hours whose minute values' within-hour CV
+    # is at most alerts_constant_ratio x the lower-quartile CV of the outlet's operating hours
+    # before (at least alerts_constant_history_min_hours of them), on the judged pollutants and
+    # these keys.
+    alerts_constant_hours: Annotated[int, Field(ge=1)] = 3
+    alerts_constant_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    alerts_constant_history_min_hours: Annotated[int, Field(ge=1)] = 12
+    alerts_constant_keys: tuple[str, ...] = ("o2", "flow", "temp", "water_flow")

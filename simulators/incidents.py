@@ -16,6 +16,7 @@ pinned             pollutant*, ratio (0.97), constant (false)  corrected value a
 dilution           o2_pct*                                     air let in: O2 up, readings down
 air_ingress        o2_pct* (19-21)                             air let in up to O2 >= the cut-off
 o2_offset          delta*                                      the O2 reading shifted by delta
+steady             key*, value*, jitter (0.002)                one value plus a little noise
 shutdown           declared (true)                             the plant stops, restarts
 analyser_stop      keys (default: pollutants and O2)           flag F (analyser stopped)
 link_outage        buffered (true)                             nothing sent; buffered: uploaded
@@ -33,7 +34,9 @@ value, chosen so that the corrected mean of the running hour with the highest O2
 is just under ``ratio x limit`` (and the other hours lower). ``dilution`` models air let into
 the stack: the readings fall and O2 rises in step, and the O2 correction (compliance-rules.md
 §1.2) undoes the dilution; the corrected value is unchanged. ``o2_offset`` falsifies the O2
-reading alone: a lower O2 lowers the corrected value, a higher one raises it.
+reading alone: a lower O2 lowers the corrected value, a higher one raises it. ``steady`` is a
+logger that writes a made-up ``value`` of ``key`` (O2, flow, temperature, a pollutant) with a
+relative noise of ``jitter`` while the plant runs: near-constant values with noise.
 
 ``air_ingress`` is dilution past the O2 cut-off (19 %, compliance-rules.md §1.2): with no stop
 evidence the hour is ``unexplained_high_o2``. ``shutdown`` stops the plant; its stopped
@@ -65,6 +68,7 @@ INCIDENT_PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
     "dilution": {"o2_pct": (float, True)},
     "air_ingress": {"o2_pct": (float, True)},
     "o2_offset": {"delta": (float, True)},
+    "steady": {"key": (str, True), "value": (float, True), "jitter": (float, False)},
     "shutdown": {"declared": (bool, False)},
     "analyser_stop": {"keys": (list, False)},
     "link_outage": {"buffered": (bool, False)},
@@ -75,8 +79,9 @@ INCIDENT_PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
 }
 # Incidents change values in this order, so that combinations are well defined (an exceedance
 # under dilution, a pinned value computed from the O2 the logger reports).
-ORDER = ("exceedance", "dilution", "air_ingress", "o2_offset", "pinned", "flatline",
-         "over_range", "calibration", "maintenance", "analyser_stop", "clock_drift", "silence",
+ORDER = ("exceedance", "dilution", "air_ingress", "o2_offset", "steady", "pinned",
+         "flatline", "over_range", "calibration", "maintenance", "analyser_stop", "clock_drift",
+         "silence",
          "link_outage", "malformed", "bad_crc", "reconnect_storm", "shutdown")
 PINNED_JITTER = (0.003, 0.0)  # relative sd of a pinned, non-constant value
 FLAGS = frozenset(DATA_FLAGS)
@@ -221,6 +226,13 @@ def _o2_offset(inc: Incident, m: Minute, _model: Model) -> None:
         m.values["o2"] = min(AIR, max(0.0, m.values["o2"] + inc.params["delta"]))
 
 
+def _steady(inc: Incident, m: Minute, _model: Model) -> None:
+    key = inc.params["key"]
+    if m.operating and key in m.values:
+        m.values[key] = inc.params["value"]
+        m.noise[key] = (inc.get("jitter", 0.002), 0.0)
+
+
 def _pinned(inc: Incident, m: Minute, model: Model) -> None:
     p = inc.params["pollutant"]
     if not m.operating or p not in model.limit_value:
@@ -296,7 +308,8 @@ def _nth(inc: Incident, m: Minute, interval_ms: int) -> int | None:
 
 APPLY: dict[str, Callable[[Incident, Minute, Model], None]] = {
     "exceedance": _exceedance, "dilution": _dilution, "air_ingress": _air_ingress,
-    "o2_offset": _o2_offset, "analyser_stop": _analyser_stop, "link_outage": _link_outage,
+    "o2_offset": _o2_offset, "steady": _steady, "analyser_stop": _analyser_stop,
+    "link_outage": _link_outage,
     "pinned": _pinned, "flatline": _flatline, "over_range": _over_range,
     "calibration": _calibration, "maintenance": _maintenance, "clock_drift": _clock_drift,
     "silence": _silence,

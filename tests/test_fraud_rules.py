@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from alerts.rules.fraud import Moments, corrected, forged_o2_runs, pinned_runs
+from alerts.rules.fraud import (
+    Moments,
+    corrected,
+    forged_o2_runs,
+    near_constant_runs,
+    pinned_runs,
+)
 
 H = 3600
 PIN = {"min_hours": 6, "band_low": 0.9, "max_cv": 0.005, "min_history": 24,
@@ -139,3 +145,48 @@ def test_forged_o2_evidence_and_prior_history() -> None:
                             np.ones(2, dtype=bool), 6.0, Moments(3, 9.0, 0.0),
                             Moments(3, 100.0, 0.0), **O2)
     assert (run.start_s, run.hours, run.o2_history.n) == (0, 2, 3)
+
+
+NC = {"ratio": 0.25, "min_hours": 3, "min_history": 12}
+CALM = (0.02, 12)  # 12 stored hours whose lower-quartile CV is 2 %: flagged at 0.5 % or less
+
+
+@pytest.mark.parametrize(("case", "cv", "usable", "prior", "before", "exact_ok", "found"), [
+    ("steady", [0.004, 0.003, 0.0045], None, CALM, None, True, [(0, 2)]),
+    ("two hours are too few", [0.004, 0.003, 0.03], None, CALM, None, True, []),
+    ("a stopped hour breaks it", [0.004, 0.003, 0.003, 0.004], [True, False, True, True],
+     CALM, None, True, []),
+    ("at the threshold", [0.005, 0.005, 0.005], None, CALM, None, True, [(0, 2)]),
+    ("above it", [0.0051, 0.0051, 0.0051], None, CALM, None, True, []),
+    # An exact constant of a judged pollutant is the flat line's, not this kind's.
+    ("exact, judged", [0.0, 0.0, 0.0], None, CALM, None, False, []),
+    ("exact, O2", [0.0, 0.0, 0.0], None, CALM, None, True, [(0, 2)]),
+    # 11 hours of history: the first hour joins it, the next two are flagged: too few.
+    ("history too short", [0.004, 0.003, 0.003], None, (0.02, 11), None, True, []),
+    # Start-up hours and spikes (CV 0.5, 0.6) do not lift the bar: the lower quartile of
+    # 3 x 0.02, 3 x 0.03, 3 x 0.5, 3 x 0.6 (rank ceil(0.25 x 12) = 3) is 0.02, bar 0.005;
+    # a mean (0.2875, bar 0.072) would call the ordinary 0.03 hours steady.
+    ("a spiky history", [0.03, 0.03, 0.03], None, (math.nan, 0),
+     [0.02] * 3 + [0.03] * 3 + [0.5] * 3 + [0.6] * 3, True, []),
+    ("a spiky history, then steady", [0.004, 0.004, 0.004], None, (math.nan, 0),
+     [0.02] * 3 + [0.03] * 3 + [0.5] * 3 + [0.6] * 3, True, [(0, 2)]),
+])
+def test_near_constant_runs(case: str, cv: list[float], usable: list[bool] | None,
+                            prior: tuple[float, int], before: list[float] | None,
+                            exact_ok: bool, found: list[tuple[int, int]]) -> None:
+    ok = np.array(usable if usable is not None else [True] * len(cv))
+    runs = near_constant_runs(hours(len(cv)), np.array(cv), np.full(len(cv), 6.5), ok, prior,
+                              None if before is None else np.array(before),
+                              exact_ok=exact_ok, **NC)  # type: ignore[arg-type]
+    assert [(r.start_s // H, r.last_s // H) for r in runs] == found, case
+
+
+def test_near_constant_evidence() -> None:
+    (run,) = near_constant_runs(hours(3), np.array([0.004, 0.003, 0.0046]),
+                                np.array([6.5, 6.4, 6.6]), np.ones(3, dtype=bool), CALM,
+                                exact_ok=True, **NC)  # type: ignore[arg-type]
+    assert (run.hours, run.cv_high, run.history_cv, run.history_n) == (3, 0.0046, 0.02, 12)
+    # 0.0046 / 0.02 = 0.23
+    assert run.detail() == ("minute values vary within the hour by a CV of at most 0.46 % for "
+                            "3 h (hourly mean 6.4-6.6) vs a lower-quartile CV of 2 % in 12 "
+                            "operating hours before (ratio 0.23)")

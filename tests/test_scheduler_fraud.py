@@ -11,13 +11,20 @@ ones (day D0: 24 hours, mean 50, sample sd sqrt(24 x 100 / 23) = 10.2), except o
   compliant): ``o2_inconsistent`` 12:00-15:00. History before 12:00: 36 valid hours of O2 6 %,
   raw mean (24 x 50 + 776 + 40 + 60 + 40 + 60) / 36 = 2176 / 36 = 60.44; at O2 6 % the hours
   would read 110 over the limit 100: multiple 0.1.
+
+With a flue-gas temperature of 120 +- 1 (CV 0.59 %), held at 120 +- 0.05 (CV 0.03 %) on D1
+16:00-20:00: ``near_constant`` on temp for those 4 h. The exact constants (SO2 and O2 are one
+value each hour) raise nothing: O2's history has no spread to compare with, and an exact SO2
+is the flat line's.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from alerts.passes import run_pass
@@ -49,7 +56,13 @@ def hour_values(h: int) -> tuple[float, float]:
     return (40.0 if h % 2 == 0 else 60.0), 6.0
 
 
-def seed(store: InfluxStore) -> None:
+def temp(h: int, m: int) -> float:
+    """Flue-gas temperature: 120 +- 1 (CV 0.59 %), on D1 16:00-20:00 120 +- 0.05 (0.03 %)."""
+    swing = 0.05 if 40 <= h < 44 else 1.0
+    return 120.0 + swing * math.sin(m)
+
+
+def seed(store: InfluxStore, with_temp: bool = False) -> None:
     lines = []
     for h in range(48):
         so2, o2 = hour_values(h)
@@ -57,6 +70,8 @@ def seed(store: InfluxStore) -> None:
             ts = (D0 + h * H + m * 60) * 1000
             lines += [reading_line(Reading("E1", "G1", "o2", ts, o2, "N")),
                       reading_line(Reading("E1", "G1", "so2", ts, so2, "N"))]
+            if with_temp:
+                lines.append(reading_line(Reading("E1", "G1", "temp", ts, temp(h, m), "N")))
     for i in range(0, len(lines), 5000):
         store.write_lines(lines[i:i + 5000])
 
@@ -109,3 +124,23 @@ def test_detection_can_be_turned_off(store: InfluxStore, plan: SeriesPlan) -> No
     assert report.hours == 48
     assert report.detect_s == 0.0
     assert ResultStore(store).list_alerts() == []
+
+
+def test_pass_raises_near_constant_temperature(store: InfluxStore, plan: SeriesPlan) -> None:
+    seed(store, with_temp=True)
+    run_pass(store, plan, settings(), (D1 + 24 * H + 300) * 1000)
+    results = ResultStore(store)
+    (steady,) = results.list_alerts("\"kind\" = 'near_constant'")
+    assert (steady.pollutant, steady.start_ms, steady.end_ms, steady.hours) == (
+        "temp", (D1 + 16 * H) * 1000, (D1 + 20 * H) * 1000, 4.0)
+    # Sample sd of sin(0..59): 0.7106; CV 0.05 x 0.7106 / 120 = 0.0296 %, before 0.592 %, over
+    # the 40 operating hours before (24 of D0, 16 of D1): ratio 0.05.
+    sd = float(np.std(np.sin(np.arange(60)), ddof=1))
+    assert sd == pytest.approx(0.7106, abs=1e-4)
+    assert steady.detail == (
+        f"minute values vary within the hour by a CV of at most {100 * 0.05 * sd / 120:.3g} % "
+        f"for 4 h (hourly mean 120-120) vs a lower-quartile CV of {100 * sd / 120:.3g} % in 40 "
+        "operating hours before (ratio 0.05)")
+    assert steady.peak_value == pytest.approx(120.0, abs=0.01)
+    stats = store.query('SELECT count("cv") FROM "minute_stats" WHERE "pollutant" = \'temp\'')
+    assert stats[0].values[0][1] == 48  # every hour's statistics stored

@@ -17,6 +17,11 @@ hours of the range before the hour judged (``Moments.add``, Chan et al.'s pairwi
   ``min_history`` valid hours of history before the run, its sd must also be at most
   ``history_ratio`` x the history's sd ("variance far below the outlet's own history"); with
   less history, the band and the CV decide alone (the alert says so).
+- Near-constant values (``near_constant_runs``): the within-hour coefficient of variation of
+  the minute values (pollutants, O2, flow, temperature) far below the lower quartile of the
+  outlet's own
+  operating hours before, for several hours: a logger that adds a little noise to a made-up
+  value varies less than an analyser reading a live process.
 - O2 inconsistent with the process (``forged_o2_runs``): at least ``min_hours`` consecutive
   valid hours whose O2 mean lies at least ``max(min_shift_pct, sigmas x sd)`` below the mean of
   the outlet's history while the raw (uncorrected) pollutant mean rises to at least ``rise`` x
@@ -29,12 +34,16 @@ hours of the range before the hour judged (``Moments.add``, Chan et al.'s pairwi
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from alerts.rules.compliance import AIR_O2_PCT, F64, HOUR_S, I64, Bool
+
+EXACT_CV = 1e-9  # a within-hour CV this small is an exact constant (rounding of the sums)
+HISTORY_QUANTILE = 0.25  # near-constant: the lower quartile of the history's CVs
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,4 +217,88 @@ def forged_o2_runs(hour_s: I64, o2: F64, raw: F64, valid: Bool, o2_ref_pct: floa
         out.append(ForgedO2(int(hour_s[a]), int(hour_s[b]), b - a + 1,
                             float(o2[a:b + 1].min()), float(raw[a:b + 1].max()), o2h, rawh,
                             implied))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Steady:
+    """A run of hours whose minute values hardly vary, against the outlet's history."""
+
+    start_s: int
+    last_s: int
+    hours: int
+    cv_high: float  # highest within-hour CV (sd / mean) of the run
+    mean_low: float  # lowest and highest hourly mean of the run
+    mean_high: float
+    history_cv: float  # lower quartile of the within-hour CVs of the usable hours before
+    history_n: int
+
+    def detail(self) -> str:
+        return (f"minute values vary within the hour by a CV of at most "
+                f"{100 * self.cv_high:.3g} % for {self.hours} h (hourly mean "
+                f"{self.mean_low:.4g}-{self.mean_high:.4g}) vs a lower-quartile CV of "
+                f"{100 * self.history_cv:.3g} % in {self.history_n} operating hours before "
+                f"(ratio {self.cv_high / self.history_cv:.2f})")
+
+
+class _History:
+    """A growing sample of CVs with its lower quartile; the prior's stands for its hours."""
+
+    def __init__(self, quartile: float, n: int) -> None:
+        self.values: list[float] = [quartile] * n if n and math.isfinite(quartile) else []
+
+    def add(self, v: float) -> None:
+        bisect.insort(self.values, v)
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def quartile(self) -> float:
+        """Nearest rank: the value at rank ceil(0.25 n), as InfluxQL's ``percentile``."""
+        n = len(self.values)
+        return self.values[max(0, math.ceil(HISTORY_QUANTILE * n) - 1)] if n else math.nan
+
+
+def near_constant_runs(hour_s: I64, cv: F64, mean: F64, usable: Bool,
+                       prior: tuple[float, int], before: F64 | None = None, *, ratio: float,
+                       min_hours: int, min_history: int, exact_ok: bool) -> list[Steady]:
+    """Runs of near-constant minute values in one key's hours (sorted by hour).
+
+    ``cv``: the within-hour coefficient of variation of each hour's valid (flag N) minute
+    values; ``usable``: hours of an operating outlet with enough minutes. An hour is flagged
+    when at least ``min_history`` usable hours of history (``prior``: the lower-quartile CV of
+    the stored hours before and their count, the CVs ``before``, then the unflagged usable
+    hours as they pass) are there and its CV is at most ``ratio`` x their lower quartile
+    (``HISTORY_QUANTILE``): a low quantile, because start-up and shutdown hours (a ramp within
+    the hour) and combustion upsets (CO spikes) have CVs several times an ordinary hour's. An exact
+    constant (CV at most ``EXACT_CV``) counts only with ``exact_ok``: on a judged pollutant it
+    is the flat line's (``suspicious_flatline``). Runs of at least ``min_hours`` consecutive
+    flagged hours.
+    """
+    n = len(hour_s)
+    hit = np.zeros(n, dtype=np.bool_)
+    seen: list[tuple[float, int]] = []
+    h = _History(*prior)
+    for v in (before if before is not None else []):
+        h.add(float(v))
+    ok = usable & np.isfinite(cv) & np.isfinite(mean)
+    for i in range(n):
+        quartile = h.quartile
+        seen.append((quartile, h.n))
+        if not ok[i]:
+            continue
+        if (h.n >= min_history and quartile > 0 and cv[i] <= ratio * quartile
+                and (exact_ok or cv[i] > EXACT_CV)):
+            hit[i] = True
+            continue
+        h.add(float(cv[i]))
+    out: list[Steady] = []
+    for a, b in _runs(hour_s, hit):
+        if b - a + 1 >= min_hours:
+            m = mean[a:b + 1]
+            out.append(Steady(int(hour_s[a]), int(hour_s[b]), b - a + 1,
+                              float(cv[a:b + 1].max()), float(m.min()), float(m.max()),
+                              *seen[a]))
     return out

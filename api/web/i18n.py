@@ -128,6 +128,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "kind_invalid_hour_over_limit": ("无效小时超限", "invalid hour over the limit"),
     "kind_pinned_under_limit": ("数据贴限", "pinned just under the limit"),
     "kind_o2_inconsistent": ("氧含量与工况不符", "O2 inconsistent with the process"),
+    "kind_near_constant": ("数据近似恒定", "near-constant values"),
     "st_open": ("待处理", "open"),
     "st_acknowledged": ("已确认", "acknowledged"),
     "st_resolved": ("已关闭", "resolved"),

@@ -173,6 +173,33 @@ class Builder:
             self.add("no_alert", p, self.scenario.start_ms, end, end_ms=end,
                      alert_kind=alert_kind)
 
+    def steady(self) -> None:
+        """near_constant alerts per key (``simulators.expected.fraud.near_constant``)."""
+        end = self.scenario.end_ms
+        operating: dict[int, bool | None] = {}
+        for hours in self.res.hours.values():
+            for h in hours:
+                if h.n_received:
+                    now = operating.get(h.start_ms, False)
+                    operating[h.start_ms] = None if h.operating is None or now is None \
+                        else bool(now or h.operating)
+        need = -(-int(R.CONSTANT_MIN_SHARE * 3600) // self.spec.interval_s)
+        for key, spread in sorted(self.res.spreads.items()):
+            judged = key in self.res.hours
+            if not judged and key not in R.CONSTANT_KEYS:
+                continue
+
+            def add(kind: str, run: tuple[int, int] | None, key: str = key) -> None:
+                if run is None:
+                    self.add("no_alert", key, self.scenario.start_ms, end, end_ms=end,
+                             alert_kind=kind)
+                    return
+                close = run[1] + HOUR_MS
+                self.add("alert", key, run[0], close, end_ms=None if close >= end else close,
+                         alert_kind=kind, tolerance_ms=R.HOUR_TOLERANCE_MS)
+
+            fraud.near_constant(key, spread, operating, need, not judged, add)
+
     def over_range(self) -> None:
         found = False
         last = self.scenario.end_ms - HOUR_MS
@@ -244,6 +271,7 @@ class Builder:
         for p in self.res.hours:
             self.pollutant(p)
         self.over_range()
+        self.steady()
         self.flatline()
         self.invalid_days()
         self.gaps()

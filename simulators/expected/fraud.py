@@ -8,6 +8,12 @@ under ``PINNED_MAX_CV``) with a ratio in the band, the run of valid hours is exp
 one. Other runs in the band (an honest process near its limit, a constant pin whose corrected
 means follow the O2) are not called either way: the CV of the noisy measured values decides.
 
+``near_constant`` (rules.CONSTANT_*): the engine's rule (the lower quartile of the CVs of the
+operating hours before) on the expected within-hour CV of each
+key's valid minutes (``hours.spreads``: the planned values' spread and the noise), with the
+outlet operating when one of its judged pollutants' hours does; a CV too close to its
+threshold, or an hour whose operating state is not called, leaves the key uncalled.
+
 ``o2_inconsistent`` (rules.O2_*): the engine's rule on the nominal hours, with a running
 history of the valid hours not flagged; an hour too close to a threshold leaves the pollutant
 uncalled.
@@ -19,12 +25,14 @@ import math
 from collections.abc import Callable
 
 from simulators.expected import rules as R
-from simulators.expected.hours import Hour
+from simulators.expected.hours import Hour, Spread
 from simulators.incidents import Incident
 
 HOUR_MS = R.HOUR_MS
 O2_MARGIN_PCT = 0.3  # an hour's O2 this close to the threshold is not called
 RISE_MARGIN = 0.1  # nor a raw mean this close (in multiples of the history mean)
+EXACT_CV = 1e-9  # an exact constant (the engine's alerts.rules.fraud.EXACT_CV)
+CV_MARGIN = 0.35  # nor a within-hour CV within 35 % of the threshold (sampling: 60 minutes)
 
 Span = tuple[int, int]  # first hour start, last hour start (ms)
 Add = Callable[[str, Span | None], None]  # alert kind, expected run (None: none expected)
@@ -92,3 +100,34 @@ def forged_o2(hours: list[Hour], add: Add) -> None:
         add(R.ALERT_FORGED_O2, run)
     if not found and not flagged:
         add(R.ALERT_FORGED_O2, None)
+
+
+def near_constant(key: str, spread: dict[int, Spread], operating: dict[int, bool | None],
+                  need: int, exact_ok: bool, add: Add) -> None:
+    """``operating``: hour -> whether the outlet operated (None: not called)."""
+    history: list[float] = []
+    flagged: list[int] = []
+    for h in sorted(spread):
+        n, _, cv = spread[h]
+        op = operating.get(h, False)
+        if op is None:
+            return
+        if not op or n < need or not math.isfinite(cv):
+            continue
+        ranked = sorted(history)
+        quartile = ranked[max(0, math.ceil(R.CONSTANT_QUANTILE * len(ranked)) - 1)] \
+            if ranked else 0.0
+        if len(history) >= R.CONSTANT_HISTORY_MIN_HOURS and quartile > 0 and (
+                exact_ok or cv > EXACT_CV):
+            line = R.CONSTANT_RATIO * quartile
+            if abs(cv - line) < CV_MARGIN * line:
+                return
+            if cv <= line:
+                flagged.append(h)
+                continue
+        history.append(cv)
+    found = [r for r in _runs(flagged) if (r[1] - r[0]) // HOUR_MS + 1 >= R.CONSTANT_HOURS]
+    for run in found:
+        add(R.ALERT_NEAR_CONSTANT, run)
+    if not flagged:
+        add(R.ALERT_NEAR_CONSTANT, None)

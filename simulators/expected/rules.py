@@ -65,6 +65,13 @@ O2_SHIFT_PCT = 3.0  # ... this many points (and 3 sd) below the mean of the hour
 O2_SHIFT_SIGMAS = 3.0
 O2_RISE = 1.5  # ... while the raw reading is this many times its mean before
 O2_HISTORY_MIN_HOURS = 3  # valid hours before, at least
+ALERT_NEAR_CONSTANT = "near_constant"
+CONSTANT_HOURS = 3  # consecutive operating hours whose minutes' within-hour CV is at most ...
+CONSTANT_RATIO = 0.25  # ... this x the lower-quartile CV of the operating hours before ...
+CONSTANT_HISTORY_MIN_HOURS = 12  # ... at least this many of them (CO spikes come in runs)
+CONSTANT_QUANTILE = 0.25  # the lower quartile, nearest rank (alerts.rules.fraud)
+CONSTANT_KEYS = ("o2", "flow", "temp", "water_flow")  # besides the judged pollutants
+CONSTANT_MIN_SHARE = 0.75  # an hour needs 3/4 of its expected minutes
 
 # What the oracle dares to predict (noise is added on the wire) --------------------------
 NOISE_SIGMAS = 6.0  # a verdict only when the nominal value is farther from the limit ...
