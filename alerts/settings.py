@@ -74,3 +74,12 @@ class AlertSettings(CommonSettings):
     alerts_constant_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.25
     alerts_constant_history_min_hours: Annotated[int, Field(ge=1)] = 12
     alerts_constant_keys: tuple[str, ...] = ("o2", "flow", "temp", "water_flow")
+    # flags_follow_readings: this many consecutive hours whose valid minutes' corrected mean is
+    # at least alerts_flags_high_pct % of the limit and whose M/C/D/S-flagged share of minutes
+    # is at least alerts_flags_min_pct % and alerts_flags_ratio x the share in the outlet's
+    # other hours (at least alerts_flags_history_min_hours of them). manual_values: any S value.
+    alerts_flags_hours: Annotated[int, Field(ge=1)] = 2
+    alerts_flags_high_pct: Annotated[float, Field(gt=0)] = 80.0
+    alerts_flags_min_pct: Annotated[float, Field(gt=0, le=100)] = 10.0
+    alerts_flags_ratio: Annotated[float, Field(gt=1)] = 3.0
+    alerts_flags_history_min_hours: Annotated[int, Field(ge=1)] = 12

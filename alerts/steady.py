@@ -122,6 +122,8 @@ def _screen(st: minutestats.HourStats, cv: np.ndarray, usable: np.ndarray,
             ) -> np.ndarray:
     """Rows that the rule could flag: the quartile of a row's history is at most the largest of
     the prior quartile and the usable CVs before it, and the history needs min_history hours."""
+    if not len(st.group):
+        return np.zeros(0, dtype=np.bool_)
     n_groups = len(st.groups)
     prior_cv, prior_n = np.zeros(n_groups), np.zeros(n_groups, dtype=np.int64)
     for i, g in enumerate(st.groups):

@@ -34,7 +34,8 @@ from store.influx import InfluxStore, point_line
 
 ALERT_KINDS = ("exceedance", "data_gap", "over_range", "suspicious_flatline", "invalid_data",
                "broker_drops", "unexplained_high_o2", "invalid_hour_over_limit",
-               "pinned_under_limit", "o2_inconsistent", "near_constant")
+               "pinned_under_limit", "o2_inconsistent", "near_constant",
+               "flags_follow_readings", "manual_values")
 # An hour's status (alerts.rules.compliance.STATUSES, the same strings in the same order).
 HOUR_STATUSES = ("compliant", "exceeded", "suspected_exceedance", "invalid", "not_operating",
                  "unexplained_high_o2")

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from alerts.rules.compliance import Minutes
+from alerts.rules.flags import Base, clustered_runs, flag_counts, manual_runs
 from alerts.rules.fraud import (
     Moments,
     corrected,
@@ -190,3 +192,48 @@ def test_near_constant_evidence() -> None:
     assert run.detail() == ("minute values vary within the hour by a CV of at most 0.46 % for "
                             "3 h (hourly mean 6.4-6.6) vs a lower-quartile CV of 2 % in 12 "
                             "operating hours before (ratio 0.23)")
+
+
+def test_flag_counts() -> None:
+    # Series 0: hour 0 with N, M, S, T minutes; hour 1 with C. Series 1: hour 0 with D, N.
+    m = Minutes(np.array([0, 0, 0, 0, 0, 1, 1], dtype=np.int32),
+                np.array([0, 60, 120, 180, 3600, 0, 60], dtype=np.int64), np.ones(7),
+                np.array([ord(c) for c in "NMSTCDN"], dtype=np.uint8))
+    c = flag_counts(m)
+    assert list(zip(c.series.tolist(), c.hour_s.tolist(), c.received.tolist(),
+                    c.flagged.tolist(), c.manual.tolist(), strict=True)) == [
+        (0, 0, 4, 2, 1), (0, 3600, 1, 1, 0), (1, 0, 2, 1, 0)]
+
+
+FL = {"ratio": 3.0, "min_share": 0.1, "min_hours": 2, "min_history": 12}
+QUIET = Base(12, 720, 12)  # 12 ordinary hours, 12 of 720 minutes flagged: base share 1/60
+
+
+@pytest.mark.parametrize(("case", "high", "flagged", "prior", "found"), [
+    # 15 of 60 = 25 % >= max(10 %, 3 x 1.67 %) in two high hours running.
+    ("clustered", [True, True], [15, 15], QUIET, [(0, 1)]),
+    ("one hour is too few", [True, False], [15, 15], QUIET, []),
+    ("flagged but not high", [False, False], [15, 15], QUIET, []),
+    ("under 10 %", [True, True], [5, 5], QUIET, []),
+    # A base share of 10 % (72 of 720) needs 30 %: 15 of 60 is not enough.
+    ("an outlet that flags a lot anyway", [True, True], [15, 15], Base(72, 720, 12), []),
+    ("too little history", [True, True], [15, 15], Base(11, 660, 11), []),
+    # Ordinary hours before join the base: 12 of them with no flag make a base of 0 %.
+    ("history in the range", [False] * 12 + [True, True], [0] * 12 + [6, 6], Base(), [(12, 13)]),
+])
+def test_clustered_runs(case: str, high: list[bool], flagged: list[int], prior: Base,
+                        found: list[tuple[int, int]]) -> None:
+    n = len(high)
+    runs = clustered_runs(hours(n), np.array(high), np.full(n, 60, dtype=np.int64),
+                          np.array(flagged, dtype=np.int64), prior, **FL)  # type: ignore[arg-type]
+    assert [(r.start_s // H, r.last_s // H) for r in runs] == found, case
+
+
+def test_clustered_evidence_and_manual_runs() -> None:
+    (run,) = clustered_runs(hours(2), np.array([True, True]), np.array([60, 60]),
+                            np.array([15, 15]), QUIET, **FL)  # type: ignore[arg-type]
+    assert run.detail(80.0) == ("30 of 120 minutes flagged M/C/D/S (25.0 %) in 2 h whose valid "
+                                "minutes ran at 80 % of the limit or more, vs 12 of 720 (1.7 %) "
+                                "in 12 other hours")
+    h = np.array([0, 1, 2, 4, 5], dtype=np.int64) * H
+    assert manual_runs(h, np.array([3, 2, 0, 1, 1])) == [(0, H, 5), (4 * H, 5 * H, 2)]

@@ -12,6 +12,11 @@ ones (day D0: 24 hours, mean 50, sample sd sqrt(24 x 100 / 23) = 10.2), except o
   raw mean (24 x 50 + 776 + 40 + 60 + 40 + 60) / 36 = 2176 / 36 = 60.44; at O2 6 % the hours
   would read 110 over the limit 100: multiple 0.1.
 
+With flags: D1 18:00-20:00 at SO2 90 (90 % of the limit: high) with 15 minutes of 60 flagged M,
+where the 31 hours before that were not high (24 of D0; D1 08-11 and 15-17) have none:
+``flags_follow_readings`` (25 % >= max(10 %, 3 x 0 %)); D1 21:00 with 5 values S:
+``manual_values``.
+
 With a flue-gas temperature of 120 +- 1 (CV 0.59 %), held at 120 +- 0.05 (CV 0.03 %) on D1
 16:00-20:00: ``near_constant`` on temp for those 4 h. The exact constants (SO2 and O2 are one
 value each hour) raise nothing: O2's history has no spread to compare with, and an exact SO2
@@ -62,14 +67,24 @@ def temp(h: int, m: int) -> float:
     return 120.0 + swing * math.sin(m)
 
 
-def seed(store: InfluxStore, with_temp: bool = False) -> None:
+def flag(h: int, m: int) -> str:
+    """D1 18:00-20:00: the first 15 minutes M; D1 21:00: 5 minutes S; else N."""
+    if h in (42, 43) and m < 15:
+        return "M"
+    return "S" if h == 45 and m < 5 else "N"
+
+
+def seed(store: InfluxStore, with_temp: bool = False, with_flags: bool = False) -> None:
     lines = []
     for h in range(48):
         so2, o2 = hour_values(h)
+        if with_flags and h in (42, 43):
+            so2 = 90.0  # 90 % of the limit
         for m in range(60):
             ts = (D0 + h * H + m * 60) * 1000
+            f = flag(h, m) if with_flags else "N"
             lines += [reading_line(Reading("E1", "G1", "o2", ts, o2, "N")),
-                      reading_line(Reading("E1", "G1", "so2", ts, so2, "N"))]
+                      reading_line(Reading("E1", "G1", "so2", ts, so2, f))]
             if with_temp:
                 lines.append(reading_line(Reading("E1", "G1", "temp", ts, temp(h, m), "N")))
     for i in range(0, len(lines), 5000):
@@ -144,3 +159,19 @@ def test_pass_raises_near_constant_temperature(store: InfluxStore, plan: SeriesP
     assert steady.peak_value == pytest.approx(120.0, abs=0.01)
     stats = store.query('SELECT count("cv") FROM "minute_stats" WHERE "pollutant" = \'temp\'')
     assert stats[0].values[0][1] == 48  # every hour's statistics stored
+
+
+def test_pass_raises_flags_that_follow_the_readings(store: InfluxStore,
+                                                    plan: SeriesPlan) -> None:
+    seed(store, with_flags=True)
+    run_pass(store, plan, settings(), (D1 + 24 * H + 300) * 1000)
+    results = ResultStore(store)
+    (clustered,) = results.list_alerts("\"kind\" = 'flags_follow_readings'")
+    assert (clustered.start_ms, clustered.end_ms, clustered.peak_value) == (
+        (D1 + 18 * H) * 1000, (D1 + 20 * H) * 1000, 25.0)
+    assert clustered.detail == (
+        "30 of 120 minutes flagged M/C/D/S (25.0 %) in 2 h whose valid minutes ran at 80 % of "
+        "the limit or more, vs 0 of 1860 (0.0 %) in 31 other hours")
+    (manual,) = results.list_alerts("\"kind\" = 'manual_values'")
+    assert (manual.start_ms, manual.end_ms, manual.peak_value, manual.detail) == (
+        (D1 + 21 * H) * 1000, (D1 + 22 * H) * 1000, 5.0, "5 values set by hand (flag S) in 1 h")

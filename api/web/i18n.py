@@ -129,6 +129,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "kind_pinned_under_limit": ("数据贴限", "pinned just under the limit"),
     "kind_o2_inconsistent": ("氧含量与工况不符", "O2 inconsistent with the process"),
     "kind_near_constant": ("数据近似恒定", "near-constant values"),
+    "kind_flags_follow_readings": ("标记随高值出现", "flags follow high readings"),
+    "kind_manual_values": ("人工数据", "values set by hand (S)"),
     "st_open": ("待处理", "open"),
     "st_acknowledged": ("已确认", "acknowledged"),
     "st_resolved": ("已关闭", "resolved"),

@@ -157,6 +157,9 @@ class Builder:
         fraud.pinned(hours, limit, self.scenario.incidents_of(self.i), p, add)
         if any(h.o2_mean is not None for h in hours):
             fraud.forged_o2(hours, add)
+        counts = self.res.flags.get(p, {})
+        fraud.flags_follow(hours, counts, limit, add)
+        fraud.manual(counts, add)
 
     def status_runs(self, p: str, hours: list[Hour], what: str, alert_kind: str,
                     hit: Any) -> None:

@@ -14,6 +14,10 @@ key's valid minutes (``hours.spreads``: the planned values' spread and the noise
 outlet operating when one of its judged pollutants' hours does; a CV too close to its
 threshold, or an hour whose operating state is not called, leaves the key uncalled.
 
+``flags_follow_readings`` (rules.FLAGS_*): the engine's rule on the planned flags (exact) and the
+hours' nominal corrected means; a mean too close to the "high" share of the limit leaves the
+pollutant uncalled. ``manual_values``: the runs of hours with S values, exactly.
+
 ``o2_inconsistent`` (rules.O2_*): the engine's rule on the nominal hours, with a running
 history of the valid hours not flagged; an hour too close to a threshold leaves the pollutant
 uncalled.
@@ -25,7 +29,7 @@ import math
 from collections.abc import Callable
 
 from simulators.expected import rules as R
-from simulators.expected.hours import Hour, Spread
+from simulators.expected.hours import Flags, Hour, Spread
 from simulators.incidents import Incident
 
 HOUR_MS = R.HOUR_MS
@@ -131,3 +135,43 @@ def near_constant(key: str, spread: dict[int, Spread], operating: dict[int, bool
         add(R.ALERT_NEAR_CONSTANT, run)
     if not flagged:
         add(R.ALERT_NEAR_CONSTANT, None)
+
+
+def flags_follow(hours: list[Hour], counts: dict[int, Flags], limit: float | None,
+                 add: Add) -> None:
+    if limit is None or not limit > 0:
+        return
+    line = R.FLAGS_HIGH_SHARE * limit
+    b_flagged, b_received, b_hours = 0, 0, 0
+    flagged: list[int] = []
+    for h in hours:
+        received, n_flagged, _ = counts.get(h.start_ms, (0, 0, 0))
+        if not received:
+            continue
+        ref = h.mean_ref
+        if ref is not None and abs(ref - line) <= R.NOISE_SIGMAS * h.sigma + R.MARGIN_SHARE * limit:
+            return  # high or not: too close to call
+        if h.status == R.HIGH_O2 and ref is None:
+            return  # the engine has no corrected mean: not high, but not called here
+        if ref is None or ref < line:
+            b_flagged, b_received, b_hours = b_flagged + n_flagged, b_received + received, \
+                b_hours + 1
+            continue
+        base = b_flagged / b_received if b_received else 0.0
+        share = n_flagged / received
+        if b_hours >= R.FLAGS_HISTORY_MIN_HOURS and share >= max(R.FLAGS_MIN_SHARE,
+                                                                R.FLAGS_RATIO * base):
+            flagged.append(h.start_ms)
+    found = [r for r in _runs(flagged) if (r[1] - r[0]) // HOUR_MS + 1 >= R.FLAGS_HOURS]
+    for run in found:
+        add(R.ALERT_FLAGS, run)
+    if not flagged:
+        add(R.ALERT_FLAGS, None)
+
+
+def manual(counts: dict[int, Flags], add: Add) -> None:
+    found = _runs(sorted(h for h, (_, _, s) in counts.items() if s))
+    for run in found:
+        add(R.ALERT_MANUAL, run)
+    if not found:
+        add(R.ALERT_MANUAL, None)

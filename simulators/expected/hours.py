@@ -122,11 +122,26 @@ class OutletResult:
     evidence: HourSeconds = field(default_factory=dict)
     late: bool = False  # some of its messages are uploaded late (buffered outage)
     spreads: dict[str, dict[int, Spread]] = field(default_factory=dict)  # key -> hour -> ...
+    flags: dict[str, dict[int, Flags]] = field(default_factory=dict)  # key -> hour -> ...
 
 
 # Collecting what is stored ----------------------------------------------------------------
 Stored = dict[int, dict[str, tuple[float, str, float]]]  # stamp -> key -> (value, flag, var)
 Spread = tuple[int, float, float]  # valid minutes, mean, expected within-hour CV
+Flags = tuple[int, int, int]  # received minutes, M/C/D/S-flagged ones, S ones
+
+
+def flag_counts(stored: Stored, start_ms: int, end_ms: int) -> dict[str, dict[int, Flags]]:
+    """Per key and hour: received minutes, those flagged M, C, D or S, and those S."""
+    acc: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
+    for stamp, slot in stored.items():
+        if start_ms <= stamp < end_ms:
+            for key, (_, flag, _) in slot.items():
+                a = acc[key][stamp // HOUR_MS * HOUR_MS]
+                a[0] += 1
+                a[1] += flag in ("M", "C", "D", "S")
+                a[2] += flag == "S"
+    return {k: {h: (a[0], a[1], a[2]) for h, a in by_hour.items()} for k, by_hour in acc.items()}
 
 
 def spreads(stored: Stored, start_ms: int, end_ms: int) -> dict[str, dict[int, Spread]]:
@@ -361,4 +376,5 @@ def judge_outlet(scenario: Scenario, i: int) -> OutletResult:
                        for b, e in local_days(scenario)]
     received = sorted(t for t, slot in stored.items() if slot)
     return OutletResult(hours, days, received, rejections, evidence, late,
-                        spreads(stored, scenario.start_ms, scenario.end_ms))
+                        spreads(stored, scenario.start_ms, scenario.end_ms),
+                        flag_counts(stored, scenario.start_ms, scenario.end_ms))
