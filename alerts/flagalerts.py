@@ -51,11 +51,13 @@ class FlagCounter:
             self.parts.append(flags.flag_counts(minutes))
 
     def counts(self) -> FlagCounts:
+        names = ("series", "hour_s", "received", "flagged", "manual", "n_valid", "mean", "sd")
         if not self.parts:
             z = np.zeros(0, dtype=np.int64)
-            return FlagCounts(z.astype(np.int32), z, z, z, z)
+            return FlagCounts(z.astype(np.int32), z, z, z, z, z, z.astype(np.float64),
+                              z.astype(np.float64))
         return FlagCounts(*(np.concatenate([getattr(p, f) for p in self.parts])
-                            for f in ("series", "hour_s", "received", "flagged", "manual")))
+                            for f in names))
 
 
 def _high(plan: SeriesPlan, t: HourTable, settings: AlertSettings) -> dict[tuple[int, int], bool]:

@@ -180,8 +180,8 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
     if settings.alerts_detect:
         report.alerts_written += maintain_fraud_alerts(store, plan, rr.table, a, b,
                                                        settings).written
-        report.alerts_written += maintain_steady_alerts(store, plan, rr.table, a, b,
-                                                        settings).written
+        report.alerts_written += maintain_steady_alerts(store, plan, rr.table, counter.counts(),
+                                                        a, b, settings).written
         report.alerts_written += maintain_flag_alerts(store, plan, rr.table, counter, a, b,
                                                       settings).written
         report.detect_s += time.perf_counter() - t1

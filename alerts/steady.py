@@ -25,9 +25,11 @@ import numpy as np
 from alerts.alerting import AlertReport, _is_withdrawn, reconcile, severity_name
 from alerts.io import minutestats
 from alerts.io.hourtable import HourTable
+from alerts.io.minutestats import Row
 from alerts.plan import SeriesPlan
 from alerts.rules import fraud
 from alerts.rules.compliance import HOUR_S
+from alerts.rules.flags import FlagCounts
 from alerts.settings import AlertSettings
 from store.influx import InfluxStore
 from store.results import Alert, Episode, ResultStore
@@ -45,9 +47,22 @@ def _operating(plan: SeriesPlan, t: HourTable) -> dict[tuple[str, str, int], boo
     return out
 
 
+def _known(plan: SeriesPlan, c: FlagCounts, keys: set[str], start_s: int, end_s: int,
+           operating: dict[tuple[str, str, int], bool]) -> dict[minutestats.Group, list[Row]]:
+    """The statistics of the minutes the pass read, per group of ``keys``."""
+    out: dict[minutestats.Group, list[Row]] = {}
+    keep = np.flatnonzero((c.hour_s >= start_s) & (c.hour_s < end_s))
+    for s, h, n, m, sd in zip(*(a[keep].tolist() for a in (c.series, c.hour_s, c.n_valid,
+                                                           c.mean, c.sd)), strict=True):
+        e, o, k = plan.keys[s]
+        if k in keys:
+            out.setdefault((e, o, k), []).append((h, n, m, sd, operating.get((e, o, h), False)))
+    return out
+
+
 def maintain_steady_alerts(store: InfluxStore, plan: SeriesPlan, table: HourTable,
-                           window_start_s: int, end_s: int, settings: AlertSettings
-                           ) -> AlertReport:
+                           counts: FlagCounts, window_start_s: int, end_s: int,
+                           settings: AlertSettings) -> AlertReport:
     """Store the minute statistics of hours ``[window_start_s, end_s)``, derive the
     near-constant episodes of those hours and store what changed."""
     results = ResultStore(store)
@@ -57,8 +72,11 @@ def maintain_steady_alerts(store: InfluxStore, plan: SeriesPlan, table: HourTabl
     keys = sorted({k for _, _, k in judged} | set(settings.alerts_constant_keys))
     if not outlets or not keys:
         return AlertReport(0, 0, 0)
-    fresh = minutestats.aggregate(store, outlets, keys, window_start_s, end_s,
-                                  _operating(plan, table))
+    operating = _operating(plan, table)
+    fetched = set(plan.pollutants)
+    known = _known(plan, counts, set(keys) & fetched, window_start_s, end_s, operating)
+    fresh = minutestats.aggregate(store, outlets, [k for k in keys if k not in fetched],
+                                  window_start_s, end_s, operating, known)
     results.write_lines(fresh.lines())
     where = (f"\"kind\" = '{NEAR_CONSTANT}' AND (\"active\" = true OR \"end_ms\" >= "
              f"{window_start_s * 1000}) AND time < {end_s * 1000}ms")

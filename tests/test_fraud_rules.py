@@ -10,6 +10,7 @@ import pytest
 from alerts.rules.compliance import Minutes
 from alerts.rules.flags import Base, clustered_runs, flag_counts, manual_runs
 from alerts.rules.fraud import (
+    EXACT_CV,
     Moments,
     corrected,
     forged_o2_runs,
@@ -237,3 +238,19 @@ def test_clustered_evidence_and_manual_runs() -> None:
                                 "in 12 other hours")
     h = np.array([0, 1, 2, 4, 5], dtype=np.int64) * H
     assert manual_runs(h, np.array([3, 2, 0, 1, 1])) == [(0, H, 5), (4 * H, 5 * H, 2)]
+
+
+def test_flag_counts_keep_the_valid_values_moments() -> None:
+    # Series 0: N 2, 4, 6 and an M 100 (left out): mean 4, sd 2. Series 1: 0.1 x 3, exactly
+    # constant: sd at the rounding of the mean (two passes, no cancellation), a CV far under
+    # EXACT_CV. Series 2: one N value: no sd.
+    m = Minutes(np.array([0, 0, 0, 0, 1, 1, 1, 2], dtype=np.int32),
+                np.array([0, 60, 120, 180, 0, 60, 120, 0], dtype=np.int64),
+                np.array([2.0, 4.0, 6.0, 100.0, 0.1, 0.1, 0.1, 9.0]),
+                np.array([ord(c) for c in "NNNMNNNN"], dtype=np.uint8))
+    c = flag_counts(m)
+    assert c.n_valid.tolist() == [3, 3, 1]
+    assert c.mean.tolist() == [4.0, pytest.approx(0.1), 9.0]
+    assert c.sd[0] == pytest.approx(2.0)
+    assert c.sd[1] / c.mean[1] < EXACT_CV / 1e6
+    assert math.isnan(c.sd[2])

@@ -1,12 +1,12 @@
 """Within-hour statistics of minute values, for the near-constant sign (``alerts.steady``).
 
 ``aggregate``: count, mean and sample sd of each (outlet, key) hour's valid (flag N) minute
-values, computed by InfluxDB (one row per series and hour comes back, never the minutes), of
-the plan's outlets and the given keys: their judged pollutants, and O2, flow and temperature,
-which are judged nowhere else. The scheduler stores them as ``minute_stats`` points (results
-policy: tags enterprise, outlet, pollutant; fields n_valid, mean, sd, cv = sd / mean,
-operating), so that the outlet's history is one more aggregate (``history``) and a run that
-began in an earlier pass can be derived again (``stored``).
+values: of the keys the pass reads for judging (its pollutants and O2) from those minutes
+(``alerts.rules.flags.flag_counts``), of the others (flow, temperature) computed by InfluxDB
+(one row per series and hour comes back, never the minutes). The scheduler stores them as
+``minute_stats`` points (results policy: tags enterprise, outlet, pollutant; fields n_valid,
+mean, sd, cv = sd / mean, operating), so that the outlet's history is one more aggregate
+(``history``) and a run that began in an earlier pass can be derived again (``stored``).
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def _filter(keys: Sequence[str]) -> str:
 
 
 def _collect(rows: dict[Group, list[tuple[int, int, float, float, bool]]]) -> HourStats:
+    rows = {g: r for g, r in rows.items() if r}
     groups = tuple(sorted(rows))
     cols: list[list[object]] = [[], [], [], [], [], []]
     for gi, g in enumerate(groups):
@@ -83,15 +84,21 @@ def _collect(rows: dict[Group, list[tuple[int, int, float, float, bool]]]) -> Ho
                      np.array(cols[4], dtype=np.float64), np.array(cols[5], dtype=np.bool_))
 
 
+Row = tuple[int, int, float, float, bool]  # hour, valid minutes, mean, sd, operating
+
+
 def aggregate(store: InfluxStore, outlets: set[tuple[str, str]], keys: Sequence[str],
-              start_s: int, end_s: int, operating: dict[tuple[str, str, int], bool]
-              ) -> HourStats:
-    """Each hour's count, mean and sd of valid minutes; ``operating``: (enterprise, outlet,
+              start_s: int, end_s: int, operating: dict[tuple[str, str, int], bool],
+              known: dict[Group, list[Row]] | None = None) -> HourStats:
+    """Each hour's count, mean and sd of valid minutes of ``keys``, with the ``known`` rows of
+    other keys (from the minutes the pass read anyway); ``operating``: (enterprise, outlet,
     hour) -> whether the outlet operated (absent: False)."""
+    rows: dict[Group, list[Row]] = dict(known or {})
+    if not keys:
+        return _collect(rows)
     q = (f'SELECT count("value") AS "n", mean("value") AS "m", stddev("value") AS "s" FROM '
          f'"{MINUTE_DATA}" WHERE "flag" = \'N\' AND {time_range(start_s, end_s)} AND '
          f"{_filter(keys)} {GROUP_TAGS}, time(1h) fill(none)")
-    rows: dict[Group, list[tuple[int, int, float, float, bool]]] = {}
     for s in store.query(q, epoch="s"):
         e, o = s.tags.get("enterprise", ""), s.tags.get("outlet", "")
         if (e, o) not in outlets:

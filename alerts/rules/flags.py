@@ -6,7 +6,8 @@ Platforms look for "flags clustering when readings are high; manual set values (
 (compliance-rules.md §1.4), so a logger that flags the highest minutes of an hour lowers its
 mean or makes it invalid. The thresholds are product choices (``alerts.settings``).
 
-- ``flag_counts``: per series and clock hour, received minutes, M/C/D/S-flagged ones and S ones.
+- ``flag_counts``: per series and clock hour, received minutes, M/C/D/S-flagged ones and S ones,
+  and the count, mean and sample sd of the valid (N) values (for ``near_constant``).
 - ``clustered_runs``: at least ``min_hours`` consecutive *high* hours (the corrected mean of the
   valid minutes at or above a share of the limit, ``alerts_flags_high_pct``) whose flagged
   share is at least ``max(min_share, ratio x base share)``, the base share being that of the
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alerts.rules.compliance import HOUR_S, I32, I64, Bool, Minutes
+from alerts.rules.compliance import F64, FLAG_N, HOUR_S, I32, I64, Bool, Minutes
 
 FLAGGED = tuple(ord(c) for c in "MCDS")
 MANUAL = ord("S")
@@ -36,18 +37,30 @@ class FlagCounts:
     received: I64
     flagged: I64
     manual: I64
+    n_valid: I64
+    mean: F64  # of the valid (N, finite) values; NaN when none
+    sd: F64  # their sample sd (two passes: an exact constant gives 0); NaN under 2 values
 
 
 def flag_counts(m: Minutes) -> FlagCounts:
     hour = m.ts_s // HOUR_S * HOUR_S
     key = m.series.astype(np.int64) * (1 << 40) + hour
     uniq, inv = np.unique(key, return_inverse=True)
+    k = len(uniq)
     flagged = np.isin(m.flag, FLAGGED)
+    ok = (m.flag == FLAG_N) & np.isfinite(m.value)
+    value = np.where(ok, m.value, 0.0)
+    n = np.bincount(inv, weights=ok, minlength=k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(inv, weights=value, minlength=k) / n
+        dev = np.where(ok, value - mean[inv], 0.0)
+        sd = np.sqrt(np.bincount(inv, weights=dev * dev, minlength=k) / (n - 1))
     return FlagCounts((uniq >> 40).astype(np.int32), uniq & ((1 << 40) - 1),
-                      np.bincount(inv, minlength=len(uniq)).astype(np.int64),
-                      np.bincount(inv, weights=flagged, minlength=len(uniq)).astype(np.int64),
-                      np.bincount(inv, weights=m.flag == MANUAL,
-                                  minlength=len(uniq)).astype(np.int64))
+                      np.bincount(inv, minlength=k).astype(np.int64),
+                      np.bincount(inv, weights=flagged, minlength=k).astype(np.int64),
+                      np.bincount(inv, weights=m.flag == MANUAL, minlength=k).astype(np.int64),
+                      n.astype(np.int64), np.where(n > 0, mean, np.nan),
+                      np.where(n > 1, sd, np.nan))
 
 
 def _runs(hour_s: I64, hit: Bool) -> list[tuple[int, int]]:
