@@ -5,8 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps web-vendor run test check bench bench-ingest bench-judge bench-api \
-	bench-scheduler bench-gateway scenario faults clean
+.PHONY: install system-deps web-vendor run test test-fast check bench bench-ingest bench-judge \
+	bench-api bench-scheduler bench-gateway scenario faults clean
 
 install: system-deps $(STAMP) web-vendor
 
@@ -46,6 +46,10 @@ scenario: install
 
 test: install
 	$(PY) -m pytest -q
+
+# The inner loop: every test but the full-stack ones marked slow (pyproject.toml).
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
 
 check: install
 	$(VENV)/bin/ruff check .

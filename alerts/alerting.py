@@ -201,7 +201,7 @@ def _exceedances(plan: SeriesPlan, t: HourTable, anchors: Anchors, w: int,
         keep = h >= _start(anchors, "exceedance", s, w)
         h, ok, exc = h[keep], t.valid[rows][keep], t.exceeded[rows][keep]
         mult, ref = t.multiple[rows][keep], t.mean_ref[rows][keep]
-        verdicts = [episodes.HourVerdict(*row) for row in zip(
+        verdicts = [episodes.ExceedanceHour(*row) for row in zip(
             h.tolist(), ok.tolist(), exc.tolist(), mult.tolist(), strict=True)]
         for part in split_resolved(verdicts, cuts.get(plan.keys[s], {})):
             ep = part.episode
@@ -211,7 +211,7 @@ def _exceedances(plan: SeriesPlan, t: HourTable, anchors: Anchors, w: int,
     return out
 
 
-def _exceedance_episode(plan: SeriesPlan, s: int, ep: episodes.Episode, peak: float,
+def _exceedance_episode(plan: SeriesPlan, s: int, ep: episodes.ExceedanceEpisode, peak: float,
                         follows: str | None = None) -> Episode:
     e, o, p = plan.keys[s]
     lim, low = float(plan.spec.limit[s]), float(plan.spec.limit_min[s])

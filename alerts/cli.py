@@ -42,17 +42,17 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
 from alerts.csv_input import (
+    CsvReading,
     InputError,
     LimitRow,
     MarkRow,
-    Reading,
     read_limits,
     read_marks,
     read_readings,
@@ -68,6 +68,7 @@ from alerts.rules.compliance import (
 from alerts.rules.days import DayResults, judge_days
 from alerts.rules.nox import nox_from_no_no2
 from alerts.rules.operating import interval_seconds, series_stops
+from core.times import format_ms
 
 OUTPUT_COLUMNS = (
     "period", "start", "enterprise", "outlet", "pollutant", "n_valid", "mean", "o2_mean",
@@ -149,9 +150,9 @@ def _spec(plan: _Plan, interval_s: int) -> tuple[SeriesSpec, np.ndarray, np.ndar
     return spec, day_max, day_min
 
 
-def _minutes(plan: _Plan, readings: list[Reading]) -> Minutes:
+def _minutes(plan: _Plan, readings: list[CsvReading]) -> Minutes:
     series: list[int] = []
-    rows: list[Reading] = []
+    rows: list[CsvReading] = []
     for r in readings:
         for s in plan.feeds.get((r.enterprise, r.outlet, r.pollutant), ()):
             series.append(s)
@@ -172,17 +173,13 @@ def _limit_text(limit: float, limit_min: float) -> str:
     return _num(limit) if math.isnan(limit_min) else f"{_num(limit_min)}-{_num(limit)}"
 
 
-def _utc(epoch_s: int) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _day_status(days: DayResults) -> list[str]:
     return ["exceeded" if e else ("compliant" if v else "invalid")
             for e, v in zip(days.exceeded.tolist(), days.valid.tolist(), strict=True)]
 
 
 def judge_tables(
-    readings: list[Reading], limits: list[LimitRow], tz: tzinfo, o2_cutoff_pct: float,
+    readings: list[CsvReading], limits: list[LimitRow], tz: tzinfo, o2_cutoff_pct: float,
     interval_s: int, marks: list[MarkRow] | None = None,
 ) -> list[Row]:
     """The output rows (without header) for parsed readings and limits."""
@@ -209,7 +206,8 @@ def judge_tables(
             ):
                 continue
             out.append(((*key, rank, int(start[j])), [
-                period, _utc(int(start[j])), *key, str(int(n_valid[j])), _num(res.mean[j]),
+                period, format_ms(int(start[j]) * 1000, "seconds"), *key, str(int(n_valid[j])),
+                _num(res.mean[j]),
                 _num(res.o2_mean[j]), _num(res.mean_ref[j]), "true" if res.valid[j] else "false",
                 _limit_text(res.limit[j], res.limit_min[j]),
                 "true" if res.exceeded[j] else "false", _num(res.multiple[j]),

@@ -28,10 +28,10 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from alerts.rules.operating import MARK_KINDS
 from core.pollutants import BY_KEY, DATA_FLAGS, VALID_FLAG, Role
+from core.times import parse_ms
 
 READING_COLUMNS = ("ts", "enterprise", "outlet", "pollutant", "value", "flag")
 LIMIT_COLUMNS = ("enterprise", "outlet", "pollutant", "limit", "averaging", "o2_ref")
@@ -39,12 +39,8 @@ LIMIT_OPTIONAL = ("range_max", "interval_s")
 MARK_COLUMNS = ("enterprise", "outlet", "start", "end", "mark")
 AVERAGING = ("hour", "day")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # DESIGN.md §3.1
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
-)
 _NUMBER = r"\s*((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*"
 _RANGE = re.compile(_NUMBER + "-" + _NUMBER)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class InputError(ValueError):
@@ -56,7 +52,7 @@ class InputError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
+class CsvReading:
     ts_s: int
     enterprise: str
     outlet: str
@@ -85,14 +81,6 @@ class MarkRow:
     start_ms: int
     end_ms: int
     kind: str
-
-
-def parse_rfc3339(text: str) -> int:
-    """Epoch seconds (floored) of an RFC 3339 time with offset; ValueError otherwise."""
-    if not _RFC3339.fullmatch(text):
-        raise ValueError(f"not an RFC 3339 time with offset: {text!r}")
-    moment = datetime.fromisoformat(text.upper())
-    return (moment - _EPOCH) // timedelta(seconds=1)
 
 
 def parse_limit(text: str) -> tuple[float, float]:
@@ -151,9 +139,9 @@ def _rows(path: str, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, 
         raise InputError(path, None, f"cannot read: {exc}") from None
 
 
-def read_readings(path: str) -> list[Reading]:
+def read_readings(path: str) -> list[CsvReading]:
     """The readings of ``path``; the last of several rows with the same key wins."""
-    found: dict[tuple[int, str, str, str], Reading] = {}
+    found: dict[tuple[int, str, str, str], CsvReading] = {}
     for line, row in _rows(path, READING_COLUMNS):
         try:
             reading = _reading(row)
@@ -163,7 +151,7 @@ def read_readings(path: str) -> list[Reading]:
     return list(found.values())
 
 
-def _reading(row: dict[str, str]) -> Reading:
+def _reading(row: dict[str, str]) -> CsvReading:
     flag = row["flag"] or VALID_FLAG
     if flag not in DATA_FLAGS:
         raise ValueError(f"unknown flag {flag!r}, expected one of {''.join(DATA_FLAGS)}")
@@ -171,8 +159,8 @@ def _reading(row: dict[str, str]) -> Reading:
         value = math.nan
     else:
         value = _finite(row["value"], "value")
-    return Reading(
-        ts_s=parse_rfc3339(row["ts"]),
+    return CsvReading(
+        ts_s=parse_ms(row["ts"]) // 1000,
         enterprise=_identifier(row["enterprise"], "enterprise"),
         outlet=_identifier(row["outlet"], "outlet"),
         pollutant=_pollutant(row["pollutant"]),
@@ -219,17 +207,11 @@ def read_marks(path: str) -> list[MarkRow]:
 def _mark(row: dict[str, str]) -> MarkRow:
     if row["mark"] not in MARK_KINDS:
         raise ValueError(f"unknown mark {row['mark']!r}, expected one of {', '.join(MARK_KINDS)}")
-    start, end = _rfc3339_ms(row["start"]), _rfc3339_ms(row["end"])
+    start, end = parse_ms(row["start"]), parse_ms(row["end"])
     if end <= start:
         raise ValueError("a mark must end after it starts")
     return MarkRow(_identifier(row["enterprise"], "enterprise"),
                    _identifier(row["outlet"], "outlet"), start, end, row["mark"])
-
-
-def _rfc3339_ms(text: str) -> int:
-    if not _RFC3339.fullmatch(text):
-        raise ValueError(f"not an RFC 3339 time with offset: {text!r}")
-    return (datetime.fromisoformat(text.upper()) - _EPOCH) // timedelta(milliseconds=1)
 
 
 def _limit(row: dict[str, str]) -> LimitRow:

@@ -111,7 +111,7 @@ def _episodes(plan: SeriesPlan, key: Key, rows: list[Verdict], cuts: dict[int, t
     (older days are taken as 24 h long: only the ``updated`` time of an episode uses it)."""
     i = plan.index[key]
     bound = _bound(float(plan.day_limit[i]), float(plan.day_limit_min[i]))
-    verdicts = [episodes.HourVerdict(d, ok, exc, mult) for d, ok, exc, mult, _ in rows]
+    verdicts = [episodes.ExceedanceHour(d, ok, exc, mult) for d, ok, exc, mult, _ in rows]
     out = []
     for part in split_resolved(verdicts, cuts):
         ep = part.episode

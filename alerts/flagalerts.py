@@ -33,7 +33,8 @@ from alerts.rules.compliance import HOUR_S, Minutes
 from alerts.rules.flags import Base, FlagCounts
 from alerts.settings import AlertSettings
 from store.influx import InfluxStore
-from store.results import Alert, Episode, ResultStore, line
+from store.lines import line
+from store.results import Alert, Episode, ResultStore
 
 CLUSTERED = "flags_follow_readings"
 MANUAL = "manual_values"

@@ -18,7 +18,6 @@ names that last reading, so its id and text depend only on the data. Two ways fi
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 
 import numpy as np
 
@@ -27,6 +26,7 @@ from alerts.io.fetch import last_readings, outlet_reading
 from alerts.plan import SeriesPlan
 from alerts.rules.compliance import Minutes
 from alerts.settings import AlertSettings
+from core.times import format_ms
 from store.influx import InfluxStore
 from store.results import Alert, Episode, ResultStore
 
@@ -78,8 +78,7 @@ def gap_episode(ent: str, oid: str, start_ms: int, until_ms: int, end_ms: int | 
 
 
 def since(last_ms: int) -> str:
-    moment = datetime.fromtimestamp(last_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"no reading since {moment}"
+    return f"no reading since {format_ms(last_ms, 'seconds')}"
 
 
 def _whole_s(epoch_ms: int | None) -> int | None:

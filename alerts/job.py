@@ -30,15 +30,15 @@ from prometheus_client import start_http_server
 
 from alerts import metrics
 from alerts.brokerdrops import DropAlerter
-from alerts.csv_input import parse_rfc3339
 from alerts.io.brokerwatch import DropWatcher
-from alerts.passes import PassReport, PassState, open_alert_counts, run_pass, utc
+from alerts.passes import PassReport, PassState, active_alerts_by_kind, run_pass
 from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
 from core.clock import shifted
 from core.logs import setup_logging
 from core.registry import load_registry
 from core.standards import load_standards
+from core.times import format_ms, parse_ms
 from store.influx import InfluxStore, StoreRejected, StoreUnavailable, store_from_settings
 from store.results import ResultStore
 
@@ -67,7 +67,7 @@ class Job:
                 self._ensure_database()
                 report = run_pass(self.store, self.plan, self.settings, now, self.state,
                                   self.stop.is_set)
-                open_counts = open_alert_counts(self.store)
+                open_counts = active_alerts_by_kind(self.store)
         except StoreUnavailable as exc:
             self._down(str(exc))
             return None
@@ -111,10 +111,11 @@ class Job:
         level = logging.INFO if report.hours or report.alerts_written else logging.DEBUG
         log.log(level, "pass at %s: %d hours judged (%d minute values, %d hourly points, "
                 "%d re-judge hours unchanged), %d alerts and %d gaps written, watermark %s, "
-                "%.2f s", utc(report.now_ms // 1000), report.hours, report.minutes,
+                "%.2f s", format_ms(report.now_ms, "minutes"), report.hours, report.minutes,
                 report.hour_points, report.skipped_hours, report.alerts_written,
                 report.gaps_written,
-                utc(report.watermark_ms // 1000) if report.watermark_ms else "unchanged",
+                (format_ms(report.watermark_ms, "minutes") if report.watermark_ms
+                 else "unchanged"),
                 report.duration_s)
 
 
@@ -130,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _rfc3339_ms(text: str) -> int:
     try:
-        return parse_rfc3339(text) * 1000
+        return parse_ms(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

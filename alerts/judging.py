@@ -70,8 +70,8 @@ from alerts.rules.rates import hour_counts
 from alerts.settings import AlertSettings
 from core.registry import Registry
 from store.influx import InfluxStore
+from store.lines import hour_line
 from store.results import DailySummary, DayVerdict, ResultStore
-from store.verdict_lines import hour_line
 
 WRITE_BATCH_LINES = 5000
 
@@ -187,7 +187,7 @@ def hour_lines(plan: SeriesPlan, res: HourResults) -> list[str]:
             *(c[keep].tolist() for c in cols), strict=True):
         e, o, p = plan.keys[s]
         has_target = not math.isnan(tg)
-        # The bytes of HourVerdict(...).to_line(), formatted directly (store.verdict_lines).
+        # The bytes of HourVerdict(...).to_line(), formatted directly (store.lines).
         lines.append(hour_line(e, o, p, h * 1000, nr, nv, ok, op, mean, o2, ref, lim,
                                plan.hour_limit_id[s], exc, mult, nt, lmin, STATUSES[st],
                                tg if has_target else None, ot if has_target else None))

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from alerts.io.fetch import time_range
 from alerts.rules.compliance import HOUR_S
 from store.influx import InfluxStore
-from store.late import MEASUREMENT, Mark, judged_line
+from store.late import MEASUREMENT, Mark
+from store.lines import judged_line
 
 SETTLE_BATCH = 5000
 

@@ -35,7 +35,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from alerts.alerting import maintain_hour_alerts
 from alerts.dayalerts import maintain_day_alerts
@@ -50,6 +49,7 @@ from alerts.rules.compliance import HOUR_S, Minutes
 from alerts.settings import AlertSettings
 from alerts.status_alerts import maintain_status_alerts
 from alerts.steady import maintain_steady_alerts
+from core.times import format_ms
 from store.influx import InfluxStore
 from store.results import ALERT_KINDS, ResultStore
 
@@ -85,10 +85,6 @@ class PassReport:
     duration_s: float = 0.0
 
 
-def utc(epoch_s: int) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%MZ")
-
-
 def run_pass(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, now_ms: int,
              state: PassState | None = None, should_stop: Callable[[], bool] | None = None
              ) -> PassReport:
@@ -105,11 +101,13 @@ def run_pass(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, now_
     start = horizon if wm is None else max(min(wm, recent), horizon)
     if wm is not None and wm < horizon:
         log.warning("hours %s to %s are beyond the catch-up horizon of %d h: not judged",
-                    utc(wm), utc(horizon), settings.alerts_catchup_hours)
+                    format_ms(wm * 1000, "minutes"), format_ms(horizon * 1000, "minutes"),
+                    settings.alerts_catchup_hours)
     step = settings.alerts_segment_hours * HOUR_S
     segments = [(a, min(a + step, recent)) for a in range(start, recent, step)]
     if segments:
-        log.info("catching up %d hours from %s", (recent - start) // HOUR_S, utc(start))
+        log.info("catching up %d hours from %s", (recent - start) // HOUR_S,
+                 format_ms(start * 1000, "minutes"))
     if state is not None and state.fingerprint != plan.fingerprint:
         state.fingerprint, state.counts = plan.fingerprint, {}
     marks = pending_marks(store, h_now - settings.alerts_late_hours * HOUR_S, h_now)
@@ -193,7 +191,7 @@ def _done(report: PassReport, t0: float) -> PassReport:
     return report
 
 
-def open_alert_counts(store: InfluxStore) -> dict[str, int]:
+def active_alerts_by_kind(store: InfluxStore) -> dict[str, int]:
     """Active episodes per kind (every kind present, 0 when none)."""
     out = dict.fromkeys(ALERT_KINDS, 0)
     q = 'SELECT count("id") FROM "alert" WHERE "active" = true GROUP BY "kind"'

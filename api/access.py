@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from api.keys import ApiKey, Role
 from core.registry import Enterprise, Registry
 
+INSPECTORS = (Role.ADMIN, Role.INSPECTOR)  # who ranks enterprises and works the alert queue
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:

@@ -31,6 +31,11 @@ class TtlCache:
         self._refreshing: set[Hashable] = set()
         self._guard = threading.Lock()
 
+    def __len__(self) -> int:
+        """Entries held, fresh or stale."""
+        with self._guard:
+            return len(self._data)
+
     def _entry(self, key: Hashable) -> tuple[float, Any] | None:
         with self._guard:
             hit = self._data.get(key)

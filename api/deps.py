@@ -8,9 +8,7 @@ Every denied request is logged once at WARNING with the key's public id, never t
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -18,40 +16,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api import metrics
 from api.access import Principal
-from api.cache import TtlCache
-from api.keys import KeyStore, Role, key_id_of
+from api.keys import Role, key_id_of
 from api.params import EndQuery, Page, StartQuery, TimeRange, page, time_range
 from api.services.queries import Scope
 from api.settings import ApiSettings
+from api.state import AppState
 from core.pollutants import BY_KEY
 from core.registry import Enterprise, Registry
-from core.standards import Standards
 from store.influx import InfluxStore
-from store.marks import MarkStore
 from store.results import ResultStore
 
 log = logging.getLogger("api.access")
-
-
-@dataclass
-class AppState:
-    """What the routes share; built once by ``create_app``."""
-
-    settings: ApiSettings
-    store: InfluxStore
-    results: ResultStore
-    keys: KeyStore
-    registry: Registry
-    standards: Standards
-    rankings_cache: TtlCache
-    marks: MarkStore = field(init=False)  # declared operating-state marks (store.marks)
-    clock: Callable[[], float] = time.time  # wall clock in seconds; tests inject a fixed one
-
-    def __post_init__(self) -> None:
-        self.marks = MarkStore(self.store)
-
-    def now_ms(self) -> int:
-        return int(self.clock() * 1000)
 
 
 def get_state(request: Request) -> AppState:

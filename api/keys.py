@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from core.registry import ID_RE
 from store.influx import InfluxStore
-from store.results import line, quote
+from store.lines import line, quote
 
 MEASUREMENT = "api_key"
 KEY_RE = re.compile(r"ems_([0-9a-f]{12})_[A-Za-z0-9_-]{32,64}")

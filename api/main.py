@@ -1,17 +1,24 @@
-"""The FastAPI application: ``create_app(settings, ...)`` wires the routers to one store."""
+"""The FastAPI application: ``create_app(settings, ...)`` wires the routers to one store.
+
+Nothing starts in ``create_app``: the application's lifespan starts what runs beside the
+requests (the rankings warm-up) when the server starts, and on shutdown waits for it and
+closes what ``create_app`` opened (the InfluxDB store; a store passed in stays the caller's).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
 from api import errors, web
 from api.cache import TtlCache
-from api.deps import AppState
 from api.keys import KeyStore
 from api.metrics import MetricsMiddleware
 from api.models import ErrorPublic, ValidationErrorPublic
@@ -26,12 +33,16 @@ from api.routes import (
     readings,
     rejections,
 )
+from api.services.standings import warm_up
 from api.settings import ApiSettings
+from api.state import AppState
 from api.web.headers import SecurityHeadersMiddleware
 from core.registry import Registry, load_registry
 from core.standards import Standards, load_standards
 from store.influx import InfluxStore, store_from_settings
 from store.results import ResultStore
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
 
@@ -62,6 +73,26 @@ def store_from(settings: ApiSettings) -> InfluxStore:
     return store_from_settings(settings)
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the warm-up of the default rankings (when the cache is on); on shutdown, wait for
+    it (bounded by the store's timeout) and close the store if ``create_app`` opened it."""
+    state: AppState = app.state.ems
+    s = state.settings
+    warming = None
+    if s.api_rankings_cache_s > 0 and s.api_rankings_warm_up:
+        warming = threading.Thread(target=warm_up, args=(state,), name="warm-up", daemon=True)
+        warming.start()
+    try:
+        yield
+    finally:
+        if warming is not None:
+            await asyncio.to_thread(warming.join, state.store.timeout_s)
+        if state.owns_store:
+            state.store.close()
+            log.info("closed the InfluxDB store")
+
+
 def create_app(settings: ApiSettings, store: InfluxStore | None = None,
                registry: Registry | None = None, standards: Standards | None = None,
                clock: Callable[[], float] = time.time) -> FastAPI:
@@ -69,14 +100,15 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
     ``clock`` is the wall clock in seconds (tests inject a fixed one)."""
     standards = standards or load_standards(settings.limits_path)
     registry = registry or load_registry(settings.registry_path, standards)
+    owns_store = store is None
     store = store or store_from(settings)
     app = FastAPI(title="Emissions monitoring API", version="1", description=DESCRIPTION,
-                  docs_url="/docs", openapi_url=f"{PREFIX}/openapi.json")
+                  docs_url="/docs", openapi_url=f"{PREFIX}/openapi.json", lifespan=lifespan)
     app.state.ems = AppState(settings=settings, store=store, results=ResultStore(store),
                              keys=KeyStore(store, settings.api_key_cache_s, wall=clock),
                              registry=registry, standards=standards,
                              rankings_cache=TtlCache(settings.api_rankings_cache_s),
-                             clock=clock)
+                             clock=clock, owns_store=owns_store)
     api = APIRouter(prefix=PREFIX, responses=ERRORS)
     for module in (enterprises, readings, judged, marks, rankings, alerts, rejections,
                    catalogue, health):
@@ -86,7 +118,4 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
     web.install(app, settings)  # the pages under /web/, when a session secret is set
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
-    if settings.api_rankings_cache_s > 0 and settings.api_rankings_warm_up:
-        threading.Thread(target=rankings.warm_up, args=(app.state.ems,), name="warm-up",
-                         daemon=True).start()
     return app

@@ -6,7 +6,39 @@ unit of the pollutant (core/pollutants.py).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, Field, computed_field
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing, in order: at most ``limit`` items after skipping ``offset``.
+    While a page comes full, the next one starts at ``offset + limit``."""
+
+    limit: int = Field(description="Items asked for")
+    offset: int = Field(description="Items skipped")
+    total: int | None = Field(default=None, description="Items in all pages; null where they "
+                                                        "are not counted (time series)")
+    items: list[T]
+
+    @computed_field(description="Items in this page; a full page may have a next one")
+    def count(self) -> int:
+        return len(self.items)
+
+
+class PeriodPage(Page[T], Generic[T]):
+    """A page of what happened in [start, end)."""
+
+    start: str = Field(description="Start of the period (inclusive)")
+    end: str = Field(description="End of the period (exclusive)")
+
+
+class SeriesPage(PeriodPage[T], Generic[T]):
+    """A page of one enterprise's series in [start, end)."""
+
+    enterprise: str
 
 
 class ErrorPublic(BaseModel):
@@ -39,11 +71,6 @@ class EnterprisePublic(BaseModel):
     outlets: list[OutletPublic]
 
 
-class EnterprisesPublic(BaseModel):
-    total: int
-    items: list[EnterprisePublic]
-
-
 class ReadingPublic(BaseModel):
     time: str
     outlet: str
@@ -52,16 +79,6 @@ class ReadingPublic(BaseModel):
     flag: str | None = Field(description="HJ 212 data flag: N normal, F stopped, M maintenance, "
                                   "S manual, D fault, C calibration, T over range, "
                                   "B communication fault")
-
-
-class ReadingsPublic(BaseModel):
-    enterprise: str
-    start: str
-    end: str
-    limit: int
-    offset: int
-    count: int = Field(description="Items in this page; a full page may have a next one")
-    items: list[ReadingPublic]
 
 
 class HourPublic(BaseModel):
@@ -79,16 +96,16 @@ class HourPublic(BaseModel):
     limit_id: str | None = None
     exceeded: bool = False
     multiple: float | None = Field(None, description="(C - L) / L")
-
-
-class HoursPublic(BaseModel):
-    enterprise: str
-    start: str
-    end: str
-    limit: int
-    offset: int
-    count: int
-    items: list[HourPublic]
+    enterprise: str | None = None
+    n_over_range: int | None = Field(None, description="Minute values flagged T (over range)")
+    limit_min: float | None = Field(None, description="Lower bound of a range limit (pH)")
+    status: str | None = Field(None, description="compliant, exceeded, suspected_exceedance, "
+                                                 "invalid, not_operating or "
+                                                 "unexplained_high_o2; null in hours judged "
+                                                 "before statuses existed")
+    target: float | None = Field(None, description="Policy target (ultra-low emission), "
+                                                   "scored apart from the limit")
+    target_exceeded: bool | None = None
 
 
 class DayPublic(BaseModel):
@@ -102,16 +119,8 @@ class DayPublic(BaseModel):
     limit_id: str | None = None
     exceeded: bool = False
     multiple: float | None = None
-
-
-class DaysPublic(BaseModel):
-    enterprise: str
-    start: str
-    end: str
-    limit: int
-    offset: int
-    count: int
-    items: list[DayPublic]
+    enterprise: str | None = None
+    limit_min: float | None = Field(None, description="Lower bound of a range limit (pH)")
 
 
 class RankingPublic(BaseModel):
@@ -134,13 +143,11 @@ class RankingPublic(BaseModel):
                                     "U undetermined")
 
 
-class RankingsPublic(BaseModel):
-    start: str
-    end: str
+class RankingsPublic(PeriodPage[RankingPublic]):
+    """Ranked enterprises of a period (the period actually ranked: whole local days)."""
+
     per: str
     buckets: list[str] = Field(description="Label of each letter of `status`")
-    total: int
-    items: list[RankingPublic]
 
 
 class NotePublic(BaseModel):
@@ -234,15 +241,6 @@ class RejectionPublic(BaseModel):
     payload: str | None = Field(None, description="The rejected payload, cut to 1 KiB")
 
 
-class RejectionsPublic(BaseModel):
-    start: str
-    end: str
-    limit: int
-    offset: int
-    count: int
-    items: list[RejectionPublic]
-
-
 class LimitPublic(BaseModel):
     id: str
     pollutant: str
@@ -283,6 +281,6 @@ class LivePublic(BaseModel):
 
 
 class HealthPublic(BaseModel):
-    live: bool
-    ready: bool
-    checks: dict[str, CheckPublic]
+    live: bool = Field(description="The process answers")
+    ready: bool = Field(description="The database answered: requests can be served")
+    checks: dict[str, CheckPublic] = Field(description="Each dependency: influxdb, broker")

@@ -14,7 +14,7 @@ class ThreadedServer:
 
     def __init__(self, app: FastAPI, port: int, host: str = "127.0.0.1") -> None:
         config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                                lifespan="off")
+                                lifespan="on")
         self.server = uvicorn.Server(config)
         self.url = f"http://{host}:{port}"
         self._thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)

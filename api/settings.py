@@ -27,7 +27,7 @@ class ApiSettings(CommonSettings):
     # (e.g. SHARD DURATION 520w) are ranked several times faster than in the default policy's
     # 7-day shards (bench/api.py measures both).
     api_summaries_rp: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] = None
-    api_broker_timeout_s: float = 1.0  # readiness check of the MQTT broker
+    api_broker_timeout_s: float = 1.0  # the health check of the MQTT broker (not of readiness)
 
     # Web pages (/web/): signs the session cookie; the pages are served only when it is set.
     # At least 32 characters, the same on every replica (e.g. `openssl rand -base64 48`).

@@ -42,7 +42,8 @@ from core.registry import Registry, build_registry
 from core.standards import load_standards
 from devstack.servers import InfluxDB, free_port
 from simulators.fleet import build_fleet
-from store.influx import InfluxStore, reading_line
+from store.influx import InfluxStore
+from store.lines import reading_line
 from store.results import DailySummary, Episode, ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent

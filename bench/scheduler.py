@@ -47,8 +47,8 @@ from core.registry import build_registry
 from core.standards import Standards
 from devstack.servers import InfluxDB
 from store.influx import InfluxStore
+from store.lines import hour_line
 from store.results import ResultStore
-from store.verdict_lines import hour_line
 
 HOUR0_S = 1_795_449_600  # 2026-11-23T16:00:00Z, local midnight in Asia/Shanghai
 POLLUTANTS = (("so2", 35.0, 6.0), ("nox", 50.0, 6.0), ("pm", 10.0, 6.0), ("co", 100.0, 6.0),

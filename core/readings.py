@@ -23,7 +23,6 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final, NamedTuple
 
@@ -31,10 +30,12 @@ import orjson
 
 from core.pollutants import BY_KEY, STORED_FLAGS, Medium
 from core.registry import ID_RE, Registry
+from core.times import parse_ms
 
 
 class Reason(StrEnum):
-    """Why an input was refused. Stored as the ``reason`` tag of a ``rejection`` point."""
+    """Why an input was refused, whichever parser or codec found it: every value the ``reason``
+    tag of a ``rejection`` point holds, and every value ``GET /rejections?reason=`` accepts."""
 
     OVERSIZE = "oversize"
     BAD_TOPIC = "bad_topic"
@@ -57,7 +58,16 @@ class Reason(StrEnum):
     NEGATIVE = "negative"
     OUT_OF_RANGE = "out_of_range"
     BAD_FLAG = "bad_flag"
-    # HJ 212 specific reasons are the codec's own codes (bad_crc, bad_length, ...), plus:
+    # The HJ 212 codec's codes (hj212.Hj212Error), in the order the decoder meets them:
+    EMPTY = "empty"  # nothing (or only a line ending) was given
+    NO_HEADER = "no_header"  # the frame does not start with ``##`` (hj212.md §3)
+    BAD_LENGTH = "bad_length"  # the 4 length digits are not digits, or the frame is longer
+    TRUNCATED = "truncated"  # the frame is shorter than its length digits say
+    BAD_CRC = "bad_crc"  # the CRC is not 4 hex digits, or matches no accepted dialect (§5)
+    BAD_SEGMENT = "bad_segment"  # no CN, MN or ``CP=&&...&&``, or otherwise malformed
+    BAD_VALUE = "bad_value"  # a number (reading, Flag, PNUM, PNO) is unreadable or not finite
+    BAD_TIME = "bad_time"  # DataTime is not a valid 14- or 17-digit local time
+    # HJ 212 messages, beyond the codec:
     BAD_PASSWORD = "bad_password"
     UNSUPPORTED_COMMAND = "unsupported_command"  # a CN that carries no readings (hj212.md §8)
     BAD_STATE = "bad_state"  # a facility running state (SBxxx-RS) outside 0-5 (hj212.md §12)
@@ -109,7 +119,7 @@ RUNNING_STATES: dict[int, str] = {0: "off", 1: "running", 2: "calibrating", 3: "
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    reason: str
+    reason: Reason
     detail: str
     topic: str
     payload: bytes
@@ -187,17 +197,15 @@ def check_value(key: str, value: object, flag: object, medium: Medium) -> Proble
 
 
 def parse_ts(raw: Any) -> int | None:
-    """Epoch milliseconds from RFC 3339 with an offset, or from integer epoch ms; else None."""
+    """Epoch milliseconds from RFC 3339 with an offset (``core.times.parse_ms``), or from
+    integer epoch ms; else None."""
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw if -MAX_INT <= raw <= MAX_INT else None
     if isinstance(raw, str) and 10 < len(raw) <= 40:
         try:
-            dt = datetime.fromisoformat(raw)
+            return parse_ms(raw)  # a time without an offset is ambiguous: refused there
         except ValueError:
             return None
-        if dt.tzinfo is None:
-            return None  # a time without an offset is ambiguous: refuse it
-        return int(dt.timestamp() * 1000)
     return None
 
 
@@ -318,13 +326,13 @@ class Rejecter:
         self.enterprise: str | None = None
         self.rejections: list[Rejection] = []
 
-    def whole(self, reason: str, detail: str) -> Parsed:
-        """Reject the whole message (``reason``: a ``Reason`` or an HJ 212 codec reason)."""
-        self.rejections.append(Rejection(str(reason), detail, self.topic, self.payload,
+    def whole(self, reason: Reason, detail: str) -> Parsed:
+        """Reject the whole message."""
+        self.rejections.append(Rejection(reason, detail, self.topic, self.payload,
                                          self.source, self.enterprise))
         return Parsed([], self.rejections)
 
-    def value(self, reason: str, key: str, detail: str) -> None:
+    def value(self, reason: Reason, key: str, detail: str) -> None:
         """Reject one value of the message."""
-        self.rejections.append(Rejection(str(reason), detail, self.topic, self.payload,
+        self.rejections.append(Rejection(reason, detail, self.topic, self.payload,
                                          self.source, self.enterprise, key[:32]))

@@ -41,6 +41,7 @@ from typing import Any
 
 from core.pollutants import BY_KEY, Medium
 from core.standards import Limit, Standards
+from core.times import NotRfc3339, epoch_ms, parse_ms
 
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 MN_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -145,16 +146,19 @@ def _registered_ms(value: Any, where: str) -> int | None:
     """``registered``: a TOML offset date-time or RFC 3339 text with an offset, as epoch ms."""
     if value is None:
         return None
-    when = value
     if isinstance(value, str):
         try:
-            when = datetime.fromisoformat(value)
+            return parse_ms(value)
+        except NotRfc3339:
+            raise RegistryError(f"{where}: registered {value!r} is not an RFC 3339 time with an "
+                                "offset (e.g. 2025-11-01T12:00:00+08:00)") from None
         except ValueError:
-            raise RegistryError(f"{where}: registered {value!r} is not an RFC 3339 time") from None
-    if not isinstance(when, datetime) or when.tzinfo is None:
+            raise RegistryError(f"{where}: registered {value!r} is not a valid date and time"
+                                ) from None
+    if not isinstance(value, datetime) or value.tzinfo is None:
         raise RegistryError(f"{where}: registered must be a date and time with an offset "
                             "(e.g. 2025-11-01T12:00:00+08:00)")
-    return int(when.timestamp() * 1000)
+    return epoch_ms(value)
 
 
 def _outlet(raw: dict[str, Any], ent_id: str, standards: Standards) -> Outlet:

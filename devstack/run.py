@@ -27,7 +27,6 @@ from core.logs import setup_logging
 from core.standards import load_standards
 from devstack.servers import ServerError, port_open
 from devstack.stack import LIMITS, ROOT, LocalStack, Ports
-from simulators.__main__ import CAUGHT_UP
 from simulators.declare import declare
 from simulators.marks import declared_marks
 from simulators.registry import write_registry
@@ -95,6 +94,8 @@ Emissions monitoring is running, with the simulated city "{name}" ({st.scenario.
   health                     {api}/api/v1/health
   MQTT broker                127.0.0.1:{stack.ports.mqtt}  (emissions/#, hj212/#)
   HJ 212 gateway (TCP)       127.0.0.1:{stack.ports.gateway}
+  ingester metrics, /ready   http://127.0.0.1:{stack.ports.ingest_metrics}/metrics
+  gateway metrics, /ready    http://127.0.0.1:{stack.ports.gateway_metrics}/metrics
   InfluxDB (1.x API)         {stack.url}  database "{stack.database}"
   registry of the city       {stack.registry}
   logs                       {stack.logs}/
@@ -119,9 +120,11 @@ def _run(stack: LocalStack, st: StackSettings, name: str, start_ms: int,
         stack.start(service)
     stack.wait_ready()
     keys = _keys(stack, st.enterprise_key_for)
-    sim = stack.start("simulator", "--scenario", str(st.scenario), "--clock", "backfill",
-                      "--follow", "--registry", str(stack.registry), "--secrets",
-                      str(stack.secrets), env={"EMS_SIM_DEVICE_LOGIN": "true"})
+    caught_up = stack.registry.with_name("caught-up.json")  # written by the simulator
+    caught_up.unlink(missing_ok=True)  # an earlier run's: not this one's signal
+    stack.start("simulator", "--scenario", str(st.scenario), "--clock", "backfill",
+                "--follow", "--registry", str(stack.registry), "--secrets", str(stack.secrets),
+                "--caught-up", str(caught_up), env={"EMS_SIM_DEVICE_LOGIN": "true"})
     print(_banner(stack, st, name, keys), flush=True)
     scheduler_started = False
     while not stop.wait(1.0):
@@ -129,7 +132,7 @@ def _run(stack: LocalStack, st: StackSettings, name: str, start_ms: int,
         if dead:
             log.error("%s", dead)
             return 1
-        if not scheduler_started and CAUGHT_UP in sim.log_text():
+        if not scheduler_started and caught_up.exists():
             log.info("the simulator has caught up: starting the compliance scheduler")
             _declare_marks(stack, st)
             # Judge back to the simulated period's start, not further: the city did not

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from secrets import token_urlsafe
 
@@ -27,7 +28,7 @@ import httpx
 from core.registry import load_registry
 from core.settings import CommonSettings
 from core.standards import load_standards
-from devstack.servers import InfluxDB, Mosquitto, ServerError, free_port, port_open
+from devstack.servers import InfluxDB, Mosquitto, ServerError, free_port
 from mqtt.access import build_auth, load_secrets, new_service_passwords, write_auth
 from store.influx import InfluxStore, store_from_settings
 
@@ -40,7 +41,6 @@ MODULES: dict[str, tuple[str, str]] = {
     "ingest": ("ingest", "ingest"), "gateway": ("ingest.gateway", "gateway"),
     "alerts": ("alerts", "alerts"), "api": ("api", ""), "simulator": ("simulators", ""),
 }
-INGEST_READY = "subscribed to"  # the ingester's log line once its subscription holds
 
 
 @dataclass
@@ -62,17 +62,21 @@ class Child:
 
 @dataclass
 class Ports:
-    """Loopback ports of one stack; 0 = a free one."""
+    """Loopback ports of one stack; 0 = a free one. The ingester's and the gateway's metrics
+    ports also answer ``/ready`` (ingest/health.py), which ``wait_ready`` asks."""
 
     mqtt: int = 0
     influx: int = 0
     influx_rpc: int = 0
     api: int = 0
     gateway: int = 0
+    ingest_metrics: int = 0
+    gateway_metrics: int = 0
 
     def resolved(self) -> Ports:
         return Ports(self.mqtt, self.influx, self.influx_rpc, self.api or free_port(),
-                     self.gateway or free_port())
+                     self.gateway or free_port(), self.ingest_metrics or free_port(),
+                     self.gateway_metrics or free_port())
 
 
 def wait_for(check: Callable[[], object], what: str, timeout_s: float,
@@ -87,6 +91,14 @@ def wait_for(check: Callable[[], object], what: str, timeout_s: float,
             raise ServerError(f"{dead} while waiting for {what}")
         time.sleep(0.1)
     raise ServerError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 2xx now."""
+    try:
+        return httpx.get(url, timeout=1.0).is_success
+    except httpx.HTTPError:
+        return False
 
 
 @dataclass
@@ -165,6 +177,8 @@ class LocalStack:
                "EMS_REGISTRY_PATH": str(self.registry), "EMS_LIMITS_PATH": str(LIMITS),
                "EMS_API_PORT": str(self.ports.api), "EMS_GATEWAY_PORT": str(self.ports.gateway),
                "EMS_SIM_GATEWAY_PORT": str(self.ports.gateway),
+               "EMS_INGEST_METRICS_PORT": str(self.ports.ingest_metrics),
+               "EMS_GATEWAY_METRICS_PORT": str(self.ports.gateway_metrics),
                "EMS_SIM_SECRETS_PATH": str(self.secrets),
                "EMS_API_SESSION_SECRET": self.session_secret, **self.extra_env}
         for key in ("EMS_MQTT_USERNAME", "EMS_MQTT_PASSWORD"):
@@ -201,23 +215,16 @@ class LocalStack:
         return next(c for c in self.children if c.name == name)
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
-        """Until the ingester has subscribed, the gateway listens and the API answers."""
+        """Until each service says it is ready: the ingester has subscribed, the gateway is
+        connected to the broker and listens (their ``/ready``), the API answers."""
+        urls = {"ingest": f"http://127.0.0.1:{self.ports.ingest_metrics}/ready",
+                "gateway": f"http://127.0.0.1:{self.ports.gateway_metrics}/ready",
+                "api": f"{self.api_url}/api/v1/health/live"}
         names = {c.name for c in self.children}
-        if "ingest" in names:
-            ingest = self.child("ingest")
-            wait_for(lambda: INGEST_READY in ingest.log_text(), "the ingester's subscription",
-                     timeout_s, self.dead)
-        if "gateway" in names:
-            wait_for(lambda: port_open(self.ports.gateway), "the HJ 212 gateway", timeout_s,
-                     self.dead)
-        if "api" in names:
-            wait_for(self._api_live, "the API", timeout_s, self.dead)
-
-    def _api_live(self) -> bool:
-        try:
-            return httpx.get(f"{self.api_url}/api/v1/health/live", timeout=1.0).is_success
-        except httpx.HTTPError:
-            return False
+        for name, url in urls.items():
+            if name in names:
+                wait_for(partial(answers, url), f"{name} to be ready ({url})", timeout_s,
+                         self.dead)
 
     def stop(self) -> None:
         for child in reversed(self.children):

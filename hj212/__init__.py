@@ -3,7 +3,7 @@
 Pure functions and values, no I/O; reference: shared/reference/hj212.md. Modules:
 
 - ``crc``: the standard CRC, CRC-16/MODBUS, the two printed dialects;
-- ``errors``: ``Hj212Error(reason, detail)`` and the reason codes;
+- ``errors``: ``Hj212Error(reason, detail)``, its reason a ``core.readings.Reason``;
 - ``codec``: ``decode(frame, tz) -> Packet``;
 - ``reassembly``: ``Reassembler`` for split uploads (PNUM/PNO);
 - ``encode``: ``encode_frame``, ``encode_data``, ``encode_data_split``, ``encode_states``,
@@ -21,7 +21,7 @@ from hj212.encode import (
     encode_reply_9014,
     encode_states,
 )
-from hj212.errors import Hj212Error, Reason
+from hj212.errors import Hj212Error
 from hj212.reassembly import Reassembler
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
     "STANDARD",
     "Hj212Error",
     "Packet",
-    "Reason",
     "Reassembler",
     "build_data_segment",
     "crc_text",

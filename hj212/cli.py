@@ -14,10 +14,11 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import UTC, tzinfo
+from datetime import tzinfo
 from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.times import epoch_ms, format_ms
 from hj212.codec import SHANGHAI, Packet, decode
 from hj212.errors import Hj212Error
 
@@ -47,11 +48,7 @@ def packet_json(packet: Packet) -> dict[str, Any]:
 
 def iso_utc(packet: Packet) -> str | None:
     """``2026-11-24T06:30:00Z`` (milliseconds only when DataTime had them)."""
-    moment = packet.data_time
-    if moment is None:
-        return None
-    spec = "milliseconds" if moment.microsecond else "seconds"
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    return None if packet.data_time is None else format_ms(epoch_ms(packet.data_time))
 
 
 def decode_line(line: bytes, tz: tzinfo = SHANGHAI) -> dict[str, Any]:

@@ -34,8 +34,9 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from core.pollutants import BY_CODE
+from core.readings import Reason
 from hj212.crc import DIALECTS, STANDARD, crc_text, detect_dialect, parse_crc_text
-from hj212.errors import Hj212Error, Reason, excerpt
+from hj212.errors import Hj212Error, excerpt
 
 SHANGHAI: Final = ZoneInfo("Asia/Shanghai")
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from core.logs import setup_logging
 from core.registry import load_registry
 from core.standards import load_standards
+from ingest.health import serve_health
 from ingest.parsers.hj212 import TOPIC_ROOT as HJ212_TOPIC_ROOT
 from ingest.parsers.hj212 import Hj212Parser
 from ingest.parts import PartStore
@@ -34,10 +35,9 @@ def main() -> int:
     hj212 = Hj212Parser(registry, ingest_limits(settings), ZoneInfo(settings.timezone),
                         PartStore(store))
     ingester = Ingester(settings, registry, store, extra_parsers={HJ212_TOPIC_ROOT: hj212.parse})
-    if settings.ingest_metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.ingest_metrics_port, addr=settings.ingest_metrics_host)
+    if settings.ingest_metrics_port:  # /metrics, and /ready once subscribed
+        serve_health(settings.ingest_metrics_port, settings.ingest_metrics_host,
+                     ingester.not_ready)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

@@ -29,22 +29,8 @@ left in place once their upload is complete: they are the raw record of what the
 
 from __future__ import annotations
 
-from influxdb_client.client.write.point import Point
-from influxdb_client.domain.write_precision import WritePrecision
-
-from hj212 import Packet
-from store.influx import InfluxStore, point_line
-
-PART_MEASUREMENT = "hj212_part"
-
-
-def part_line(packet: Packet, ts_ms: int, segment: str) -> str:
-    """The ``hj212_part`` point of one part; ``segment`` must already have its PW masked."""
-    point = (Point(PART_MEASUREMENT).tag("mn", packet.mn).tag("cn", packet.cn)
-             .tag("pnum", str(packet.pnum)).tag("pno", str(packet.pno))
-             .field("segment", segment).field("qn", packet.qn or "")
-             .time(ts_ms * 1_000_000, WritePrecision.NS))
-    return point_line(point)
+from store.influx import InfluxStore
+from store.lines import PART_MEASUREMENT
 
 
 class PartStore:

@@ -17,14 +17,8 @@ from ingest.subscriber import Subscriber
 from ingest.topics import JSON_ROOT, Partition, partition_topics
 from ingest.writer import BatchWriter, Item
 from store import late, retention
-from store.influx import (
-    InfluxStore,
-    StoreUnavailable,
-    point_line,
-    reading_line,
-    realtime_line,
-    rejection_point,
-)
+from store.influx import InfluxStore, StoreUnavailable
+from store.lines import dirty_lines, reading_line, realtime_line, rejection_line
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +53,7 @@ def ingest_limits(settings: IngestSettings) -> Limits:
 
 
 def rejection_lines(rejections: list[Rejection], clock: UniqueClock) -> list[str]:
-    return [point_line(rejection_point(r, clock())) for r in rejections]
+    return [rejection_line(r, clock()) for r in rejections]
 
 
 def wait_for_store(store: InfluxStore, retry_max_s: float = 5.0) -> None:
@@ -111,7 +105,7 @@ class Ingester:
         parser = self._parsers.get(root)
         now_ms = self._now_ms()
         if parser is None:  # only possible if the broker routes a topic we did not ask for
-            parsed = Parsed([], [Rejection("bad_topic", "no parser for this topic", topic,
+            parsed = Parsed([], [Rejection(Reason.BAD_TOPIC, "no parser for this topic", topic,
                                            payload, source="mqtt")])
         else:
             parsed = self._parse(parser, root, topic, payload, now_ms)
@@ -120,7 +114,7 @@ class Ingester:
         kept = payload if parsed.payload is None else parsed.payload
 
         def on_rejected(message: str) -> list[str]:
-            rej = Rejection("store_rejected", f"InfluxDB refused: {message}"[:500], topic,
+            rej = Rejection(Reason.STORE_REJECTED, f"InfluxDB refused: {message}"[:500], topic,
                             kept, source=root)
             return rejection_lines([rej], self._clock)
 
@@ -164,7 +158,7 @@ class Ingester:
         if parsed.realtime:
             hours |= late.late_hours(parsed.realtime, (), now_ms)
         if hours:
-            lines += late.dirty_lines(hours, now_ms)
+            lines += dirty_lines(hours, now_ms)
         if parsed.rejections:
             for rej in parsed.rejections:
                 metrics.REJECTIONS.labels(rej.reason).inc()
@@ -189,6 +183,17 @@ class Ingester:
         wait_for_store(self.store)
         self.writer.start()
         self.subscriber.start()
+
+    def not_ready(self) -> str | None:
+        """Why the ingester cannot take messages now (its ``/ready``); None once it can."""
+        problem = self.subscriber.problem()
+        if problem:
+            return problem
+        if not self.writer.alive:
+            return "the batch writer has stopped"
+        if not self.subscriber.subscribed.is_set():
+            return "not subscribed to every topic (yet)"
+        return None
 
     def stop(self) -> None:
         """Graceful stop: take no new messages, store and acknowledge what is held, leave."""

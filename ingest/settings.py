@@ -25,5 +25,5 @@ class IngestSettings(CommonSettings):
     # An MQTT callback running longer than this means the network loop is stuck: the ingester
     # exits so that its supervisor restarts it (messages not yet acknowledged come again).
     ingest_callback_stuck_s: float = 60.0
-    ingest_metrics_port: int = 0  # Prometheus /metrics on this port; 0 = off
+    ingest_metrics_port: int = 0  # Prometheus /metrics and /ready on this port; 0 = off
     ingest_metrics_host: str = "127.0.0.1"  # 0.0.0.0 where Prometheus scrapes from elsewhere

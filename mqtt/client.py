@@ -1,13 +1,23 @@
-"""The one way the service's processes make an MQTT client (paho-mqtt 2, MQTT 5), and the
-guard that keeps a failing callback from ending paho's network thread.
+"""The one MQTT client of the service's processes (paho-mqtt 2, MQTT 5): ``MqttClient`` owns a
+connection's whole life, and ``CallbackGuard`` keeps a failing callback from ending paho's
+network thread.
+
+``MqttClient`` connects (``start`` in the background, or ``connect`` for a first attempt that
+raises when the broker cannot be reached), reconnects on its own with a back-off (1 s doubling
+up to ``max_reconnect_delay_s``), subscribes its filters again on every connection (in
+SUBSCRIBE packets of ``SUBSCRIBE_CHUNK`` filters: a partition may hold thousands), and stops
+with a DISCONNECT. ``connected`` is set while a connection holds, ``subscribed`` once the broker
+granted every filter of the current one (at once when there are none). An outage is logged once
+when it starts and once when it ends. A persistent session
+(``session_expiry_s``) is resumed on every connection (clean start off), so that the broker
+keeps the session's subscriptions and messages while the client is away.
 
 paho re-raises an exception from a callback into its network loop, which ends the loop's thread
 while the process lives on: no more messages, no reconnection, and nothing says so. So every
-process wraps its callbacks (``CallbackGuard.install``): an exception is counted and logged (the
-first one with its traceback, later ones briefly) and the loop goes on. What the guard cannot
-catch (a callback that never returns, a thread ended some other way) ``CallbackGuard.problem``
-reports (start the loop with ``CallbackGuard.loop_start`` for that), and the process's main
-loop exits on it so that its supervisor restarts it.
+callback of an ``MqttClient`` runs under a ``CallbackGuard``: an exception is counted and
+logged (the first one with its traceback, later ones briefly) and the loop goes on. What the
+guard cannot catch (a callback that never returns, a thread ended some other way) ``problem``
+reports, and the process's main loop exits on it so that its supervisor restarts it.
 """
 
 from __future__ import annotations
@@ -15,27 +25,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 log = logging.getLogger(__name__)
 
 CALLBACKS = ("on_connect", "on_connect_fail", "on_disconnect", "on_message", "on_subscribe",
              "on_unsubscribe", "on_publish")
-
-
-def new_client(client_id: str, *, username: str | None = None, password: str | None = None,
-               manual_ack: bool = False, max_reconnect_delay_s: int = 10) -> mqtt.Client:
-    """An MQTT 5 client with the version-2 callbacks, its login and reconnect back-off set."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv5, manual_ack=manual_ack)
-    if username:
-        client.username_pw_set(username, password)
-    client.reconnect_delay_set(min_delay=1, max_delay=max_reconnect_delay_s)
-    return client
+SUBSCRIBE_CHUNK: Final = 200  # filters per SUBSCRIBE packet
 
 
 class CallbackGuard:
@@ -117,3 +120,162 @@ class CallbackGuard:
         if thread is not None and not thread.is_alive() and not self._stopping:
             return f"{self.name}: the MQTT network thread has ended"
         return None
+
+
+class MqttClient:
+    """One MQTT 5 connection that looks after itself; see the module doc.
+
+    ``on_message`` gets each message, ``on_publish`` each acknowledgement of a QoS 1 publish
+    (mid, reason), ``on_connection`` True on every connection and False when one is lost or
+    cannot be made. All run in the network thread, under the guard (``on_error`` is told of
+    each exception it caught). ``logger`` is its user's, so that its lines name the service they
+    belong to; ``quiet`` logs connections at DEBUG (one of many simulated devices).
+    """
+
+    def __init__(self, name: str, *, host: str, port: int, client_id: str,
+                 username: str | None = None, password: str | None = None,
+                 keepalive_s: int = 30, subscriptions: Sequence[tuple[str, int]] = (),
+                 session_expiry_s: int | None = None, receive_maximum: int | None = None,
+                 manual_ack: bool = False, max_reconnect_delay_s: int = 10,
+                 max_inflight: int | None = None, max_queued: int | None = None,
+                 on_message: Callable[[mqtt.MQTTMessage], None] | None = None,
+                 on_publish: Callable[[int, ReasonCode], None] | None = None,
+                 on_connection: Callable[[bool], None] | None = None,
+                 on_error: Callable[[BaseException], None] | None = None,
+                 stuck_after_s: float = 60.0, logger: logging.Logger = log,
+                 quiet: bool = False) -> None:
+        self.name = name
+        self.host, self.port, self._keepalive = host, port, keepalive_s
+        self.subscriptions = list(subscriptions)
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker granted every filter
+        self._pending: set[int] = set()  # mids of SUBSCRIBE packets not yet granted
+        self._on_message, self._on_publish = on_message, on_publish
+        self._on_connection = on_connection
+        self._log = logger
+        self._info = logging.DEBUG if quiet else logging.INFO
+        self._down = False  # an outage was logged and its end is not yet
+        self._persistent = session_expiry_s is not None
+        self._props: Properties | None = None
+        if session_expiry_s is not None or receive_maximum is not None:
+            self._props = Properties(PacketTypes.CONNECT)
+            if session_expiry_s is not None:
+                self._props.SessionExpiryInterval = session_expiry_s
+            if receive_maximum is not None:
+                self._props.ReceiveMaximum = receive_maximum
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                        manual_ack=manual_ack)
+        if username:
+            c.username_pw_set(username, password)
+        c.reconnect_delay_set(min_delay=1, max_delay=max_reconnect_delay_s)
+        if max_inflight is not None:
+            c.max_inflight_messages_set(max_inflight)
+        if max_queued is not None:
+            c.max_queued_messages_set(max_queued)
+        c.on_connect = self._connected
+        c.on_connect_fail = self._connect_failed
+        c.on_disconnect = self._disconnected
+        c.on_subscribe = self._granted
+        if on_message is not None:
+            c.on_message = self._message
+        if on_publish is not None:
+            c.on_publish = self._published
+        self.guard = CallbackGuard(name, on_error, stuck_after_s)
+        self.paho = self.guard.install(c)  # publish, ack and the socket go through it
+
+    def start(self) -> None:
+        """Connect in the background (and keep reconnecting) from the network thread."""
+        self.paho.connect_async(self.host, self.port, self._keepalive,
+                                clean_start=self._clean_start(), properties=self._props)
+        self.guard.loop_start()
+
+    def connect(self) -> None:
+        """Make the first connection attempt here (OSError if the broker cannot be reached),
+        then go on as ``start``; wait on ``connected`` for the CONNACK."""
+        self.paho.connect(self.host, self.port, self._keepalive,
+                          clean_start=self._clean_start(), properties=self._props)
+        self.guard.loop_start()
+
+    def _clean_start(self) -> bool | Literal[3]:
+        """A persistent session is resumed on every connection; else paho's default."""
+        return False if self._persistent else mqtt.MQTT_CLEAN_START_FIRST_ONLY
+
+    def stop(self) -> None:
+        self.paho.disconnect()
+        self.guard.loop_stop()
+
+    def problem(self) -> str | None:
+        """Why no more messages can come or go (see ``CallbackGuard.problem``); None if fine."""
+        return self.guard.problem()
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> mqtt.MQTTMessageInfo:
+        return self.paho.publish(topic, payload, qos=qos)
+
+    def ack(self, mid: int, qos: int) -> None:
+        self.paho.ack(mid, qos)
+
+    def _connected(self, client: mqtt.Client, _userdata: Any, flags: mqtt.ConnectFlags,
+                   reason: ReasonCode, _props: Properties | None) -> None:
+        if reason.is_failure:
+            if not self._down:
+                self._log.error("%s: broker refused the connection: %s; retrying", self.name,
+                                reason)
+                self._down = True
+            return
+        if self._down:
+            self._log.info("%s: the broker at %s:%s is back", self.name, self.host,
+                           self.port)
+            self._down = False
+        self._log.log(self._info, "%s: connected to the broker at %s:%s (session present: %s)",
+                      self.name, self.host, self.port, flags.session_present)
+        self.connected.set()
+        self._pending = set()
+        for start in range(0, len(self.subscriptions), SUBSCRIBE_CHUNK):
+            _, mid = client.subscribe(self.subscriptions[start : start + SUBSCRIBE_CHUNK])
+            self._pending.add(-1 if mid is None else mid)  # None: not sent, never granted
+        if not self._pending:
+            self.subscribed.set()
+        if self._on_connection is not None:
+            self._on_connection(True)
+
+    def _granted(self, _client: mqtt.Client, _userdata: Any, mid: int,
+                 reasons: list[ReasonCode], _props: Properties | None) -> None:
+        failed = [str(r) for r in reasons if r.is_failure]
+        if failed:  # the packet stays pending: not subscribed until the next connection
+            self._log.error("%s: subscription refused: %s", self.name, ", ".join(failed))
+            return
+        self._pending.discard(mid)
+        if not self._pending and self.connected.is_set():
+            topics = [t for t, _ in self.subscriptions]
+            shown = ", ".join(topics[:4]) + (", ..." if len(topics) > 4 else "")
+            self._log.log(self._info, "%s: subscribed to %d topics: %s", self.name, len(topics),
+                          shown)
+            self.subscribed.set()
+
+    def _connect_failed(self, _client: mqtt.Client, _userdata: Any) -> None:
+        if not self._down:
+            self._log.warning("%s: cannot reach the broker at %s:%s; retrying", self.name,
+                              self.host, self.port)
+            self._down = True
+        if self._on_connection is not None:
+            self._on_connection(False)
+
+    def _disconnected(self, _client: mqtt.Client, _userdata: Any,
+                      _flags: mqtt.DisconnectFlags, reason: ReasonCode,
+                      _props: Properties | None) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        if reason.is_failure and not self._down:
+            self._log.warning("%s: lost the broker (%s); reconnecting", self.name, reason)
+            self._down = True
+        if self._on_connection is not None:
+            self._on_connection(False)
+
+    def _message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if self._on_message is not None:
+            self._on_message(msg)
+
+    def _published(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: ReasonCode,
+                   _props: Properties | None) -> None:
+        if self._on_publish is not None:
+            self._on_publish(mid, reason)

@@ -13,8 +13,12 @@ by default under ``var/scenarios/<name>/``. Broker settings come from the enviro
 with EMS_SIM_DEVICE_LOGIN=true each device logs in as itself, else all as EMS_MQTT_USERNAME;
 ``hj212-tcp`` outlets connect to the gateway at EMS_SIM_GATEWAY_HOST:EMS_SIM_GATEWAY_PORT and
 check its 9014 replies (unanswered uploads are counted and logged as errors). ``--follow``
-backfills up to the present after the period, logs "caught up with the present", then goes on
-in real time. ``python -m simulators.verify NAME`` runs a scenario through the whole local
+backfills up to the present after the period, writes ``--caught-up FILE`` (by default
+``caught-up.json`` next to the registry; removed when a run starts), then goes on in real time:
+``devstack.run`` starts the compliance scheduler once that file is there. A file, not a log
+line or an endpoint: the simulator's other outputs (registry, secrets, expected.json) are files
+in its directory already, it serves nothing and has no port to be given, and what it wrote stays
+to be read after it. ``python -m simulators.verify NAME`` runs a scenario through the whole local
 stack and compares the outcome (``make scenario``).
 """
 
@@ -23,10 +27,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import signal
 import sys
 import threading
-from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -35,6 +39,7 @@ from core.clock import Clock as WallClock
 from core.clock import shifted
 from core.logs import setup_logging
 from core.standards import load_standards
+from core.times import parse_ms
 from simulators import hj212
 from simulators.clocks import Backfill, Clock, Paced, realtime
 from simulators.expected import expected_outcome
@@ -49,7 +54,6 @@ from simulators.settings import SimSettings
 log = logging.getLogger("simulators")
 FOLLOW_MAX_MS = 30 * 24 * 3_600_000
 MINUTE_MS = 60_000
-CAUGHT_UP = "caught up with the present"  # logged once in follow mode (devstack.run waits for it)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -67,6 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--registry", type=Path, help="where to write the registry")
     p.add_argument("--secrets", type=Path, help="where to write device passwords")
     p.add_argument("--expect", type=Path, help="where to write the expected outcome")
+    p.add_argument("--caught-up", type=Path,
+                   help="--follow: write this file once caught up with the present "
+                        "(default: caught-up.json next to the registry)")
     p.add_argument("--registry-only", action="store_true",
                    help="write registry, secrets (and expectations), then exit")
     p.add_argument("--devices", type=int, default=100)
@@ -117,10 +124,11 @@ def scenario_links(settings: SimSettings, passwords: dict[str, str]) -> LinkFact
 def run_scenario(args: argparse.Namespace, settings: SimSettings, stop: threading.Event) -> int:
     start_ms = None
     if args.start:
-        start = datetime.fromisoformat(args.start)
-        if start.tzinfo is None:
-            raise ScenarioError(f"--start {args.start!r} needs an offset, e.g. Z or +08:00")
-        start_ms = int(start.timestamp() * 1000)
+        try:
+            start_ms = parse_ms(args.start)
+        except ValueError as exc:
+            raise ScenarioError(f"--start: {exc} (it needs an offset, e.g. Z or +08:00)"
+                                ) from None
     scenario = load_scenario(args.scenario, load_standards(settings.limits_path),
                              now_ms=shifted(settings.clock_offset_s)(), start_ms=start_ms,
                              anchor="now" if args.clock == "realtime" else "end")
@@ -136,6 +144,8 @@ def run_scenario(args: argparse.Namespace, settings: SimSettings, stop: threadin
              reg_path, n, expect)
     if args.registry_only:
         return 0
+    caught_up = args.caught_up or reg_path.parent / "caught-up.json"
+    caught_up.unlink(missing_ok=True)  # an earlier run's
     pub = ScenarioPublisher(scenario, scenario_links(settings, fleet.passwords),
                             passwords=fleet.passwords, encoder=hj212.encode,
                             max_outstanding=settings.sim_max_outstanding,
@@ -147,16 +157,26 @@ def run_scenario(args: argparse.Namespace, settings: SimSettings, stop: threadin
             log.error("%d HJ 212 uploads were not answered as they should have been",
                       stats.reply_failures)
         if args.follow and not stop.is_set():
-            follow(pub, scenario, stop, shifted(settings.clock_offset_s))
+            follow(pub, scenario, stop, shifted(settings.clock_offset_s), caught_up)
     finally:
         pub.close()
     return 0
 
 
+def write_caught_up(path: Path, scenario: Scenario, from_ms: int) -> None:
+    """Say (atomically) that the backfill reached the present: real time from ``from_ms``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    part.write_bytes(orjson.dumps({"scenario": scenario.name, "following_from_ms": from_ms,
+                                   "pid": os.getpid()}))
+    part.replace(path)
+
+
 def follow(pub: ScenarioPublisher, scenario: Scenario, stop: threading.Event,
-           now_ms: WallClock) -> None:
+           now_ms: WallClock, caught_up: Path) -> None:
     """After the scenario's period: the time up to the last whole minute in backfill, then
-    real time (the plan goes on: incidents that outlast the period keep acting)."""
+    real time (the plan goes on: incidents that outlast the period keep acting); ``caught_up``
+    is written in between."""
     present = now_ms() // MINUTE_MS * MINUTE_MS - MINUTE_MS
     start = scenario.end_ms
     if present > start:
@@ -165,7 +185,9 @@ def follow(pub: ScenarioPublisher, scenario: Scenario, stop: threading.Event,
         start = present
     if stop.is_set():
         return
-    log.info("%s: following in real time from %s", CAUGHT_UP, start)
+    write_caught_up(caught_up, scenario, start)
+    log.info("caught up with the present: following in real time from %s (%s)", start,
+             caught_up)
     stats = pub.run(realtime(), start_ms=start, stop_ms=start + FOLLOW_MAX_MS, stop=stop)
     log.info("scenario %s, followed: %s", scenario.name, stats.line())
 

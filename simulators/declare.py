@@ -14,8 +14,9 @@ import logging
 import httpx
 
 from api.keys import KeyStore, Role
+from core.times import format_ms
 from simulators.marks import DeclaredMark
-from simulators.observe import ApiError, iso
+from simulators.observe import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def declare(api_url: str, keys: KeyStore, marks: list[DeclaredMark]) -> int:
             if m.enterprise not in tokens:
                 tokens[m.enterprise] = keys.create(Role.ENTERPRISE, enterprise=m.enterprise)[1]
             resp = client.post(f"/api/v1/enterprises/{m.enterprise}/marks",
-                               json=m.body(iso(m.start_ms), iso(m.end_ms)),
+                               json=m.body(format_ms(m.start_ms), format_ms(m.end_ms)),
                                headers={"Authorization": f"Bearer {tokens[m.enterprise]}"})
             if _route_missing(resp):
                 log.warning("the API declares no marks (%s): %d marks not declared",

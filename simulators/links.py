@@ -24,13 +24,11 @@ import socket
 import threading
 import time
 from collections import Counter
-from typing import Any, Protocol
+from typing import Protocol
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from mqtt.client import new_client
+from mqtt.client import MqttClient
 
 log = logging.getLogger(__name__)
 
@@ -84,51 +82,34 @@ class MqttLink:
     def __init__(self, host: str, port: int, client_id: str, *, username: str | None = None,
                  password: str | None = None, keepalive_s: int = 30,
                  connect_timeout_s: float = 10.0, max_inflight: int = 100) -> None:
-        self._host, self._port, self._keepalive = host, port, keepalive_s
+        self._host, self._port = host, port
         self._timeout = connect_timeout_s
-        self._client_id = client_id
         self._cond = threading.Condition()
         self._acked: set[int] = set()
         self._connects = 0
         self._n_sent = 0
         self._n_acked = 0
-        self._connected = threading.Event()
-        c = new_client(client_id, username=username, password=password,
-                       max_reconnect_delay_s=5)
-        c.max_queued_messages_set(0)
-        c.max_inflight_messages_set(max_inflight)
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.on_publish = self._on_publish
-        self.client = c
+        self.client = MqttClient(f"device link {client_id}", host=host, port=port,
+                                 client_id=client_id, username=username, password=password,
+                                 keepalive_s=keepalive_s, max_reconnect_delay_s=5,
+                                 max_inflight=max_inflight, max_queued=0,
+                                 on_publish=self._on_publish, on_connection=self._on_connection,
+                                 logger=log, quiet=True)
         self.reconnects = 0
         try:
-            c.connect(host, port, keepalive_s)
+            self.client.connect()
         except OSError as exc:
             raise LinkError(f"cannot reach the broker at {host}:{port}: {exc}") from exc
-        c.loop_start()
-        self._wait_connected()
-
-    def _wait_connected(self) -> None:
-        if not self._connected.wait(self._timeout):
+        if not self.client.connected.wait(self._timeout):
             raise LinkError(f"no CONNACK from {self._host}:{self._port} in {self._timeout} s")
 
-    def _on_connect(self, _c: mqtt.Client, _u: Any, _f: mqtt.ConnectFlags, reason: ReasonCode,
-                    _p: Properties | None) -> None:
-        if reason.is_failure:
-            log.error("broker refused %s: %s", self._client_id, reason)
-            return
-        with self._cond:
-            self._connects += 1
-            self._cond.notify_all()
-        self._connected.set()
+    def _on_connection(self, up: bool) -> None:
+        if up:
+            with self._cond:
+                self._connects += 1
+                self._cond.notify_all()
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: mqtt.DisconnectFlags,
-                       _reason: ReasonCode, _p: Properties | None) -> None:
-        self._connected.clear()
-
-    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _reason: ReasonCode,
-                    _p: Properties) -> None:
+    def _on_publish(self, mid: int, _reason: ReasonCode) -> None:
         with self._cond:
             self._acked.add(mid)
             self._n_acked += 1
@@ -157,7 +138,7 @@ class MqttLink:
             before = self._connects
             if not self._cond.wait_for(lambda: self._n_acked >= self._n_sent, self._timeout):
                 raise LinkError(f"{self._host}:{self._port} left messages unacknowledged")
-        sock = self.client.socket()
+        sock = self.client.paho.socket()
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):  # already gone: fine
                 sock.shutdown(socket.SHUT_RDWR)  # the network thread sees the loss
@@ -167,8 +148,7 @@ class MqttLink:
         self.reconnects += 1
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.client.stop()
 
 
 class ReplyMatcher(Protocol):

@@ -1,7 +1,7 @@
 """The ways a simulated device breaks a message, and the rejection the ingester gives each.
 
 A malformed message is broken in one of the ways listed here, each with the rejection reason the
-ingester gives it (``core.readings.Reason``, or the HJ 212 codec's code) and what it takes with
+ingester gives it (``core.readings.Reason``, the HJ 212 codec's codes too) and what it takes with
 it: the whole message, or one value. ``simulators.payloads`` renders them; scenarios are checked
 against them (``simulators.scenario``).
 """
@@ -26,15 +26,14 @@ JSON_MALFORMATIONS: dict[str, tuple[str, str]] = {
     "unknown_key": (Reason.UNKNOWN_POLLUTANT, EXTRA),
     "wrong_medium": (Reason.WRONG_MEDIUM, EXTRA),
 }
-# HJ 212 data segments broken in a well-framed packet (reasons: hj212/errors.py for the
-# codec's, core.readings.Reason for a value's).
+# HJ 212 data segments broken in a well-framed packet (the codec's reasons and a value's).
 HJ212_MALFORMATIONS: dict[str, tuple[str, str]] = {
-    "bad_time": ("bad_time", WHOLE),  # DataTime that is no date
-    "bad_value": ("bad_value", WHOLE),  # a value that is no number: the codec refuses it all
+    "bad_time": (Reason.BAD_TIME, WHOLE),  # DataTime that is no date
+    "bad_value": (Reason.BAD_VALUE, WHOLE),  # a value that is no number: the codec refuses it all
     "unknown_code": (Reason.UNKNOWN_POLLUTANT, EXTRA),  # a factor code outside the catalogue
     "bad_flag": (Reason.BAD_FLAG, FIRST),  # a letter no HJ 212 version uses (X), first value
 }
-BAD_CRC_REASON = "bad_crc"  # the HJ 212 codec's reason code for a CRC that does not verify
+BAD_CRC_REASON = Reason.BAD_CRC  # the reason for a CRC that does not verify
 
 
 def malformations_of(protocol: str) -> dict[str, tuple[str, str]]:

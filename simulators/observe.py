@@ -17,23 +17,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from core.times import format_ms, parse_ms
 from simulators.outcome import Observed, ObservedAlert, ObservedHour
 
 PAGE = 10_000
 ALERT_PAGE = 1000
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def epoch_ms(text: str) -> int:
-    return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
 class ApiError(RuntimeError):
@@ -64,11 +56,11 @@ def judged(client: httpx.Client, enterprise: str, what: str, start_ms: int,
            end_ms: int) -> list[ObservedHour]:
     """Judged hours (``what`` = hourly) or days (days) of one enterprise."""
     return [ObservedHour(enterprise=enterprise, outlet=it["outlet"], pollutant=it["pollutant"],
-                         start_ms=epoch_ms(it["time"]), valid=bool(it["valid"]),
+                         start_ms=parse_ms(it["time"]), valid=bool(it["valid"]),
                          exceeded=bool(it["exceeded"]), mean_ref=it.get("mean_ref"),
                          status=str(it.get("status") or ""))
             for it in pages(client, f"/api/v1/enterprises/{enterprise}/{what}",
-                            {"start": iso(start_ms), "end": iso(end_ms)})]
+                            {"start": format_ms(start_ms), "end": format_ms(end_ms)})]
 
 
 def alerts(client: httpx.Client, enterprise: str) -> list[ObservedAlert]:
@@ -85,9 +77,9 @@ def alerts(client: httpx.Client, enterprise: str) -> list[ObservedAlert]:
                 continue  # withdrawn
             out.append(ObservedAlert(kind=a["kind"], enterprise=a["enterprise"],
                                      outlet=a["outlet"], pollutant=a["pollutant"],
-                                     start_ms=epoch_ms(a["start"]),
+                                     start_ms=parse_ms(a["start"]),
                                      end_ms=None if a["active"] or not a["end"]
-                                     else epoch_ms(a["end"]), id=a["id"],
+                                     else parse_ms(a["end"]), id=a["id"],
                                      period=str(a.get("period") or "hour")))
         if len(items) < ALERT_PAGE or not fresh:
             return out
@@ -95,7 +87,8 @@ def alerts(client: httpx.Client, enterprise: str) -> list[ObservedAlert]:
 
 
 def ranking(client: httpx.Client, start_ms: int, end_ms: int) -> list[str]:
-    items = list(pages(client, "/api/v1/rankings", {"start": iso(start_ms), "end": iso(end_ms)}))
+    span = {"start": format_ms(start_ms), "end": format_ms(end_ms)}
+    items = list(pages(client, "/api/v1/rankings", span))
     return [it["enterprise"] for it in sorted(items, key=lambda it: it["rank"])]
 
 
@@ -114,7 +107,8 @@ def owner(item: Mapping[str, Any], owners: Mapping[str, str]) -> str:
 def rejections(client: httpx.Client, since_ms: int, until_ms: int,
                owners: Mapping[str, str]) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for it in pages(client, "/api/v1/rejections", {"start": iso(since_ms), "end": iso(until_ms)}):
+    span = {"start": format_ms(since_ms), "end": format_ms(until_ms)}
+    for it in pages(client, "/api/v1/rejections", span):
         counts[owner(it, owners)][it["reason"]] += 1
     return {e: dict(r) for e, r in counts.items()}
 

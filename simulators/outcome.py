@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from core.times import format_ms
 
 KINDS = ("hour", "day", "alert", "no_alert", "rank_below", "rejections")
 
@@ -36,7 +37,7 @@ KINDS = ("hour", "day", "alert", "no_alert", "rank_below", "rejections")
 def _iso(ms: int | None) -> str:
     if ms is None:
         return "open"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return format_ms(ms, "minutes")
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from core.pollutants import Medium
 from core.registry import ID_RE
 from core.standards import Limit, Standards
+from core.times import NotRfc3339, parse_ms
 from simulators.fleet import INDUSTRIES, REGIONS
 from simulators.incidents import (
     ORDER,
@@ -267,12 +268,12 @@ def _parse_start(raw: Any, duration_ms: int, now_ms: int, anchor: str, align: st
             mark = now_ms // HOUR_MS * HOUR_MS
         return mark if anchor == "now" else mark - duration_ms
     try:
-        dt = datetime.fromisoformat(str(raw))
+        return parse_ms(str(raw))
+    except NotRfc3339:
+        raise ScenarioError(f"[scenario] start {raw!r} is not RFC 3339 with seconds, or needs an "
+                            "offset, e.g. Z or +08:00") from None
     except ValueError as exc:
-        raise ScenarioError(f"[scenario] start {raw!r} is not RFC 3339") from exc
-    if dt.tzinfo is None:
-        raise ScenarioError(f"[scenario] start {raw!r} needs an offset, e.g. Z or +08:00")
-    return int(dt.timestamp() * 1000)
+        raise ScenarioError(f"[scenario] start {raw!r}: {exc}") from None
 
 
 def _target(target: Any, outlets: list[OutletSpec], where: str) -> tuple[int, ...]:

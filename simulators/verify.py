@@ -46,6 +46,7 @@ import orjson
 from api.keys import KeyStore, Role
 from core.logs import setup_logging
 from core.standards import load_standards
+from core.times import format_ms
 from devstack.servers import ServerError
 from devstack.stack import LIMITS, ROOT, LocalStack
 from simulators import hj212
@@ -54,7 +55,7 @@ from simulators.clocks import Backfill
 from simulators.declare import declare
 from simulators.links import LinkError
 from simulators.marks import declared_marks
-from simulators.observe import ApiError, iso, observe
+from simulators.observe import ApiError, observe
 from simulators.outcome import Difference, Expectation, Observed, compare, report
 from simulators.payloads import expected_rejections, stored_entries
 from simulators.plan import PlannedMessage
@@ -147,7 +148,7 @@ def judge(stack: LocalStack, sc: Scenario, until_ms: int | None = None) -> None:
     scenario's start."""
     until = sc.end_ms if until_ms is None else until_ms
     hours = math.ceil((until - sc.start_ms) / HOUR_MS)
-    child = stack.start("alerts", "once", "--until", iso(until), watched=False,
+    child = stack.start("alerts", "once", "--until", format_ms(until), watched=False,
                         env={"EMS_ALERTS_CATCHUP_HOURS": str(hours)})
     try:
         code = child.proc.wait(JUDGE_TIMEOUT_S)
@@ -176,7 +177,7 @@ def send_and_judge(stack: LocalStack, sc: Scenario, passwords: dict[str, str], t
                 log.info("%d of %d marks declared", declare(stack.api_url, keys, marks),
                          len(marks))
             log.info("stored after %.1f s; judging until %s", time.monotonic() - t0,
-                     iso(until))
+                     format_ms(until))
             judge(stack, sc, until)
         log.info("judged after %.1f s; reading the API", time.monotonic() - t0)
         return stats

@@ -7,10 +7,7 @@ InfluxDB generation serves (DESIGN §3.3). Driver errors are translated here, on
     ├── StoreUnavailable   connection refused or reset, time-out, 5xx: retry later
     └── StoreRejected      4xx: the request or the data is bad; retrying will not help
 
-Readings are the hot path: their tags are validated identifiers and their fields a number and a
-flag letter, so their lines are formatted directly (about 20 times cheaper than building a point
-object). Free text (rejected payloads, notes, names) goes through influxdb-client's point
-serialisation, whose escaping is well tested; ``tests/test_store.py`` checks both agree.
+Lines are encoded by ``store.lines``; this module sends them.
 
 Each measurement lives in its retention policy (``store.retention``): ``write_lines`` sends each
 line to the policy of its measurement (one request per policy), ``query`` reads from the policy
@@ -22,22 +19,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import orjson
-from influxdb_client.client.write.point import Point
-from influxdb_client.domain.write_precision import WritePrecision
 
-from core.readings import DeviceAggregate, Reading, Rejection, RunningState
 from core.settings import CommonSettings
 from store import retention
 
 log = logging.getLogger(__name__)
 
-PAYLOAD_KEEP_BYTES = 1024  # a rejected payload is stored cut to this size
 # The field that every point of a measurement has, for counting its points.
 COUNTED_FIELD = {"reading": "value", "realtime": "value", "rejection": "detail",
                  "device_aggregate": "avg", "hj212_part": "segment", "running_state": "state",
@@ -70,48 +63,6 @@ class Series:
 
     def rows(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, v, strict=True)) for v in self.values]
-
-
-def reading_line(r: Reading) -> str:
-    """Line protocol for one reading, time in ns (tags are validated identifiers)."""
-    return (f"reading,enterprise={r.enterprise},outlet={r.outlet},pollutant={r.pollutant} "
-            f'value={r.value!r},flag="{r.flag}" {r.ts_ms * 1_000_000}')
-
-
-def realtime_line(r: Reading) -> str:
-    """``reading_line`` for the ``realtime`` measurement (HJ 212 CN 2011 instants)."""
-    return (f"realtime,enterprise={r.enterprise},outlet={r.outlet},pollutant={r.pollutant} "
-            f'value={r.value!r},flag="{r.flag}" {r.ts_ms * 1_000_000}')
-
-
-def state_line(s: RunningState) -> str:
-    """Line protocol for a facility running state (tags are validated identifiers)."""
-    return (f"running_state,enterprise={s.enterprise},outlet={s.outlet},facility={s.facility} "
-            f"state={s.state}i {s.ts_ms * 1_000_000}")
-
-
-def aggregate_line(a: DeviceAggregate) -> str:
-    """Line protocol for a device-reported aggregate (tags are validated identifiers)."""
-    fields = ",".join(f"{name}={value!r}" for name, value in a.fields.items())
-    return (f"device_aggregate,enterprise={a.enterprise},outlet={a.outlet},period={a.period},"
-            f'pollutant={a.pollutant} {fields},flag="{a.flag}" {a.ts_ms * 1_000_000}')
-
-
-def point_line(point: Point) -> str:
-    return str(point.to_line_protocol())
-
-
-def rejection_point(rej: Rejection, arrival_ns: int) -> Point:
-    payload = rej.payload[:PAYLOAD_KEEP_BYTES].decode("utf-8", errors="replace")
-    p = (Point("rejection").tag("reason", rej.reason).tag("source", rej.source)
-         .field("topic", rej.topic[:256]).field("payload", payload)
-         .field("detail", rej.detail[:512]).field("size", len(rej.payload))
-         .time(arrival_ns, WritePrecision.NS))
-    if rej.enterprise:
-        p = p.tag("enterprise", rej.enterprise)
-    if rej.pollutant:
-        p = p.field("pollutant", rej.pollutant)
-    return p  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -209,9 +160,6 @@ class InfluxStore:
         if policy:
             params["rp"] = policy
         self._request("POST", "/write", params=params, content=body)
-
-    def write_points(self, points: Sequence[Point]) -> None:
-        self.write_lines(point_line(p) for p in points)
 
     def query(self, q: str, epoch: str = "ms", params: dict[str, Any] | None = None,
               retention_policy: str | None = None) -> list[Series]:

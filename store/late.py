@@ -24,7 +24,7 @@ the hour boundary, and costs one short line per such message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from core.readings import Reading
@@ -58,15 +58,3 @@ def late_hours(readings: Sequence[Reading], others: Sequence[tuple[str, str, int
         if t < cutoff:
             out.add((e, o, t - t % HOUR_MS))
     return out
-
-
-def dirty_lines(hours: Iterable[tuple[str, str, int]], received_ms: int) -> list[str]:
-    """The marks of these hours (tags are validated identifiers: no escaping needed)."""
-    return [f"{MEASUREMENT},enterprise={e},outlet={o} received_ms={received_ms}i "
-            f"{hour_ms * 1_000_000}" for e, o, hour_ms in sorted(hours)]
-
-
-def judged_line(mark: Mark) -> str:
-    """The field that settles ``mark``: judged up to the receipt it read."""
-    return (f"{MEASUREMENT},enterprise={mark.enterprise},outlet={mark.outlet} "
-            f"judged_ms={mark.received_ms}i {mark.hour_ms * 1_000_000}")

@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
-from influxdb_client.client.write.point import Point
-from influxdb_client.domain.write_precision import WritePrecision
 
-from store.influx import InfluxStore, point_line
+from store.influx import InfluxStore
+from store.lines import line as line  # "as": re-exported for store.marks
+from store.lines import quote as quote
 
 ALERT_KINDS = ("exceedance", "data_gap", "over_range", "suspicious_flatline", "invalid_data",
                "broker_drops", "unexplained_high_o2", "invalid_hour_over_limit",
@@ -41,38 +41,6 @@ HOUR_STATUSES = ("compliant", "exceeded", "suspected_exceedance", "invalid", "no
                  "unexplained_high_o2")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 _HEX_ID = re.compile(r"[0-9a-f]{1,64}")
-
-
-INT_FIELDS = frozenset({
-    "n_received", "n_valid", "n_over_range", "n_valid_hours", "judged_hours", "exceeded_hours",
-    "judged_days", "exceeded_days", "expected_values", "received_values", "valid_values",
-    "over_range_values", "expected_hours", "received_hours", "valid_hours", "stopped_hours",
-    "suspected_hours", "high_o2_hours", "target_hours", "target_exceeded_hours", "updated_ms",
-    "end_ms", "opened_ms", "explained_ms", "until_ms",
-    "acknowledged_ms", "resolved_ms", "seen_until_ms",
-    "start_ms", "declared_ms", "withdrawn_ms"})  # the last three: store.marks
-
-
-def line(measurement: str, tags: dict[str, str], fields: dict[str, Any], ts_ms: int) -> str:
-    """Line protocol through influxdb-client's serialiser, time in ms.
-
-    Empty tags and None fields are left out (InfluxDB has no null). A number is written with
-    the one type its field always has (an int where ``INT_FIELDS`` says so, else a float), so
-    that a limit given as ``50`` in a registry cannot clash with ``50.0`` already stored.
-    """
-    p = Point(measurement)
-    for k, v in sorted(tags.items()):
-        if v:
-            p.tag(k, v)
-    for k, v in fields.items():
-        if v is None:
-            continue
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            p.field(k, int(v) if k in INT_FIELDS else float(v))
-        else:
-            p.field(k, v)
-    p.time(ts_ms, WritePrecision.MS)
-    return point_line(p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,12 +247,6 @@ def _alert_from_row(tags: dict[str, str], row: dict[str, Any]) -> Alert:
         explanation=row.get("explanation"), explained_ms=row.get("explained_ms"),
         period=tags.get("period") or row.get("period") or "", follows=row.get("follows"),
         resolved_ms=row.get("resolved_ms"), seen_until_ms=row.get("seen_until_ms"))
-
-
-def quote(value: str) -> str:
-    """An InfluxQL string literal."""
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
-    return f"'{escaped}'"
 
 
 class ResultStore:

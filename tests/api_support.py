@@ -1,7 +1,8 @@
 """Fixtures of the API tests: the app served by uvicorn in a thread over a real InfluxDB,
 a fleet and keys.
 
-Import the fixtures into a test module (``from tests.api_support import api  # noqa: F401``).
+Loaded as a plugin by tests/conftest.py: a test asks for ``api`` by name; it imports only
+``running_api`` and the constants.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Fixtures: real Mosquitto and InfluxDB processes on free loopback ports.
 
-InfluxDB is shared by the session (each test gets a fresh database); a broker starts per test,
-which takes a few milliseconds and keeps sessions and queues of tests apart.
+InfluxDB is shared by the session (each test gets a fresh database). ``broker`` starts per test
+(about 60 ms) and keeps sessions and queues of tests apart: the tests that start services or
+restart or reconfigure the broker take it; tests that only publish and subscribe under a topic
+prefix of their own share ``session_broker`` (tests/mqtt_support.py).
 """
 
 from __future__ import annotations
@@ -21,18 +23,33 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from devstack.servers import InfluxDB, Mosquitto
+from devstack.servers import InfluxDB, Mosquitto, free_port
+from ops.healthcheck import check
 from simulators.fleet import Fleet, build_fleet
 from store.influx import InfluxStore
 
 ROOT = Path(__file__).resolve().parent.parent
-pytest_plugins = ["tests.records_support"]
+# Fixtures shared by several test modules live in plugin modules, never imported by a test.
+pytest_plugins = ["tests.records_support", "tests.api_support", "tests.web_support",
+                  "tests.broker_auth_support", "tests.scheduler_day", "tests.mqtt_support"]
 
 # What the clocks of the service processes a test starts read at the test's start
 # (EMS_CLOCK_OFFSET_S, core/clock.py): no test of the running services depends on the calendar.
 # Twenty past an hour, so that times a test derives from it within ±20 minutes keep their hour.
 SERVICE_NOW = datetime(2026, 3, 10, 6, 20, tzinfo=UTC)
 SERVICE_NOW_MS = int(SERVICE_NOW.timestamp() * 1000)
+# Fixtures that start the full stack's processes (service processes, a headless browser): a test
+# that asks for one is marked slow, so that `pytest -m "not slow"` stays a fast inner loop.
+SLOW_FIXTURES = ("services", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        uses = [f for f in SLOW_FIXTURES
+                if f in getattr(item, "fixturenames", ()) and f not in params]
+        if uses and item.get_closest_marker("slow") is None:
+            raise pytest.UsageError(f"{item.nodeid} uses {uses[0]}: mark it @pytest.mark.slow")
 
 
 def wait_until(predicate: Callable[[], Any], timeout_s: float = 20.0, interval_s: float = 0.1,
@@ -165,5 +182,33 @@ def publisher(broker: Mosquitto) -> Iterator[Publisher]:
     p.close()
 
 
-def wait_for_subscription(log_text: Callable[[], str], timeout_s: float = 20.0) -> None:
-    wait_until(lambda: "subscribed to" in log_text(), timeout_s, what="ingester subscribed")
+# The setting of each service's HTTP port that answers /ready (ingest/health.py).
+READY_PORTS = {"ingest": "EMS_INGEST_METRICS_PORT", "ingest.gateway": "EMS_GATEWAY_METRICS_PORT"}
+
+
+def ready_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/ready"
+
+
+def wait_ready(port: int, timeout_s: float = 20.0,
+               proc: subprocess.Popen[bytes] | None = None, what: str = "ready") -> None:
+    """Until the service on ``port`` answers /ready with 200; fail at once if ``proc`` ends."""
+    url = ready_url(port)
+
+    def ready_or_gone() -> bool:
+        return (proc is not None and proc.poll() is not None) or not check([url], 1.0)
+
+    wait_until(ready_or_gone, timeout_s, what=f"{url} ({what})")
+    if proc is not None and proc.poll() is not None:
+        pytest.fail(f"the service of {url} exited with {proc.returncode} before it was ready")
+
+
+def start_ready(services: ServiceProcs, module: str, name: str, timeout_s: float = 20.0,
+                **env: str) -> subprocess.Popen[bytes]:
+    """Start ``python -m module`` (its /ready port free, unless ``env`` names one) and wait
+    until it is ready: the ingester subscribed, the gateway connected and listening."""
+    var = READY_PORTS[module]
+    env.setdefault(var, str(free_port()))
+    proc = services.start(module, name, **env)
+    wait_ready(int(env[var]), timeout_s, proc, what=name)
+    return proc

@@ -18,10 +18,17 @@ E2 (wastewater, daily limits: COD 100, NH3-N 15, pH 6-9):
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from alerts.plan import SeriesPlan
 from core.readings import Reading
-from store.influx import InfluxStore, reading_line
+from core.registry import build_registry
+from core.standards import load_standards
+from store.influx import InfluxStore
+from store.lines import reading_line
 
 D0 = 1_772_380_800  # 2026-03-01T16:00:00Z = 2026-03-02T00:00:00+08:00
 H = 3600
@@ -44,6 +51,14 @@ REGISTRY: dict[str, Any] = {"enterprise": [
 ]}
 
 G1_SO2 = {2: 80.0, 3: 100.0, 4: 90.0}
+LIMITS = Path(__file__).resolve().parent.parent / "config" / "limits.toml"
+
+
+@pytest.fixture(scope="session")
+def plan() -> SeriesPlan:
+    """The series plan of REGISTRY (a fixture: this module is loaded as a plugin by
+    tests/conftest.py)."""
+    return SeriesPlan.of(build_registry(REGISTRY, load_standards(LIMITS)))
 
 
 def minute_rows(hours: range = range(24)) -> list[Reading]:

@@ -6,15 +6,15 @@ import math
 
 import pytest
 
-from alerts.rules.episodes import HourVerdict
+from alerts.rules.episodes import ExceedanceHour
 from alerts.rules.splits import split_resolved
 
 H = 3600
 
 
-def hours(pattern: str) -> list[HourVerdict]:
+def hours(pattern: str) -> list[ExceedanceHour]:
     """One hour per letter from 0: X exceeded, o valid compliant, - invalid."""
-    return [HourVerdict(i * H, c != "-", c == "X", 0.1 * (i + 1) if c == "X" else math.nan)
+    return [ExceedanceHour(i * H, c != "-", c == "X", 0.1 * (i + 1) if c == "X" else math.nan)
             for i, c in enumerate(pattern)]
 
 

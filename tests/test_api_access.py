@@ -10,9 +10,10 @@ from httpx import Response
 
 from api.keys import KeyStore, Role
 from core.readings import Reading, Reason, Rejection
-from store.influx import InfluxStore, point_line, reading_line, rejection_point
+from store.influx import InfluxStore
+from store.lines import reading_line, rejection_line
 from store.results import Episode, ResultStore
-from tests.api_support import NOV1_MS, Api, api  # noqa: F401
+from tests.api_support import NOV1_MS, Api
 from tests.conftest import wait_until
 
 T = NOV1_MS + 10 * 3_600_000
@@ -23,9 +24,9 @@ def seed(store: InfluxStore) -> dict[str, str]:
     """Readings, an alert and a rejection for E0001 and E0002; returns alert ids by enterprise."""
     store.write_lines([reading_line(Reading(e, "G1", "so2", T + i * 60_000, 20.0 + i, "N"))
                        for e in ("E0001", "E0002") for i in range(3)])
-    store.write_lines([point_line(rejection_point(
+    store.write_lines([rejection_line(
         Rejection(Reason.OUT_OF_RANGE, "so2 too large", f"emissions/{e}/G1", b"{}",
-                  enterprise=e), T * 1_000_000 + i)) for i, e in enumerate(("E0001", "E0002"))])
+                  enterprise=e), T * 1_000_000 + i) for i, e in enumerate(("E0001", "E0002"))])
     episodes = [Episode("exceedance", e, "G1", "so2", T, active=True, hours=1, updated_ms=T)
                 for e in ("E0001", "E0002")]
     ResultStore(store).upsert_episodes(episodes)
@@ -40,7 +41,7 @@ def body(r: Response) -> Any:
     return r.json()
 
 
-def test_missing_malformed_and_unknown_keys_get_401(api: Api) -> None:  # noqa: F811
+def test_missing_malformed_and_unknown_keys_get_401(api: Api) -> None:
     assert status(api.get("/enterprises", None)) == 401
     bad = ["nonsense", api.keys["admin"][:-1] + "x", "ems_000000000000_" + "a" * 43,
            "Basic abc", api.keys["admin"] + "' OR '1'='1"]
@@ -54,7 +55,7 @@ def test_missing_malformed_and_unknown_keys_get_401(api: Api) -> None:  # noqa: 
     assert r.status_code == 401
 
 
-def test_each_role_lists_what_it_should(api: Api) -> None:  # noqa: F811
+def test_each_role_lists_what_it_should(api: Api) -> None:
     def ids(who: str) -> list[str]:
         return [e["id"] for e in body(api.get("/enterprises", who))["items"]]
 
@@ -66,7 +67,7 @@ def test_each_role_lists_what_it_should(api: Api) -> None:  # noqa: F811
     assert ids("e2") == ["E0002"]
 
 
-def test_role_without_the_right_gets_403(api: Api) -> None:  # noqa: F811
+def test_role_without_the_right_gets_403(api: Api) -> None:
     ids = seed(api.store)
     assert status(api.get("/rankings", "e1")) == 403
     assert status(api.post(f"/alerts/{ids['E0001']}/acknowledge", "e1", json={})) == 403
@@ -77,7 +78,7 @@ def test_role_without_the_right_gets_403(api: Api) -> None:  # noqa: F811
                            json={"text": "x"})) == 403
 
 
-def test_cross_enterprise_attempts_are_404_like_absent_ones(api: Api) -> None:  # noqa: F811
+def test_cross_enterprise_attempts_are_404_like_absent_ones(api: Api) -> None:
     ids = seed(api.store)
     absent = api.get("/enterprises/E9999", "e1")
     attempts = [
@@ -108,7 +109,7 @@ def test_cross_enterprise_attempts_are_404_like_absent_ones(api: Api) -> None:  
     assert (alert.status, alert.explanation, alert.notes) == ("open", None, [])
 
 
-def test_lists_are_filtered_to_the_callers_reach(api: Api) -> None:  # noqa: F811
+def test_lists_are_filtered_to_the_callers_reach(api: Api) -> None:
     seed(api.store)
 
     def enterprises(path: str, who: str, **params: str) -> set[str]:
@@ -124,7 +125,7 @@ def test_lists_are_filtered_to_the_callers_reach(api: Api) -> None:  # noqa: F81
     assert [i["value"] for i in readings["items"]] == [20.0, 21.0, 22.0]
 
 
-def test_revoked_key_stops_working_on_every_replica(api: Api) -> None:  # noqa: F811
+def test_revoked_key_stops_working_on_every_replica(api: Api) -> None:
     assert status(api.get("/enterprises", "e1")) == 200
     # Another replica (or the CLI) revokes it: this app notices within its cache time.
     other = KeyStore(api.store, cache_s=0)
@@ -135,7 +136,7 @@ def test_revoked_key_stops_working_on_every_replica(api: Api) -> None:  # noqa: 
     assert not other.revoke("0123456789ab")
 
 
-def test_keys_are_stored_only_as_hashes(api: Api) -> None:  # noqa: F811
+def test_keys_are_stored_only_as_hashes(api: Api) -> None:
     stored = api.store.query('SELECT * FROM "api_key"')[0]
     text = repr(stored.values)
     for key in api.keys.values():
@@ -147,7 +148,7 @@ def test_keys_are_stored_only_as_hashes(api: Api) -> None:  # noqa: F811
     assert (north.role, north.regions, north.enterprise) == (Role.INSPECTOR, ("north",), None)
 
 
-def test_denials_are_logged_without_the_key(api: Api,  # noqa: F811
+def test_denials_are_logged_without_the_key(api: Api,
                                             caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="api.access")
     bad = api.keys["e1"][:-4] + "zzzz"

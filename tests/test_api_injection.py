@@ -5,9 +5,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from core.readings import Reading, Reason, Rejection
-from store.influx import InfluxStore, point_line, reading_line, rejection_point
+from store.influx import InfluxStore
+from store.lines import reading_line, rejection_line
 from store.results import Episode, HourVerdict, ResultStore
-from tests.api_support import HOUR_MS, NOV1_MS, Api, api  # noqa: F401
+from tests.api_support import HOUR_MS, NOV1_MS, Api
 
 T = NOV1_MS + 10 * HOUR_MS
 DAY1 = {"start": "2025-11-01T00:00:00+08:00", "end": "2025-11-02T00:00:00+08:00"}
@@ -35,9 +36,9 @@ def seed(store: InfluxStore) -> dict[str, str]:
     results = ResultStore(store)
     results.write_lines([HourVerdict(e, "G1", "so2", T, 60, 60, True, True, mean=1.0).to_line()
                          for e in ("E0001", "E0002")])
-    store.write_lines([point_line(rejection_point(
+    store.write_lines([rejection_line(
         Rejection(Reason.NEGATIVE, "x", f"emissions/{e}/G1", b"{}", enterprise=e),
-        T * 1_000_000 + i)) for i, e in enumerate(("E0001", "E0002"))])
+        T * 1_000_000 + i) for i, e in enumerate(("E0001", "E0002"))])
     episodes = [Episode("exceedance", e, "G1", "so2", T, True, 1, T) for e in ("E0001", "E0002")]
     results.upsert_episodes(episodes)
     return {e.enterprise: e.id for e in episodes}
@@ -49,7 +50,7 @@ def state_of(store: InfluxStore) -> tuple[int, int, int, int]:
             len(store.query('SELECT * FROM "alert"')[0].values))
 
 
-def test_hostile_query_and_path_values_are_refused_or_harmless(api: Api) -> None:  # noqa: F811
+def test_hostile_query_and_path_values_are_refused_or_harmless(api: Api) -> None:
     ids = seed(api.store)
     before = state_of(api.store)
     series = {**DAY1, "outlet": "G1", "pollutant": "so2", "limit": "10", "offset": "0"}
@@ -100,7 +101,7 @@ def test_hostile_query_and_path_values_are_refused_or_harmless(api: Api) -> None
     assert api.get(f"/alerts/{ids['E0002']}", "e2").status_code == 200
 
 
-def test_hostile_free_text_is_stored_verbatim(api: Api) -> None:  # noqa: F811
+def test_hostile_free_text_is_stored_verbatim(api: Api) -> None:
     ids = seed(api.store)
     before = state_of(api.store)
     for i, text in enumerate(HOSTILE[:6]):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from store.marks import MARK_KINDS, MarkStore
-from tests.api_support import Api, api  # noqa: F401
+from tests.api_support import Api
 
 BASE = {"outlet": "G1", "kind": "maintenance", "start": "2025-11-01T08:00:00+08:00",
         "end": "2025-11-01T12:00:00+08:00", "reason": "analyser cleaning, work order 17"}
@@ -16,12 +16,12 @@ START_MS = 1_761_955_200_000  # 2025-11-01T00:00:00Z = 08:00 +08:00
 HOUR_MS = 3_600_000
 
 
-def declare(api: Api, who: str = "e1", ent: str = "E0001",  # noqa: F811
+def declare(api: Api, who: str = "e1", ent: str = "E0001",
             **changes: Any) -> Any:
     return api.post(f"/enterprises/{ent}/marks", who, json={**BASE, **changes})
 
 
-def test_enterprise_declares_lists_and_withdraws_its_own_mark(api: Api) -> None:  # noqa: F811
+def test_enterprise_declares_lists_and_withdraws_its_own_mark(api: Api) -> None:
     r = declare(api)
     assert r.status_code == 201, r.text
     mark = r.json()
@@ -43,7 +43,7 @@ def test_enterprise_declares_lists_and_withdraws_its_own_mark(api: Api) -> None:
     assert kept["declared"] == mark["declared"]
 
 
-def test_stored_schema_is_the_one_the_engine_reads(api: Api) -> None:  # noqa: F811
+def test_stored_schema_is_the_one_the_engine_reads(api: Api) -> None:
     mark = declare(api).json()
     (s,) = api.store.query(f"SELECT * FROM mark WHERE mark_id = '{mark['id']}'")
     row = s.rows()[0]
@@ -69,12 +69,12 @@ def test_stored_schema_is_the_one_the_engine_reads(api: Api) -> None:  # noqa: F
     ("e1", "E0009", 404),
     (None, "E0001", 401),
 ])
-def test_who_may_not_declare(api: Api, who: str | None, ent: str,  # noqa: F811
+def test_who_may_not_declare(api: Api, who: str | None, ent: str,
                              status: int) -> None:
     assert declare(api, who, ent).status_code == status  # type: ignore[arg-type]
 
 
-def test_who_sees_marks(api: Api) -> None:  # noqa: F811
+def test_who_sees_marks(api: Api) -> None:
     mark = declare(api).json()
     assert declare(api, "e2", "E0002").status_code == 201
     for who in ("e1", "inspector", "north", "admin"):
@@ -104,14 +104,14 @@ def test_who_sees_marks(api: Api) -> None:  # noqa: F811
     ({"reason": "x" * 1001}, 422),
     ({"reason": "bell\x07"}, 422),
 ])
-def test_invalid_declarations(api: Api, changes: dict[str, Any],  # noqa: F811
+def test_invalid_declarations(api: Api, changes: dict[str, Any],
                               status: int) -> None:
     r = declare(api, **changes)
     assert r.status_code == status, r.text
     assert api.get("/enterprises/E0001/marks", "e1").json()["count"] == 0
 
 
-def test_hostile_strings_are_stored_as_text(api: Api) -> None:  # noqa: F811
+def test_hostile_strings_are_stored_as_text(api: Api) -> None:
     hostile = ("<script>alert(1)</script>' OR 1=1; DROP MEASUREMENT mark; -- \"q\" \\ "
                "换行\n第二行 ,=x")
     r = declare(api, reason=hostile)
@@ -124,7 +124,7 @@ def test_hostile_strings_are_stored_as_text(api: Api) -> None:  # noqa: F811
     assert bad.status_code == 404
 
 
-def test_overlapping_mark_of_the_same_kind_is_a_conflict(api: Api) -> None:  # noqa: F811
+def test_overlapping_mark_of_the_same_kind_is_a_conflict(api: Api) -> None:
     first = declare(api).json()
     overlap = declare(api, start="2025-11-01T11:00:00+08:00", end="2025-11-01T13:00:00+08:00")
     assert overlap.status_code == 409
@@ -139,7 +139,7 @@ def test_overlapping_mark_of_the_same_kind_is_a_conflict(api: Api) -> None:  # n
     assert api.get("/enterprises/E0001/marks", "e1").json()["count"] == 5
 
 
-def test_list_filters_by_outlet_and_overlapping_period(api: Api) -> None:  # noqa: F811
+def test_list_filters_by_outlet_and_overlapping_period(api: Api) -> None:
     a = declare(api).json()
     b = declare(api, outlet="G2", kind="shutdown", start="2025-11-03T00:00:00+08:00",
                 end="2025-11-05T00:00:00+08:00").json()
@@ -155,7 +155,7 @@ def test_list_filters_by_outlet_and_overlapping_period(api: Api) -> None:  # noq
     assert api.get("/enterprises/E0001/marks", "e1", params={"outlet": "W1"}).status_code == 404
 
 
-def test_every_kind_is_accepted(api: Api) -> None:  # noqa: F811
+def test_every_kind_is_accepted(api: Api) -> None:
     for kind in MARK_KINDS:
         assert declare(api, kind=kind).status_code == 201, kind
     marks = MarkStore(api.store).list("E0001")

@@ -6,9 +6,12 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from devstack.servers import free_port
 from tests.conftest import ROOT, ServiceProcs, wait_until
+
+pytestmark = pytest.mark.slow  # the API served as a process
 
 
 def keys_cli(services: ServiceProcs, *args: str) -> subprocess.CompletedProcess[str]:

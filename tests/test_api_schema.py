@@ -21,7 +21,8 @@ from schemathesis.specs.openapi.checks import (
 
 from core.readings import Reading, Reason, Rejection
 from devstack.servers import Mosquitto
-from store.influx import InfluxStore, point_line, reading_line, rejection_point
+from store.influx import InfluxStore
+from store.lines import reading_line, rejection_line
 from store.results import DailySummary, DayVerdict, Episode, HourVerdict, ResultStore
 from tests.api_support import DAY_MS, HOUR_MS, NOW_S, Api, running_api
 
@@ -46,20 +47,17 @@ def seed_recent(store: InfluxStore, now_ms: int) -> None:
            for e in ("E0001", "E0002", "E0005") for d in range(3)])
     results.upsert_episodes([Episode("exceedance", e, "G1", "so2", t, True, 1, t, peak_value=9)
                              for e in ("E0001", "E0002")])
-    store.write_lines([point_line(rejection_point(
+    store.write_lines([rejection_line(
         Rejection(Reason.BAD_VALUES, "bad", "emissions/E0001/G1", b"{", enterprise="E0001"),
-        t * 1_000_000))])
+        t * 1_000_000)])
 
 
 @pytest.fixture
-def served(store: InfluxStore, tmp_path: Path) -> Iterator[Api]:
-    broker = Mosquitto("mosquitto", tmp_path / "mosquitto").start()
-    try:
-        with running_api(store, tmp_path, mqtt_port=broker.port) as api:
-            seed_recent(store, int(NOW_S * 1000))
-            yield api
-    finally:
-        broker.stop()
+def served(store: InfluxStore, tmp_path: Path, session_broker: Mosquitto) -> Iterator[Api]:
+    # The API only opens a TCP connection to the broker (its health check): the shared one does.
+    with running_api(store, tmp_path, mqtt_port=session_broker.port) as api:
+        seed_recent(store, int(NOW_S * 1000))
+        yield api
 
 
 def pinned(path: str, alert_id: str) -> dict[str, str]:

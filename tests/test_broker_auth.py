@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import base64
-import threading
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
-from core.registry import Registry, build_registry, load_registry
+from core.registry import Registry, build_registry
 from core.standards import load_standards
 from devstack.servers import Mosquitto
 from mqtt.access import (
@@ -27,12 +19,12 @@ from mqtt.access import (
     dynsec_password,
     hash_password,
     load_secrets,
-    new_service_passwords,
     write_auth,
 )
 from simulators.fleet import Fleet
 from store.influx import InfluxStore
-from tests.conftest import ROOT, SERVICE_NOW_MS, ServiceProcs, wait_for_subscription, wait_until
+from tests.broker_auth_support import AuthSetup, Client, device_of
+from tests.conftest import ROOT, SERVICE_NOW_MS, ServiceProcs, start_ready, wait_until
 
 STANDARDS = load_standards(ROOT / "config" / "limits.toml")
 
@@ -128,133 +120,33 @@ def test_files_are_private(tmp_path: Path) -> None:
     assert not list((tmp_path / "auth").glob(".*"))  # no temporary left behind
 
 
-# Real broker --------------------------------------------------------------------------------
-
-@dataclass
-class Setup:
-    registry: Registry
-    auth: BrokerAuth
-    dynsec: Path
-    services: dict[str, str] = field(default_factory=dict)
-
+# Real broker (tests/broker_auth_support.py) -------------------------------------------------
 
 @pytest.fixture
-def setup(tmp_path: Path, fleet: Fleet) -> Setup:
-    registry = load_registry(tmp_path / "registry.toml", STANDARDS)
-    devices, _ = load_secrets(tmp_path / "secrets.toml")
-    services = new_service_passwords(["ingest", "alerts"])
-    auth = build_auth(registry, devices, services)
-    return Setup(registry, auth, write_auth(auth, tmp_path / "auth"), services)
+def broker(auth_broker: Mosquitto) -> Mosquitto:
+    """The broker the ``services`` of this module's tests connect to: the secured one."""
+    return auth_broker
 
 
-@pytest.fixture
-def broker(tmp_path: Path, setup: Setup) -> Iterator[Mosquitto]:
-    """This module's broker: anonymous access off, the generated password file and ACL."""
-    server = Mosquitto("mosquitto", tmp_path / "mosquitto", dynsec_file=setup.dynsec).start()
-    yield server
-    server.stop()
-
-
-class Client:
-    """An MQTT 5 client that records the broker's answers to its connect and publishes.
-
-    Mosquitto 2.0 answers a refused publish with PUBACK "Not authorized" and then closes the
-    connection, so a test uses a fresh client after each refusal.
-    """
-
-    def __init__(self, port: int, username: str | None, password: str | None,
-                 client_id: str | None = None) -> None:
-        self.connack: ReasonCode | None = None
-        self.suback: list[str] = []
-        self.connected = threading.Event()
-        self.dropped = threading.Event()
-        self.answered = threading.Event()
-        self.pubacks: dict[int, str] = {}
-        self.messages: list[tuple[str, bytes]] = []
-        self._lock = threading.Lock()
-        if client_id is None:  # a device's client id must be its MN (mqtt.access)
-            device = username is not None and username not in SERVICE_RIGHTS
-            client_id = username if device else f"t-{uuid.uuid4().hex[:8]}"
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        if username is not None:
-            c.username_pw_set(username, password)
-        c.on_connect = self._on_connect
-        c.on_disconnect = lambda *_: self.dropped.set()
-        c.on_publish = self._on_publish
-        c.on_message = self._on_message
-        c.on_subscribe = self._on_subscribe
-        self.client = c
-        c.connect_async("127.0.0.1", port)
-        c.loop_start()
-        wait_until(self.connected.is_set, 10, what="CONNACK")
-
-    def _on_connect(self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode,
-                    _p: Properties | None) -> None:
-        self.connack = reason
-        self.connected.set()
-
-    def _on_subscribe(self, _c: mqtt.Client, _u: object, _mid: int, reasons: list[ReasonCode],
-                      _p: Properties | None) -> None:
-        self.suback = [str(r) for r in reasons]
-        self.answered.set()
-
-    def _on_publish(self, _c: mqtt.Client, _u: object, mid: int, reason: ReasonCode,
-                    _p: Properties | None) -> None:
-        with self._lock:
-            self.pubacks[mid] = str(reason)
-
-    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            self.messages.append((msg.topic, bytes(msg.payload)))
-
-    def subscribe(self, *topics: str) -> list[str]:
-        """Subscribe at QoS 1; the broker's SUBACK reasons, one per topic."""
-        self.answered.clear()
-        self.client.subscribe([(t, 1) for t in topics])
-        wait_until(self.answered.is_set, 10, what="SUBACK")
-        return self.suback
-
-    def publish(self, topic: str, payload: bytes = b"{}") -> str:
-        """Publish at QoS 1 and return the broker's PUBACK reason."""
-        mid = self.client.publish(topic, payload, qos=1).mid
-        return str(wait_until(lambda: self.pubacks.get(mid), 10, what=f"PUBACK of {topic}"))
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-@pytest.fixture
-def clients() -> Iterator[list[Client]]:
-    made: list[Client] = []
-    yield made
-    for c in made:
-        c.close()
-
-
-def _device(setup: Setup, enterprise: str, outlet: str) -> str:
-    return setup.registry.enterprises[enterprise].outlets[outlet].devices[0].mn
-
-
-def test_devices_publish_only_to_their_own_topics(broker: Mosquitto, setup: Setup,
-                                                  clients: list[Client]) -> None:
-    mn = _device(setup, "E0001", "G1")
-    other_mn = _device(setup, "E0002", "G1")
-    ingest = Client(broker.port, "ingest", setup.services["ingest"])
-    clients.append(ingest)
+def test_devices_publish_only_to_their_own_topics(auth_broker: Mosquitto, auth_setup: AuthSetup,
+                                                  auth_clients: list[Client]) -> None:
+    mn = device_of(auth_setup, "E0001", "G1")
+    other_mn = device_of(auth_setup, "E0002", "G1")
+    ingest = Client(auth_broker.port, "ingest", auth_setup.services["ingest"])
+    auth_clients.append(ingest)
     ingest.subscribe("emissions/#", "hj212/#")
     refused = ["emissions/E0002/G1",  # another enterprise
                "emissions/E0001/G2",  # another outlet of its own enterprise
                f"hj212/{other_mn}",  # another device's HJ 212 topic
                "emissions/E0001/G1/extra", "hj212", "$SYS/broker/anything"]
     for topic in refused:
-        dev = Client(broker.port, mn, setup.auth.passwords[mn])
-        clients.append(dev)
+        dev = Client(auth_broker.port, mn, auth_setup.auth.passwords[mn])
+        auth_clients.append(dev)
         assert str(dev.connack) == "Success"
         assert dev.publish(topic, b"refused") == "Not authorized", topic
         wait_until(dev.dropped.is_set, 10, what="the broker to close the connection")
-    dev = Client(broker.port, mn, setup.auth.passwords[mn])
-    clients.append(dev)
+    dev = Client(auth_broker.port, mn, auth_setup.auth.passwords[mn])
+    auth_clients.append(dev)
     assert dev.publish(f"hj212/{mn}", b"mine-hj212") == "Success"
     assert dev.publish("emissions/E0001/G1", b"mine-json") == "Success"
     wait_until(lambda: len(ingest.messages) >= 2, 10, what="the allowed messages")
@@ -266,55 +158,56 @@ def test_devices_publish_only_to_their_own_topics(broker: Mosquitto, setup: Setu
 @pytest.mark.parametrize(("user", "password"), [
     ("E0001-wrong", "x"), (None, None), ("ingest", "not-the-password"), ("alerts", ""),
 ])
-def test_wrong_credentials_cannot_connect(broker: Mosquitto, setup: Setup,
-                                          clients: list[Client], user: str | None,
+def test_wrong_credentials_cannot_connect(auth_broker: Mosquitto, auth_setup: AuthSetup,
+                                          auth_clients: list[Client], user: str | None,
                                           password: str | None) -> None:
-    c = Client(broker.port, user, password)
-    clients.append(c)
+    c = Client(auth_broker.port, user, password)
+    auth_clients.append(c)
     assert c.connack is not None
     assert c.connack.is_failure
     assert str(c.connack) in ("Not authorized", "Bad user name or password")
 
 
 def test_a_device_password_is_not_valid_for_another_device(
-        broker: Mosquitto, setup: Setup, clients: list[Client]) -> None:
-    mn, other = _device(setup, "E0001", "G1"), _device(setup, "E0002", "G1")
-    c = Client(broker.port, other, setup.auth.passwords[mn])
-    clients.append(c)
+        auth_broker: Mosquitto, auth_setup: AuthSetup, auth_clients: list[Client]) -> None:
+    mn, other = device_of(auth_setup, "E0001", "G1"), device_of(auth_setup, "E0002", "G1")
+    c = Client(auth_broker.port, other, auth_setup.auth.passwords[mn])
+    auth_clients.append(c)
     assert c.connack is not None
     assert c.connack.is_failure
 
 
-def test_services_have_only_their_rights(broker: Mosquitto, setup: Setup,
-                                         clients: list[Client]) -> None:
-    ingest = Client(broker.port, "ingest", setup.services["ingest"])
-    alerts = Client(broker.port, "alerts", setup.services["alerts"])
-    clients.extend([ingest, alerts])
+def test_services_have_only_their_rights(auth_broker: Mosquitto, auth_setup: AuthSetup,
+                                         auth_clients: list[Client]) -> None:
+    ingest = Client(auth_broker.port, "ingest", auth_setup.services["ingest"])
+    alerts = Client(auth_broker.port, "alerts", auth_setup.services["alerts"])
+    auth_clients.extend([ingest, alerts])
     assert ingest.publish("emissions/E0001/G1") == "Not authorized"
     assert alerts.publish("hj212/x") == "Not authorized"
-    alerts = Client(broker.port, "alerts", setup.services["alerts"])
-    clients.append(alerts)
+    alerts = Client(auth_broker.port, "alerts", auth_setup.services["alerts"])
+    auth_clients.append(alerts)
     alerts.subscribe("$SYS/broker/uptime")
     wait_until(lambda: alerts.messages, 15, what="$SYS uptime for the alerts user")
     assert SERVICE_RIGHTS["alerts"] == (("read", "$SYS/#"),)
 
 
+@pytest.mark.slow
 def test_the_ingester_still_rejects_a_device_at_a_foreign_outlet(
-        broker: Mosquitto, setup: Setup, services: ServiceProcs, store: InfluxStore,
-        clients: list[Client]) -> None:
+        auth_broker: Mosquitto, auth_setup: AuthSetup, services: ServiceProcs, store: InfluxStore,
+        auth_clients: list[Client]) -> None:
     """Defence in depth: even if the ACL let a device publish elsewhere, the ingester checks
     the registry and stores a device_mismatch rejection instead of readings."""
-    mn = _device(setup, "E0001", "G1")
-    services.start("ingest", "ingest", EMS_MQTT_USERNAME="ingest",
-                   EMS_MQTT_PASSWORD=setup.services["ingest"])
-    wait_for_subscription(lambda: services.log("ingest"))
+    mn = device_of(auth_setup, "E0001", "G1")
+    start_ready(services, "ingest", "ingest", EMS_MQTT_USERNAME="ingest",
+                EMS_MQTT_PASSWORD=auth_setup.services["ingest"])
     # loosen the ACL on purpose, as a mistaken edit would, and restart the broker with it
-    rules = {**setup.auth.rules, mn: (*setup.auth.rules[mn], ("write", "emissions/E0002/G1"))}
-    write_auth(BrokerAuth(setup.auth.passwords, rules), setup.dynsec.parent)
-    broker.stop()
-    broker.start()
-    dev = Client(broker.port, mn, setup.auth.passwords[mn])
-    clients.append(dev)
+    rules = {**auth_setup.auth.rules,
+             mn: (*auth_setup.auth.rules[mn], ("write", "emissions/E0002/G1"))}
+    write_auth(BrokerAuth(auth_setup.auth.passwords, rules), auth_setup.dynsec.parent)
+    auth_broker.stop()
+    auth_broker.start()
+    dev = Client(auth_broker.port, mn, auth_setup.auth.passwords[mn])
+    auth_clients.append(dev)
     payload = orjson.dumps({"ts": SERVICE_NOW_MS, "device": mn,
                             "values": {"so2": 20.0}})
     wait_until(lambda: dev.publish("emissions/E0002/G1", payload) == "Success", 10,

@@ -208,6 +208,12 @@ def test_published_ports_are_the_ones_served(service: str) -> None:
     assert port in published(service)
 
 
+@pytest.mark.parametrize("service", ["ingest", "gateway"])
+def test_ingest_and_gateway_are_healthy_when_ready_not_merely_alive(service: str) -> None:
+    test = SERVICES[service]["healthcheck"]["test"]
+    assert [urlsplit(a).path for a in test if a.startswith("http://")] == ["/ready"]
+
+
 def test_ingest_metrics_port_is_the_settings_field() -> None:
     assert FIELDS["EMS_INGEST_METRICS_PORT"].annotation is int
     assert env_of("ingest")["EMS_INGEST_METRICS_PORT"] == "9101"

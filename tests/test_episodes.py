@@ -7,9 +7,9 @@ import math
 import pytest
 
 from alerts.rules.episodes import (
-    Episode,
+    ExceedanceEpisode,
+    ExceedanceHour,
     FlatRun,
-    HourVerdict,
     Severity,
     advance,
     derive_episodes,
@@ -27,13 +27,13 @@ def h(i: int) -> int:
 
 
 # one letter per hour: o = valid and compliant, x = exceeded, i = invalid; multiples alongside
-def verdicts(pattern: str, multiples: list[float] | None = None) -> list[HourVerdict]:
+def verdicts(pattern: str, multiples: list[float] | None = None) -> list[ExceedanceHour]:
     mult = iter(multiples or [])
     out = []
     for i, c in enumerate(pattern):
         if c == " ":
             continue  # a missing hour
-        out.append(HourVerdict(h(i), valid=c != "i", exceeded=c == "x",
+        out.append(ExceedanceHour(h(i), valid=c != "i", exceeded=c == "x",
                                multiple=next(mult) if c == "x" else NAN))
     return out
 
@@ -43,16 +43,16 @@ def verdicts(pattern: str, multiples: list[float] | None = None) -> list[HourVer
     [
         ("oooo", [], []),
         ("ii", [], []),
-        ("oxxxo", [0.2, 0.5, 0.1], [Episode(h(1), h(3), 3, 0.5, closed_s=h(4))]),
-        ("xiixio", [0.3, 0.4], [Episode(h(0), h(3), 2, 0.4, closed_s=h(5))]),
-        ("x  x o", [0.1, 0.05], [Episode(h(0), h(3), 2, 0.1, closed_s=h(5))]),
-        ("xxi", [0.1, 0.7], [Episode(h(0), h(1), 2, 0.7)]),
-        ("xoix", [0.2, 0.9], [Episode(h(0), h(0), 1, 0.2, closed_s=h(1)),
-                              Episode(h(3), h(3), 1, 0.9)]),
+        ("oxxxo", [0.2, 0.5, 0.1], [ExceedanceEpisode(h(1), h(3), 3, 0.5, closed_s=h(4))]),
+        ("xiixio", [0.3, 0.4], [ExceedanceEpisode(h(0), h(3), 2, 0.4, closed_s=h(5))]),
+        ("x  x o", [0.1, 0.05], [ExceedanceEpisode(h(0), h(3), 2, 0.1, closed_s=h(5))]),
+        ("xxi", [0.1, 0.7], [ExceedanceEpisode(h(0), h(1), 2, 0.7)]),
+        ("xoix", [0.2, 0.9], [ExceedanceEpisode(h(0), h(0), 1, 0.2, closed_s=h(1)),
+                              ExceedanceEpisode(h(3), h(3), 1, 0.9)]),
     ],
 )
 def test_episodes_open_grow_close(pattern: str, multiples: list[float],
-                                  expected: list[Episode]) -> None:
+                                  expected: list[ExceedanceEpisode]) -> None:
     assert derive_episodes(verdicts(pattern, multiples)) == expected
 
 
@@ -80,24 +80,25 @@ def test_continuing_an_open_episode_equals_one_pass() -> None:
 
 
 def test_advance_step_by_step() -> None:
-    opened = advance(None, HourVerdict(h(0), True, True, 0.3))
-    assert opened == Episode(h(0), h(0), 1, 0.3)
-    held = advance(opened, HourVerdict(h(1), False, False))
+    opened = advance(None, ExceedanceHour(h(0), True, True, 0.3))
+    assert opened == ExceedanceEpisode(h(0), h(0), 1, 0.3)
+    held = advance(opened, ExceedanceHour(h(1), False, False))
     assert held == opened
-    closed = advance(held, HourVerdict(h(2), True, False))
-    assert closed == Episode(h(0), h(0), 1, 0.3, closed_s=h(2))
+    closed = advance(held, ExceedanceHour(h(2), True, False))
+    assert closed == ExceedanceEpisode(h(0), h(0), 1, 0.3, closed_s=h(2))
     # a closed episode passed back in counts as none
-    assert advance(closed, HourVerdict(h(3), True, False)) is None
-    assert advance(closed, HourVerdict(h(3), True, True, 0.1)) == Episode(h(3), h(3), 1, 0.1)
+    assert advance(closed, ExceedanceHour(h(3), True, False)) is None
+    assert (advance(closed, ExceedanceHour(h(3), True, True, 0.1))
+            == ExceedanceEpisode(h(3), h(3), 1, 0.1))
 
 
 def test_exceeded_but_invalid_does_not_open() -> None:
-    assert advance(None, HourVerdict(h(0), valid=False, exceeded=True, multiple=0.5)) is None
+    assert advance(None, ExceedanceHour(h(0), valid=False, exceeded=True, multiple=0.5)) is None
 
 
 def test_hours_out_of_order_are_refused() -> None:
     with pytest.raises(ValueError, match="increasing"):
-        derive_episodes([HourVerdict(h(1), True, True, 0.1), HourVerdict(h(0), True, False)])
+        derive_episodes([ExceedanceHour(h(1), True, True, 0.1), ExceedanceHour(h(0), True, False)])
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,9 @@ from devstack.servers import Mosquitto, free_port
 from hj212 import Packet, decode, encode_data, encode_frame, encode_states
 from simulators.fleet import Fleet
 from store.influx import InfluxStore
-from tests.conftest import SERVICE_NOW, ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import SERVICE_NOW, ServiceProcs, start_ready, wait_until
+
+pytestmark = pytest.mark.slow  # gateway and ingester processes
 
 T0 = SERVICE_NOW - timedelta(hours=3)
 
@@ -115,11 +117,8 @@ def qn_of(frame: bytes) -> str | None:
 def start_gateway(services: ServiceProcs, port: int, ingester: bool = True,
                   **env: str) -> None:
     if ingester:
-        services.start("ingest", "ingest")
-        wait_for_subscription(lambda: services.log("ingest"))
-    services.start("ingest.gateway", "gateway", EMS_GATEWAY_PORT=str(port), **env)
-    wait_until(lambda: "gateway listening" in services.log("gateway")
-               and "connected to the broker" in services.log("gateway"), what="gateway up")
+        start_ready(services, "ingest", "ingest")
+    start_ready(services, "ingest.gateway", "gateway", EMS_GATEWAY_PORT=str(port), **env)
 
 
 def metric(port: int, name: str) -> float:
@@ -279,8 +278,7 @@ def test_no_reply_until_the_broker_has_a_subscriber(
     device.send(frame)
     assert device.nothing_within(2.5), "answered although nobody took the frame"
     assert "no subscriber for hj212/#" in services.log("gateway")
-    services.start("ingest", "ingest")
-    wait_for_subscription(lambda: services.log("ingest"))
+    start_ready(services, "ingest", "ingest")
     device.send(frame)  # the device's retry
     assert [r.qn for r in device.replies(1)] == [qn_of(frame)]
     wait_until(lambda: store.count("reading") == n_values(fleet, 0), what="readings")

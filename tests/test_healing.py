@@ -21,7 +21,7 @@ from simulators.fleet import Fleet
 from simulators.hj212 import DataLogger, DataReplies
 from simulators.links import Hj212TcpLink
 from store.influx import InfluxStore
-from tests.conftest import ROOT, SERVICE_NOW, ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import ROOT, SERVICE_NOW, ServiceProcs, start_ready, wait_until
 
 T0 = SERVICE_NOW - timedelta(hours=2)
 T0_MS = int(T0.timestamp() * 1000)
@@ -38,8 +38,7 @@ def upload(fleet: Fleet, i: int, minute: int) -> bytes:
 @pytest.fixture
 def gateway(services: ServiceProcs, broker: Mosquitto, fleet: Fleet
             ) -> Iterator[tuple[GatewayServer, Registry]]:
-    services.start("ingest", "ingest")
-    wait_for_subscription(lambda: services.log("ingest"))
+    start_ready(services, "ingest", "ingest")
     registry = load_registry(services.tmp / "registry.toml",
                              load_standards(ROOT / "config" / "limits.toml"))
     fwd = Forwarder(host="127.0.0.1", port=broker.port, client_id="gw-heal-test")
@@ -72,6 +71,7 @@ def test_first_run_takes_consecutive_periods_up_to_the_limit() -> None:
         assert first_run(missing, 1, int(limit)) == want
 
 
+@pytest.mark.slow
 def test_minutes_a_logger_never_delivered_are_requested_and_recovered(
         gateway: tuple[GatewayServer, Registry], store: InfluxStore, fleet: Fleet) -> None:
     server, registry = gateway
@@ -102,6 +102,7 @@ def test_minutes_a_logger_never_delivered_are_requested_and_recovered(
         link.close()
 
 
+@pytest.mark.slow
 def test_rate_limit_holds_and_a_silent_or_garbled_logger_stalls_nothing(
         gateway: tuple[GatewayServer, Registry], store: InfluxStore, fleet: Fleet) -> None:
     server, registry = gateway

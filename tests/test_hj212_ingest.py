@@ -31,7 +31,7 @@ from tests.conftest import (
     SERVICE_NOW_MS,
     Publisher,
     ServiceProcs,
-    wait_for_subscription,
+    start_ready,
     wait_until,
 )
 
@@ -314,8 +314,7 @@ RECENT = SERVICE_NOW - timedelta(hours=2)
 
 
 def start_ingester(services: ServiceProcs, name: str = "ingest", **env: str) -> None:
-    services.start("ingest", name, **env)
-    wait_for_subscription(lambda: services.log(name))
+    start_ready(services, "ingest", name, **env)
 
 
 def upload(fleet: Fleet, i: int, minute: int, **kw: object) -> tuple[str, bytes]:
@@ -327,6 +326,7 @@ def upload(fleet: Fleet, i: int, minute: int, **kw: object) -> tuple[str, bytes]
     return f"hj212/{sim.device}", encode_data(values, **args)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_frames_on_hj212_topics_are_stored_like_readings(
         services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
     start_ingester(services)
@@ -367,6 +367,7 @@ def test_frames_on_hj212_topics_are_stored_like_readings(
     assert marks[0]["received_ms"] < SERVICE_NOW_MS + 600_000
 
 
+@pytest.mark.slow
 def test_running_states_and_power_failures_are_stored(
         services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
     start_ingester(services)
@@ -391,6 +392,7 @@ def test_running_states_and_power_failures_are_stored(
     assert store.query('SHOW SERIES FROM "raw"."running_state"'), "kept in the raw policy"
 
 
+@pytest.mark.slow
 def test_every_hj212_rejection_class_is_stored(
         services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
     start_ingester(services)
@@ -433,6 +435,7 @@ def split_upload(fleet: Fleet, minute: int) -> list[tuple[str, bytes]]:
     return [(f"hj212/{sim.device}", f) for f in frames]
 
 
+@pytest.mark.slow
 def test_split_upload_survives_an_ingester_killed_between_its_parts(
         services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
     start_ingester(services)
@@ -455,6 +458,7 @@ def test_split_upload_survives_an_ingester_killed_between_its_parts(
     assert all(fleet.passwords[fleet.outlets[0].device] not in r["segment"] for r in part_rows)
 
 
+@pytest.mark.slow
 def test_split_uploads_complete_with_two_partitioned_ingesters(
         services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
     start_ingester(services, name="ingest-a", EMS_INGEST_CLIENT_ID="ingest-a",

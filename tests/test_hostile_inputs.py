@@ -19,10 +19,9 @@ from core.readings import JsonReadingParser, Limits, Parsed, Reason
 from core.registry import build_registry, hash_password
 from core.standards import load_standards
 from hj212 import SHANGHAI, Hj212Error, decode, encode_data, encode_frame
-from hj212 import Reason as CodecReason
 from ingest.gateway.framing import FrameSplitter
 from ingest.parsers.hj212 import Hj212Parser
-from store.influx import point_line, reading_line, rejection_point
+from store.lines import reading_line, rejection_line
 from tests.conftest import ROOT
 
 NOW = datetime(2025, 11, 26, 10, 1, tzinfo=UTC)
@@ -37,7 +36,7 @@ LIMITS = Limits(max_payload_bytes=8192)
 JSON = JsonReadingParser(REGISTRY, LIMITS)
 HJ212 = Hj212Parser(REGISTRY, LIMITS, SHANGHAI)
 TOPIC, HJ_TOPIC = "emissions/E1/G1", "hj212/MNG1"
-KNOWN = {str(r) for r in Reason} | {str(r) for r in CodecReason}
+KNOWN = {str(r) for r in Reason}
 
 
 def body(value: str = "1.5", ts: str = str(NOW_MS - 60_000)) -> bytes:
@@ -50,7 +49,7 @@ def check_result(out: Parsed) -> None:
     for rej in out.rejections:
         assert rej.reason in KNOWN, rej.reason
         assert rej.detail
-        point_line(rejection_point(rej, 1))
+        rejection_line(rej, 1)
     for reading in out.readings:
         reading_line(reading)
 

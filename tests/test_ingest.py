@@ -8,6 +8,8 @@ import time
 from datetime import timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from devstack.servers import InfluxDB
 from simulators.fleet import Fleet
 from store.influx import InfluxStore
@@ -16,9 +18,11 @@ from tests.conftest import (
     SERVICE_NOW_MS,
     Publisher,
     ServiceProcs,
-    wait_for_subscription,
+    start_ready,
     wait_until,
 )
+
+pytestmark = pytest.mark.slow  # ingester processes, InfluxDB and broker faults
 
 T0_MS = SERVICE_NOW_MS - 600 * 60_000  # ten hours before the services' now, on a minute
 
@@ -40,8 +44,7 @@ def n_values(fleet: Fleet, messages: list[tuple[str, bytes]]) -> int:
 
 
 def start_ingester(services: ServiceProcs, name: str = "ingest", **env: str) -> None:
-    services.start("ingest", name, **env)
-    wait_for_subscription(lambda: services.log(name))
+    start_ready(services, "ingest", name, **env)
 
 
 def test_round_trip_stores_tags_values_flags_and_times(

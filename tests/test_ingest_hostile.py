@@ -27,7 +27,9 @@ from tests.conftest import (
     SERVICE_NOW_MS,
     Publisher,
     ServiceProcs,
-    wait_for_subscription,
+    ready_url,
+    start_ready,
+    wait_ready,
     wait_until,
 )
 
@@ -46,12 +48,12 @@ def rejections(store: InfluxStore) -> list[dict[str, object]]:
     return [r for s in store.query("SELECT * FROM rejection") for r in s.rows()]
 
 
+@pytest.mark.slow
 def test_deep_nesting_then_1000_readings_all_stored_also_across_a_restart(
         services: ServiceProcs, publisher: Publisher, store: InfluxStore, fleet: Fleet) -> None:
     sim = fleet.outlets[0]
     topic = f"emissions/{sim.enterprise}/{sim.outlet}"
-    first = services.start("ingest", "ingest")
-    wait_for_subscription(lambda: services.log("ingest"))
+    first = start_ready(services, "ingest", "ingest")
     publisher.publish_all([(topic, DEEP), *readings(fleet, 0, 500)])
     wait_until(lambda: store.count("reading") == 500, 30, what="500 readings after the bomb")
     wait_until(lambda: len(rejections(store)) == 1, 10, what="the bomb's rejection")
@@ -74,8 +76,8 @@ def test_deep_nesting_then_1000_readings_all_stored_also_across_a_restart(
     assert len(rejections(store)) == 4  # each acknowledged once stored: none came back
 
 
-def test_a_failing_callback_is_counted_and_the_loop_goes_on(broker: Mosquitto,
-                                                          publisher: Publisher) -> None:
+def test_a_failing_callback_is_counted_and_the_loop_goes_on(
+        session_broker: Mosquitto, session_publisher: Publisher, topic_prefix: str) -> None:
     got: list[bytes] = []
 
     def handler(_topic: str, payload: bytes, _qos: int, _mid: int) -> None:
@@ -84,14 +86,15 @@ def test_a_failing_callback_is_counted_and_the_loop_goes_on(broker: Mosquitto,
         got.append(payload)
 
     before = metrics.CALLBACK_ERRORS.labels("RuntimeError")._value.get()
-    sub = Subscriber(host="127.0.0.1", port=broker.port, client_id="guard-test",
-                     topics=["emissions/#"], handler=handler, receive_maximum=100,
-                     session_expiry_s=60)
+    sub = Subscriber(host="127.0.0.1", port=session_broker.port,
+                     client_id=f"guard-{topic_prefix}", topics=[f"{topic_prefix}/emissions/#"],
+                     handler=handler, receive_maximum=100, session_expiry_s=60)
     sub.start()
     try:
         wait_until(sub.subscribed.is_set, 10, what="the subscription")
-        publisher.publish_all([("emissions/E/G", b"boom"), ("emissions/E/G", b"boom"),
-                               *[("emissions/E/G", b"ok%d" % i) for i in range(10)]])
+        topic = f"{topic_prefix}/emissions/E/G"
+        session_publisher.publish_all([(topic, b"boom"), (topic, b"boom"),
+                                       *[(topic, b"ok%d" % i) for i in range(10)]])
         wait_until(lambda: len(got) == 10, 10, what="the messages after the failures")
         assert sub.guard.errors == 2
         assert sub.problem() is None
@@ -144,6 +147,7 @@ sys.exit(main())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("mode", "said"), [
     ("die", "the MQTT network thread has ended"),
     ("hang", "an MQTT callback has been running for"),
@@ -159,9 +163,8 @@ def test_the_watchdog_exits_an_ingester_that_can_take_no_more_messages(
         proc = subprocess.Popen([sys.executable, "-c", INJECT, mode], cwd=ROOT, env=env,
                                 stdout=logf, stderr=subprocess.STDOUT)
     services.procs.append(proc)
-    wait_for_subscription(lambda: services.log("ingest"))
-    url = f"http://127.0.0.1:{port}/metrics"
-    wait_until(lambda: not check([url]), 10, what="the health check to pass")
+    wait_ready(port, proc=proc, what="the ingester subscribed")
+    url = ready_url(port)
     publisher.publish_all(readings(fleet, 0, 1))
     wait_until(lambda: proc.poll() is not None, 30, what="the watchdog to end the process")
     assert proc.returncode == 1

@@ -16,12 +16,11 @@ from alerts.late import pending_marks, runs
 from alerts.passes import PassReport, run_pass
 from alerts.plan import SeriesPlan
 from core.readings import Reading
-from store.influx import InfluxStore, reading_line
-from store.late import Mark, dirty_lines, judged_line, late_hours
+from store.influx import InfluxStore
+from store.late import Mark, late_hours
+from store.lines import dirty_lines, judged_line, reading_line
 from tests.scheduler_day import D0, H, minute_rows, seed
-from tests.test_scheduler import alerts_of, at, hourly, plan, settings
-
-__all__ = ["plan"]  # the module fixture of test_scheduler
+from tests.test_scheduler import alerts_of, at, hourly, settings
 
 HOUR_MS = 3_600_000
 T = 1_772_380_800_000  # an hour start

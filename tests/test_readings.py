@@ -13,7 +13,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 from core.readings import JsonReadingParser, Limits, Reading, parse_ts
 from core.registry import build_registry
 from core.standards import load_standards
-from store.influx import reading_line
+from store.lines import reading_line
 from tests.conftest import ROOT
 
 NOW = 1_764_151_260_000  # 2025-11-26T10:01:00Z

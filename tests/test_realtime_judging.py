@@ -17,11 +17,10 @@ from alerts.plan import SeriesPlan
 from alerts.rules.compliance import Minutes
 from alerts.rules.realtime import interval_means, judged_minutes
 from core.readings import Reading
-from store.influx import InfluxStore, realtime_line
+from store.influx import InfluxStore
+from store.lines import realtime_line
 from tests.scheduler_day import D0, H, seed
-from tests.test_scheduler import at, hourly, plan, settings
-
-__all__ = ["plan"]  # the module fixture of test_scheduler
+from tests.test_scheduler import at, hourly, settings
 
 
 def rows(*items: tuple[int, int, float, str]) -> Minutes:

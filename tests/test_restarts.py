@@ -7,6 +7,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from core.registry import load_registry
 from core.standards import load_standards
 from devstack.servers import Mosquitto
@@ -19,6 +21,7 @@ from tests.test_ingest import n_values, start_ingester, stream
 LIMITS = ROOT / "config" / "limits.toml"
 
 
+@pytest.mark.slow
 def test_clean_broker_restart_with_a_backlog_stores_every_acknowledged_reading(
         services: ServiceProcs, broker: Mosquitto, store: InfluxStore, fleet: Fleet) -> None:
     start_ingester(services)
@@ -39,6 +42,7 @@ def test_clean_broker_restart_with_a_backlog_stores_every_acknowledged_reading(
                what="every acknowledged reading after the broker restart")
 
 
+@pytest.mark.slow
 def test_broker_restart_under_a_running_ingester_loses_nothing(
         services: ServiceProcs, broker: Mosquitto, store: InfluxStore, fleet: Fleet) -> None:
     start_ingester(services)
@@ -57,6 +61,7 @@ def test_broker_restart_under_a_running_ingester_loses_nothing(
                what="the readings published while the ingester was reconnecting")
 
 
+@pytest.mark.slow
 def test_broker_sigkill_keeps_the_subscriptions_of_its_last_snapshot(
         services: ServiceProcs, broker: Mosquitto, store: InfluxStore, fleet: Fleet) -> None:
     start_ingester(services)

@@ -17,6 +17,7 @@ from tests.conftest import ROOT
 SCENARIOS = ROOT / "config" / "scenarios"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "at_least"), [("clean", 1000), ("incidents", 2000),
                                                 ("tampering", 500), ("late", 300)])
 def test_a_shipped_scenario_meets_every_expectation_through_the_real_stack(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,19 +9,11 @@ import pytest
 from alerts.passes import PassReport, run_pass
 from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
-from core.registry import build_registry
-from core.standards import load_standards
 from store.influx import InfluxStore
 from store.results import Alert, ResultStore
-from tests.scheduler_day import D0, REGISTRY, H, minute_rows, seed
+from tests.scheduler_day import D0, H, minute_rows, seed
 
-ROOT = Path(__file__).resolve().parent.parent
 MIN_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def plan() -> SeriesPlan:
-    return SeriesPlan.of(build_registry(REGISTRY, load_standards(ROOT / "config/limits.toml")))
 
 
 def settings(**overrides: Any) -> AlertSettings:

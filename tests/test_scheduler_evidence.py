@@ -28,7 +28,8 @@ from alerts.settings import AlertSettings
 from core.readings import Reading
 from core.registry import build_registry
 from core.standards import load_standards
-from store.influx import InfluxStore, reading_line
+from store.influx import InfluxStore
+from store.lines import reading_line
 from store.results import ResultStore, line
 
 ROOT = Path(__file__).resolve().parent.parent

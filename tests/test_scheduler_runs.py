@@ -32,14 +32,6 @@ COUNTED = {"hourly": "n_valid", "day": "n_valid_hours", "daily": "expected_value
            "alert": "id"}
 
 
-@pytest.fixture(scope="module")
-def plan() -> SeriesPlan:
-    from core.registry import build_registry
-    from core.standards import load_standards
-
-    return SeriesPlan.of(build_registry(REGISTRY, load_standards(ROOT / "config/limits.toml")))
-
-
 def hour_starts(store: InfluxStore, ent: str, outlet: str, pollutant: str) -> list[int]:
     q = (f"SELECT n_valid FROM hourly WHERE enterprise = '{ent}' AND outlet = '{outlet}' "
          f"AND pollutant = '{pollutant}'")
@@ -214,6 +206,7 @@ def test_job_logs_the_end_of_an_outage(caplog: pytest.LogCaptureFixture, store: 
     assert any("InfluxDB back after" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_scheduler_process_runs_and_stops_on_sigterm(services: ServiceProcs, store: InfluxStore,
                                                      tmp_path: Path) -> None:
     registry = tmp_path / "scheduler-registry.toml"

@@ -20,8 +20,8 @@ from alerts.plan import SeriesPlan
 from alerts.rules.compliance import Minutes, flag_codes
 from core.registry import build_registry
 from core.standards import load_standards
+from store.lines import hour_line
 from store.results import HourVerdict
-from store.verdict_lines import hour_line
 
 ROOT = Path(__file__).resolve().parent.parent
 STANDARDS = load_standards(ROOT / "config/limits.toml")

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import orjson
+import pytest
 
 from devstack.servers import Mosquitto
 from simulators.clocks import Backfill
@@ -20,7 +21,7 @@ from simulators.plan import PlannedMessage
 from simulators.registry import write_registry
 from simulators.runner import ScenarioPublisher, link_factory
 from store.influx import InfluxStore
-from tests.conftest import SERVICE_NOW_MS, ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import SERVICE_NOW_MS, ServiceProcs, start_ready, wait_until
 from tests.sim_helpers import ROOT, incident, scenario
 from tests.sim_helpers import enterprise as ent
 
@@ -41,13 +42,13 @@ BODY = (
 Key = tuple[str, str, str, int]
 
 
+@pytest.mark.slow
 def test_backfill_lands_every_value_with_its_time_and_every_malformed_one_as_a_rejection(
         services: ServiceProcs, broker: Mosquitto, store: InfluxStore, tmp_path: Path) -> None:
     now = SERVICE_NOW_MS
     sc = scenario(BODY, hours=3, start_ms=now // HOUR * HOUR - 3 * HOUR)
     fleet = write_registry(sc, tmp_path / "registry.toml", tmp_path / "secrets.toml")
-    services.start("ingest", "ingest")
-    wait_for_subscription(lambda: services.log("ingest"))
+    start_ready(services, "ingest", "ingest")
 
     want: dict[Key, tuple[float, str]] = {}
     rejected: Counter[tuple[str, str]] = Counter()
@@ -89,6 +90,7 @@ def test_backfill_lands_every_value_with_its_time_and_every_malformed_one_as_a_r
     assert store.count("reading") == len(want)  # nothing more arrived meanwhile
 
 
+@pytest.mark.slow
 def test_the_cli_writes_registry_and_expectations_then_backfills(
         services: ServiceProcs, broker: Mosquitto, store: InfluxStore, tmp_path: Path) -> None:
     scenario_file = tmp_path / "small.toml"
@@ -106,8 +108,7 @@ def test_the_cli_writes_registry_and_expectations_then_backfills(
     assert expected["end_ms"] - expected["start_ms"] == 2 * HOUR
     assert {e["kind"] for e in expected["expectations"]} == {"hour", "no_alert"}
     assert store.count("reading") == 0
-    services.start("ingest", "ingest")
-    wait_for_subscription(lambda: services.log("ingest"))
+    start_ready(services, "ingest", "ingest")
     run = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=120,
                          check=False)
     assert run.returncode == 0, run.stderr.decode()
@@ -131,3 +132,38 @@ def test_the_cli_refuses_a_bad_scenario_and_an_absent_broker(tmp_path: Path) -> 
                          cwd=ROOT, env=env, capture_output=True, timeout=60, check=False)
     assert run.returncode == 1
     assert "cannot reach the broker" in run.stderr.decode()
+
+
+@pytest.mark.slow
+def test_follow_writes_the_caught_up_file_once_the_backfill_reached_the_present(
+        services: ServiceProcs, broker: Mosquitto, tmp_path: Path) -> None:
+    scenario_file = tmp_path / "small.toml"
+    scenario_file.write_text('[scenario]\nname = "small"\nduration_h = 1\n'
+                             + ent("PA", "boiler"))
+    caught_up = tmp_path / "status" / "caught-up.json"
+    caught_up.parent.mkdir()
+    caught_up.write_text("an earlier run's")
+    log_path = tmp_path / "simulator.log"
+    with log_path.open("wb") as logf:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "simulators", "--scenario", str(scenario_file), "--follow",
+             "--registry", str(tmp_path / "registry.toml"), "--caught-up", str(caught_up)],
+            cwd=ROOT, env=services.env, stdout=logf, stderr=subprocess.STDOUT)
+    services.procs.append(proc)
+    expected = tmp_path / "expected.json"
+    # expected.json is written before the stale file is removed and the backfill starts
+    wait_until(expected.exists, 60, what="expected.json")
+
+    def written() -> dict[str, object] | None:
+        try:
+            return orjson.loads(caught_up.read_bytes())  # type: ignore[no-any-return]
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return None
+
+    status = wait_until(written, 120, what="the caught-up file of this run")
+    end_ms = orjson.loads(expected.read_bytes())["end_ms"]
+    assert status["scenario"] == "small"
+    assert status["pid"] == proc.pid
+    assert isinstance(status["following_from_ms"], int)
+    assert status["following_from_ms"] >= end_ms
+    assert proc.poll() is None, "following in real time until stopped"

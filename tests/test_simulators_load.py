@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,13 +17,17 @@ from devstack.servers import Mosquitto
 from simulators.links import Link, MqttLink
 from simulators.load import load_fleet, run_load
 from store.influx import InfluxStore
-from tests.conftest import ServiceProcs, wait_for_subscription, wait_until
+from tests.conftest import ServiceProcs, start_ready, wait_until
 from tests.sim_helpers import ROOT
 
 
 @pytest.fixture
-def links(broker: Mosquitto) -> Iterator[list[Link]]:
-    made: list[Link] = [MqttLink("127.0.0.1", broker.port, f"load-test-{k}") for k in range(3)]
+def links(session_broker: Mosquitto) -> Iterator[list[Link]]:
+    """Three links to the shared broker (tests/mqtt_support.py): load mode only publishes, and
+    no test subscribes there outside its own topic prefix."""
+    run = uuid.uuid4().hex[:8]
+    made: list[Link] = [MqttLink("127.0.0.1", session_broker.port, f"load-test-{run}-{k}")
+                        for k in range(3)]
     yield made
     for link in made:
         link.close()
@@ -51,6 +56,7 @@ def test_load_refuses_nonsense(links: list[Link]) -> None:
         run_load(load_fleet(2), links, devices=3, rate=1, count=1, duration_s=1)
 
 
+@pytest.mark.slow
 def test_the_load_cli_feeds_the_ingester(services: ServiceProcs, store: InfluxStore,
                                          tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "simulators", "--load", "--devices", "10", "--rate", "2000",
@@ -58,8 +64,7 @@ def test_the_load_cli_feeds_the_ingester(services: ServiceProcs, store: InfluxSt
     first = subprocess.run([*argv, "--registry-only"], cwd=ROOT, env=services.env,
                            capture_output=True, timeout=60, check=False)
     assert first.returncode == 0, first.stderr.decode()
-    services.start("ingest", "ingest")
-    wait_for_subscription(lambda: services.log("ingest"))
+    start_ready(services, "ingest", "ingest")
     run = subprocess.run(argv, cwd=ROOT, env=services.env, capture_output=True, timeout=120,
                          check=False)
     assert run.returncode == 0, run.stderr.decode()

@@ -32,12 +32,6 @@ def test_a_rejection_belongs_to_its_tag_or_to_the_device_its_topic_names(
     assert observe.owner(item, {"MN1": "PB"}) == owner
 
 
-def test_times_read_and_written_as_the_api_has_them() -> None:
-    assert observe.epoch_ms(T) == T_MS
-    assert observe.iso(T_MS) == "2026-11-23T02:00:00.000Z"
-    assert observe.epoch_ms(observe.iso(T_MS + 5)) == T_MS + 5
-
-
 def test_listings_are_read_page_by_page() -> None:
     asked: list[tuple[str, str]] = []
 

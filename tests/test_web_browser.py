@@ -17,13 +17,12 @@ from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, s
 
 from api.web import vendor
 from store.results import ResultStore
-from tests.web_support import (  # noqa: F401
+from tests.web_support import (
     BY_TRANSMISSION,
     HTML_EXPLANATION,
     RANK_ORDER,
     SCRIPT_NOTE,
     Web,
-    web,
 )
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -31,8 +30,9 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="chromium is not installed (apt-get install chromium)")
+pytestmark = [pytest.mark.slow,  # a headless browser
+              pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                 reason="chromium is not installed (apt-get install chromium)")]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ class Watched:
 
 
 @pytest.fixture
-def tab(browser: Browser, web: Web) -> Iterator[Watched]:  # noqa: F811
+def tab(browser: Browser, web: Web) -> Iterator[Watched]:
     context = browser.new_context(base_url=web.url, viewport={"width": 1280, "height": 900},
                                   locale="en-US")
     context.set_default_timeout(10_000)
@@ -82,7 +82,7 @@ def tab(browser: Browser, web: Web) -> Iterator[Watched]:  # noqa: F811
     context.close()
 
 
-def log_in(tab: Watched, web: Web, who: str, shot: str | None = None) -> None:  # noqa: F811
+def log_in(tab: Watched, web: Web, who: str, shot: str | None = None) -> None:
     tab.page.goto("/web/")
     expect(tab.page).to_have_url(f"{web.url}/web/login?next=/web/")
     tab.page.fill("#key", web.api.keys[who])
@@ -101,7 +101,7 @@ def charts_drawn(tab: Watched, minimum: int) -> None:
 
 
 def test_inspector_ranks_opens_an_enterprise_and_acknowledges(tab: Watched,
-                                                              web: Web) -> None:  # noqa: F811
+                                                              web: Web) -> None:
     log_in(tab, web, "inspector", shot="01-login")
     page = tab.page
     expect(page).to_have_url(f"{web.url}/web/rankings")
@@ -147,7 +147,7 @@ def test_inspector_ranks_opens_an_enterprise_and_acknowledges(tab: Watched,
     tab.clean()
 
 
-def test_enterprise_sees_its_charts_and_nothing_else(tab: Watched, web: Web) -> None:  # noqa: F811
+def test_enterprise_sees_its_charts_and_nothing_else(tab: Watched, web: Web) -> None:
     log_in(tab, web, "e1")
     page = tab.page
     expect(page).to_have_url(f"{web.url}/web/enterprises/E0001")
@@ -190,7 +190,7 @@ def test_enterprise_sees_its_charts_and_nothing_else(tab: Watched, web: Web) -> 
     assert response.status == 403
 
 
-def test_a_note_with_a_script_is_shown_as_text(tab: Watched, web: Web) -> None:  # noqa: F811
+def test_a_note_with_a_script_is_shown_as_text(tab: Watched, web: Web) -> None:
     log_in(tab, web, "inspector")
     tab.page.goto(f"/web/alerts/{web.seeded.alerts['noted']}")
     notes = tab.page.locator("#notes")
@@ -205,7 +205,7 @@ def test_a_note_with_a_script_is_shown_as_text(tab: Watched, web: Web) -> None: 
     tab.clean()
 
 
-def test_enterprise_declares_and_withdraws_a_mark(tab: Watched, web: Web) -> None:  # noqa: F811
+def test_enterprise_declares_and_withdraws_a_mark(tab: Watched, web: Web) -> None:
     log_in(tab, web, "e1")
     page = tab.page
     expect(page).to_have_url(f"{web.url}/web/enterprises/E0001")

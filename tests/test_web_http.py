@@ -17,13 +17,12 @@ from store.influx import InfluxStore
 from store.results import ResultStore
 from tests.api_support import running_api
 from tests.conftest import wait_until
-from tests.web_support import (  # noqa: F401
+from tests.web_support import (
     FLAGS,
     HTML_EXPLANATION,
     SCRIPT_NOTE,
     Web,
     login_token,
-    web,
 )
 
 
@@ -41,7 +40,7 @@ def csrf_of(client: httpx.Client, path: str) -> str:
     return login_token(client.get(path).text)
 
 
-def test_login_sets_a_hardened_expiring_cookie_without_the_key(web: Web) -> None:  # noqa: F811
+def test_login_sets_a_hardened_expiring_cookie_without_the_key(web: Web) -> None:
     with web.client() as c:
         token = csrf_of(c, "/web/login")
         r = c.post("/web/login", data={"key": web.api.keys["e1"], "csrf": token,
@@ -77,7 +76,7 @@ def test_cookie_is_secure_when_configured(store: InfluxStore, tmp_path: Path) ->
         assert "samesite=strict" in header
 
 
-def test_login_refuses_bad_keys_and_forged_forms(web: Web) -> None:  # noqa: F811
+def test_login_refuses_bad_keys_and_forged_forms(web: Web) -> None:
     with web.client() as c:
         token = csrf_of(c, "/web/login")
         bad = c.post("/web/login", data={"key": web.api.keys["e1"][:-2] + "xx", "csrf": token})
@@ -94,7 +93,7 @@ def test_login_refuses_bad_keys_and_forged_forms(web: Web) -> None:  # noqa: F81
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/",
                                     "/web/../api/v1/enterprises", "/\\evil.example"])
-def test_login_never_redirects_off_site(web: Web, target: str) -> None:  # noqa: F811
+def test_login_never_redirects_off_site(web: Web, target: str) -> None:
     with web.client() as c:
         token = csrf_of(c, "/web/login")
         r = c.post("/web/login", data={"key": web.api.keys["inspector"], "csrf": token,
@@ -102,7 +101,7 @@ def test_login_never_redirects_off_site(web: Web, target: str) -> None:  # noqa:
         assert r.headers["location"] == "/web/rankings"
 
 
-def test_pages_without_a_session_send_to_login(web: Web) -> None:  # noqa: F811
+def test_pages_without_a_session_send_to_login(web: Web) -> None:
     with web.client() as c:
         r = c.get("/web/enterprises/E0001/readings", params={"outlet": "G2"})
         assert r.status_code == 303
@@ -113,7 +112,7 @@ def test_pages_without_a_session_send_to_login(web: Web) -> None:  # noqa: F811
         assert c.get("/").headers["location"] == "/web/"
 
 
-def test_tampered_cookie_is_refused(web: Web) -> None:  # noqa: F811
+def test_tampered_cookie_is_refused(web: Web) -> None:
     with web.login("e1") as c:
         value = c.cookies[COOKIE]
         payload, sig = value.split(".")
@@ -123,7 +122,7 @@ def test_tampered_cookie_is_refused(web: Web) -> None:  # noqa: F811
         assert c.get("/web/enterprises/E0001").status_code == 303
 
 
-def test_revoking_the_key_ends_its_sessions(web: Web) -> None:  # noqa: F811
+def test_revoking_the_key_ends_its_sessions(web: Web) -> None:
     with web.login("e1") as c:
         assert c.get("/web/enterprises/E0001").status_code == 200
         assert KeyStore(web.api.store, cache_s=0).revoke(web.api.key_ids["e1"])
@@ -131,7 +130,7 @@ def test_revoking_the_key_ends_its_sessions(web: Web) -> None:  # noqa: F811
                    what="session of a revoked key refused")
 
 
-def test_logout_needs_the_token_and_clears_the_cookie(web: Web) -> None:  # noqa: F811
+def test_logout_needs_the_token_and_clears_the_cookie(web: Web) -> None:
     with web.login("inspector") as c:
         assert c.post("/web/logout", data={"csrf": "wrong"}).status_code == 403
         r = c.post("/web/logout", data={"csrf": csrf_of(c, "/web/alerts")})
@@ -142,7 +141,7 @@ def test_logout_needs_the_token_and_clears_the_cookie(web: Web) -> None:  # noqa
         assert c.get("/web/alerts").status_code == 303
 
 
-def test_forms_without_the_session_token_change_nothing(web: Web) -> None:  # noqa: F811
+def test_forms_without_the_session_token_change_nothing(web: Web) -> None:
     alert_id = web.seeded.alerts["exceedance"]
     path = f"/web/alerts/{alert_id}/acknowledge"
     with web.login("inspector") as c, web.login("admin") as other:
@@ -167,7 +166,7 @@ def test_forms_without_the_session_token_change_nothing(web: Web) -> None:  # no
     assert [n["text"] for n in alert.notes] == ["seen", "fixed"]
 
 
-def test_enterprise_reaches_nothing_of_another(web: Web) -> None:  # noqa: F811
+def test_enterprise_reaches_nothing_of_another(web: Web) -> None:
     other = web.seeded.alerts["other"]
     with web.login("e1") as c:
         absent = c.get("/web/enterprises/E9999")
@@ -194,7 +193,7 @@ def test_enterprise_reaches_nothing_of_another(web: Web) -> None:  # noqa: F811
     assert (alert.status, alert.explanation) == ("open", None)
 
 
-def test_enterprise_explains_and_html_is_shown_as_text(web: Web) -> None:  # noqa: F811
+def test_enterprise_explains_and_html_is_shown_as_text(web: Web) -> None:
     alert_id = web.seeded.alerts["exceedance"]
     text = 'Pump <b>failed</b> & restarted "at once"'
     with web.login("e1") as c:
@@ -209,7 +208,7 @@ def test_enterprise_explains_and_html_is_shown_as_text(web: Web) -> None:  # noq
     assert alert.explanation == text
 
 
-def test_stored_script_in_a_note_is_escaped(web: Web) -> None:  # noqa: F811
+def test_stored_script_in_a_note_is_escaped(web: Web) -> None:
     with web.login("inspector") as c:
         page = c.get(f"/web/alerts/{web.seeded.alerts['noted']}").text
     assert SCRIPT_NOTE not in page
@@ -221,7 +220,7 @@ def test_stored_script_in_a_note_is_escaped(web: Web) -> None:  # noqa: F811
         assert 'src="/web/static/' in tag or 'type="application/json"' in tag, tag
 
 
-def test_security_headers(web: Web) -> None:  # noqa: F811
+def test_security_headers(web: Web) -> None:
     with web.login("inspector") as c:
         for path in ("/web/login", "/web/rankings", "/web/enterprises/E0001"):
             h = c.get(path).headers
@@ -241,7 +240,7 @@ def test_security_headers(web: Web) -> None:  # noqa: F811
     assert "content-security-policy" not in api.headers  # /docs loads its own scripts
 
 
-def test_csv_downloads(web: Web) -> None:  # noqa: F811
+def test_csv_downloads(web: Web) -> None:
     day = web.seeded.today.isoformat()
     with web.login("e1") as c:
         r = c.get("/web/enterprises/E0001/readings.csv", params={"outlet": "G1", "date": day})
@@ -260,7 +259,7 @@ def test_csv_downloads(web: Web) -> None:  # noqa: F811
     assert sum(row["exceeded"] == "True" for row in hour_rows) == 3
 
 
-def test_labels_follow_the_language(web: Web) -> None:  # noqa: F811
+def test_labels_follow_the_language(web: Web) -> None:
     with web.login("inspector") as c:
         c.get("/web/lang/zh", params={"next": "/web/rankings"})
         zh = c.get("/web/enterprises/E0001").text
@@ -273,7 +272,7 @@ def test_labels_follow_the_language(web: Web) -> None:  # noqa: F811
         assert '<span class="pol">Sulphur dioxide</span>' in en
 
 
-def test_bad_parameters_get_an_error_page(web: Web) -> None:  # noqa: F811
+def test_bad_parameters_get_an_error_page(web: Web) -> None:
     with web.login("inspector") as c:
         r = c.get("/web/rankings", params={"start": "2025-13-40"})
         assert r.status_code == 422

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from store.marks import MarkStore
 from store.results import Episode, ResultStore
-from tests.web_support import Web, login_token, web  # noqa: F401
+from tests.web_support import Web, login_token
 
 FORM = {"outlet": "G1", "kind": "maintenance", "start": "2025-11-01T08:00",
         "end": "2025-11-01T12:00", "reason": "analyser cleaning"}
 START_MS = 1_761_955_200_000  # 2025-11-01T08:00+08:00 (the pages' zone is Asia/Shanghai)
 
 
-def test_enterprise_declares_and_withdraws_on_its_page(web: Web) -> None:  # noqa: F811
+def test_enterprise_declares_and_withdraws_on_its_page(web: Web) -> None:
     with web.login("e1") as c:
         page = c.get("/web/enterprises/E0001")
         assert 'id="declare-mark"' in page.text
@@ -35,7 +35,7 @@ def test_enterprise_declares_and_withdraws_on_its_page(web: Web) -> None:  # noq
         assert kept.withdrawn
 
 
-def test_forms_refuse_wrong_token_role_reach_and_bad_values(web: Web) -> None:  # noqa: F811
+def test_forms_refuse_wrong_token_role_reach_and_bad_values(web: Web) -> None:
     with web.login("e1") as c:
         token = login_token(c.get("/web/enterprises/E0001").text)
         assert c.post("/web/enterprises/E0001/marks",
@@ -58,7 +58,7 @@ def test_forms_refuse_wrong_token_role_reach_and_bad_values(web: Web) -> None:  
     assert MarkStore(web.api.store).list("E0001") == []
 
 
-def test_reason_with_markup_is_shown_as_text(web: Web) -> None:  # noqa: F811
+def test_reason_with_markup_is_shown_as_text(web: Web) -> None:
     hostile = '<script>alert("mark")</script><b>bold</b>'
     with web.login("e1") as c:
         token = login_token(c.get("/web/enterprises/E0001").text)
@@ -70,7 +70,7 @@ def test_reason_with_markup_is_shown_as_text(web: Web) -> None:  # noqa: F811
         assert "&lt;b&gt;bold&lt;/b&gt;" in c.get("/web/enterprises/E0001").text
 
 
-def test_alert_page_shows_a_day_exceedance_and_what_it_follows(web: Web) -> None:  # noqa: F811
+def test_alert_page_shows_a_day_exceedance_and_what_it_follows(web: Web) -> None:
     t0 = web.seeded.today_ms
     first = Episode("exceedance", "E0001", "G1", "so2", t0 - 2 * 86_400_000, False, 24,
                     t0 - 86_400_000, end_ms=t0 - 86_400_000, peak_multiple=0.25,

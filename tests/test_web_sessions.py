@@ -18,7 +18,7 @@ from api.web.session import COOKIE, SessionCodec
 from store.influx import InfluxStore
 from tests.api_support import running_api
 from tests.conftest import wait_until
-from tests.web_support import SECRET, TZ, Web, login_token, web  # noqa: F401
+from tests.web_support import SECRET, TZ, Web, login_token
 
 NOW = 1_764_151_260
 KEY_ID, KEY_HASH = "0123456789ab", "f" * 64
@@ -73,14 +73,14 @@ def test_revocations_are_shared_through_the_store(store: InfluxStore) -> None:
 
 
 @pytest.fixture
-def replica(web: Web, store: InfluxStore, tmp_path: Path) -> Iterator[str]:  # noqa: F811
+def replica(web: Web, store: InfluxStore, tmp_path: Path) -> Iterator[str]:
     """A second API over the same database and secret (another replica behind a balancer)."""
     with running_api(store, tmp_path / "replica", web.now_s, api_session_secret=SECRET,
                      timezone=TZ) as b:
         yield str(b.client.base_url).rstrip("/")
 
 
-def test_logout_revokes_the_session_on_every_replica(web: Web, replica: str) -> None:  # noqa: F811
+def test_logout_revokes_the_session_on_every_replica(web: Web, replica: str) -> None:
     with web.login("inspector") as c:
         stolen = c.cookies[COOKIE]
         for url in (web.url, replica):  # any replica accepts the session

@@ -5,7 +5,7 @@ The application's clock is stopped at one of ``NOWS`` (never the wall clock): ev
 runs in the middle of a month and on the day after a month and a year ended, when the two
 seeded days fall into two months (and two years).
 
-Import the fixture into a test module (``from tests.web_support import web  # noqa: F401``).
+Loaded as a plugin by tests/conftest.py: a test asks for ``web`` by name.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import pytest
 
 from api.web.session import COOKIE
 from core.readings import Reading
-from store.influx import InfluxStore, reading_line
+from store.influx import InfluxStore
+from store.lines import reading_line
 from store.results import DailySummary, Episode, HourVerdict, ResultStore
 from tests.api_support import DAY_MS, HOUR_MS, Api, running_api
 

@@ -9,7 +9,8 @@ readings were lost before anyone stored them, so it must become an alert.
 ``on_drop(new, total)`` whenever the counter grows. The first value seen counts as growth when
 it is above 0 (drops while nobody watched are not forgotten); a counter that goes down means
 the broker restarted, and counting starts again from the new value. The callback runs in the
-MQTT client's thread: it should hand the event over (or write an alert) and return.
+MQTT client's thread: it should hand the event over (or write an alert) and return. The client
+(``mqtt.MqttClient``) subscribes again on every connection and logs an outage once.
 """
 
 from __future__ import annotations
@@ -18,14 +19,11 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import Gauge
 
-from mqtt.client import CallbackGuard, new_client
+from mqtt.client import MqttClient
 
 log = logging.getLogger(__name__)
 
@@ -68,64 +66,29 @@ class DropWatcher:
     def __init__(self, *, host: str, port: int, on_drop: OnDrop | None = None,
                  username: str | None = None, password: str | None = None,
                  keepalive_s: int = 30) -> None:
-        self._host, self._port, self._keepalive = host, port, keepalive_s
         self._on_drop = on_drop
         self.counter = DropCounter()
         self.seen = threading.Event()  # set once the first value arrived
-        self._down_since_logged = False
-        c = new_client(f"ems-dropwatch-{uuid.uuid4().hex[:8]}", username=username,
-                       password=password, max_reconnect_delay_s=30)
-        c.on_connect = self._on_connect
-        c.on_connect_fail = self._on_connect_fail
-        c.on_disconnect = self._on_disconnect
-        c.on_message = self._on_message
-        self.guard = CallbackGuard("broker watch")
-        self._client = self.guard.install(c)
+        self.client = MqttClient("broker watch", host=host, port=port,
+                                 client_id=f"ems-dropwatch-{uuid.uuid4().hex[:8]}",
+                                 username=username, password=password, keepalive_s=keepalive_s,
+                                 subscriptions=[(DROPPED_TOPIC, 0)], max_reconnect_delay_s=30,
+                                 on_message=self._on_message,
+                                 on_connection=lambda up: BROKER_WATCH_UP.set(1 if up else 0),
+                                 logger=log)
 
     @property
     def total(self) -> int | None:
         return self.counter.total
 
     def start(self) -> None:
-        self._client.connect_async(self._host, self._port, self._keepalive)
-        self.guard.loop_start()
+        self.client.start()
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self.guard.loop_stop()
+        self.client.stop()
         BROKER_WATCH_UP.set(0)
 
-    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: mqtt.ConnectFlags,
-                    reason: ReasonCode, _props: Properties | None) -> None:
-        if reason.is_failure:
-            if not self._down_since_logged:
-                log.warning("broker refused the dropped-message watcher: %s", reason)
-                self._down_since_logged = True
-            return
-        if self._down_since_logged:
-            log.info("dropped-message watcher connected again to %s:%s", self._host,
-                     self._port)
-            self._down_since_logged = False
-        client.subscribe(DROPPED_TOPIC, qos=0)
-        BROKER_WATCH_UP.set(1)
-
-    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
-        BROKER_WATCH_UP.set(0)
-        if not self._down_since_logged:
-            log.warning("dropped-message watcher cannot reach the broker at %s:%s; retrying",
-                        self._host, self._port)
-            self._down_since_logged = True
-
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any,
-                       _flags: mqtt.DisconnectFlags, reason: ReasonCode,
-                       _props: Properties | None) -> None:
-        BROKER_WATCH_UP.set(0)
-        if reason.is_failure and not self._down_since_logged:
-            log.warning("dropped-message watcher lost the broker (%s); reconnecting", reason)
-            self._down_since_logged = True
-
-    def _on_message(self, _client: mqtt.Client, _userdata: Any,
-                    msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, msg: mqtt.MQTTMessage) -> None:
         value = parse_counter(bytes(msg.payload))
         if value is None:
             log.warning("unexpected payload on %s: %r", msg.topic, bytes(msg.payload)[:40])

@@ -21,7 +21,7 @@ from alerts.io.fetch import GROUP_TAGS, MINUTE_DATA, time_range
 from alerts.rules.compliance import F64, I32, I64, Bool
 from alerts.rules.fraud import HISTORY_QUANTILE
 from store.influx import InfluxStore
-from store.results import line
+from store.lines import line
 
 MEASUREMENT = "minute_stats"
 Group = tuple[str, str, str]  # enterprise, outlet, key

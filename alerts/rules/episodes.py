@@ -62,7 +62,7 @@ FLAT_REL_TOL = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
-class HourVerdict:
+class ExceedanceHour:
     """The judged facts of one hour that episodes need."""
 
     hour_start_s: int
@@ -72,7 +72,7 @@ class HourVerdict:
 
 
 @dataclass(frozen=True, slots=True)
-class Episode:
+class ExceedanceEpisode:
     """Consecutive exceeded hours of one outlet and pollutant; open while ``closed_s`` is None."""
 
     start_s: int  # start of the first exceeded hour
@@ -86,7 +86,7 @@ class Episode:
         return self.closed_s is None
 
 
-def advance(episode: Episode | None, hour: HourVerdict) -> Episode | None:
+def advance(episode: ExceedanceEpisode | None, hour: ExceedanceHour) -> ExceedanceEpisode | None:
     """The episode after one more hour. A closed episode passed in counts as none.
 
     Returns None (no episode), the open episode (new or grown, or unchanged by an invalid hour),
@@ -98,7 +98,7 @@ def advance(episode: Episode | None, hour: HourVerdict) -> Episode | None:
         raise ValueError("hours must be given in increasing order")
     if hour.valid and hour.exceeded:
         if current is None:
-            return Episode(hour.hour_start_s, hour.hour_start_s, 1, hour.multiple)
+            return ExceedanceEpisode(hour.hour_start_s, hour.hour_start_s, 1, hour.multiple)
         return replace(
             current,
             last_exceeded_s=hour.hour_start_s,
@@ -111,13 +111,13 @@ def advance(episode: Episode | None, hour: HourVerdict) -> Episode | None:
 
 
 def derive_episodes(
-    hours: Iterable[HourVerdict], open_episode: Episode | None = None
-) -> list[Episode]:
+    hours: Iterable[ExceedanceHour], open_episode: ExceedanceEpisode | None = None
+) -> list[ExceedanceEpisode]:
     """All episodes in ``hours`` (time order), continuing ``open_episode`` if given.
 
     Closed episodes come first in time order; the last one may still be open.
     """
-    out: list[Episode] = []
+    out: list[ExceedanceEpisode] = []
     current = open_episode
     last_s: int | None = None
     for hour in hours:

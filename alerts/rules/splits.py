@@ -30,11 +30,11 @@ Cut = tuple[int, str]  # (cut, epoch s; id of the resolved alert)
 class Part:
     """An episode and the id of the resolved alert it continues (None: a fresh one)."""
 
-    episode: episodes.Episode
+    episode: episodes.ExceedanceEpisode
     follows: str | None = None
 
 
-def split_resolved(verdicts: list[episodes.HourVerdict], cuts: dict[int, Cut]) -> list[Part]:
+def split_resolved(verdicts: list[episodes.ExceedanceHour], cuts: dict[int, Cut]) -> list[Part]:
     """Episodes of ``verdicts`` (time order) with resolved ones split at their cuts.
 
     ``cuts``: episode start (epoch s) -> (cut, resolved alert id), for resolved alerts that

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, PageDep, RegistryDep, VisibleEnterprise
-from api.models import EnterprisePublic, EnterprisesPublic, OutletPublic
+from api.models import EnterprisePublic, OutletPublic, Page
 from core.registry import Enterprise
 
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
@@ -21,17 +21,18 @@ def enterprise_public(ent: Enterprise) -> EnterprisePublic:
                  for o in ent.outlets.values()])
 
 
-@router.get("", response_model=EnterprisesPublic)
+@router.get("", response_model=Page[EnterprisePublic])
 def list_enterprises(
         user: CurrentUser, registry: RegistryDep, page: PageDep,
         region: Annotated[str | None, Query(max_length=64)] = None,
-        industry: Annotated[str | None, Query(max_length=64)] = None) -> EnterprisesPublic:
+        industry: Annotated[str | None, Query(max_length=64)] = None) -> Page[EnterprisePublic]:
     """Enterprises the key may see, by id; an enterprise key sees only its own."""
     ents = [e for e in user.visible(registry)
             if (region is None or e.region == region)
             and (industry is None or e.industry == industry)]
     items = ents[page.offset:page.offset + page.limit]
-    return EnterprisesPublic(total=len(ents), items=[enterprise_public(e) for e in items])
+    return Page[EnterprisePublic](limit=page.limit, offset=page.offset, total=len(ents),
+                                  items=[enterprise_public(e) for e in items])
 
 
 @router.get("/{enterprise_id}", response_model=EnterprisePublic)

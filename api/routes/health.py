@@ -1,6 +1,9 @@
-"""Liveness and readiness (InfluxDB and the MQTT broker), and the Prometheus metrics.
+"""Liveness, readiness and the Prometheus metrics.
 
-Both are open without a key, for probes and scrapers; they tell nothing about enterprises.
+Live: the process answers. Ready: the database answered (InfluxDB's ping), so requests can be
+served; the broker is checked and reported too, but the API serves without it, so it does not
+hold readiness back. Open without a key, for probes and scrapers; they tell nothing about
+enterprises.
 """
 
 from __future__ import annotations
@@ -13,18 +16,21 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import StateDep
 from api.models import CheckPublic, HealthPublic, LivePublic
+from api.state import AppState
 
 router = APIRouter(tags=["health"])
 
+READY_ON = ("influxdb",)  # the checks readiness waits for: the database
 
-def check_influx(state: StateDep) -> CheckPublic:
+
+def check_influx(state: AppState) -> CheckPublic:
     started = time.perf_counter()
     ok = state.store.ping()
     return CheckPublic(ok=ok, latency_ms=round((time.perf_counter() - started) * 1000, 2),
                        detail="" if ok else "InfluxDB does not answer its ping")
 
 
-def check_broker(state: StateDep) -> CheckPublic:
+def check_broker(state: AppState) -> CheckPublic:
     s = state.settings
     started = time.perf_counter()
     try:
@@ -35,9 +41,9 @@ def check_broker(state: StateDep) -> CheckPublic:
     return CheckPublic(ok=True, latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
-def health(state: StateDep) -> HealthPublic:
+def health(state: AppState) -> HealthPublic:
     checks = {"influxdb": check_influx(state), "broker": check_broker(state)}
-    return HealthPublic(live=True, ready=all(c.ok for c in checks.values()), checks=checks)
+    return HealthPublic(live=True, ready=all(checks[c].ok for c in READY_ON), checks=checks)
 
 
 @router.get("/health/live", response_model=LivePublic)
@@ -48,14 +54,16 @@ def get_live() -> LivePublic:
 
 @router.get("/health", response_model=HealthPublic)
 def get_health(state: StateDep) -> HealthPublic:
-    """Liveness (always true when this answers) and readiness of InfluxDB and the broker."""
+    """Liveness (always true when this answers), readiness (the database answered) and each
+    check: InfluxDB and the MQTT broker."""
     return health(state)
 
 
 @router.get("/health/ready", response_model=HealthPublic,
             responses={503: {"model": HealthPublic, "description": "Not ready"}})
 def get_ready(state: StateDep, response: Response) -> HealthPublic:
-    """200 when InfluxDB and the broker answer, 503 otherwise (for load balancers)."""
+    """200 when the database answers, 503 otherwise (for load balancers); the broker's check
+    is reported, not waited for."""
     result = health(state)
     if not result.ready:
         response.status_code = 503

@@ -2,50 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 
 from api.deps import PageDep, ResultsRange, SeriesScope, StoreDep
-from api.models import DaysPublic, HoursPublic
+from api.models import DayPublic, HourPublic, SeriesPage
 from api.params import Page, TimeRange, iso
-from api.responses import FastJSONResponse
-from api.services.queries import Scope, judged_query, rows
+from api.services.queries import Scope
+from api.services.series import judged_rows
 from store.influx import InfluxStore
 
 router = APIRouter(prefix="/enterprises", tags=["judged"])
 
-
-def judged_rows(store: InfluxStore, measurement: str, scope: Scope, tr: TimeRange,
-                page: Page) -> list[dict[str, Any]]:
-    """Judged hours (``hourly``) or days (``day``) in time order, times in epoch ms."""
-    return list(rows(store, judged_query(measurement, scope, tr, page)))
+M = TypeVar("M", bound=BaseModel)
 
 
-def judged(store: InfluxStore, measurement: str, scope: Scope, tr: TimeRange,
-           page: Page) -> FastJSONResponse:
+def judged(store: InfluxStore, measurement: str, model: type[SeriesPage[M]], scope: Scope,
+           tr: TimeRange, page: Page) -> SeriesPage[M]:
+    """One page of judged hours or days as ``model``, times as RFC 3339."""
     items = judged_rows(store, measurement, scope, tr, page)
     for row in items:
         row["time"] = iso(row["time"])
-    return FastJSONResponse({
+    return model.model_validate({
         "enterprise": scope.enterprise, "start": iso(tr.start_ms), "end": iso(tr.end_ms),
-        "limit": page.limit, "offset": page.offset, "count": len(items), "items": items})
+        "limit": page.limit, "offset": page.offset, "items": items})
 
 
-@router.get("/{enterprise_id}/hourly", response_model=HoursPublic)
+@router.get("/{enterprise_id}/hourly", response_model=SeriesPage[HourPublic])
 def list_hours(scope: SeriesScope, tr: ResultsRange, page: PageDep,
-               store: StoreDep) -> FastJSONResponse:
+               store: StoreDep) -> SeriesPage[HourPublic]:
     """Judged clock hours: means, O2 mean, O2-corrected mean, validity, limit, exceedance.
 
     An hour is valid with at least 45 valid (flag N) minute values; its corrected mean is
     mean x (21 - O2_ref) / (21 - O2_mean) and it exceeds when that is above an hourly limit;
     multiple = (C - L) / L (compliance-rules.md §1.2-§1.3).
     """
-    return judged(store, "hourly", scope, tr, page)
+    return judged(store, "hourly", SeriesPage[HourPublic], scope, tr, page)
 
 
-@router.get("/{enterprise_id}/days", response_model=DaysPublic)
+@router.get("/{enterprise_id}/days", response_model=SeriesPage[DayPublic])
 def list_days(scope: SeriesScope, tr: ResultsRange, page: PageDep,
-              store: StoreDep) -> FastJSONResponse:
+              store: StoreDep) -> SeriesPage[DayPublic]:
     """Judged local days for daily limits (a valid day has at least 20 valid hours)."""
-    return judged(store, "day", scope, tr, page)
+    return judged(store, "day", SeriesPage[DayPublic], scope, tr, page)

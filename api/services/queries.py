@@ -2,7 +2,7 @@
 
 Identifiers (enterprise, outlet) come from the registry, pollutant keys from the catalogue,
 alert kinds and statuses from their fixed lists, times and page sizes are integers; each string
-is still written as a literal through ``store.results.quote``, so that even a value that slipped
+is still written as a literal through ``store.lines.quote``, so that even a value that slipped
 past validation could not end the literal.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from api.params import Page, TimeRange
 from api.services.rankings import Bucket, Totals
 from store.influx import InfluxStore
-from store.results import quote
+from store.lines import quote
 
 RP_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
 SUMMARY_SUMS = ("judged_hours", "exceeded_hours", "judged_days", "exceeded_days",

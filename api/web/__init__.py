@@ -8,8 +8,9 @@
     charts.py       chart data (pure); static/app.js draws it with uPlot (vendor.py fetches it)
     headers.py      security headers; render.py templates (autoescaped); i18n.py zh/en labels
 
-Every page calls the functions the JSON API's routes use for reach, roles and queries; only the
-way the caller is known differs (a session cookie instead of a bearer key).
+Every page calls what the JSON API's routes call: api.deps for reach and roles, api.services
+for the data; only the way the caller is known differs (a session cookie instead of a bearer
+key).
 """
 
 from __future__ import annotations

@@ -1,27 +1,27 @@
 """An enterprise's pages: its outlets, judged hours and data quality; its minute readings of a
-day with their flags; CSV downloads. Reach, scopes and statements are the JSON API's
-(``reach_enterprise``, ``series_scope``, ``judged_rows``, ``readings_query``, ``ranked``),
-so an enterprise key reaches its own enterprise and nothing else (404 alike)."""
+day with their flags; CSV downloads. Reach and scopes are the JSON API's (``reach_enterprise``,
+``series_scope``), the data its services' (api.services: ``judged_rows``, ``reading_rows``,
+``ranked``), so an enterprise key reaches its own enterprise and nothing else (404 alike)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from api.deps import AppState, StateDep, reach_enterprise, series_scope
-from api.params import PAGE_MAX, Page, iso
+from api.deps import StateDep, reach_enterprise, series_scope
+from api.params import iso
 from api.routes.alerts import find_alerts
-from api.routes.judged import judged_rows
 from api.routes.marks import DECLARERS, list_marks_of
-from api.routes.rankings import ranked
-from api.routes.readings import csv_lines, fetch
-from api.services.queries import Scope, readings_query, rows
+from api.services.queries import Scope
+from api.services.series import all_pages, csv_lines, judged_rows, reading_records, reading_rows
+from api.services.standings import ranked
+from api.state import AppState
 from api.web.auth import PREFIX, WebUserDep
 from api.web.charts import flagged, hour_charts, hour_quality, reading_charts
 from api.web.periods import Period, day, period
@@ -32,7 +32,6 @@ from store.marks import MARK_KINDS
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 HOURS_MAX_DAYS = 31  # judged hours drawn at once
-ROWS_MAX = 100_000  # rows read for one page or one download
 FLAGGED_SHOWN = 200
 HOUR_COLUMNS = ("time", "outlet", "pollutant", "n_received", "n_valid", "valid", "mean",
                 "o2_mean", "mean_ref", "limit", "limit_id", "exceeded", "multiple")
@@ -41,20 +40,6 @@ MARKS_SHOWN = 50  # the latest marks by start on the enterprise page
 DateQuery = Annotated[str | None, Query(max_length=10)]
 DoneQuery = Annotated[str | None, Query(pattern="^(marked|withdrawn)$")]
 OutletQuery = Annotated[str | None, Query(max_length=64)]
-
-
-T = TypeVar("T")
-
-
-def all_pages(fetch_page: Callable[[Page], list[T]]) -> list[T]:
-    """Every row of a paged statement, at most ROWS_MAX."""
-    out: list[T] = []
-    while len(out) < ROWS_MAX:
-        got = fetch_page(Page(PAGE_MAX, len(out)))
-        out.extend(got)
-        if len(got) < PAGE_MAX:
-            break
-    return out
 
 
 def hours_of(state: AppState, scope: Scope, chosen: Period) -> list[dict[str, Any]]:
@@ -85,8 +70,8 @@ def enterprise_page(request: Request, enterprise_id: str, state: StateDep, user:
                 mark_kinds=MARK_KINDS, may_mark=user.principal.role in DECLARERS)
 
 
-def reading_rows(state: AppState, scope: Scope, chosen: Period) -> list[dict[str, Any]]:
-    return all_pages(lambda p: list(rows(state.store, readings_query(scope, chosen.range, p))))
+def readings_of(state: AppState, scope: Scope, chosen: Period) -> list[dict[str, Any]]:
+    return all_pages(lambda p: reading_records(state.store, scope, chosen.range, p))
 
 
 def outlet_scope(request: Request, ent: Enterprise, outlet: str | None) -> Scope:
@@ -101,7 +86,7 @@ def readings_page(request: Request, enterprise_id: str, state: StateDep, user: W
     ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
     scope = outlet_scope(request, ent, outlet)
     chosen = day(date, state.settings.timezone, state.now_ms())
-    found = reading_rows(state, scope, chosen)
+    found = readings_of(state, scope, chosen)
     marked = flagged(found)
     labels = labels_for(request)
     return page(request, "readings.html", ent=ent, outlet=scope.outlet, day=chosen.first,
@@ -124,7 +109,7 @@ def readings_csv(request: Request, enterprise_id: str, state: StateDep, user: We
     ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
     scope = outlet_scope(request, ent, outlet)
     chosen = day(date, state.settings.timezone, state.now_ms())
-    found = all_pages(lambda p: fetch(state.store, readings_query(scope, chosen.range, p)))
+    found = all_pages(lambda p: reading_rows(state.store, scope, chosen.range, p))
     return attachment(f"{ent.id}_{scope.outlet}_{chosen.first}_readings.csv",
                       csv_lines(ent.id, found))
 

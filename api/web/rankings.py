@@ -1,4 +1,4 @@
-"""The inspectors' ranking page: the JSON API's rankings (``api.routes.rankings.ranked``) as a
+"""The inspectors' ranking page: the JSON API's rankings (``api.services.standings``) as a
 sortable table, the status string drawn as coloured cells."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from api.access import INSPECTORS
 from api.deps import StateDep, check_role
-from api.routes.alerts import INSPECTORS
-from api.routes.rankings import ranked, ranking_item
+from api.services.standings import ranked, ranking_public
 from api.web.auth import PREFIX, WebUserDep
 from api.web.periods import period
 from api.web.render import page
@@ -55,7 +55,7 @@ def rankings_page(
                     s.api_max_span_results_days)
     tr, labels, rows = ranked(state, user.principal, chosen.range, region or None, None, per)
     descending = SORTABLE[sort] if order is None else order == "desc"
-    items = sort_items([ranking_item(state, r) for r in rows], sort, descending)
+    items = sort_items([ranking_public(state, r).model_dump() for r in rows], sort, descending)
     regions = sorted({e.region for e in user.principal.visible(state.registry)})
     query = {**chosen.form(), "region": region or "", "per": per}
     return page(request, "rankings.html", items=items, buckets=labels, regions=regions,

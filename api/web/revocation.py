@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 from store.influx import InfluxStore
-from store.results import line, quote
+from store.lines import line, quote
 
 MEASUREMENT: Final = "web_session_revoked"
 SESSION_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{22}")  # 16 random bytes, base64url

@@ -15,9 +15,22 @@ from ingest.gateway.forwarder import Forwarder
 from ingest.gateway.healer import Healer
 from ingest.gateway.server import GatewayServer
 from ingest.gateway.settings import GatewaySettings
+from ingest.health import serve_health
 from store.influx import store_from_settings
 
 log = logging.getLogger("ingest.gateway")
+
+
+def not_ready(forwarder: Forwarder, server: GatewayServer) -> str | None:
+    """Why the gateway cannot take frames now (its ``/ready``); None once it can."""
+    problem = forwarder.problem()
+    if problem:
+        return problem
+    if not forwarder.connected.is_set():
+        return "not connected to the broker"
+    if not server.listening:
+        return "not listening"
+    return None
 
 
 def main() -> None:
@@ -39,10 +52,9 @@ def main() -> None:
                            max_connections=settings.gateway_max_connections,
                            publish_timeout_s=settings.gateway_publish_timeout_s,
                            window_frames=settings.gateway_window_frames)
-    if settings.gateway_metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.gateway_metrics_port, addr="127.0.0.1")
+    if settings.gateway_metrics_port:  # /metrics, and /ready once connected and listening
+        serve_health(settings.gateway_metrics_port, "127.0.0.1",
+                     lambda: not_ready(forwarder, server))
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
@@ -67,7 +79,7 @@ def main() -> None:
              settings.gateway_host, server.port, len(registry.devices), settings.mqtt_host,
              settings.mqtt_port)
     while not done.wait(1.0):
-        problem = forwarder.guard.problem()
+        problem = forwarder.problem()
         if problem:  # watchdog: nothing can be forwarded any more; let the supervisor restart
             log.critical("%s; exiting so that the gateway is restarted", problem)
             server.stop()

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
+from core.readings import Reason
 from core.registry import Registry
 from hj212 import (
     Hj212Error,
     Packet,
-    Reason,
     encode_frame,
     encode_reply_9014,
     parse_segment,

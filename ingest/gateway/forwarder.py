@@ -1,4 +1,4 @@
-"""The gateway's one MQTT 5 client, shared by every device connection.
+"""The gateway's one MQTT 5 client (``mqtt.MqttClient``), shared by every device connection.
 
 ``publish`` sends a frame at QoS 1; ``confirmed`` waits, with a deadline, for the broker's
 PUBACK. A frame counts as accepted only if that PUBACK carries a success code other than "no
@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Final
+from typing import Final
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from mqtt.client import CallbackGuard, new_client
+from mqtt.client import CallbackGuard, MqttClient
 
 log = logging.getLogger(__name__)
 
@@ -32,33 +31,37 @@ class Forwarder:
     def __init__(self, *, host: str, port: int, client_id: str, username: str | None = None,
                  password: str | None = None, keepalive_s: int = 30, max_inflight: int = 1000,
                  max_queued: int = 10_000) -> None:
-        self._host, self._port, self._keepalive = host, port, keepalive_s
-        self.connected = threading.Event()
         self._lock = threading.Lock()
         self._refused: dict[int, int] = {}  # mid -> PUBACK reason code, for refused publishes
         self._warned_at = -1e9
-        c = new_client(client_id, username=username, password=password)
-        c.max_inflight_messages_set(max_inflight)
-        c.max_queued_messages_set(max_queued)
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.on_publish = self._on_publish
-        self.guard = CallbackGuard("gateway forwarder")
-        self._client = self.guard.install(c)
+        self.client = MqttClient("gateway forwarder", host=host, port=port, client_id=client_id,
+                                 username=username, password=password, keepalive_s=keepalive_s,
+                                 max_inflight=max_inflight, max_queued=max_queued,
+                                 on_publish=self._on_publish, logger=log)
+
+    @property
+    def guard(self) -> CallbackGuard:
+        return self.client.guard
+
+    @property
+    def connected(self) -> threading.Event:
+        return self.client.connected
 
     def start(self) -> None:
-        self._client.connect_async(self._host, self._port, self._keepalive)
-        self.guard.loop_start()
+        self.client.start()
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self.guard.loop_stop()
+        self.client.stop()
+
+    def problem(self) -> str | None:
+        """Why nothing can be forwarded any more (``CallbackGuard.problem``); None if fine."""
+        return self.client.problem()
 
     def publish(self, topic: str, payload: bytes) -> mqtt.MQTTMessageInfo | None:
         """Send at QoS 1; None if it cannot be sent now (not connected, queue full)."""
         if not self.connected.is_set():
             return None
-        info = self._client.publish(topic, payload, qos=1)
+        info = self.client.publish(topic, payload, qos=1)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             return None
         return info
@@ -75,8 +78,7 @@ class Forwarder:
             refused = self._refused.pop(info.mid, None)
         return refused is None
 
-    def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: ReasonCode,
-                    _props: Properties | None) -> None:
+    def _on_publish(self, mid: int, reason: ReasonCode) -> None:
         code = reason.value
         with self._lock:
             if reason.is_failure or code == NO_MATCHING_SUBSCRIBERS:
@@ -90,18 +92,3 @@ class Forwarder:
                         "until an ingester has subscribed")
         elif reason.is_failure:
             log.warning("the broker refused a frame: %s", reason)
-
-    def _on_connect(self, _client: mqtt.Client, _userdata: Any, _flags: mqtt.ConnectFlags,
-                    reason: ReasonCode, _props: Properties | None) -> None:
-        if reason.is_failure:
-            log.error("broker refused the connection: %s", reason)
-            return
-        log.info("connected to the broker at %s:%s", self._host, self._port)
-        self.connected.set()
-
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any,
-                       _flags: mqtt.DisconnectFlags, reason: ReasonCode,
-                       _props: Properties | None) -> None:
-        self.connected.clear()
-        if reason.is_failure:
-            log.warning("lost the broker (%s); reconnecting", reason)

@@ -41,6 +41,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 
 from core.registry import Registry
+from core.times import format_ms
 from hj212 import SHANGHAI, Hj212Error, Packet, decode, encode_frame
 from hj212.encode import format_time
 from ingest.gateway import metrics
@@ -176,7 +177,7 @@ class Healer:
         metrics.HISTORY_REQUESTS.inc()
         metrics.HISTORY_MINUTES_ASKED.inc(len(run))
         log.info("history request %s to %s: %d missing minutes from %s", qn, mn, len(run),
-                 datetime.fromtimestamp(run[0] / 1000, UTC).isoformat())
+                 format_ms(run[0]))
 
     def _next_qn(self) -> str:
         """A QN (``YYYYMMDDhhmmsszzz``, hj212.md §4.1), unique in this process."""

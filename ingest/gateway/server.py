@@ -91,6 +91,12 @@ class GatewayServer:
         return self._listener.getsockname()[1] if self._listener else self._port
 
     @property
+    def listening(self) -> bool:
+        """Accepting connections: started, and neither stopped nor its accept thread ended."""
+        return (self._accepter is not None and self._accepter.is_alive()
+                and not self.stopping.is_set())
+
+    @property
     def open_connections(self) -> int:
         with self._lock:
             return len(self._connections)

@@ -25,7 +25,7 @@ class GatewaySettings(CommonSettings):
     # the MQTT client never holds more than max_connections x window frames.
     gateway_window_frames: int = 50
     gateway_max_inflight: int = 1000  # QoS 1 publishes on the wire awaiting PUBACK
-    gateway_metrics_port: int = 0  # Prometheus /metrics on this port; 0 = off
+    gateway_metrics_port: int = 0  # Prometheus /metrics and /ready on this port; 0 = off
     # Gap healing (ingest/gateway/healer.py): minutes missing from the store for a connected
     # data logger are asked for again with HJ 212 history requests (hj212.md §8.1).
     gateway_heal: bool = True

@@ -6,7 +6,7 @@ Checks, in order; each failure rejects the whole message with its reason:
 - ``oversize``: longer than the ingester's payload limit;
 - ``bad_topic``: the topic is not ``hj212/{MN}`` with a well-formed MN;
 - the codec's reasons (``no_header``, ``bad_length``, ``truncated``, ``bad_crc``,
-  ``bad_segment``, ``bad_value``, ``bad_time``; ``hj212/errors.py``);
+  ``bad_segment``, ``bad_value``, ``bad_time``; ``core.readings.Reason``);
 - ``device_mismatch``: the packet's MN is not the topic's;
 - ``unknown_device``: MN not in the registry; ``bad_password``: PW does not match its hash;
 - ``unsupported_command``: a CN that carries no data this service stores (see below);
@@ -66,8 +66,9 @@ from core.readings import (
 from core.registry import ID_RE, MN_RE, Outlet, Registry
 from hj212 import SHANGHAI, Hj212Error, Packet, Reassembler, parse_segment, unframe
 from hj212.codec import STATE_CN
-from ingest.parts import PartStore, part_line
-from store.influx import StoreRejected, aggregate_line, state_line
+from ingest.parts import PartStore
+from store.influx import StoreRejected
+from store.lines import aggregate_line, part_line, state_line
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,8 @@ class Hj212Parser:
             self._note_completed(group)
             return self._content(whole, outlet, ts_ms, again)
 
-        line = part_line(packet, ts_ms, mask_password_text(segment))
+        line = part_line(packet.mn, packet.cn, packet.pnum, packet.pno, packet.qn, ts_ms,
+                         mask_password_text(segment))
         return Parsed([], [], (line,), complete)
 
     def _note_completed(self, group: tuple[str, str, int, int]) -> None:
@@ -309,5 +311,5 @@ def reassemble(segments: list[str], tz: tzinfo) -> Packet:
     for segment in segments:
         whole = reassembler.add(parse_segment(segment, tz), 0.0)
     if whole is None:
-        raise Hj212Error("bad_segment", "stored parts do not form one upload")
+        raise Hj212Error(Reason.BAD_SEGMENT, "stored parts do not form one upload")
     return whole

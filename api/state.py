@@ -1,0 +1,38 @@
+"""What the routes, pages and services share, built once by ``create_app``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from api.cache import TtlCache
+from api.keys import KeyStore
+from api.settings import ApiSettings
+from core.registry import Registry
+from core.standards import Standards
+from store.influx import InfluxStore
+from store.marks import MarkStore
+from store.results import ResultStore
+
+
+@dataclass
+class AppState:
+    """The application's stores, registry, standards and caches."""
+
+    settings: ApiSettings
+    store: InfluxStore
+    results: ResultStore
+    keys: KeyStore
+    registry: Registry
+    standards: Standards
+    rankings_cache: TtlCache
+    marks: MarkStore = field(init=False)  # declared operating-state marks (store.marks)
+    clock: Callable[[], float] = time.time  # wall clock in seconds; tests inject a fixed one
+    owns_store: bool = False  # opened by create_app, so closed when the application stops
+
+    def __post_init__(self) -> None:
+        self.marks = MarkStore(self.store)
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
