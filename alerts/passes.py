@@ -20,7 +20,10 @@ A pass at time ``now`` (``H`` = start of the current, incomplete hour):
    the marks are settled (``judged_ms``). A pass that stops before leaves them pending;
 5. maintains ``data_gap`` alerts; each segment also maintains the status-run alerts
    (``unexplained_high_o2``, ``invalid_hour_over_limit``, ``alerts.status_alerts``) and the
-   day exceedances of its completed local days (``alerts.dayalerts``).
+   day exceedances of its completed local days (``alerts.dayalerts``) and, with
+   ``alerts_detect``, the fraud signs (``pinned_under_limit``, ``o2_inconsistent``,
+   ``alerts.fraudalerts``; ``near_constant``, ``alerts.steady``; ``flags_follow_readings``,
+   ``manual_values``, ``alerts.flagalerts``).
 
 Everything written is an overwrite of deterministic points, so two passes, in turn or at the same
 time, leave the same results as one.
@@ -35,14 +38,17 @@ from dataclasses import dataclass, field
 
 from alerts.alerting import maintain_hour_alerts
 from alerts.dayalerts import maintain_day_alerts
+from alerts.flagalerts import FlagCounter, maintain_flag_alerts
+from alerts.fraudalerts import maintain_fraud_alerts
 from alerts.gaps import GapFinder, maintain_gaps
 from alerts.io.fetch import count_readings, last_readings
 from alerts.judging import floor_hour_s, judge_hours_range
 from alerts.late import pending_marks, runs, settle
 from alerts.plan import SeriesPlan
-from alerts.rules.compliance import HOUR_S
+from alerts.rules.compliance import HOUR_S, Minutes
 from alerts.settings import AlertSettings
 from alerts.status_alerts import maintain_status_alerts
+from alerts.steady import maintain_steady_alerts
 from core.times import format_ms
 from store.influx import InfluxStore
 from store.results import ALERT_KINDS, ResultStore
@@ -76,6 +82,7 @@ class PassReport:
     write_s: float = 0.0  # writing the hourly points
     days_s: float = 0.0  # re-judging the days: stored hours read, day points, summaries
     alerts_s: float = 0.0  # hour-based alerts and gaps in the minutes
+    detect_s: float = 0.0  # fraud signs (alerts.fraudalerts), apart from alerts_s
     duration_s: float = 0.0
 
 
@@ -146,8 +153,15 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
     lookback_ms = settings.alerts_catchup_hours * HOUR_S * 1000
     finder = GapFinder(plan, settings.alerts_gap_minutes * 60,
                        last_readings(store, plan, a * 1000 - lookback_ms, a * 1000))
+    counter = FlagCounter()
+
+    def feed(minutes: Minutes) -> None:
+        finder.feed(minutes)
+        if settings.alerts_detect:
+            counter.feed(minutes)
+
     rr = judge_hours_range(store, plan, a * 1000, b * 1000, now_ms, settings, should_stop,
-                           finder.feed, days_until_s, records)
+                           feed, days_until_s, records)
     report.hours += rr.hours
     report.minutes += rr.minutes
     report.hour_points += rr.hour_points
@@ -165,7 +179,16 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
     report.alerts_written += maintain_day_alerts(store, plan, rr.days, rr.end_s,
                                                  records).written
     report.gaps_written += finder.store(ResultStore(store)).written
-    report.alerts_s += time.perf_counter() - t0
+    t1 = time.perf_counter()
+    report.alerts_s += t1 - t0
+    if settings.alerts_detect:
+        report.alerts_written += maintain_fraud_alerts(store, plan, rr.table, a, b,
+                                                       settings).written
+        report.alerts_written += maintain_steady_alerts(store, plan, rr.table, counter.counts(),
+                                                        a, b, settings).written
+        report.alerts_written += maintain_flag_alerts(store, plan, rr.table, counter, a, b,
+                                                      settings).written
+        report.detect_s += time.perf_counter() - t1
     return True
 
 

@@ -43,3 +43,43 @@ class AlertSettings(CommonSettings):
     # Watch the broker's $SYS dropped-message counter and raise a broker_drops alert when it
     # grows (needs read access to $SYS/#: the broker's `alerts` user has it).
     alerts_watch_broker: bool = True
+    # Fraud signs (alerts.rules.fraud; product thresholds, not from a standard). Off: the pass
+    # judges and raises the other kinds only.
+    alerts_detect: bool = True
+    # The outlet's own history: valid hours this far back before the hours derived.
+    alerts_history_hours: Annotated[int, Field(ge=1)] = 7 * 24
+    # pinned_under_limit: this many consecutive valid hours with a corrected mean between
+    # alerts_pinned_band_pct % of the limit and the limit, a CV (sd / mean) of at most
+    # alerts_pinned_max_cv_pct %, and, with alerts_pinned_history_min_hours of history, an sd
+    # at most alerts_pinned_history_ratio x the history's.
+    alerts_pinned_hours: Annotated[int, Field(ge=2)] = 6
+    alerts_pinned_band_pct: Annotated[float, Field(gt=0, lt=100)] = 90.0
+    alerts_pinned_max_cv_pct: Annotated[float, Field(gt=0)] = 0.5
+    alerts_pinned_history_min_hours: Annotated[int, Field(ge=2)] = 24
+    alerts_pinned_history_ratio: Annotated[float, Field(gt=0)] = 0.25
+    # o2_inconsistent: this many consecutive valid hours whose O2 mean is at least
+    # max(alerts_o2_shift_pct, alerts_o2_shift_sigmas x sd) points below the outlet's history
+    # mean while the raw pollutant mean is at least alerts_o2_rise x its history mean; needs
+    # alerts_o2_history_min_hours valid hours of history.
+    alerts_o2_hours: Annotated[int, Field(ge=1)] = 2
+    alerts_o2_shift_pct: Annotated[float, Field(gt=0, le=21)] = 3.0
+    alerts_o2_shift_sigmas: Annotated[float, Field(ge=0)] = 3.0
+    alerts_o2_rise: Annotated[float, Field(gt=1)] = 1.5
+    alerts_o2_history_min_hours: Annotated[int, Field(ge=1)] = 3
+    # near_constant: this many consecutive operating hours whose minute values' within-hour CV
+    # is at most alerts_constant_ratio x the lower-quartile CV of the outlet's operating hours
+    # before (at least alerts_constant_history_min_hours of them), on the judged pollutants and
+    # these keys.
+    alerts_constant_hours: Annotated[int, Field(ge=1)] = 3
+    alerts_constant_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    alerts_constant_history_min_hours: Annotated[int, Field(ge=1)] = 12
+    alerts_constant_keys: tuple[str, ...] = ("o2", "flow", "temp", "water_flow")
+    # flags_follow_readings: this many consecutive hours whose valid minutes' corrected mean is
+    # at least alerts_flags_high_pct % of the limit and whose M/C/D/S-flagged share of minutes
+    # is at least alerts_flags_min_pct % and alerts_flags_ratio x the share in the outlet's
+    # other hours (at least alerts_flags_history_min_hours of them). manual_values: any S value.
+    alerts_flags_hours: Annotated[int, Field(ge=1)] = 2
+    alerts_flags_high_pct: Annotated[float, Field(gt=0)] = 80.0
+    alerts_flags_min_pct: Annotated[float, Field(gt=0, le=100)] = 10.0
+    alerts_flags_ratio: Annotated[float, Field(gt=1)] = 3.0
+    alerts_flags_history_min_hours: Annotated[int, Field(ge=1)] = 12

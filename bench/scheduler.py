@@ -1,25 +1,33 @@
 """Benchmark of one scheduler pass over one hour at the scale target, against a real InfluxDB.
 
-Run: ``python -m bench.scheduler [--enterprises N] [--repeat K] [--formats]``. Starts its own
+Run: ``python -m bench.scheduler [--enterprises N] [--repeat K] [--history-hours H]
+[--formats]``. Starts its own
 InfluxDB (devstack.servers) in a temporary directory, registers N enterprises x 3 outlets x 5
 pollutants with hourly limits (4 of them O2-corrected) and seeds one clock hour of minute values
 of those and each outlet's O2 (5 % flagged, 2 % of outlets stopped, 2 % of series above their
-limit, 1 % with over-range values). Then, K times:
+limit, 1 % with over-range values), and H (24) judged hours of every series before that hour:
+the history the fraud signs read. Then, K times:
 
 - the whole pass (``alerts.passes.run_pass``, default settings but for the windows) that judges
   that hour: fetch the minutes (2 concurrent queries), judge, write the hourly points, re-judge
   the day (day points and daily summaries), alerts, gaps;
 - the pure judge (``alerts.rules.compliance.judge_hours``) on the same minutes, as the baseline.
 
+- the same pass with detection off (``alerts_detect = false``), on the same seeded hour: the
+  judging alone, the baseline of the fraud signs (``alerts.fraudalerts``).
+
 It also times an idle pass (the hour already judged, no new readings: the scheduler's state
 skips it) and, with ``--formats``, fetching the hour as plain JSON, chunked JSON (what the
 scheduler does) and InfluxDB's CSV. The last line is
-``scheduler: <seconds> s per hour for <n> minute values`` (median whole pass).
+``scheduler: <seconds> s per hour for <n> minute values`` (median whole pass), the one before
+``detect: <s> s per hour for <n> outlets, ratio <r> vs judging`` (median detection time in the
+passes with it, and its ratio to the median pass without detection).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import tempfile
 import time
@@ -39,6 +47,7 @@ from core.registry import build_registry
 from core.standards import Standards
 from devstack.servers import InfluxDB
 from store.influx import InfluxStore
+from store.lines import hour_line
 from store.results import ResultStore
 
 HOUR0_S = 1_795_449_600  # 2026-11-23T16:00:00Z, local midnight in Asia/Shanghai
@@ -91,8 +100,28 @@ def seed(store: InfluxStore, lines: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def history_lines(plan: SeriesPlan, hours: int, seed: int = 20261122) -> list[str]:
+    """Judged hours of every series for the ``hours`` before the benchmarked one (the fraud
+    signs read an outlet's history): corrected means at 20-90 % of the limit, O2 6-12 %."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in np.flatnonzero(plan.judged).tolist():
+        e, o, p = plan.keys[s]
+        lim, ref = float(plan.spec.limit[s]), float(plan.spec.o2_ref_pct[s])
+        level = rng.uniform(0.2, 0.9) * lim
+        for h in range(HOUR0_S - hours * 3600, HOUR0_S, 3600):
+            o2 = rng.uniform(6, 12) if not math.isnan(ref) else None
+            mean_ref = level * rng.lognormal(0, 0.1)
+            mean = mean_ref if o2 is None else mean_ref * (21 - o2) / (21 - ref)
+            out.append(hour_line(e, o, p, h * 1000, 60, 60, True, True, mean, o2, mean_ref,
+                                 lim, plan.hour_limit_id[s], False, None, 0, None, "compliant"))
+    return out
+
+
 def clear_results(store: InfluxStore) -> None:
-    for m in ("hourly", "day", "daily", "alert", "watermark"):
+    """Drop the results of the benchmarked hour (the seeded history before it stays)."""
+    store.query(f'DELETE FROM "hourly" WHERE time >= {HOUR0_S}s')
+    for m in ("day", "daily", "alert", "watermark"):
         store.query(f'DROP MEASUREMENT "{m}"')
 
 
@@ -129,34 +158,45 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scheduler")
     parser.add_argument("--enterprises", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--history-hours", type=int, default=24,
+                        help="judged hours seeded before the benchmarked one")
     parser.add_argument("--formats", action="store_true", help="also compare result formats")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-scheduler-") as tmp:
         server = InfluxDB("influxd", Path(tmp)).start()
         try:
-            return run(server, args.enterprises, args.repeat, args.formats)
+            return run(server, args.enterprises, args.repeat, args.formats, args.history_hours)
         finally:
             server.stop()
 
 
-def run(server: InfluxDB, enterprises: int, repeat: int, formats: bool) -> int:
+def run(server: InfluxDB, enterprises: int, repeat: int, formats: bool,
+        history_hours: int = 24) -> int:
     store = InfluxStore(server.url, "bench", timeout_s=300)
     store.create_database()
     plan = SeriesPlan.of(build_registry(registry_doc(enterprises), Standards({})))
     lines = reading_lines(enterprises)
     print(f"{len(lines)} minute values: {enterprises} enterprises x {OUTLETS} outlets x "
           f"{len(POLLUTANTS)} pollutants + O2, 60 min; seeded in {seed(store, lines):.1f} s")
+    history = history_lines(plan, history_hours)
+    print(f"{len(history)} judged hours of history ({history_hours} h before); seeded in "
+          f"{seed(store, history):.1f} s")
     settings = AlertSettings(alerts_rejudge_hours=1, alerts_catchup_hours=1,
                              timezone="Asia/Shanghai")
     now_ms = (HOUR0_S + 3600 + 300) * 1000
     results = ResultStore(store)
-    passes, pure = [], []
+    passes, pure, detect, judging = [], [], [], []
+    off = settings.model_copy(update={"alerts_detect": False})
     for _ in range(repeat):
+        clear_results(store)
+        results.set_watermark(settings.alerts_job, HOUR0_S * 1000)
+        judging.append(run_pass(store, plan, off, now_ms, PassState()).duration_s)
         clear_results(store)
         results.set_watermark(settings.alerts_job, HOUR0_S * 1000)
         state = PassState()
         report = run_pass(store, plan, settings, now_ms, state)
         passes.append(report.duration_s)
+        detect.append(report.detect_s)
         minutes = fetch_minutes(store, plan, HOUR0_S, HOUR0_S + 3600)
         t0 = time.perf_counter()
         judged = judge_hours(minutes, plan.spec, o2_cutoff_pct=settings.alerts_o2_cutoff_pct)
@@ -166,7 +206,8 @@ def run(server: InfluxDB, enterprises: int, repeat: int, formats: bool) -> int:
         rest = r.duration_s - r.fetch_s - r.judge_s - r.write_s - r.days_s - r.alerts_s
         print(f"pass: {r.duration_s:.2f} s = fetch {r.fetch_s:.2f} + judge and format "
               f"{r.judge_s:.2f} + write {r.write_s:.2f} + day {r.days_s:.2f} + alerts "
-              f"{r.alerts_s:.2f} + watermark, counts, gaps now {rest:.2f}; {r.hour_points} "
+              f"{r.alerts_s:.2f} + detect {r.detect_s:.2f} + watermark, counts, gaps now "
+              f"{rest - r.detect_s:.2f}; without detection {judging[-1]:.2f} s; {r.hour_points} "
               f"hourly points, {r.alerts_written} alerts; pure judge {pure[-1]:.3f} s for "
               f"{len(judged)} series-hours; idle pass {idle.duration_s:.2f} s "
               f"({idle.skipped_hours} hour unchanged)")
@@ -176,6 +217,9 @@ def run(server: InfluxDB, enterprises: int, repeat: int, formats: bool) -> int:
     n = len(lines)
     print(f"pure judge (baseline): {statistics.median(pure):.3f} s for {n} minute values")
     print(f"scheduler: {statistics.median(passes):.2f} s per hour for {n} minute values")
+    base = statistics.median(judging)
+    print(f"detect: {statistics.median(detect):.3f} s per hour for {len(plan.outlets)} outlets, "
+          f"ratio {statistics.median(detect) / base:.3f} vs judging")
     return 0
 
 

@@ -9,6 +9,7 @@ kind               parameters                                  effect
 exceedance         pollutant*, factor*                         corrected concentration x factor
 silence            -                                           nothing is sent (outage)
 maintenance        keys (default: every key)                   flag M, values go on
+manual             keys (default: every key)                   flag S: values set by hand
 calibration        keys (default: pollutants and O2)           flag C, zero gas then span gas
 over_range         pollutant*                                  the analyser's range value, flag T
 flatline           pollutant*                                  one value repeated exactly
@@ -16,6 +17,8 @@ pinned             pollutant*, ratio (0.97), constant (false)  corrected value a
 dilution           o2_pct*                                     air let in: O2 up, readings down
 air_ingress        o2_pct* (19-21)                             air let in up to O2 >= the cut-off
 o2_offset          delta*                                      the O2 reading shifted by delta
+steady             key*, value*, jitter (0.002)                one value plus a little noise
+flag_high          pollutant*, flag (M), above (1), every (4)  every n-th high minute flagged
 shutdown           declared (true)                             the plant stops, restarts
 analyser_stop      keys (default: pollutants and O2)           flag F (analyser stopped)
 link_outage        buffered (true)                             nothing sent; buffered: uploaded
@@ -33,7 +36,11 @@ value, chosen so that the corrected mean of the running hour with the highest O2
 is just under ``ratio x limit`` (and the other hours lower). ``dilution`` models air let into
 the stack: the readings fall and O2 rises in step, and the O2 correction (compliance-rules.md
 §1.2) undoes the dilution; the corrected value is unchanged. ``o2_offset`` falsifies the O2
-reading alone: a lower O2 lowers the corrected value, a higher one raises it.
+reading alone: a lower O2 lowers the corrected value, a higher one raises it. ``steady`` is a
+logger that writes a made-up ``value`` of ``key`` (O2, flow, temperature, a pollutant) with a
+relative noise of ``jitter`` while the plant runs: near-constant values with noise.
+``flag_high`` is a logger that flags (M by default) every ``every``-th minute whose corrected
+value is at or above ``above`` x the limit: flags that follow the readings.
 
 ``air_ingress`` is dilution past the O2 cut-off (19 %, compliance-rules.md §1.2): with no stop
 evidence the hour is ``unexplained_high_o2``. ``shutdown`` stops the plant; its stopped
@@ -58,6 +65,7 @@ INCIDENT_PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
     "exceedance": {"pollutant": (str, True), "factor": (float, True)},
     "silence": {},
     "maintenance": {"keys": (list, False)},
+    "manual": {"keys": (list, False)},
     "calibration": {"keys": (list, False)},
     "over_range": {"pollutant": (str, True)},
     "flatline": {"pollutant": (str, True)},
@@ -65,6 +73,9 @@ INCIDENT_PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
     "dilution": {"o2_pct": (float, True)},
     "air_ingress": {"o2_pct": (float, True)},
     "o2_offset": {"delta": (float, True)},
+    "steady": {"key": (str, True), "value": (float, True), "jitter": (float, False)},
+    "flag_high": {"pollutant": (str, True), "flag": (str, False), "above": (float, False),
+                  "every": (int, False)},
     "shutdown": {"declared": (bool, False)},
     "analyser_stop": {"keys": (list, False)},
     "link_outage": {"buffered": (bool, False)},
@@ -75,9 +86,10 @@ INCIDENT_PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
 }
 # Incidents change values in this order, so that combinations are well defined (an exceedance
 # under dilution, a pinned value computed from the O2 the logger reports).
-ORDER = ("exceedance", "dilution", "air_ingress", "o2_offset", "pinned", "flatline",
-         "over_range", "calibration", "maintenance", "analyser_stop", "clock_drift", "silence",
-         "link_outage", "malformed", "bad_crc", "reconnect_storm", "shutdown")
+ORDER = ("exceedance", "dilution", "air_ingress", "o2_offset", "steady", "pinned",
+         "flatline", "flag_high", "over_range", "calibration", "maintenance", "manual",
+         "analyser_stop", "clock_drift", "silence", "link_outage", "malformed", "bad_crc",
+         "reconnect_storm", "shutdown")
 PINNED_JITTER = (0.003, 0.0)  # relative sd of a pinned, non-constant value
 FLAGS = frozenset(DATA_FLAGS)
 
@@ -221,6 +233,24 @@ def _o2_offset(inc: Incident, m: Minute, _model: Model) -> None:
         m.values["o2"] = min(AIR, max(0.0, m.values["o2"] + inc.params["delta"]))
 
 
+def _steady(inc: Incident, m: Minute, _model: Model) -> None:
+    key = inc.params["key"]
+    if m.operating and key in m.values:
+        m.values[key] = inc.params["value"]
+        m.noise[key] = (inc.get("jitter", 0.002), 0.0)
+
+
+def _flag_high(inc: Incident, m: Minute, model: Model) -> None:
+    p = inc.params["pollutant"]
+    limit = model.limit_value.get(p)
+    if not m.operating or limit is None or p not in m.c_ref or p not in m.flags:
+        return
+    if m.c_ref[p] >= inc.get("above", 1.0) * limit:
+        pos = (m.ts_ms - inc.start_ms) // 60_000
+        if pos % int(inc.get("every", 4)) == 0:
+            m.flags[p] = inc.get("flag", "M")
+
+
 def _pinned(inc: Incident, m: Minute, model: Model) -> None:
     p = inc.params["pollutant"]
     if not m.operating or p not in model.limit_value:
@@ -277,6 +307,12 @@ def _maintenance(inc: Incident, m: Minute, _model: Model) -> None:
             m.flags[k] = "M"
 
 
+def _manual(inc: Incident, m: Minute, _model: Model) -> None:
+    for k in inc.get("keys") or list(m.values):
+        if k in m.flags:
+            m.flags[k] = "S"
+
+
 def _clock_drift(inc: Incident, m: Minute, _model: Model) -> None:
     hours = (m.ts_ms - inc.start_ms) / 3_600_000
     offset_s = inc.get("offset_s", 0.0) + inc.get("rate_s_per_h", 0.0) * hours
@@ -296,9 +332,12 @@ def _nth(inc: Incident, m: Minute, interval_ms: int) -> int | None:
 
 APPLY: dict[str, Callable[[Incident, Minute, Model], None]] = {
     "exceedance": _exceedance, "dilution": _dilution, "air_ingress": _air_ingress,
-    "o2_offset": _o2_offset, "analyser_stop": _analyser_stop, "link_outage": _link_outage,
+    "o2_offset": _o2_offset, "steady": _steady, "flag_high": _flag_high,
+    "analyser_stop": _analyser_stop,
+    "link_outage": _link_outage,
     "pinned": _pinned, "flatline": _flatline, "over_range": _over_range,
-    "calibration": _calibration, "maintenance": _maintenance, "clock_drift": _clock_drift,
+    "calibration": _calibration, "maintenance": _maintenance, "manual": _manual,
+    "clock_drift": _clock_drift,
     "silence": _silence,
 }
 

@@ -40,8 +40,15 @@ def alerts(o: Outcome, alert_kind: str) -> list[tuple[str, int, int | None]]:
             if e.alert_kind == alert_kind]
 
 
-def no_alerts(o: Outcome, ent_id: str = "PA") -> set[tuple[str, str]]:
-    return {(e.alert_kind, e.pollutant) for e in of_kind(o, "no_alert", enterprise=ent_id)}
+FRAUD_KINDS = ("pinned_under_limit", "o2_inconsistent", "flags_follow_readings",
+               "manual_values", "near_constant")
+
+
+def no_alerts(o: Outcome, ent_id: str = "PA", fraud: bool = False) -> set[tuple[str, str]]:
+    """(kind, pollutant) of the outlet's no_alert expectations (fraud signs only with
+    ``fraud``: ``test_fraud_signs_of_an_honest_outlet``)."""
+    return {(e.alert_kind, e.pollutant) for e in of_kind(o, "no_alert", enterprise=ent_id)
+            if fraud or e.alert_kind not in FRAUD_KINDS}
 
 
 def test_exceedance_hours_alert_and_ranking() -> None:
@@ -60,6 +67,11 @@ def test_exceedance_hours_alert_and_ranking() -> None:
     # per pollutant: exceedance, unexplained high O2, invalid hour over the limit; per outlet:
     # data gap, over range, flat line, invalid data
     assert len(no_alerts(o, "PB")) == 3 * 3 + 4
+    # fraud signs: pinned, forged O2, flags per pollutant, near-constant per pollutant and for
+    # O2, flow and temperature
+    fraud = no_alerts(o, "PB", fraud=True) - no_alerts(o, "PB")
+    assert fraud == {(k, p) for k in FRAUD_KINDS[:4] for p in ("so2", "nox", "pm")} | {
+        ("near_constant", p) for p in ("so2", "nox", "pm", "o2", "flow", "temp")}
     assert [(e.enterprise, e.other) for e in of_kind(o, "rank_below")] == [("PA", "PB")]
     hour2 = o.hour("PA/G1", "so2", h(2))
     assert hour2.multiple == pytest.approx((hour2.mean_ref or 0) / 35 - 1)

@@ -110,6 +110,12 @@ def test_tampering_says_what_the_file_promises() -> None:
         ("suspicious_flatline", "PIN02", "so2", h(8), h(20)),
         ("exceedance", "DIL01", "so2", h(10), h(16)),
         *(("unexplained_high_o2", "AIR01", p, h(9), h(12)) for p in ("so2", "nox", "pm")),
+        ("pinned_under_limit", "PIN01", "so2", h(8), h(20)),
+        ("o2_inconsistent", "O2F01", "so2", h(10), h(16)),
+        ("near_constant", "STK01", "o2", h(14), h(22)),
+        ("exceedance", "FLG01", "so2", h(14), h(18)),
+        ("flags_follow_readings", "FLG01", "so2", h(14), h(18)),
+        ("manual_values", "FLG01", "nox", h(20), h(22)),
     }
     pinned = [e for e in o.expectations
               if e.kind == "hour" and e.enterprise == "PIN01" and e.pollutant == "so2"
@@ -123,7 +129,13 @@ def test_tampering_says_what_the_file_promises() -> None:
                if e.kind == "no_alert" and e.alert_kind == "suspicious_flatline"}
     assert "PIN01" in no_flat
     assert "PIN02" not in no_flat
-
+    # Honest outlets are free of the fraud signs, and so are the other tricks' pollutants.
+    for kind in ("pinned_under_limit", "o2_inconsistent", "near_constant",
+                 "flags_follow_readings", "manual_values"):
+        free = {(e.enterprise, e.pollutant) for e in o.expectations
+                if e.kind == "no_alert" and e.alert_kind == kind}
+        assert {("CLN01", "so2"), ("CLN02", "so2"), ("CLN02", "nox"), ("O2F01", "nox"),
+                ("PIN02", "nox")} <= free
 
 def test_demo_is_a_city_with_a_few_culprits() -> None:
     sc, o = shipped("demo")

@@ -20,6 +20,7 @@ from api.web.i18n import Labels, choose
 from api.web.periods import day, period
 from api.web.rankings import sort_items
 from api.web.session import SessionCodec, same_token
+from store.results import ALERT_KINDS
 
 SECRET = "a-session-secret-of-at-least-32-characters"
 NOW = 1_800_000_000
@@ -231,6 +232,8 @@ def test_every_label_has_both_languages() -> None:
     assert all(zh and en for zh, en in TEXT.values())
     assert EN.maybe("kind_exceedance", "x") == "exceedance"
     assert ZH.maybe("kind_new_kind", "new_kind") == "new_kind"
+    # every alert kind the scheduler raises has a label of its own (the fraud signs too)
+    assert [k for k in ALERT_KINDS if f"kind_{k}" not in TEXT] == []
 
 
 @pytest.mark.parametrize(("path", "csp", "cache"), [

@@ -11,6 +11,7 @@ Alerts follow the episode rules (DESIGN §4, rules.py):
   hours with one identical mean; data gap: a silence of at least ``GAP_ALERT_MIN_MS`` (holes
   of at most ``GAP_QUIET_MAX_MS`` raise nothing; an outlet whose buffered minutes come late is
   not expected either way: the gap was real while it lasted);
+- fraud signs (``pinned_under_limit``, ``o2_inconsistent``): ``simulators.expected.fraud``;
 - invalid data: a local day (one outlet and pollutant) with more than ``INVALID_HOURS_MAX``
   hours that received values and operated but were not valid.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulators.expected import fraud
 from simulators.expected import rules as R
 from simulators.expected.hours import Bounds, Hour, OutletResult, local_days
 from simulators.outcome import Expectation
@@ -136,6 +138,28 @@ class Builder:
         self.status_runs(p, hours, R.HIGH_O2, R.ALERT_HIGH_O2, lambda h: h.status == R.HIGH_O2)
         self.status_runs(p, hours, R.INVALID, R.ALERT_INVALID_OVER,
                          lambda h: h.status == R.INVALID and bool(h.over_limit))
+        self.fraud(p, hours)
+
+    def fraud(self, p: str, hours: list[Hour]) -> None:
+        """Fraud-sign alerts (``simulators.expected.fraud``)."""
+        end = self.scenario.end_ms
+
+        def add(kind: str, run: tuple[int, int] | None) -> None:
+            if run is None:
+                self.add("no_alert", p, self.scenario.start_ms, end, end_ms=end, alert_kind=kind)
+                return
+            close = run[1] + HOUR_MS
+            self.add("alert", p, run[0], close, end_ms=None if close >= end else close,
+                     alert_kind=kind, tolerance_ms=R.HOUR_TOLERANCE_MS)
+
+        bounds = Bounds.of(self.scenario.limits(self.i), p, "hour")
+        limit = bounds.upper if bounds is not None and bounds.lower is None else None
+        fraud.pinned(hours, limit, self.scenario.incidents_of(self.i), p, add)
+        if any(h.o2_mean is not None for h in hours):
+            fraud.forged_o2(hours, add)
+        counts = self.res.flags.get(p, {})
+        fraud.flags_follow(hours, counts, limit, add)
+        fraud.manual(counts, add)
 
     def status_runs(self, p: str, hours: list[Hour], what: str, alert_kind: str,
                     hit: Any) -> None:
@@ -151,6 +175,33 @@ class Builder:
         if not found and not unsure:
             self.add("no_alert", p, self.scenario.start_ms, end, end_ms=end,
                      alert_kind=alert_kind)
+
+    def steady(self) -> None:
+        """near_constant alerts per key (``simulators.expected.fraud.near_constant``)."""
+        end = self.scenario.end_ms
+        operating: dict[int, bool | None] = {}
+        for hours in self.res.hours.values():
+            for h in hours:
+                if h.n_received:
+                    now = operating.get(h.start_ms, False)
+                    operating[h.start_ms] = None if h.operating is None or now is None \
+                        else bool(now or h.operating)
+        need = -(-int(R.CONSTANT_MIN_SHARE * 3600) // self.spec.interval_s)
+        for key, spread in sorted(self.res.spreads.items()):
+            judged = key in self.res.hours
+            if not judged and key not in R.CONSTANT_KEYS:
+                continue
+
+            def add(kind: str, run: tuple[int, int] | None, key: str = key) -> None:
+                if run is None:
+                    self.add("no_alert", key, self.scenario.start_ms, end, end_ms=end,
+                             alert_kind=kind)
+                    return
+                close = run[1] + HOUR_MS
+                self.add("alert", key, run[0], close, end_ms=None if close >= end else close,
+                         alert_kind=kind, tolerance_ms=R.HOUR_TOLERANCE_MS)
+
+            fraud.near_constant(spread, operating, need, not judged, add)
 
     def over_range(self) -> None:
         found = False
@@ -223,6 +274,7 @@ class Builder:
         for p in self.res.hours:
             self.pollutant(p)
         self.over_range()
+        self.steady()
         self.flatline()
         self.invalid_days()
         self.gaps()

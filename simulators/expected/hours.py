@@ -121,10 +121,49 @@ class OutletResult:
     rejections: Counter[str]
     evidence: HourSeconds = field(default_factory=dict)
     late: bool = False  # some of its messages are uploaded late (buffered outage)
+    spreads: dict[str, dict[int, Spread]] = field(default_factory=dict)  # key -> hour -> ...
+    flags: dict[str, dict[int, Flags]] = field(default_factory=dict)  # key -> hour -> ...
 
 
 # Collecting what is stored ----------------------------------------------------------------
 Stored = dict[int, dict[str, tuple[float, str, float]]]  # stamp -> key -> (value, flag, var)
+Spread = tuple[int, float, float]  # valid minutes, mean, expected within-hour CV
+Flags = tuple[int, int, int]  # received minutes, M/C/D/S-flagged ones, S ones
+
+
+def flag_counts(stored: Stored, start_ms: int, end_ms: int) -> dict[str, dict[int, Flags]]:
+    """Per key and hour: received minutes, those flagged M, C, D or S, and those S."""
+    acc: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
+    for stamp, slot in stored.items():
+        if start_ms <= stamp < end_ms:
+            for key, (_, flag, _) in slot.items():
+                a = acc[key][stamp // HOUR_MS * HOUR_MS]
+                a[0] += 1
+                a[1] += flag in ("M", "C", "D", "S")
+                a[2] += flag == "S"
+    return {k: {h: (a[0], a[1], a[2]) for h, a in by_hour.items()} for k, by_hour in acc.items()}
+
+
+def spreads(stored: Stored, start_ms: int, end_ms: int) -> dict[str, dict[int, Spread]]:
+    """Per key and hour, the valid (N) minutes' count, mean and expected CV: the sample variance
+    of the planned values plus the mean noise variance, over the mean."""
+    acc: dict[str, dict[int, list[tuple[float, float]]]] = defaultdict(
+        lambda: defaultdict(list))
+    for stamp, slot in stored.items():
+        if start_ms <= stamp < end_ms:
+            for key, (value, flag, var) in slot.items():
+                if flag in R.VALID_FLAGS:
+                    acc[key][stamp // HOUR_MS * HOUR_MS].append((value, var))
+    out: dict[str, dict[int, Spread]] = {}
+    for key, by_hour in acc.items():
+        out[key] = {}
+        for h, entries in by_hour.items():
+            n = len(entries)
+            mean = sum(v for v, _ in entries) / n
+            spread = (sum((v - mean) ** 2 for v, _ in entries) / (n - 1)
+                      + sum(var for _, var in entries) / n) if n > 1 else math.nan
+            out[key][h] = (n, mean, math.sqrt(spread) / mean if mean > 0 else math.nan)
+    return out
 
 
 def collect(scenario: Scenario, i: int) -> tuple[Stored, Counter[str], bool]:
@@ -336,4 +375,6 @@ def judge_outlet(scenario: Scenario, i: int) -> OutletResult:
                                      need_h))
                        for b, e in local_days(scenario)]
     received = sorted(t for t, slot in stored.items() if slot)
-    return OutletResult(hours, days, received, rejections, evidence, late)
+    return OutletResult(hours, days, received, rejections, evidence, late,
+                        spreads(stored, scenario.start_ms, scenario.end_ms),
+                        flag_counts(stored, scenario.start_ms, scenario.end_ms))

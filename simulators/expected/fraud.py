@@ -1,0 +1,177 @@
+"""Expected fraud-sign alerts of one outlet and pollutant, from its judged hours. Pure.
+
+``pinned_under_limit`` (rules.PINNED_*): the engine needs a run of ``PINNED_MIN_HOURS`` valid
+hours with corrected means in ``[PINNED_BAND x limit, limit]``. Where the nominal means have
+no such run (with the noise margin of the verdicts), no alert is expected. Inside a ``pinned``
+incident that is not ``constant`` (the logger writes ratio x limit, a little jitter: a CV far
+under ``PINNED_MAX_CV``) with a ratio in the band, the run of valid hours is expected to raise
+one. Other runs in the band (an honest process near its limit, a constant pin whose corrected
+means follow the O2) are not called either way: the CV of the noisy measured values decides.
+
+``near_constant`` (rules.CONSTANT_*): the engine's rule (the lower quartile of the CVs of the
+operating hours before) on the expected within-hour CV of each
+key's valid minutes (``hours.spreads``: the planned values' spread and the noise), with the
+outlet operating when one of its judged pollutants' hours does; a CV too close to its
+threshold, or an hour whose operating state is not called, leaves the key uncalled.
+
+``flags_follow_readings`` (rules.FLAGS_*): the engine's rule on the planned flags (exact) and the
+hours' nominal corrected means; a mean too close to the "high" share of the limit leaves the
+pollutant uncalled. ``manual_values``: the runs of hours with S values, exactly.
+
+``o2_inconsistent`` (rules.O2_*): the engine's rule on the nominal hours, with a running
+history of the valid hours not flagged; an hour too close to a threshold leaves the pollutant
+uncalled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from simulators.expected import rules as R
+from simulators.expected.hours import Flags, Hour, Spread
+from simulators.incidents import Incident
+
+HOUR_MS = R.HOUR_MS
+O2_MARGIN_PCT = 0.3  # an hour's O2 this close to the threshold is not called
+RISE_MARGIN = 0.1  # nor a raw mean this close (in multiples of the history mean)
+EXACT_CV = 1e-9  # an exact constant (the engine's alerts.rules.fraud.EXACT_CV)
+CV_MARGIN = 0.35  # nor a within-hour CV within 35 % of the threshold (sampling: 60 minutes)
+
+Span = tuple[int, int]  # first hour start, last hour start (ms)
+Add = Callable[[str, Span | None], None]  # alert kind, expected run (None: none expected)
+
+
+def _runs(starts: list[int]) -> list[Span]:
+    out: list[Span] = []
+    for t in starts:
+        if out and t == out[-1][1] + HOUR_MS:
+            out[-1] = (out[-1][0], t)
+        else:
+            out.append((t, t))
+    return out
+
+
+def pinned(hours: list[Hour], limit: float | None, incidents: list[Incident], pollutant: str,
+           add: Add) -> None:
+    if limit is None or not limit > 0:
+        return
+    margin = R.MARGIN_SHARE * limit
+
+    def near(h: Hour) -> bool:
+        return (bool(h.valid) and h.mean_ref is not None
+                and R.PINNED_BAND * limit - margin - R.NOISE_SIGMAS * h.sigma <= h.mean_ref
+                <= limit + margin + R.NOISE_SIGMAS * h.sigma)
+
+    long_runs = [r for r in _runs([h.start_ms for h in hours if near(h)])
+                 if (r[1] - r[0]) // HOUR_MS + 1 >= R.PINNED_MIN_HOURS]
+    if not long_runs:
+        add(R.ALERT_PINNED, None)
+        return
+    pins = [inc for inc in incidents if inc.kind == "pinned" and not inc.get("constant", False)
+            and inc.get("pollutant") == pollutant
+            and R.PINNED_BAND + R.MARGIN_SHARE <= inc.get("ratio", 0.97) < 1.0]
+    for inc in pins:
+        inside = [h.start_ms for h in hours if h.valid and inc.start_ms <= h.start_ms < inc.end_ms]
+        for run in _runs(inside):
+            if (run[1] - run[0]) // HOUR_MS + 1 >= R.PINNED_MIN_HOURS:
+                add(R.ALERT_PINNED, run)
+
+
+def forged_o2(hours: list[Hour], add: Add) -> None:
+    """Only for an O2-corrected pollutant (hours with ``o2_mean``)."""
+    n, o2_sum, o2_sq, raw_sum = 0, 0.0, 0.0, 0.0
+    flagged: list[int] = []
+    for h in hours:
+        if not h.valid or h.o2_mean is None or h.mean is None:
+            continue
+        if n >= R.O2_HISTORY_MIN_HOURS:
+            mean_o2, mean_raw = o2_sum / n, raw_sum / n
+            sd = math.sqrt(max(0.0, (o2_sq - n * mean_o2 ** 2) / (n - 1)))
+            line = mean_o2 - max(R.O2_SHIFT_PCT, R.O2_SHIFT_SIGMAS * sd)
+            if abs(h.o2_mean - line) < O2_MARGIN_PCT or (
+                    mean_raw > 0 and abs(h.mean / mean_raw - R.O2_RISE) < RISE_MARGIN):
+                return  # too close to call
+            if h.o2_mean <= line and h.mean >= R.O2_RISE * mean_raw > 0:
+                flagged.append(h.start_ms)
+                continue
+        n += 1
+        o2_sum += h.o2_mean
+        o2_sq += h.o2_mean ** 2
+        raw_sum += h.mean
+    found = [r for r in _runs(flagged) if (r[1] - r[0]) // HOUR_MS + 1 >= R.O2_MIN_HOURS]
+    for run in found:
+        add(R.ALERT_FORGED_O2, run)
+    if not found and not flagged:
+        add(R.ALERT_FORGED_O2, None)
+
+
+def near_constant(spread: dict[int, Spread], operating: dict[int, bool | None],
+                  need: int, exact_ok: bool, add: Add) -> None:
+    """``operating``: hour -> whether the outlet operated (None: not called)."""
+    history: list[float] = []
+    flagged: list[int] = []
+    for h in sorted(spread):
+        n, _, cv = spread[h]
+        op = operating.get(h, False)
+        if op is None:
+            return
+        if not op or n < need or not math.isfinite(cv):
+            continue
+        ranked = sorted(history)
+        quartile = ranked[max(0, math.ceil(R.CONSTANT_QUANTILE * len(ranked)) - 1)] \
+            if ranked else 0.0
+        if len(history) >= R.CONSTANT_HISTORY_MIN_HOURS and quartile > 0 and (
+                exact_ok or cv > EXACT_CV):
+            line = R.CONSTANT_RATIO * quartile
+            if abs(cv - line) < CV_MARGIN * line:
+                return
+            if cv <= line:
+                flagged.append(h)
+                continue
+        history.append(cv)
+    found = [r for r in _runs(flagged) if (r[1] - r[0]) // HOUR_MS + 1 >= R.CONSTANT_HOURS]
+    for run in found:
+        add(R.ALERT_NEAR_CONSTANT, run)
+    if not flagged:
+        add(R.ALERT_NEAR_CONSTANT, None)
+
+
+def flags_follow(hours: list[Hour], counts: dict[int, Flags], limit: float | None,
+                 add: Add) -> None:
+    if limit is None or not limit > 0:
+        return
+    line = R.FLAGS_HIGH_SHARE * limit
+    b_flagged, b_received, b_hours = 0, 0, 0
+    flagged: list[int] = []
+    for h in hours:
+        received, n_flagged, _ = counts.get(h.start_ms, (0, 0, 0))
+        if not received:
+            continue
+        ref = h.mean_ref
+        if ref is not None and abs(ref - line) <= R.NOISE_SIGMAS * h.sigma + R.MARGIN_SHARE * limit:
+            return  # high or not: too close to call
+        if h.status == R.HIGH_O2 and ref is None:
+            return  # the engine has no corrected mean: not high, but not called here
+        if ref is None or ref < line:
+            b_flagged, b_received, b_hours = b_flagged + n_flagged, b_received + received, \
+                b_hours + 1
+            continue
+        base = b_flagged / b_received if b_received else 0.0
+        share = n_flagged / received
+        if b_hours >= R.FLAGS_HISTORY_MIN_HOURS and share >= max(R.FLAGS_MIN_SHARE,
+                                                                R.FLAGS_RATIO * base):
+            flagged.append(h.start_ms)
+    found = [r for r in _runs(flagged) if (r[1] - r[0]) // HOUR_MS + 1 >= R.FLAGS_HOURS]
+    for run in found:
+        add(R.ALERT_FLAGS, run)
+    if not flagged:
+        add(R.ALERT_FLAGS, None)
+
+
+def manual(counts: dict[int, Flags], add: Add) -> None:
+    found = _runs(sorted(h for h, (_, _, s) in counts.items() if s))
+    for run in found:
+        add(R.ALERT_MANUAL, run)
+    if not found:
+        add(R.ALERT_MANUAL, None)
