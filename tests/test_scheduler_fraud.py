@@ -40,7 +40,7 @@ from core.registry import build_registry
 from core.standards import load_standards
 from store.influx import InfluxStore
 from store.lines import reading_line
-from store.results import ResultStore
+from store.results import AlertFilter, ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 D0 = 1_772_380_800  # 2026-03-02T00:00:00+08:00
@@ -107,14 +107,14 @@ def test_pass_raises_pinned_and_forged_o2_with_evidence(store: InfluxStore,
     seed(store)
     run_pass(store, plan, settings(), (D1 + 24 * H + 300) * 1000)
     results = ResultStore(store)
-    (pin,) = results.list_alerts("\"kind\" = 'pinned_under_limit'")
+    (pin,) = results.list_alerts(AlertFilter(kinds=("pinned_under_limit",)))
     assert (pin.start_ms, pin.end_ms, pin.active, pin.hours) == (
         D1 * 1000, (D1 + 8 * H) * 1000, False, 8.0)
     assert (pin.peak_value, pin.severity) == (pytest.approx(97.1), "medium")  # 4-12 h
     assert pin.detail == (
         "corrected hourly mean 96.9-97.1 (96.9-97.1 % of the limit 100) for 8 h; sd 0.0756 "
         "(CV 0.08 %) vs sd 10.2 (mean 50) in 24 valid hours before (ratio 0.01)")
-    (o2,) = results.list_alerts("\"kind\" = 'o2_inconsistent'")
+    (o2,) = results.list_alerts(AlertFilter(kinds=("o2_inconsistent",)))
     assert (o2.start_ms, o2.end_ms, o2.hours) == ((D1 + 12 * H) * 1000, (D1 + 15 * H) * 1000,
                                                   3.0)
     assert o2.peak_value == pytest.approx(110.0)
@@ -146,7 +146,7 @@ def test_pass_raises_near_constant_temperature(store: InfluxStore, plan: SeriesP
     seed(store, with_temp=True)
     run_pass(store, plan, settings(), (D1 + 24 * H + 300) * 1000)
     results = ResultStore(store)
-    (steady,) = results.list_alerts("\"kind\" = 'near_constant'")
+    (steady,) = results.list_alerts(AlertFilter(kinds=("near_constant",)))
     assert (steady.pollutant, steady.start_ms, steady.end_ms, steady.hours) == (
         "temp", (D1 + 16 * H) * 1000, (D1 + 20 * H) * 1000, 4.0)
     # Sample sd of sin(0..59): 0.7106; CV 0.05 x 0.7106 / 120 = 0.0296 %, before 0.592 %, over
@@ -167,12 +167,12 @@ def test_pass_raises_flags_that_follow_the_readings(store: InfluxStore,
     seed(store, with_flags=True)
     run_pass(store, plan, settings(), (D1 + 24 * H + 300) * 1000)
     results = ResultStore(store)
-    (clustered,) = results.list_alerts("\"kind\" = 'flags_follow_readings'")
+    (clustered,) = results.list_alerts(AlertFilter(kinds=("flags_follow_readings",)))
     assert (clustered.start_ms, clustered.end_ms, clustered.peak_value) == (
         (D1 + 18 * H) * 1000, (D1 + 20 * H) * 1000, 25.0)
     assert clustered.detail == (
         "30 of 120 minutes flagged M/C/D/S (25.0 %) in 2 h whose valid minutes ran at 80 % of "
         "the limit or more, vs 0 of 1860 (0.0 %) in 31 other hours")
-    (manual,) = results.list_alerts("\"kind\" = 'manual_values'")
+    (manual,) = results.list_alerts(AlertFilter(kinds=("manual_values",)))
     assert (manual.start_ms, manual.end_ms, manual.peak_value, manual.detail) == (
         (D1 + 21 * H) * 1000, (D1 + 22 * H) * 1000, 5.0, "5 values set by hand (flag S) in 1 h")
