@@ -79,7 +79,7 @@ def store_from(settings: ApiSettings) -> InfluxStore:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the warm-up of the default rankings (when the cache is on); on shutdown, wait for
-    it (bounded by the store's timeout) and close the store if ``create_app`` opened it."""
+    it (bounded by the store's timeout) and close the stores ``create_app`` opened."""
     state: AppState = app.state.ems
     s = state.settings
     warming = None
@@ -94,6 +94,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state.owns_store:
             state.store.close()
             log.info("closed the InfluxDB store")
+        if state.owns_records:
+            state.records.close()
+            log.info("closed the records database")
 
 
 def create_app(settings: ApiSettings, store: InfluxStore | None = None,
@@ -104,6 +107,7 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
     settings if not given; a registry read is recorded); ``clock`` is the wall clock in
     seconds (tests inject a fixed one)."""
     standards = standards or load_standards(settings.limits_path)
+    owns_records = records is None
     records = records or open_records(settings.records_url)
     registry = registry or load_recorded(settings, "api", standards, records)
     owns_store = store is None
@@ -116,7 +120,8 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
                              keys=KeyStore(records, settings.api_key_cache_s, wall=clock),
                              registry=registry, standards=standards,
                              rankings_cache=TtlCache(settings.api_rankings_cache_s),
-                             records=records, clock=clock, owns_store=owns_store)
+                             records=records, clock=clock, owns_store=owns_store,
+                             owns_records=owns_records)
     api = APIRouter(prefix=PREFIX, responses=ERRORS)
     for module in (enterprises, readings, judged, marks, rankings, alerts, rejections,
                    catalogue, health):

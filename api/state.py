@@ -34,6 +34,7 @@ class AppState:
     workflows: AlertWorkflows = field(init=False)  # the alerts' workflow (store.workflow)
     clock: Callable[[], float] = time.time  # wall clock in seconds; tests inject a fixed one
     owns_store: bool = False  # opened by create_app, so closed when the application stops
+    owns_records: bool = False  # likewise the records database
 
     def __post_init__(self) -> None:
         self.marks = MarkStore(self.records)

@@ -29,6 +29,18 @@ def test_shutdown_closes_the_store_create_app_opened(store: InfluxStore, tmp_pat
     assert opened._client.is_closed
 
 
+def test_shutdown_closes_the_records_database_create_app_opened(store: InfluxStore,
+                                                               tmp_path: Path) -> None:
+    settings, _ = settings_for(store, tmp_path)
+    app = create_app(settings.model_copy(update={"records_url":
+                                                 f"sqlite:///{tmp_path / 'own.db'}"}))
+    pool = app.state.ems.records.engine.pool
+    with TestClient(app) as client:
+        assert client.get("/api/v1/health/ready").status_code == 200
+        assert app.state.ems.records.engine.pool is pool
+    assert app.state.ems.records.engine.pool is not pool  # disposed: its connections closed
+
+
 def test_a_store_passed_in_stays_the_callers(store: InfluxStore, tmp_path: Path) -> None:
     settings, _ = settings_for(store, tmp_path)
     with TestClient(create_app(settings, store=store)) as client:
