@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alerts.rules.compliance import F64, FLAG_N, HOUR_S, I32, I64, Bool, Minutes
+from alerts.rules.fraud import hour_runs
 
 FLAGGED = tuple(ord(c) for c in "MCDS")
 MANUAL = ord("S")
@@ -61,16 +62,6 @@ def flag_counts(m: Minutes) -> FlagCounts:
                       np.bincount(inv, weights=m.flag == MANUAL, minlength=k).astype(np.int64),
                       n.astype(np.int64), np.where(n > 0, mean, np.nan),
                       np.where(n > 1, sd, np.nan))
-
-
-def _runs(hour_s: I64, hit: Bool) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for i in np.flatnonzero(hit).tolist():
-        if out and out[-1][1] == i - 1 and hour_s[i] == hour_s[i - 1] + HOUR_S:
-            out[-1] = (out[-1][0], i)
-        else:
-            out.append((i, i))
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +114,7 @@ def clustered_runs(hour_s: I64, high: Bool, received: I64, flagged: I64, prior: 
         if base.hours >= min_history and share >= max(min_share, ratio * base.share):
             hit[i] = True
     out = []
-    for a, b in _runs(hour_s, hit):
+    for a, b in hour_runs(hour_s, hit):
         if b - a + 1 >= min_hours:
             out.append(Clustered(int(hour_s[a]), int(hour_s[b]), b - a + 1,
                                  int(flagged[a:b + 1].sum()), int(received[a:b + 1].sum()),
@@ -134,4 +125,4 @@ def clustered_runs(hour_s: I64, high: Bool, received: I64, flagged: I64, prior: 
 def manual_runs(hour_s: I64, manual: I64) -> list[tuple[int, int, int]]:
     """(first hour, last hour, S values) of each run of hours with S values."""
     return [(int(hour_s[a]), int(hour_s[b]), int(manual[a:b + 1].sum()))
-            for a, b in _runs(hour_s, manual > 0)]
+            for a, b in hour_runs(hour_s, manual > 0)]

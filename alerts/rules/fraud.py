@@ -84,7 +84,7 @@ class Moments:
                        self.m2 + other.m2 + delta * delta * self.n * other.n / n)
 
 
-def _runs(hour_s: I64, hit: Bool) -> list[tuple[int, int]]:
+def hour_runs(hour_s: I64, hit: Bool) -> list[tuple[int, int]]:
     """(first, last) row index of each run of consecutive clock hours that ``hit``."""
     out: list[tuple[int, int]] = []
     for i in np.flatnonzero(hit).tolist():
@@ -137,7 +137,7 @@ def pinned_runs(hour_s: I64, mean_ref: F64, valid: Bool, limit: float, prior: Mo
     ok = valid & np.isfinite(mean_ref)
     band = ok & (mean_ref >= band_low * limit) & (mean_ref <= limit)
     out: list[Pinned] = []
-    for a, b in _runs(hour_s, band):
+    for a, b in hour_runs(hour_s, band):
         if b - a + 1 < min_hours:
             continue
         values = mean_ref[a:b + 1]
@@ -208,7 +208,7 @@ def forged_o2_runs(hour_s: I64, o2: F64, raw: F64, valid: Bool, o2_ref_pct: floa
         h_o2 = h_o2.add(Moments(1, float(o2[i])))
         h_raw = h_raw.add(Moments(1, float(raw[i])))
     out: list[ForgedO2] = []
-    for a, b in _runs(hour_s, hit):
+    for a, b in hour_runs(hour_s, hit):
         if b - a + 1 < min_hours:
             continue
         o2h = Moments(int(hist_o2[a, 0]), float(hist_o2[a, 1]), float(hist_o2[a, 2]))
@@ -295,7 +295,7 @@ def near_constant_runs(hour_s: I64, cv: F64, mean: F64, usable: Bool,
             continue
         h.add(float(cv[i]))
     out: list[Steady] = []
-    for a, b in _runs(hour_s, hit):
+    for a, b in hour_runs(hour_s, hit):
         if b - a + 1 >= min_hours:
             m = mean[a:b + 1]
             out.append(Steady(int(hour_s[a]), int(hour_s[b]), b - a + 1,
