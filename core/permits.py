@@ -28,6 +28,7 @@ Registry form (all optional)::
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,7 +100,7 @@ def parse_flow_basis(raw: Any, where: str) -> FlowBasis:
                      moisture_pct=moisture)
 
 
-def parse_permit(raw: Any, known: set[str] | frozenset[str], where: str) -> PermitTotals:
+def parse_permit(raw: Any, known: Container[str], where: str) -> PermitTotals:
     if raw is None:
         return PermitTotals()
     if not isinstance(raw, dict):
@@ -115,7 +116,7 @@ def parse_permit(raw: Any, known: set[str] | frozenset[str], where: str) -> Perm
     return PermitTotals(out)
 
 
-def parse_rate_limits(raw: Any, known: set[str] | frozenset[str],
+def parse_rate_limits(raw: Any, known: Container[str],
                       where: str) -> tuple[RateLimit, ...]:
     if raw is None:
         return ()

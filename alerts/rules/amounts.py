@@ -41,8 +41,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, tzinfo
 
 import numpy as np
 import numpy.typing as npt
@@ -208,7 +207,7 @@ def fill_invalid(hour_start_s: npt.ArrayLike, measured_kg: npt.ArrayLike,
 PERIODS = ("day", "month", "year")
 
 
-def period_key(hour_start_s: int, tz: ZoneInfo, period: str) -> str:
+def period_key(hour_start_s: int, tz: tzinfo, period: str) -> str:
     """The local calendar period of an hour: ``2026-12-01``, ``2026-12`` or ``2026``."""
     local = datetime.fromtimestamp(hour_start_s, UTC).astimezone(tz)
     if period == "day":
@@ -233,7 +232,7 @@ class PeriodTotal:
 
 
 def period_totals(hour_start_s: npt.ArrayLike, measured_kg: npt.ArrayLike,
-                  filled_kg: npt.ArrayLike | None, tz: ZoneInfo,
+                  filled_kg: npt.ArrayLike | None, tz: tzinfo,
                   period: str) -> dict[str, PeriodTotal]:
     """Sums per local period; NaN amounts count nowhere; measured and filled apart (§1.3, §1.4)."""
     hours = np.asarray(hour_start_s, dtype=np.int64)
@@ -275,14 +274,14 @@ def permit_share(total_kg: float, permit_t_a: float) -> float:
     return total_kg / (permit_t_a * KG_PER_T)
 
 
-def year_bounds_s(year: int, tz: ZoneInfo) -> tuple[int, int]:
+def year_bounds_s(year: int, tz: tzinfo) -> tuple[int, int]:
     """Epoch seconds of the local year's start and end."""
     start = datetime(year, 1, 1, tzinfo=tz)
     end = datetime(year + 1, 1, 1, tzinfo=tz)
     return int(start.timestamp()), int(end.timestamp())
 
 
-def projected_year_kg(total_kg: float, now_s: int, year: int, tz: ZoneInfo) -> float:
+def projected_year_kg(total_kg: float, now_s: int, year: int, tz: tzinfo) -> float:
     """The year's total if the rate so far (total / elapsed time) went on to year end."""
     start, end = year_bounds_s(year, tz)
     elapsed = min(max(now_s - start, 0), end - start)
