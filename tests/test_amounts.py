@@ -29,6 +29,7 @@ from alerts.rules.amounts import (
     water_mass_kg,
     water_volume_l,
 )
+from api.services.rankings import permit_share as ranking_permit_share
 from core.permits import (
     FlowBasis,
     PermitError,
@@ -238,3 +239,9 @@ def test_amount_line_agrees_with_the_generic_encoder(measured: float, filled: fl
                  "fill_lookback_h": lookback, "rate_limit_kg_h": rate,
                  "rate_exceeded": exceeded}, 1_772_380_800_000)
     assert got == want
+
+
+def test_ranking_permit_share_takes_the_binding_pollutant() -> None:
+    assert ranking_permit_share({"so2": 40.0, "nox": 10.0}, {"so2": 100.0, "nox": 20.0}) == 0.5
+    assert ranking_permit_share({"so2": 40.0}, {}) is None
+    assert ranking_permit_share({}, {"pm": 5.0}) == 0.0

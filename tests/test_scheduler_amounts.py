@@ -15,6 +15,7 @@ E2/W1: COD sampled every 2 h (50 at hour 0, 80 at hour 2), water 10 L/s: 36,000 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -128,3 +129,15 @@ def test_a_second_pass_raises_nothing_again(judged: InfluxStore) -> None:
     kinds = ("rate_limit", "permit_80", "permit_100", "permit_projection")
     alerts = ResultStore(judged).list_alerts(AlertFilter(kinds=kinds))
     assert sorted(a.kind for a in alerts) == sorted(kinds)
+
+
+def test_an_enterprise_permit_alerts_with_an_empty_outlet(store: InfluxStore) -> None:
+    registry = copy.deepcopy(REGISTRY)
+    ent = registry["enterprise"][0]
+    ent["permit_t_a"] = ent["outlet"][0].pop("permit_t_a")
+    seed(store, readings())
+    run_pass(store, plan_of(registry), settings(alerts_catchup_hours=12,
+                                                alerts_segment_hours=24), at(10))
+    got = ResultStore(store).list_alerts(AlertFilter(kinds=("permit_80", "permit_100")))
+    assert sorted((a.kind, a.outlet, (a.start_ms // 1000 - D0) // H) for a in got) == [
+        ("permit_100", "", 9), ("permit_80", "", 7)]
