@@ -9,10 +9,10 @@ amounts of every hour of the local days it touched, from the stored hour verdict
   (compliance-rules.md §1.3) on valid hours, and on ``unexplained_high_o2`` hours with enough
   valid values (the question there is the O2 correction, not the concentration). CEMS-invalid
   hours (``invalid``: too few valid values while operating; or a measured hour without valid
-  flow, the flow monitor being part of the CEMS) get a **filled** amount (HJ 75-2017 §12,
-  §1.4), from the quarter-to-date capture rate (valid / operating hours of the series, from the
-  stored ``hourly`` points) and the stored measured amounts of earlier hours. Not-operating
-  hours and hours without any data have no amount.
+  flow, the flow monitor being part of the CEMS; outlets that send flow in the range only) get
+  a **filled** amount (HJ 75-2017 §12, §1.4), from the quarter-to-date capture rate (valid /
+  operating hours of the series, from the stored ``hourly`` points) and the stored measured
+  amounts of earlier hours. Not-operating hours and hours without any data have no amount.
 - Water series: each hour with water flow discharges ``mean flow x 1 h`` litres at the last
   valid value held until the next sample (HJ 356, §1.7), for at most ``HOLD_MAX_S``; an hour
   judged not operating discharges nothing. Water hours are not filled (HJ 356's handling of
@@ -149,7 +149,9 @@ def _gas(plan: SeriesPlan, s: int, oc: OutletAmounts, t: HourTable, rows: np.nda
     enough = n_valid >= min_valid_samples(plan.spec.interval_s[s])
     measured_ok = t.valid[rows] | ((status == HIGH_O2) & enough)
     kg = np.where(measured_ok, gas_mass_kg(t.mean[rows], q), np.nan)
-    to_fill = (status == INVALID) | (measured_ok & ~np.isfinite(kg))
+    # An outlet that sends no flow at all has no amounts to fill (nothing measures them).
+    to_fill = ((status == INVALID) | (measured_ok & ~np.isfinite(kg))) & ((e, o, "flow")
+                                                                         in params)
     return SeriesAmounts((e, o, p), hours, kg, np.full(len(rows), np.nan), q * HOUR_S,
                          np.where(to_fill, -1, 0).astype(np.int64),
                          oc.rate_kg_h.get(p, math.nan))
