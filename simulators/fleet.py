@@ -63,6 +63,16 @@ INDUSTRIES: dict[str, dict[str, Any]] = {
     },
 }
 REGIONS = ("north", "south", "east", "west")
+# Amount and permit entries of the registry (core.permits) that a scenario's outlets (and
+# enterprises: permit_t_a) may name, passed through to its registry as written:
+#   stack_height_m = 40; rate_limits = {so2 = {40 = 25.0}}; permit_t_a = {so2 = 80.0}
+AMOUNTS = frozenset({"permit_t_a", "stack_height_m", "rate_limits", "flow_basis"})
+ENT_AMOUNTS = frozenset({"permit_t_a"})
+
+
+def registry_entries(table: dict[str, Any], names: frozenset[str]) -> tuple[tuple[str, Any], ...]:
+    """The ``names`` present in ``table``, as sorted (key, value) pairs."""
+    return tuple((k, table[k]) for k in sorted(names) if k in table)
 
 
 @dataclass(frozen=True)

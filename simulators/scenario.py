@@ -19,9 +19,6 @@
       interval_s = 60; ts_format = "rfc3339"   # rfc3339 | epoch_ms | local (+08:00)
       stop_evidence = "mark"  # how its stops are known: mark (declared) | flow | none
       pollutant_interval_s = {cod = 7200}     # batch analysers (default: the industry's)
-      stack_height_m = 40; rate_limits = {so2 = {40 = 25.0}}   # registry entries as written
-      permit_t_a = {so2 = 80.0}; flow_basis = "standard_dry"   # (core.permits); permit_t_a
-                                                               # also on the enterprise
 
     [[group]]                # many similar enterprises: BLR01 .. BLR12
     prefix = "BLR"; count = 12; industry = "boiler"; regions = ["north", "south"]
@@ -50,7 +47,7 @@ from core.pollutants import Medium
 from core.registry import ID_RE
 from core.standards import Limit, Standards
 from core.times import NotRfc3339, parse_ms
-from simulators.fleet import INDUSTRIES, REGIONS
+from simulators.fleet import AMOUNTS, ENT_AMOUNTS, INDUSTRIES, REGIONS, registry_entries
 from simulators.incidents import (
     ORDER,
     Incident,
@@ -92,9 +89,7 @@ class OutletSpec:
     limit_ids: tuple[str, ...] = ()
     stop_evidence: str = "mark"
     pollutant_interval_s: tuple[tuple[str, int], ...] = ()  # batch analysers
-    # Registry entries passed through as written (core.permits: permit_t_a, stack_height_m,
-    # rate_limits, flow_basis), of the outlet and of its enterprise.
-    registry_extra: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
+    registry_extra: tuple[tuple[str, Any], ...] = field(default=(), compare=False)  # fleet.AMOUNTS
     enterprise_extra: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
     def interval_of(self, key: str) -> int:
@@ -178,8 +173,7 @@ def _outlets_of(name: str, ent: dict[str, Any], where: str) -> list[OutletSpec]:
     specs = []
     for raw in raw_outlets:
         o = _take(raw, {"id", "protocol", "interval_s", "level", "ts_format", "schedule",
-                        "stop_evidence", "pollutant_interval_s", *REGISTRY_OUTLET_FIELDS},
-                  f"{where} outlet")
+                        "stop_evidence", "pollutant_interval_s", *AMOUNTS}, f"{where} outlet")
         oid = str(o.get("id", ""))
         if not ID_RE.fullmatch(oid):
             raise ScenarioError(f"{where}: outlet id {oid!r} must match [A-Za-z0-9_-]{{1,32}}")
@@ -204,9 +198,8 @@ def _outlets_of(name: str, ent: dict[str, Any], where: str) -> list[OutletSpec]:
                                   STOP_EVIDENCE, f"{where}/{oid} stop_evidence"),
             pollutant_interval_s=_batch(industry, interval, o.get("pollutant_interval_s"),
                                         f"{where}/{oid}"),
-            registry_extra=tuple((k, o[k]) for k in sorted(REGISTRY_OUTLET_FIELDS) if k in o),
-            enterprise_extra=tuple((k, ent[k]) for k in sorted(REGISTRY_ENTERPRISE_FIELDS)
-                                   if k in ent)))
+            registry_extra=registry_entries(o, AMOUNTS),
+            enterprise_extra=registry_entries(ent, ENT_AMOUNTS)))
         if specs[-1].stop_evidence == "state" and specs[-1].protocol == "json":
             raise ScenarioError(f"{where}/{oid}: stop_evidence state needs an HJ 212 outlet "
                                 "(CN 2021 running states)")
@@ -233,11 +226,8 @@ def _batch(industry: str, interval_s: int, raw: Any, where: str) -> tuple[tuple[
     return tuple(sorted(out))
 
 
-# Amount and permit entries of the registry (core.permits), passed through to it as written.
-REGISTRY_OUTLET_FIELDS = {"permit_t_a", "stack_height_m", "rate_limits", "flow_basis"}
-REGISTRY_ENTERPRISE_FIELDS = {"permit_t_a"}
 ENTERPRISE_FIELDS = {"id", "name", "industry", "region", "level", "schedule", "protocol",
-                     "outlet", "stop_evidence", *REGISTRY_ENTERPRISE_FIELDS}
+                     "outlet", "stop_evidence", *ENT_AMOUNTS}
 GROUP_FIELDS = {"prefix", "count", "industry", "regions", "outlets", "level", "level_spread",
                 "schedule", "protocol", "name", "stop_evidence"}
 
