@@ -37,7 +37,7 @@ from datetime import UTC, datetime, tzinfo
 import numpy as np
 
 from alerts.amountplan import OutletAmounts
-from alerts.io.fetch import GROUP_TAGS, MINUTE_DATA, time_range
+from alerts.io.fetch import GROUP_TAGS, MINUTE_DATA, series_condition, time_range
 from alerts.io.hourtable import HourTable
 from alerts.plan import Key, SeriesPlan
 from alerts.rules.amounts import (
@@ -53,13 +53,14 @@ from alerts.rules.amounts import (
 from alerts.rules.compliance import F64, HIGH_O2, I64, INVALID, NOT_OPERATING, min_valid_samples
 from core.pollutants import BY_KEY, Role
 from store.influx import InfluxStore
-from store.lines import amount_line, line, quote
+from store.lines import amount_line, line
 
 HOURLY = "amount_hour"
 DAILY = "amount_day"
 PARAM_KEYS = ("flow", "water_flow", "temp", "pressure", "humidity")
 HOLD_MAX_S = 24 * HOUR_S  # design: a batch value stands for at most a day of discharge [M]
 FILL_POOL_H = 2160  # the longest look-back of the fill rules (HJ 75-2017 §12)
+FILL_SPAN_S = 2 * FILL_POOL_H * HOUR_S  # design: valid hours looked for at most this far back
 
 
 def has_mass(pollutant: str) -> bool:
@@ -217,8 +218,10 @@ def _filled(store: InfluxStore, gas: list[SeriesAmounts], start_s: int, end_s: i
         return gas
     capture = _quarter_capture(store, [a.key for a in todo], _quarter_start_s(start_s, tz), end_s)
     out = [a for a in gas if not (a.lookback_h < 0).any()]
+    pools = _stored_measured(store, [a.key for a in todo], start_s)
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
     for a in todo:
-        pool_h, pool_kg = _stored_measured(store, a.key, start_s)
+        pool_h, pool_kg = pools.get(a.key, empty)
         hours = np.concatenate([pool_h, a.hour_start_s])
         kg = np.concatenate([pool_kg, a.measured_kg])
         bad = np.concatenate([np.zeros(len(pool_h), np.bool_), a.lookback_h < 0])
@@ -252,18 +255,20 @@ def _quarter_capture(store: InfluxStore, keys: list[Key], q0: int,
             for k in keys}
 
 
-def _stored_measured(store: InfluxStore, key: Key, before_s: int) -> tuple[I64, F64]:
-    """The last ``FILL_POOL_H`` stored measured amounts of a series before ``before_s``."""
-    e, o, p = key
-    q = (f'SELECT "measured_kg" FROM "{HOURLY}" WHERE "enterprise" = {quote(e)} AND '
-         f'"outlet" = {quote(o)} AND "pollutant" = {quote(p)} AND "measured_hours" = 1 AND '
-         f"time < {int(before_s)}s "
-         f"ORDER BY time DESC LIMIT {FILL_POOL_H}")
-    rows = [(int(t), float(v)) for s in store.query(q, epoch="s") for t, v in s.values
-            if v is not None]
-    rows.sort()
-    return (np.array([t for t, _ in rows], dtype=np.int64),
-            np.array([v for _, v in rows], dtype=np.float64))
+def _stored_measured(store: InfluxStore, keys: list[Key], before_s: int
+                     ) -> dict[Key, tuple[I64, F64]]:
+    """The last ``FILL_POOL_H`` stored measured amounts of each series before ``before_s``
+    (one query: InfluxQL's LIMIT with GROUP BY counts per series), within ``FILL_SPAN_S``."""
+    q = (f'SELECT "measured_kg" FROM "{HOURLY}" WHERE {series_condition(keys)} AND '
+         f'"measured_hours" = 1 AND {time_range(before_s - FILL_SPAN_S, before_s)} '
+         f"{GROUP_TAGS} ORDER BY time DESC LIMIT {FILL_POOL_H}")
+    out: dict[Key, tuple[I64, F64]] = {}
+    for s in store.query(q, epoch="s"):
+        k = (s.tags.get("enterprise", ""), s.tags.get("outlet", ""), s.tags.get("pollutant", ""))
+        rows = sorted((int(t), float(v)) for t, v in s.values if v is not None)
+        out[k] = (np.array([t for t, _ in rows], dtype=np.int64),
+                  np.array([v for _, v in rows], dtype=np.float64))
+    return out
 
 
 def hour_lines(amounts: list[SeriesAmounts]) -> list[str]:
