@@ -105,3 +105,43 @@ class RevokedSessionRow(Base):
     session_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
     revoked_ms: Mapped[int] = mapped_column(BigInteger)
     expires_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class AuditBatchRow(Base):
+    """One batch of the access audit trail: ``hash`` covers the batch's events and the hash of
+    the batch before it (``prev_hash``), so a changed, removed or inserted record breaks the
+    chain (store.audit). Appended, never edited."""
+
+    __tablename__ = "audit_batch"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    n_events: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEventRow(Base):
+    """One audited read, change or denied attempt: who (key id, role, scope; never the key),
+    from where, what (route, parameters), how many rows went out and the outcome."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_enterprise_at", "enterprise", "at_ms"),
+                      Index("ix_audit_event_key_at", "key_id", "at_ms"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    batch_seq: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("audit_batch.seq", ondelete="CASCADE"), index=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    action: Mapped[str] = mapped_column(String(32))  # read, change, denied, key.created ...
+    key_id: Mapped[str | None] = mapped_column(String(ID))
+    role: Mapped[str | None] = mapped_column(String(16))
+    scope: Mapped[str | None] = mapped_column(String(1024))  # enterprise or regions of the key
+    client: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[str | None] = mapped_column(String(8))
+    route: Mapped[str | None] = mapped_column(String(256))
+    path: Mapped[str | None] = mapped_column(String(512))
+    query: Mapped[str | None] = mapped_column(String(1024))
+    enterprise: Mapped[str | None] = mapped_column(String(ID))  # whose data, when one's
+    rows: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(String(1024))
