@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
+from pathlib import Path
 
+from api.services.audit import REFUSED
 from store.audit import AuditQuery, StoredEvent, find, verify
-from tests.api_support import Api
+from store.influx import InfluxStore
+from tests.api_support import Api, running_api
 from tests.conftest import wait_until
 
 READINGS = "/api/v1/enterprises/{enterprise_id}/readings"
@@ -117,3 +121,26 @@ def test_an_enterprise_sees_which_role_and_region_read_its_data(api: Api) -> Non
     assert other == [("inspector", "/api/v1/enterprises/{enterprise_id}")]
     assert api.get("/audit/readers", "north", {"enterprise": "E0002"}).status_code == 404
     assert api.get("/audit/readers", "north", {"enterprise": "E0001"}).status_code == 200
+
+
+def test_with_the_audit_queue_full_requests_are_refused_not_served_unrecorded(
+        store: InfluxStore, tmp_path: Path) -> None:
+    with running_api(store, tmp_path, api_audit_queue_max=3, api_audit_flush_s=0.05) as a:
+        events(a, 5, action="key.created")
+        db = sqlite3.connect(tmp_path / "records.db", isolation_level=None, timeout=30)
+        db.execute("BEGIN EXCLUSIVE")  # the records database takes no writes: the writer waits
+        try:
+            before = REFUSED._value.get()
+            served = [a.get("/enterprises/E0001", "north").status_code for _ in range(3)]
+            refused = a.get("/enterprises/E0001", "north")
+            assert served == [200, 200, 200]
+            assert refused.status_code == 503
+            assert refused.headers["retry-after"] == "5"
+            assert REFUSED._value.get() == before + 1
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        got = events(a, 3, key_id=a.key_ids["north"], action="read")  # once the database is back
+        assert [e.event.status for e in got] == [200, 200, 200]
+        assert a.get("/enterprises/E0001", "north").status_code == 200
+        assert verify(a.records).ok
