@@ -113,4 +113,5 @@ class AuditMiddleware:
             route=route_of(scope), path=str(scope["path"]),
             query=scope.get("query_string", b"").decode("latin-1") or None,
             enterprise=str(enterprise) if enterprise else None,
-            rows=note.rows if note.rows is not None or status < 400 else 0, status=status)
+            rows=note.rows if note.rows is not None or status < 400 else 0, status=status,
+            detail=note.detail)

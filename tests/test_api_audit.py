@@ -15,6 +15,7 @@ from store.audit import AuditQuery, StoredEvent, find, verify
 from store.influx import InfluxStore
 from tests.api_support import Api, running_api
 from tests.conftest import wait_until
+from tests.web_support import Web, login_token
 
 READINGS = "/api/v1/enterprises/{enterprise_id}/readings"
 MARK = {"outlet": "G1", "kind": "maintenance", "start": "2025-11-01T08:00:00+08:00",
@@ -53,6 +54,8 @@ def test_reads_changes_and_denials_are_recorded_with_who_and_outcome(api: Api) -
                                           READINGS, "limit=5", "E0001", 200)
     assert ok.rows == 0  # nothing seeded: no rows went out
     assert by_path["/api/v1/enterprises/E0002/readings"].status == 404
+    assert by_path["/api/v1/enterprises/E0002/readings"].detail == (
+        "denied 404: enterprise 'E0002' out of reach")
     (forbidden,) = events(api, 1, key_id=api.key_ids["e1"], route="/api/v1/rankings")
     assert (forbidden.event.status, forbidden.event.role, forbidden.event.rows) == (403,
                                                                                    "enterprise", 0)
@@ -144,3 +147,23 @@ def test_with_the_audit_queue_full_requests_are_refused_not_served_unrecorded(
         assert [e.event.status for e in got] == [200, 200, 200]
         assert a.get("/enterprises/E0001", "north").status_code == 200
         assert verify(a.records).ok
+
+
+def test_pages_and_refused_web_logins_are_recorded(web: Web) -> None:
+    with web.login("north") as c:
+        assert c.get("/web/enterprises/E0001").status_code == 200
+    with web.client() as c:
+        token = login_token(c.get("/web/login").text)
+        bad = f"ems_{'1' * 12}_{'y' * 40}"
+        r = c.post("/web/login", data={"key": bad, "csrf": token, "next": "/web/"})
+        assert r.status_code == 401  # the login page again, saying why
+    north = web.api.key_ids["north"]
+    page = events(web.api, 1, key_id=north, route="/web/enterprises/{enterprise_id}")[0].event
+    assert (page.role, page.scope, page.enterprise, page.status) == ("inspector", "north",
+                                                                     "E0001", 200)
+    (refused,) = events(web.api, 1, key_id="1" * 12)
+    assert (refused.event.route, refused.event.status, refused.event.detail) == (
+        "/web/login", 401, "denied 401: web login with an unknown, revoked or malformed key")
+    assert not find(web.api.records, AuditQuery(route="/web/static/{path}"), 10)
+    stored = " ".join(str(e.event) for e in find(web.api.records, AuditQuery(), 1000))
+    assert bad not in stored

@@ -50,6 +50,7 @@ class Note:
     scope: str | None = None
     rows: int | None = None
     enterprise: str | None = None
+    detail: str | None = None  # why it was denied, when it was
 
 
 current: contextvars.ContextVar[Note | None] = contextvars.ContextVar("audit_note", default=None)
@@ -62,11 +63,14 @@ def note_principal(user: Principal) -> None:
         note.scope = user.enterprise or ",".join(sorted(user.regions)) or None
 
 
-def note_key_id(key_id: str) -> None:
-    """A denied caller known only by the public id of its key."""
+def note_denied(status: int, reason: str, key_id: str | None) -> None:
+    """A denied attempt: why (no secret in ``reason``), and the public id of the key when the
+    caller is known by nothing else."""
     note = current.get()
-    if note is not None and note.key_id is None:
-        note.key_id = key_id
+    if note is not None:
+        note.detail = f"denied {status}: {reason}"
+        if note.key_id is None and key_id is not None:
+            note.key_id = key_id
 
 
 def note_rows(n: int) -> None:
