@@ -11,9 +11,11 @@ import sqlite3
 from pathlib import Path
 
 from api.services.audit import REFUSED
+from core.readings import Reading
 from store.audit import AuditQuery, StoredEvent, find, verify
 from store.influx import InfluxStore
-from tests.api_support import Api, running_api
+from store.lines import reading_line
+from tests.api_support import NOW_S, Api, running_api
 from tests.conftest import wait_until
 from tests.web_support import Web, login_token
 
@@ -82,6 +84,15 @@ def test_rows_out_are_counted_from_the_answer(api: Api) -> None:
     assert api.get("/enterprises", "inspector").status_code == 200
     (many,) = events(api, 1, key_id=api.key_ids["inspector"], route="/api/v1/enterprises")
     assert (many.event.rows, many.event.enterprise) == (8, None)
+    outlet = next(iter(api.registry.enterprises["E0001"].outlets))
+    api.store.write_lines([reading_line(Reading("E0001", outlet, "so2",
+                                                int(NOW_S * 1000) - (m + 1) * 60_000, 20.0, "N"))
+                           for m in range(7)])
+    csv_answer = api.get("/enterprises/E0001/readings", "inspector",
+                         headers={"Accept": "text/csv"})
+    assert csv_answer.text.splitlines()[0].startswith("time,")
+    (as_csv,) = events(api, 1, key_id=api.key_ids["inspector"], route=READINGS)
+    assert as_csv.event.rows == len(csv_answer.text.splitlines()) - 1 == 7
 
 
 def test_admins_query_the_trail_as_json_and_csv_others_may_not(api: Api) -> None:
