@@ -110,6 +110,6 @@ def run_audit(argv: list[str], settings: ApiSettings) -> int:
         print(f"audit chain broken at batch {v.broken_seq}: {v.reason} "
               f"({v.batches - 1} batches before it hold)")
         return 1
-    print(f"audit chain holds: {v.batches} batches, {v.events} events; head {v.head_seq} "
-          f"{v.head_hash or '-'}")
+    head = f"{v.head_seq} {v.head_hash}" if v.head_seq is not None else "-"
+    print(f"audit chain holds: {v.batches} batches, {v.events} events; head {head}")
     return 0
