@@ -1,4 +1,5 @@
-"""python -m api: serve the HTTP API; python -m api keys ...: manage API keys."""
+"""python -m api: serve the HTTP API; python -m api keys ...: manage API keys;
+python -m api audit verify|prune: the access audit trail."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 
 import uvicorn
 
-from api.cli import run
+from api.cli import run, run_audit
 from api.main import create_app
 from api.settings import ApiSettings
 from core.logs import setup_logging
@@ -22,8 +23,10 @@ def main() -> None:
     setup_logging(settings.log_level)
     if sys.argv[1:2] == ["keys"]:
         sys.exit(run(sys.argv[2:], settings))
+    if sys.argv[1:2] == ["audit"]:
+        sys.exit(run_audit(sys.argv[2:], settings))
     if sys.argv[1:]:
-        sys.exit("usage: python -m api [keys create|list|revoke ...]")
+        sys.exit("usage: python -m api [keys create|list|revoke ... | audit verify|prune]")
     offset_s = settings.clock_offset_s  # core/clock.py
     app = create_app(settings, clock=lambda: time.time() + offset_s)
     # The registry and the app live as long as the process: keep them out of the garbage

@@ -1,4 +1,5 @@
-"""``python -m api keys create|list|revoke``: manage API keys (admins, on a trusted host).
+"""``python -m api keys create|list|revoke``: manage API keys (admins, on a trusted host);
+``python -m api audit verify|prune``: the access audit trail.
 
 A new key is printed once, on standard output, and never stored: only its SHA-256 hash is.
 """
@@ -7,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from api.keys import KeySpecError, KeyStore, Role
 from api.params import iso
 from api.settings import ApiSettings
 from core.registry import load_registry
 from core.standards import load_standards
+from store.audit import prune, verify
 from store.sql import open_records
 
 
@@ -66,4 +69,47 @@ def _run(args: argparse.Namespace, settings: ApiSettings, keys: KeyStore) -> int
         print(f"no key {args.key_id!r}", file=sys.stderr)
         return 1
     print(f"revoked {args.key_id}", file=sys.stderr)
+    return 0
+
+
+AUDIT_DOC = """``python -m api audit verify|prune``: check the hash chain of the access audit
+trail, or apply its retention now (the API also does it once a day).
+
+``verify`` exits 0 when every batch holds, printing the head of the chain (its sequence number
+and hash: note it elsewhere, removing batches at the very end is seen only against it), and 1
+naming the first broken link otherwise.
+"""
+DAY_MS = 86_400_000
+
+
+def audit_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m api audit", description=AUDIT_DOC)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("verify", help="check the whole hash chain; name the first broken link")
+    sub.add_parser("prune", help="remove the batches older than audit_retention_days")
+    return p
+
+
+def run_audit(argv: list[str], settings: ApiSettings) -> int:
+    """``python -m api audit verify|prune`` (see AUDIT_DOC)."""
+    args = audit_parser().parse_args(argv)
+    records = open_records(settings.records_url)
+    try:
+        if args.command == "prune":
+            now_ms = int((time.time() + settings.clock_offset_s) * 1000)
+            if settings.audit_retention_days <= 0:
+                print("audit: retention is off (audit_retention_days = 0)", file=sys.stderr)
+                return 0
+            n = prune(records, now_ms - settings.audit_retention_days * DAY_MS, now_ms)
+            print(f"audit: removed {n} batches", file=sys.stderr)
+            return 0
+        v = verify(records)
+    finally:
+        records.close()
+    if not v.ok:
+        print(f"audit chain broken at batch {v.broken_seq}: {v.reason} "
+              f"({v.batches - 1} batches before it hold)")
+        return 1
+    head = f"{v.head_seq} {v.head_hash}" if v.head_seq is not None else "-"
+    print(f"audit chain holds: {v.batches} batches, {v.events} events; head {head}")
     return 0

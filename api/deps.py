@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.access import Principal
 from api.keys import Role, key_id_of
 from api.params import EndQuery, Page, StartQuery, TimeRange, page, time_range
+from api.services.audit import note_principal
 from api.services.queries import Scope
 from api.services.reach import denied as denied  # "as": re-exported for routes and pages
 from api.services.reach import reach_enterprise as reach_enterprise
@@ -72,7 +73,9 @@ def get_principal(request: Request, state: StateDep,
     if record is None:
         raise denied(request, 401, "unknown, revoked or malformed key",
                      key_id_of(creds.credentials) or "malformed")
-    return Principal.from_key(record)
+    user = Principal.from_key(record)
+    note_principal(user)
+    return user
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]

@@ -23,6 +23,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 
 from core.registry import ID_RE
+from store.audit import AuditEvent, append_in
 from store.records import ApiKeyRow
 from store.sql import Records
 
@@ -96,6 +97,12 @@ def _to_row(k: ApiKey) -> ApiKeyRow:
                      created_ms=k.created_ms, revoked_ms=k.revoked_ms)
 
 
+def key_event(action: str, key: ApiKey, at_ms: int) -> AuditEvent:
+    """The audit record of a key created or revoked: its id, role and scope, never the key."""
+    return AuditEvent(at_ms, action, key_id=key.key_id, role=key.role.value,
+                      scope=key.enterprise or ",".join(key.regions) or None)
+
+
 class KeyStore:
     """Creates, lists, revokes and checks API keys kept in the records database."""
 
@@ -118,6 +125,8 @@ class KeyStore:
                         int(self._wall() * 1000))
         with self.records.session() as s:
             s.add(_to_row(record))
+            append_in(s, [key_event("key.created", record, record.created_ms)],
+                      record.created_ms)
         return record, key
 
     def get(self, key_id: str) -> ApiKey | None:
@@ -137,12 +146,15 @@ class KeyStore:
         """Revoke a key (the first revocation's time stays); False if there is no such key."""
         if not KEY_ID_RE.fullmatch(key_id):
             return False
+        now_ms = int(self._wall() * 1000)
         with self.records.session() as s:
-            if s.get(ApiKeyRow, key_id) is None:
+            row = s.get(ApiKeyRow, key_id)
+            if row is None:
                 return False
             s.execute(update(ApiKeyRow)
                       .where(ApiKeyRow.key_id == key_id, ApiKeyRow.revoked_ms.is_(None))
-                      .values(revoked_ms=int(self._wall() * 1000)))
+                      .values(revoked_ms=now_ms))
+            append_in(s, [key_event("key.revoked", _from_row(row), now_ms)], now_ms)
         with self._lock:
             self._cache.pop(key_id, None)
         return True

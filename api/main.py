@@ -18,12 +18,14 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from api import errors, web
+from api.audit_middleware import AuditMiddleware, CountedJSONResponse
 from api.cache import TtlCache
 from api.keys import KeyStore
 from api.metrics import MetricsMiddleware
 from api.models import ErrorPublic, ValidationErrorPublic
 from api.routes import (
     alerts,
+    audit,
     catalogue,
     enterprises,
     health,
@@ -33,6 +35,7 @@ from api.routes import (
     readings,
     rejections,
 )
+from api.services.audit import AuditTrail
 from api.services.standings import warm_up
 from api.settings import ApiSettings
 from api.state import AppState
@@ -86,9 +89,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if s.api_rankings_cache_s > 0 and s.api_rankings_warm_up:
         warming = threading.Thread(target=warm_up, args=(state,), name="warm-up", daemon=True)
         warming.start()
+    if state.audit is not None:
+        state.audit.start()
     try:
         yield
     finally:
+        if state.audit is not None:
+            state.audit.stop()
         if warming is not None:
             await asyncio.to_thread(warming.join, state.store.timeout_s)
         if state.owns_store:
@@ -114,21 +121,28 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
     store = store or store_from(settings)
     workflows = AlertWorkflows(records)
     app = FastAPI(title="Emissions monitoring API", version="1", description=DESCRIPTION,
-                  docs_url="/docs", openapi_url=f"{PREFIX}/openapi.json", lifespan=lifespan)
+                  docs_url="/docs", openapi_url=f"{PREFIX}/openapi.json", lifespan=lifespan,
+                  default_response_class=CountedJSONResponse)
+    trail = None
+    if settings.api_audit:
+        trail = AuditTrail(records, settings.api_audit_queue_max, settings.api_audit_batch_max,
+                           settings.api_audit_flush_s, settings.audit_retention_days, clock)
     app.state.ems = AppState(settings=settings, store=store,
                              results=ResultStore(store, workflows),
                              keys=KeyStore(records, settings.api_key_cache_s, wall=clock),
                              registry=registry, standards=standards,
                              rankings_cache=TtlCache(settings.api_rankings_cache_s),
                              records=records, clock=clock, owns_store=owns_store,
-                             owns_records=owns_records)
+                             owns_records=owns_records, audit=trail)
     api = APIRouter(prefix=PREFIX, responses=ERRORS)
     for module in (enterprises, readings, judged, marks, rankings, alerts, rejections,
-                   catalogue, health):
+                   catalogue, health, audit):
         api.include_router(module.router)
     app.include_router(api)
     errors.install(app)
     web.install(app, settings)  # the pages under /web/, when a session secret is set
+    if trail is not None:
+        app.add_middleware(AuditMiddleware, trail=trail)  # inside: refusals get the headers
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
     return app

@@ -289,3 +289,36 @@ class HealthPublic(BaseModel):
     live: bool = Field(description="The process answers")
     ready: bool = Field(description="The database answered: requests can be served")
     checks: dict[str, CheckPublic] = Field(description="Each dependency: influxdb, broker")
+
+
+class AuditEventPublic(BaseModel):
+    """One audited request or change (api/audit_middleware.py); never a key itself."""
+
+    id: int
+    batch: int = Field(description="The hash-chained batch that holds it")
+    at: str
+    action: str = Field(description="read, change, key.created, key.revoked, "
+                                    "registry.loaded, audit.pruned")
+    key_id: str | None
+    role: str | None
+    scope: str | None = Field(description="The key's enterprise, or its regions")
+    client: str | None = Field(description="Client address")
+    method: str | None
+    route: str | None
+    path: str | None
+    query: str | None
+    enterprise: str | None = Field(description="Whose data, when the answer is about one")
+    rows: int | None = Field(description="Rows that went out")
+    status: int | None = Field(description="The HTTP outcome (200, 403, 404 ...)")
+    detail: str | None
+
+
+class ReaderPublic(BaseModel):
+    """Who read an enterprise's data: the role and region of the key, never which key."""
+
+    at: str
+    role: str | None
+    region: str | None = Field(description="The regions an inspector is limited to; null "
+                                           "for other roles and unlimited inspectors")
+    route: str | None
+    rows: int | None

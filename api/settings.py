@@ -29,6 +29,17 @@ class ApiSettings(CommonSettings):
     api_summaries_rp: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] = None
     api_broker_timeout_s: float = 1.0  # the health check of the MQTT broker (not of readiness)
 
+    # Access audit trail (api/services/audit.py): every read of non-public data, every change
+    # and every denied attempt is recorded in the records database, in hash-chained batches.
+    api_audit: bool = True  # off only to measure its cost (bench/api.py)
+    # Events admitted and not yet written; when full, requests are refused with 503 (counted
+    # in api_audit_refused), never served unrecorded.
+    api_audit_queue_max: Annotated[int, Field(ge=1)] = 10_000
+    api_audit_batch_max: Annotated[int, Field(ge=1)] = 500  # events per hash-chained batch
+    api_audit_flush_s: Annotated[float, Field(gt=0)] = 0.5  # a batch at least this often
+    # Audit records are kept this long (5 years), then removed in whole batches; 0 keeps all.
+    audit_retention_days: Annotated[int, Field(ge=0)] = 1827
+
     # Web pages (/web/): signs the session cookie; the pages are served only when it is set.
     # At least 32 characters, the same on every replica (e.g. `openssl rand -base64 48`).
     api_session_secret: Annotated[SecretStr | None, Field(min_length=32)] = None

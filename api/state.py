@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from api.cache import TtlCache
 from api.keys import KeyStore
+from api.services.audit import AuditTrail
 from api.settings import ApiSettings
 from core.registry import Registry
 from core.standards import Standards
@@ -35,6 +36,7 @@ class AppState:
     clock: Callable[[], float] = time.time  # wall clock in seconds; tests inject a fixed one
     owns_store: bool = False  # opened by create_app, so closed when the application stops
     owns_records: bool = False  # likewise the records database
+    audit: AuditTrail | None = None  # the access audit trail; None when api_audit is off
 
     def __post_init__(self) -> None:
         self.marks = MarkStore(self.records)

@@ -9,7 +9,15 @@ measured in the same run it times the raw InfluxDB queries behind each endpoint.
 timed both as served (with the in-process cache of ``api_rankings_cache_s``) and with the cache
 off, which is bound by InfluxDB's cost of aggregating 1,000 series: InfluxDB 1.x pays per
 series and per shard, so the summaries are seeded both in the default retention policy (7-day
-shards) and in one with long shards, which the API reads (``api_summaries_rp``). Last line:
+shards) and in one with long shards, which the API reads (``api_summaries_rp``).
+
+The cost of the access audit trail (api/services/audit.py): rankings as served by a second API
+process with the audit off (``EMS_API_AUDIT=false``), requests alternating between the two so
+that both see the same load, then the line
+
+    audit: rankings p95 <ms> ms with audit, <ms> ms without, ratio <r>
+
+(ratio: p95 without / p95 with; 1 means free, the target is at least 0.8). Last line:
 
     api: rankings p95 <ms> ms, readings p95 <ms> ms
 """
@@ -136,6 +144,17 @@ def get_ok(client: httpx.Client, path: str, params: dict[str, str | int],
     return call
 
 
+def alternating(n: int, first: Callable[[], object], second: Callable[[], object]
+                ) -> tuple[list[float], list[float]]:
+    """``n`` timed calls of each, one of each in turn."""
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(n):
+        a.extend(timed(1, first))
+        b.extend(timed(1, second))
+    return a, b
+
+
 def records_url(workdir: Path) -> str:
     return f"sqlite:///{workdir / 'records.db'}"
 
@@ -160,7 +179,7 @@ class ApiProcess:
                                          stdout=log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self, timeout_s: float = 30) -> None:
+    def wait_ready(self, timeout_s: float = 90) -> None:  # a loaded machine starts slowly
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -182,7 +201,8 @@ class ApiProcess:
             self.proc.wait(5)
 
 
-def run(n_enterprises: int, days: int, requests: int, workdir: Path) -> tuple[float, float]:
+def run(n_enterprises: int, days: int, requests: int, workdir: Path
+        ) -> tuple[float, float, tuple[float, float]]:
     influx = InfluxDB("influxd", workdir / "influxdb").start()
     servers: list[ApiProcess] = []
     try:
@@ -214,6 +234,7 @@ def run(n_enterprises: int, days: int, requests: int, workdir: Path) -> tuple[fl
                                 headers={"Authorization": f"Bearer {key}"})
 
         cached, uncached = serve(), serve(EMS_API_RANKINGS_CACHE_S="0")
+        unaudited = serve(EMS_API_AUDIT="false")
         period: dict[str, str | int] = {"start": iso(start_ms), "end": iso(end_ms),
                                         "limit": n_enterprises}
         day: dict[str, str | int] = {"start": iso(start_ms), "end": iso(start_ms + DAY_MS),
@@ -235,6 +256,12 @@ def run(n_enterprises: int, days: int, requests: int, workdir: Path) -> tuple[fl
                timed(slow_n, get_ok(uncached, "/api/v1/rankings", period, n_enterprises)))
         rank_ms = timed(requests, get_ok(cached, "/api/v1/rankings", period, n_enterprises))
         report(f"API: GET /rankings, as served (cache {cached_ttl()} s)", rank_ms)
+        get_ok(unaudited, "/api/v1/rankings", period, n_enterprises)()  # its cache warm too
+        with_audit, without_audit = alternating(
+            requests, get_ok(cached, "/api/v1/rankings", period, n_enterprises),
+            get_ok(unaudited, "/api/v1/rankings", period, n_enterprises))
+        report("API: GET /rankings, as served, audit on", with_audit)
+        report("API: GET /rankings, as served, audit off", without_audit)
         print(f"readings: one outlet-day, {n_readings} values")
         report("InfluxDB: select readings (raw)",
                timed(requests, lambda: store.query(raw_read, epoch="")))
@@ -249,7 +276,7 @@ def run(n_enterprises: int, days: int, requests: int, workdir: Path) -> tuple[fl
             return r
 
         report("API: GET /enterprises/{id}/readings (CSV)", timed(requests, csv_call))
-        return p95(rank_ms), p95(read_ms)
+        return p95(rank_ms), p95(read_ms), (p95(with_audit), p95(without_audit))
     finally:
         for server in servers:
             server.stop()
@@ -268,7 +295,10 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
-        rank_p95, read_p95 = run(args.enterprises, args.days, args.requests, Path(tmp))
+        rank_p95, read_p95, (audited, unaudited) = run(args.enterprises, args.days,
+                                                       args.requests, Path(tmp))
+    print(f"audit: rankings p95 {audited:.0f} ms with audit, {unaudited:.0f} ms without, "
+          f"ratio {unaudited / audited:.2f}")
     print(f"api: rankings p95 {rank_p95:.0f} ms, readings p95 {read_p95:.0f} ms")
 
 

@@ -18,8 +18,10 @@ local stack, checked against its expected outcome.
    received late data are re-judged.
 5. With an inspector key, the API's hours, days, alerts, ranking and rejections are compared
    with the expectations (``simulators.outcome``); every difference is printed, then
-   ``scenario NAME: k/n expectations met``. Exit status 0 when all are met and every HJ 212
-   upload was answered, 1 otherwise, 2 when the run itself could not be made.
+   ``scenario NAME: k/n expectations met``, after the line of the access audit trail's hash
+   chain (``store.audit.verify``, once the API has stopped and written its queue). Exit status
+   0 when all are met, every HJ 212 upload was answered and the chain holds, 1 otherwise, 2
+   when the run itself could not be made.
 
 Files of the run stay in ``var/scenarios/NAME/``: ``observed.json``, ``report.txt`` and the
 stack's logs (``stack/logs/``).
@@ -64,6 +66,7 @@ from simulators.process import HOUR_MS
 from simulators.registry import write_registry
 from simulators.runner import RunStats, ScenarioPublisher, link_factory
 from simulators.scenario import Scenario, ScenarioError, load_scenario
+from store.audit import verify as verify_audit
 from store.influx import InfluxStore, StoreError
 
 log = logging.getLogger("verify")
@@ -93,10 +96,11 @@ class Verdict:
     differences: list[Difference]
     stats: RunStats
     text: str
+    audit_ok: bool = True  # the audit trail's hash chain holds
 
     @property
     def ok(self) -> bool:
-        return not self.differences and not self.stats.reply_failures
+        return not self.differences and not self.stats.reply_failures and self.audit_ok
 
 
 def scenario_path(name: str) -> Path:
@@ -224,14 +228,18 @@ def run(path: Path, workdir: Path, *, influx_url: str | None = None,
         observed = read_back(stack, sc, (since, int(time.time() * 1000) + 60_000), ranks)
     finally:
         stack.stop()
+    chain = verify_audit(stack.records())
+    stack.stop()  # closes the records database again
     (workdir / "observed.json").write_bytes(orjson.dumps(observed, option=orjson.OPT_INDENT_2))
     differences = compare(expectations, observed)
     lines = [f"HJ 212 over TCP: {stats.replies_missing} uploads unanswered, "
              f"{stats.replies_bad} replies that answer none"] if stats.reply_failures else []
+    lines.append(f"audit chain holds: {chain.batches} batches, {chain.events} events" if chain.ok
+                 else f"audit chain broken at batch {chain.broken_seq}: {chain.reason}")
     text = "\n".join([*lines, report(sc.name, expectations, differences)])
     (workdir / "report.txt").write_text(text + "\n")
     log.info("done in %.1f s", time.monotonic() - t0)
-    return Verdict(expectations, differences, stats, text)
+    return Verdict(expectations, differences, stats, text, chain.ok)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -105,3 +105,84 @@ class RevokedSessionRow(Base):
     session_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
     revoked_ms: Mapped[int] = mapped_column(BigInteger)
     expires_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class AuditBatchRow(Base):
+    """One batch of the access audit trail: ``hash`` covers the batch's events and the hash of
+    the batch before it (``prev_hash``), so a changed, removed or inserted record breaks the
+    chain (store.audit). Appended, never edited."""
+
+    __tablename__ = "audit_batch"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    n_events: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEventRow(Base):
+    """One audited read, change or denied attempt: who (key id, role, scope; never the key),
+    from where, what (route, parameters), how many rows went out and the outcome."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_enterprise_at", "enterprise", "at_ms"),
+                      Index("ix_audit_event_key_at", "key_id", "at_ms"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    batch_seq: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("audit_batch.seq", ondelete="CASCADE"), index=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    action: Mapped[str] = mapped_column(String(32))  # read, change, denied, key.created ...
+    key_id: Mapped[str | None] = mapped_column(String(ID))
+    role: Mapped[str | None] = mapped_column(String(16))
+    scope: Mapped[str | None] = mapped_column(String(1024))  # enterprise or regions of the key
+    client: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[str | None] = mapped_column(String(8))
+    route: Mapped[str | None] = mapped_column(String(256))
+    path: Mapped[str | None] = mapped_column(String(512))
+    query: Mapped[str | None] = mapped_column(String(1024))
+    enterprise: Mapped[str | None] = mapped_column(String(ID))  # whose data, when one's
+    rows: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(String(1024))
+
+
+class RecipientRow(Base):
+    """Who is notified of alerts, how and of which (alerts.notify); ``secret`` signs robot
+    webhooks (DingTalk) and generic webhooks, and is never logged."""
+
+    __tablename__ = "notify_recipient"
+    recipient_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))  # inspector or enterprise (a contact)
+    enterprise: Mapped[str | None] = mapped_column(String(ID))
+    regions: Mapped[str] = mapped_column(String(1024), default="")  # comma-separated; "": all
+    channel: Mapped[str] = mapped_column(String(16))  # email, webhook, dingtalk, wecom
+    address: Mapped[str] = mapped_column(String(1024))  # e-mail address or URL
+    secret: Mapped[str | None] = mapped_column(String(256))
+    kinds: Mapped[str] = mapped_column(String(512), default="")  # comma-separated; "": all
+    min_severity: Mapped[str] = mapped_column(String(16), default="low")
+    level: Mapped[int] = mapped_column(Integer, default=1)  # 1 first; 2, 3 on escalation
+    quiet: Mapped[str] = mapped_column(String(16), default="")  # local "22:00-07:00"; "": none
+    digest: Mapped[int] = mapped_column(Integer, default=0)  # 1: low severities in a digest
+
+
+class NotificationRow(Base):
+    """A notification decided (one per alert, event and recipient: ``dedup`` is unique), then
+    sent at least once: ``sent_ms`` is stamped only after the channel took it."""
+
+    __tablename__ = "notification"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    dedup: Mapped[str] = mapped_column(String(256), unique=True)
+    alert_id: Mapped[str] = mapped_column(String(ID), index=True)
+    event: Mapped[str] = mapped_column(String(16))  # open, close, escalate
+    recipient_id: Mapped[str] = mapped_column(String(ID))
+    channel: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[int] = mapped_column(Integer, default=0)
+    decided_ms: Mapped[int] = mapped_column(BigInteger)
+    due_ms: Mapped[int] = mapped_column(BigInteger, index=True)  # after quiet hours, digests
+    payload: Mapped[str] = mapped_column(Text)  # the alert as JSON, as it was decided
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(512))
+    sent_ms: Mapped[int | None] = mapped_column(BigInteger, index=True)

@@ -17,6 +17,7 @@ from core.clock import shifted
 from core.registry import Registry, load_registry
 from core.settings import CommonSettings
 from core.standards import Standards, load_standards
+from store.audit import AuditEvent, append_in
 from store.records import RegistryLoadRow
 from store.sql import Records, open_records
 
@@ -46,6 +47,10 @@ def record_load(records: Records, path: Path, registry: Registry, by: str,
                               source=load.source, sha256=load.sha256,
                               enterprises=load.enterprises, outlets=load.outlets,
                               devices=load.devices))
+        s.flush()  # a load recorded twice in one millisecond fails here, before the audit
+        append_in(s, [AuditEvent(now_ms, "registry.loaded", detail=f"{by} {load.source} "
+                                 f"sha256={load.sha256} enterprises={load.enterprises}")],
+                  now_ms)
     return load
 
 

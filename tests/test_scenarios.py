@@ -31,6 +31,8 @@ def test_a_shipped_scenario_meets_every_expectation_through_the_real_stack(
     assert verdict.stats.acked == verdict.stats.messages > 0
     assert verdict.text.splitlines()[-1] == f"scenario {name}: {n}/{n} expectations met"
     assert verdict.ok
+    assert verdict.audit_ok  # every read and mark of the run recorded, the chain holds
+    assert verdict.text.splitlines()[-2].startswith("audit chain holds: ")
     assert (tmp_path / "observed.json").exists()
     if name == "incidents":  # HJ 212 over TCP: every upload answered, bad CRCs sent again
         assert verdict.stats.replies > 5000

@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import PageDep, ReadingsRange, SeriesScope, StoreDep
 from api.models import ReadingPublic, SeriesPage
 from api.params import iso
+from api.services.audit import note_rows
 from api.services.series import csv_lines, reading_rows
 
 router = APIRouter(prefix="/enterprises", tags=["readings"])
@@ -38,6 +39,7 @@ def list_readings(request: Request, scope: SeriesScope, tr: ReadingsRange, page:
     """
     found = reading_rows(store, scope, tr, page, MEASUREMENT_OF[data])
     if wants_csv(request):
+        note_rows(len(found))  # the audit trail's rows out (JSON answers are counted)
         return StreamingResponse(csv_lines(scope.enterprise, found), media_type="text/csv")
     return SeriesPage[ReadingPublic].model_validate({
         "enterprise": scope.enterprise, "start": iso(tr.start_ms), "end": iso(tr.end_ms),

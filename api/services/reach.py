@@ -12,6 +12,7 @@ from fastapi import HTTPException, Request
 
 from api import metrics
 from api.access import Principal
+from api.services.audit import note_denied
 from core.registry import Enterprise, Registry
 
 log = logging.getLogger("api.access")
@@ -22,6 +23,7 @@ def denied(request: Request, status: int, reason: str, who: str = "-") -> HTTPEx
     log.warning("denied %s %s %r: %s (key %s)", status, request.method, request.url.path,
                 reason, who)
     metrics.DENIED.labels(str(status)).inc()
+    note_denied(status, reason, None if who in ("-", "malformed") else who)
     if status == 401:
         return HTTPException(401, "missing or invalid API key",
                              headers={"WWW-Authenticate": "Bearer"})

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.access import Principal
 from api.deps import StateDep, denied
 from api.keys import Role, key_id_of
+from api.services.audit import note_principal
 from api.web.i18n import LANG_COOKIE, LANGS
 from api.web.render import page
 from api.web.revocation import Revocations
@@ -77,6 +78,7 @@ def current_user(request: Request, state: StateDep) -> WebUser:
         raise LoginRequired
     user = WebUser(Principal.from_key(record), session.csrf, session)
     request.state.web_user = user
+    note_principal(user.principal)
     return user
 
 
@@ -138,6 +140,7 @@ def post_login(request: Request, state: StateDep, key: Annotated[str, Form(max_l
         denied(request, 401, "web login with an unknown, revoked or malformed key",
                key_id_of(key.strip()) or "malformed")
         return login_page(request, next_, failed=True)
+    note_principal(Principal.from_key(record))
     codec = codec_of(request)
     _, cookie = codec.issue(record.key_id, record.sha256, int(state.clock()))
     log.info("web login of key %s (%s)", record.key_id, record.role.value)
