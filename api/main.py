@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from api import errors, web
+from api import docs, errors, web
 from api.cache import TtlCache
 from api.keys import KeyStore
 from api.metrics import MetricsMiddleware
@@ -114,7 +114,7 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
     store = store or store_from(settings)
     workflows = AlertWorkflows(records)
     app = FastAPI(title="Emissions monitoring API", version="1", description=DESCRIPTION,
-                  docs_url="/docs", openapi_url=f"{PREFIX}/openapi.json", lifespan=lifespan)
+                  docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.ems = AppState(settings=settings, store=store,
                              results=ResultStore(store, workflows),
                              keys=KeyStore(records, settings.api_key_cache_s, wall=clock),
@@ -127,6 +127,7 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
                    catalogue, health):
         api.include_router(module.router)
     app.include_router(api)
+    docs.install(app)  # /docs, /redoc and the OpenAPI document, served offline
     errors.install(app)
     web.install(app, settings)  # the pages under /web/, when a session secret is set
     app.add_middleware(SecurityHeadersMiddleware)
