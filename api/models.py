@@ -148,6 +148,8 @@ class RankingsPublic(PeriodPage[RankingPublic]):
 
     per: str
     buckets: list[str] = Field(description="Label of each letter of `status`")
+    ranked: int = Field(0, description="How many enterprises the ranks are counted among (an "
+                                       "enterprise's key sees only its own row among them)")
 
 
 class NotePublic(BaseModel):
