@@ -153,7 +153,7 @@ class RankingsPublic(PeriodPage[RankingPublic]):
 
 
 class NotePublic(BaseModel):
-    at: str = ""
+    at: str = Field("", description="When, in UTC (RFC 3339); pages show local time")
     by: str = Field("", description="role:key id of the author (never the key)")
     action: str = ""
     text: str = ""
@@ -167,9 +167,13 @@ class AlertPublic(BaseModel):
     pollutant: str
     start: str
     status: str
-    active: bool
+    active: bool = Field(description="The same as `ongoing` (kept for older clients)")
+    ongoing: bool = Field(description="True while the episode is still going: its latest "
+                                      "judged hour (or day) was still in it when the scheduler "
+                                      "last looked, and `end` is null; false once it ended")
     hours: float
-    severity: str
+    severity: str = Field(description="low, medium or high: by the multiple over the limit "
+                                      "and the duration (README, Severity)")
     updated: str | None
     opened: str | None
     end: str | None
