@@ -1,5 +1,10 @@
 """A record of each registry file loaded into the service: who, when, which file (its SHA-256)
-and how much it held. The registry itself stays a TOML file that people review and version."""
+and how much it held. The registry itself stays a TOML file that people review and version.
+
+Commands run beside the services (``python -m api keys ...``) read the registry the services
+read: ``choose_registry`` takes ``EMS_REGISTRY_PATH`` when it is set, else the file the
+services last loaded according to the records database (``make run`` writes its own under
+var/), else the example registry; the command says which, and how to point elsewhere."""
 
 from __future__ import annotations
 
@@ -62,9 +67,35 @@ def service_load(records: Records, path: Path, registry: Registry, service: str,
         except IntegrityError:
             if step == SAME_MS_TRIES - 1:
                 raise
-    log.info("registry %s (sha256 %s) loaded: %d enterprises, %d outlets, %d devices",
-             load.source, load.sha256[:12], load.enterprises, load.outlets, load.devices)
+    log.info("registry %s (sha256 %s) loaded: %d enterprises, %d outlets, %d devices "
+             "(EMS_REGISTRY_PATH names another)", load.source, load.sha256[:12],
+             load.enterprises, load.outlets, load.devices)
     return load
+
+
+@dataclass(frozen=True)
+class RegistryChoice:
+    """The registry file a command reads, and why that one."""
+
+    path: Path
+    why: str
+
+    def describe(self) -> str:
+        return (f"registry {self.path} ({self.why}); set EMS_REGISTRY_PATH to read another")
+
+
+def choose_registry(settings: CommonSettings, records: Records) -> RegistryChoice:
+    """The registry of ``EMS_REGISTRY_PATH`` if set, else the one the services of this records
+    database loaded last (if that file is still there), else the settings' default."""
+    if "registry_path" in settings.model_fields_set:
+        return RegistryChoice(settings.registry_path, "EMS_REGISTRY_PATH")
+    for load in reversed(loads(records)):
+        if Path(load.source).is_file():
+            service = load.loaded_by.split("@", 1)[0]
+            return RegistryChoice(Path(load.source),
+                                  f"the one the {service} service loaded last, as the records "
+                                  "database says")
+    return RegistryChoice(settings.registry_path, "the default: no service has loaded one")
 
 
 def load_recorded(settings: CommonSettings, service: str, standards: Standards | None = None,
