@@ -168,13 +168,16 @@ class AlertPublic(BaseModel):
     start: str
     status: str
     active: bool = Field(description="The same as `ongoing` (kept for older clients)")
-    ongoing: bool = Field(description="True while the episode is still going: its latest "
-                                      "judged hour (or day) was still in it when the scheduler "
-                                      "last looked, and `end` is null; false once it ended")
+    ongoing: bool = Field(description="True while the episode is still going: nothing has "
+                                      "ended it yet (for an exceedance, no valid hour within "
+                                      "the limit; invalid or missing hours do not end it) and "
+                                      "`end` is null; false once it ended. `updated` says "
+                                      "when it was last seen")
     hours: float
     severity: str = Field(description="low, medium or high: by the multiple over the limit "
                                       "and the duration (README, Severity)")
-    updated: str | None
+    updated: str | None = Field(description="End of the latest hour (or day) that was in "
+                                            "the episode, UTC")
     opened: str | None
     end: str | None
     peak_multiple: float | None
