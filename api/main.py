@@ -54,8 +54,9 @@ alerts and rejections.
 
 Send an API key as `Authorization: Bearer <key>`. Roles: `admin` (everything), `inspector`
 (all enterprises, or those of its regions; the alert workflow) and `enterprise` (its own data,
-its own row and rank in the rankings, and explanations on its own alerts). No key or a bad key: 401; a role without the right: 403;
-another enterprise's data: 404, as if it did not exist. Enterprises declare operating-state
+its own row and rank in the rankings, and explanations on its own alerts). No key or a bad
+key: 401; a role without the right: 403; another enterprise's data: 404, as if it did not
+exist. Enterprises declare operating-state
 marks (shutdown, start-up, maintenance, fault) on their outlets under
 `/enterprises/{id}/marks`. Times are RFC 3339 with an offset; ranges are [start, end).
 Errors are JSON: `{"detail": "..."}`. This document is also at `/openapi.json`; `/docs` and

@@ -1,10 +1,11 @@
 """A record of each registry file loaded into the service: who, when, which file (its SHA-256)
 and how much it held. The registry itself stays a TOML file that people review and version.
 
-Commands run beside the services (``python -m api keys ...``) read the registry the services
-read: ``choose_registry`` takes ``EMS_REGISTRY_PATH`` when it is set, else the file the
+Which file: ``choose_registry`` takes ``EMS_REGISTRY_PATH`` when it is set, else the file the
 services last loaded according to the records database (``make run`` writes its own under
-var/), else the example registry; the command says which, and how to point elsewhere."""
+var/), else the example registry. Services (``load_recorded``) and commands run beside them
+(``python -m api keys ...``, ``python -m alerts once``) choose alike, so a command finds the
+running stack's registry; each says which file it read, and how to point elsewhere."""
 
 from __future__ import annotations
 
@@ -100,15 +101,18 @@ def choose_registry(settings: CommonSettings, records: Records) -> RegistryChoic
 
 def load_recorded(settings: CommonSettings, service: str, standards: Standards | None = None,
                   records: Records | None = None) -> Registry:
-    """The registry of ``settings``, its load recorded in the records database (``records``, or
-    the one of ``settings.records_url``, opened for this and closed)."""
-    registry = load_registry(settings.registry_path,
-                             standards or load_standards(settings.limits_path))
+    """The registry ``choose_registry`` names (``EMS_REGISTRY_PATH`` when set), its load
+    recorded in the records database (``records``, or the one of ``settings.records_url``,
+    opened for this and closed)."""
     own = records is None
     db = open_records(settings.records_url) if records is None else records
     try:
-        service_load(db, settings.registry_path, registry, service,
-                     shifted(settings.clock_offset_s)())
+        chosen = choose_registry(settings, db)
+        if chosen.why != "EMS_REGISTRY_PATH":
+            log.info("%s", chosen.describe())
+        registry = load_registry(chosen.path,
+                                 standards or load_standards(settings.limits_path))
+        service_load(db, chosen.path, registry, service, shifted(settings.clock_offset_s)())
     finally:
         if own:
             db.close()

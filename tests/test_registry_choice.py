@@ -12,7 +12,7 @@ from core.registry import build_registry
 from core.standards import load_standards
 from devstack.run import key_commands
 from simulators.fleet import build_fleet
-from store.registry_loads import choose_registry, service_load
+from store.registry_loads import choose_registry, load_recorded, loads, service_load
 from store.sql import open_records
 from tests.conftest import ROOT
 
@@ -60,3 +60,24 @@ def test_key_commands_name_the_records_database_only_when_not_the_default() -> N
     elsewhere = key_commands("sqlite:////srv/ems/records.db", "WWT09", python="/usr/bin/python3")
     assert elsewhere[1] == ("EMS_RECORDS_URL=sqlite:////srv/ems/records.db /usr/bin/python3 -m "
                             "api keys create --role enterprise --enterprise WWT09")
+
+
+def test_a_service_started_bare_loads_the_running_stacks_registry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EMS_REGISTRY_PATH", raising=False)
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    fleet = build_fleet(3, outlets_per=1, seed=2)
+    stack = tmp_path / "var" / "demo" / "registry.toml"
+    fleet.write(stack, tmp_path / "secrets.toml")
+    # The stack's API loaded its registry (EMS_REGISTRY_PATH set, as devstack does).
+    load_recorded(ApiSettings(registry_path=stack, records_url=url, limits_path=LIMITS), "api")
+    # `python -m alerts once` by hand, with no EMS_REGISTRY_PATH: the same registry.
+    bare = ApiSettings(records_url=url, limits_path=LIMITS)
+    assert sorted(load_recorded(bare, "alerts").enterprises) == ["E0001", "E0002", "E0003"]
+    records = open_records(url)
+    try:
+        assert [(load.loaded_by.split("@")[0], load.source) for load in loads(records)] == [
+            ("api", str(stack)), ("alerts", str(stack))]
+    finally:
+        records.close()
