@@ -16,6 +16,7 @@ from ingest.gateway import metrics
 from ingest.gateway.admission import Refused, admit
 from ingest.gateway.rejections import SOURCE, RejectionRecorder, frame_mn, rejection_of
 from store.influx import InfluxStore
+from tests.api_support import HOUR_MS, NOV1_MS, Api
 from tests.conftest import ROOT
 
 T = datetime(2025, 11, 26, 10, 0, tzinfo=UTC)
@@ -23,6 +24,7 @@ REGISTRY = build_registry({"enterprise": [{"id": "E1", "outlet": [
     {"id": "G1", "medium": "gas", "device": [{"mn": "MNG1", "pw_sha256": hash_password("pw")}]},
 ]}]}, load_standards(ROOT / "config" / "limits.toml"))
 PEER = "192.0.2.7:40001"
+T_NS = (NOV1_MS + 10 * HOUR_MS) * 1_000_000  # 2025-11-01T10:00+08:00, in the API's days
 
 
 def frame(**kw: object) -> bytes:
@@ -104,3 +106,26 @@ def test_recorder_survives_an_unreachable_store() -> None:
     assert isinstance(verdict, Refused)
     recorder.record(rejection_of(data, verdict, REGISTRY, PEER))
     assert recorder.flush() == 0  # dropped and counted, not raised
+
+
+def test_the_enterprise_sees_its_devices_refused_frames(api: Api) -> None:
+    """Through the API: the device's enterprise sees the frame, another does not; an unknown
+    device's frame is no enterprise's (an inspector sees it)."""
+    device = next(d for d in api.registry.devices.values() if d.enterprise_id == "E0001")
+    recorder = RejectionRecorder(api.store, now_ns=lambda: T_NS)
+    for data in (frame(mn=device.mn, pw="guess"), frame(mn="NOSUCHDEVICE")):
+        verdict = admit(data, api.registry)
+        assert isinstance(verdict, Refused)
+        recorder.record(rejection_of(data, verdict, api.registry, PEER))
+    assert recorder.flush() == 2
+    day = {"start": "2025-11-01T00:00:00+08:00", "end": "2025-11-02T00:00:00+08:00"}
+
+    def seen(who: str) -> list[tuple[str, str | None]]:
+        r = api.get("/rejections", who, params={**day, "source": SOURCE})
+        assert r.status_code == 200, r.text
+        return [(i["reason"], i["enterprise"]) for i in r.json()["items"]]
+
+    assert seen("e1") == [("bad_password", "E0001")]
+    assert seen("e2") == []
+    assert sorted(seen("inspector"), key=str) == sorted(
+        [("bad_password", "E0001"), ("unknown_device", None)], key=str)
