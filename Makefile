@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 install: system-deps $(STAMP) web-vendor
 
 # Mosquitto, InfluxDB, PostgreSQL (the records database's tests), Chromium (browser tests of the web pages; a CJK font for their
-# screenshots) and npm (fetches the charting library) come from Debian; each only when missing.
+# screenshots) and npm (fetches the browser libraries: uPlot, Swagger UI, ReDoc) come from Debian; each only when missing.
 system-deps:
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \

@@ -18,8 +18,9 @@ Kinds, per outlet and pollutant (``alerts.rules.episodes`` holds the pure rules)
   invalid data; silent hours are data gaps). Episode start = local midnight; active until the
   day is over.
 
-Severity: ``episodes.severity(multiple, hours)`` (NaN multiple outside exceedances), as
-``low``/``medium``/``high``/``critical``.
+Severity: ``episodes.severity(multiple, hours)`` for exceedances and
+``episodes.sign_severity(hours)`` for every other kind, as ``low``/``medium``/``high``/``critical``
+(the table is in ``alerts.rules.episodes``).
 
 Stable ids without state of our own: a pass re-judges hours from a window start W on; the hours
 before W are final. Every episode is derived again from its first hour, so that its start, hence
@@ -61,7 +62,13 @@ Anchors = dict[tuple[str, int], int]  # (kind, series) -> first hour (epoch s) t
 
 
 def severity_name(multiple: float, hours: float) -> str:
+    """An exceedance's severity (``episodes.severity``) as stored."""
     return episodes.severity(multiple, hours).name.lower()
+
+
+def sign_severity_name(hours: float) -> str:
+    """The severity of an episode that is not an exceedance (``episodes.sign_severity``)."""
+    return episodes.sign_severity(hours).name.lower()
 
 
 def _opt(x: float) -> float | None:
@@ -253,7 +260,7 @@ def _run_episode(kind: str, plan: SeriesPlan, s: int, first: int, last: int, end
     return Episode(kind, e, o, p, first * 1000, active=active, hours=hours,
                    updated_ms=(last + HOUR_S) * 1000,
                    end_ms=None if active else (last + HOUR_S) * 1000, peak_value=peak_value,
-                   severity=severity_name(math.nan, hours), detail=detail)
+                   severity=sign_severity_name(hours), detail=detail)
 
 
 def _over_ranges(plan: SeriesPlan, t: HourTable, anchors: Anchors, w: int, end_s: int
@@ -310,6 +317,6 @@ def _invalid_days(plan: SeriesPlan, t: HourTable, days: tuple[tuple[int, int], .
             out.append(Episode(
                 "invalid_data", e, o, p, d0 * 1000, active=active, hours=n,
                 updated_ms=(int(last[s]) + HOUR_S) * 1000, end_ms=None if active else d1 * 1000,
-                severity=severity_name(math.nan, n),
+                severity=sign_severity_name(n),
                 detail=f"{n} invalid hours in the day (fewer than {need} valid values)"))
     return out

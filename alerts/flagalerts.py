@@ -19,11 +19,9 @@ them.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from alerts.alerting import AlertReport, _is_withdrawn, reconcile, severity_name
+from alerts.alerting import AlertReport, _is_withdrawn, reconcile, sign_severity_name
 from alerts.io.fetch import GROUP_TAGS, pollutant_filter, time_range
 from alerts.io.hourtable import HourTable
 from alerts.io.minutestats import MEASUREMENT
@@ -152,7 +150,7 @@ def _episode(kind: str, plan: SeriesPlan, s: int, first: int, last: int, end_s: 
     return Episode(kind, e, o, p, first * 1000, active=active, hours=hours,
                    updated_ms=(last + HOUR_S) * 1000,
                    end_ms=None if active else (last + HOUR_S) * 1000, peak_value=peak,
-                   severity=severity_name(math.nan, hours), detail=detail)
+                   severity=sign_severity_name(hours), detail=detail)
 
 
 def _episodes(plan: SeriesPlan, s: int, rows: list[Row], prior: Base,

@@ -17,11 +17,9 @@ names that last reading, so its id and text depend only on the data. Two ways fi
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from alerts.alerting import AlertReport, severity_name, upsert
+from alerts.alerting import AlertReport, sign_severity_name, upsert
 from alerts.io.fetch import last_readings, outlet_reading
 from alerts.plan import SeriesPlan
 from alerts.rules.compliance import Minutes
@@ -73,7 +71,7 @@ def gap_episode(ent: str, oid: str, start_ms: int, until_ms: int, end_ms: int | 
                 detail: str) -> Episode:
     hours = max(0, until_ms - start_ms) / HOUR_MS
     return Episode(KIND, ent, oid, "", start_ms, active=end_ms is None, hours=hours,
-                   updated_ms=until_ms, end_ms=end_ms, severity=severity_name(math.nan, hours),
+                   updated_ms=until_ms, end_ms=end_ms, severity=sign_severity_name(hours),
                    detail=detail)
 
 

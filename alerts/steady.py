@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from alerts.alerting import AlertReport, _is_withdrawn, reconcile, severity_name
+from alerts.alerting import AlertReport, _is_withdrawn, reconcile, sign_severity_name
 from alerts.io import minutestats
 from alerts.io.hourtable import HourTable
 from alerts.io.minutestats import Row
@@ -130,7 +130,7 @@ def _derive(st: minutestats.HourStats, anchors: dict[minutestats.Group, int],
                 NEAR_CONSTANT, g[0], g[1], g[2], run.start_s * 1000, active=active, hours=run.hours,
                 updated_ms=(run.last_s + HOUR_S) * 1000,
                 end_ms=None if active else (run.last_s + HOUR_S) * 1000,
-                peak_value=run.mean_high, severity=severity_name(math.nan, run.hours),
+                peak_value=run.mean_high, severity=sign_severity_name(run.hours),
                 detail=run.detail()))
     return out
 

@@ -2,6 +2,9 @@
 ``python -m api audit verify|prune``: the access audit trail.
 
 A new key is printed once, on standard output, and never stored: only its SHA-256 hash is.
+An enterprise key is checked against the registry the services read (``EMS_REGISTRY_PATH``,
+else the one they last loaded, ``store.registry_loads.choose_registry``); the command says
+which file it read.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from api.settings import ApiSettings
 from core.registry import load_registry
 from core.standards import load_standards
 from store.audit import prune, verify
-from store.sql import open_records
+from store.registry_loads import choose_registry
+from store.sql import Records, open_records
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,18 +41,21 @@ def run(argv: list[str], settings: ApiSettings) -> int:
     args = parser().parse_args(argv)
     records = open_records(settings.records_url)
     try:
-        return _run(args, settings, KeyStore(records, cache_s=0))
+        return _run(args, settings, KeyStore(records, cache_s=0), records)
     finally:
         records.close()
 
 
-def _run(args: argparse.Namespace, settings: ApiSettings, keys: KeyStore) -> int:
+def _run(args: argparse.Namespace, settings: ApiSettings, keys: KeyStore,
+         records: Records) -> int:
     if args.command == "create":
         if args.enterprise:
-            registry = load_registry(settings.registry_path,
-                                     load_standards(settings.limits_path))
+            chosen = choose_registry(settings, records)
+            print(chosen.describe(), file=sys.stderr)
+            registry = load_registry(chosen.path, load_standards(settings.limits_path))
             if args.enterprise not in registry.enterprises:
-                print(f"unknown enterprise {args.enterprise!r}", file=sys.stderr)
+                print(f"unknown enterprise {args.enterprise!r} in {chosen.path}",
+                      file=sys.stderr)
                 return 2
         try:
             record, key = keys.create(Role(args.role), args.enterprise, tuple(args.region))

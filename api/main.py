@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from api import errors, web
+from api import docs, errors, web
 from api.audit_middleware import AuditMiddleware, CountedJSONResponse
 from api.cache import TtlCache
 from api.keys import KeyStore
@@ -56,12 +56,14 @@ DESCRIPTION = """Continuous emissions monitoring: enterprises, readings, judged 
 alerts and rejections.
 
 Send an API key as `Authorization: Bearer <key>`. Roles: `admin` (everything), `inspector`
-(all enterprises, or those of its regions; the alert workflow) and `enterprise` (its own data
-and explanations on its own alerts). No key or a bad key: 401; a role without the right: 403;
-another enterprise's data: 404, as if it did not exist. Enterprises declare operating-state
+(all enterprises, or those of its regions; the alert workflow) and `enterprise` (its own data,
+its own row and rank in the rankings, and explanations on its own alerts). No key or a bad
+key: 401; a role without the right: 403; another enterprise's data: 404, as if it did not
+exist. Enterprises declare operating-state
 marks (shutdown, start-up, maintenance, fault) on their outlets under
 `/enterprises/{id}/marks`. Times are RFC 3339 with an offset; ranges are [start, end).
-Errors are JSON: `{"detail": "..."}`.
+Errors are JSON: `{"detail": "..."}`. This document is also at `/openapi.json`; `/docs` and
+`/redoc` draw it with no network.
 """
 
 
@@ -121,7 +123,7 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
     store = store or store_from(settings)
     workflows = AlertWorkflows(records)
     app = FastAPI(title="Emissions monitoring API", version="1", description=DESCRIPTION,
-                  docs_url="/docs", openapi_url=f"{PREFIX}/openapi.json", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan,
                   default_response_class=CountedJSONResponse)
     trail = None
     if settings.api_audit:
@@ -139,6 +141,7 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
                    catalogue, health, audit):
         api.include_router(module.router)
     app.include_router(api)
+    docs.install(app)  # /docs, /redoc and the OpenAPI document, served offline
     errors.install(app)
     web.install(app, settings)  # the pages under /web/, when a session secret is set
     if trail is not None:

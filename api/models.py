@@ -153,10 +153,12 @@ class RankingsPublic(PeriodPage[RankingPublic]):
 
     per: str
     buckets: list[str] = Field(description="Label of each letter of `status`")
+    ranked: int = Field(0, description="How many enterprises the ranks are counted among (an "
+                                       "enterprise's key sees only its own row among them)")
 
 
 class NotePublic(BaseModel):
-    at: str = ""
+    at: str = Field("", description="When, in UTC (RFC 3339); pages show local time")
     by: str = Field("", description="role:key id of the author (never the key)")
     action: str = ""
     text: str = ""
@@ -170,10 +172,17 @@ class AlertPublic(BaseModel):
     pollutant: str
     start: str
     status: str
-    active: bool
+    active: bool = Field(description="The same as `ongoing` (kept for older clients)")
+    ongoing: bool = Field(description="True while the episode is still going: nothing has "
+                                      "ended it yet (for an exceedance, no valid hour within "
+                                      "the limit; invalid or missing hours do not end it) and "
+                                      "`end` is null; false once it ended. `updated` says "
+                                      "when it was last seen")
     hours: float
-    severity: str
-    updated: str | None
+    severity: str = Field(description="low, medium or high: by the multiple over the limit "
+                                      "and the duration (README, Severity)")
+    updated: str | None = Field(description="End of the latest hour (or day) that was in "
+                                            "the episode, UTC")
     opened: str | None
     end: str | None
     peak_multiple: float | None

@@ -4,16 +4,17 @@ The demo city (config/scenarios/demo.toml) on the usual ports: its registry is w
 the ingester, the HJ 212 gateway and the API start (``devstack.stack.LocalStack``), the
 simulator backfills yesterday and today so far and then follows in real time; once it has caught
 up with the present the compliance scheduler starts (it would otherwise judge hours whose data
-were still arriving, and re-judges only the last few). Prints where to look and two API keys,
-and stops everything cleanly on Ctrl-C. Each run starts from an empty database: the city's data
-are made again (the demo's period moves with the date), so earlier results would not match
-them. Ports can be moved with EMS_STACK_* variables.
+were still arriving, and re-judges only the last few). Prints where to look, two API keys and
+the commands that make more, and stops everything cleanly on Ctrl-C. Each run starts from an
+empty database: the city's data are made again (the demo's period moves with the date), so
+earlier results would not match them. Ports can be moved with EMS_STACK_* variables.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -85,8 +86,23 @@ def _keys(stack: LocalStack, enterprise: str) -> tuple[str, str]:
     return inspector, own
 
 
+def key_commands(records_url: str, enterprise: str, python: str = sys.executable,
+                 root: Path = ROOT) -> list[str]:
+    """Commands that make more keys for the running stack, to run in ``root``: the key CLI
+    finds the stack's registry through the records database (``choose_registry``), which is
+    named only when it is not the default one under var/."""
+    exe = os.path.relpath(python, root) if Path(python).is_relative_to(root) else python
+    default = f"sqlite:///{root / 'var' / 'records.db'}"
+    env = "" if records_url == default else f"EMS_RECORDS_URL={records_url} "
+    cli = f"{env}{exe} -m api keys"
+    return [f"{cli} create --role inspector",
+            f"{cli} create --role enterprise --enterprise {enterprise}",
+            f"{cli} list"]
+
+
 def _banner(stack: LocalStack, st: StackSettings, name: str, keys: tuple[str, str]) -> str:
     api = stack.api_url
+    more = "\n".join(f"  {c}" for c in key_commands(stack.records_url, st.enterprise_key_for))
     return f"""
 Emissions monitoring is running, with the simulated city "{name}" ({st.scenario.name}).
   API and its documentation  {api}/docs
@@ -105,6 +121,8 @@ hours, alerts and rankings appear a minute or two later.
 API keys made for this run (shown only here):
   inspector                  {keys[0]}
   enterprise {st.enterprise_key_for:<15} {keys[1]}
+More keys (run in {ROOT}; the key command reads the registry above, which it finds itself):
+{more}
 Try:
   curl -H "Authorization: Bearer {keys[0]}" {api}/api/v1/alerts?status=open
   curl -H "Authorization: Bearer {keys[0]}" {api}/api/v1/rankings

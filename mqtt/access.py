@@ -256,6 +256,8 @@ def main() -> None:
     settings = BrokerAuthSettings()
     setup_logging(settings.log_level)
     registry = load_registry(settings.registry_path, load_standards(settings.limits_path))
+    log.info("registry %s, secrets %s (EMS_REGISTRY_PATH and EMS_BROKER_SECRETS_PATH name "
+             "others)", settings.registry_path, settings.broker_secrets_path)
     devices, services = load_secrets(settings.broker_secrets_path)
     auth = build_auth(registry, devices, settings.service_passwords(services))
     path = write_auth(auth, settings.broker_auth_dir, settings.broker_hash_iterations,

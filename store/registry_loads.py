@@ -1,5 +1,11 @@
 """A record of each registry file loaded into the service: who, when, which file (its SHA-256)
-and how much it held. The registry itself stays a TOML file that people review and version."""
+and how much it held. The registry itself stays a TOML file that people review and version.
+
+Which file: ``choose_registry`` takes ``EMS_REGISTRY_PATH`` when it is set, else the file the
+services last loaded according to the records database (``make run`` writes its own under
+var/), else the example registry. Services (``load_recorded``) and commands run beside them
+(``python -m api keys ...``, ``python -m alerts once``) choose alike, so a command finds the
+running stack's registry; each says which file it read, and how to point elsewhere."""
 
 from __future__ import annotations
 
@@ -67,22 +73,51 @@ def service_load(records: Records, path: Path, registry: Registry, service: str,
         except IntegrityError:
             if step == SAME_MS_TRIES - 1:
                 raise
-    log.info("registry %s (sha256 %s) loaded: %d enterprises, %d outlets, %d devices",
-             load.source, load.sha256[:12], load.enterprises, load.outlets, load.devices)
+    log.info("registry %s (sha256 %s) loaded: %d enterprises, %d outlets, %d devices "
+             "(EMS_REGISTRY_PATH names another)", load.source, load.sha256[:12],
+             load.enterprises, load.outlets, load.devices)
     return load
+
+
+@dataclass(frozen=True)
+class RegistryChoice:
+    """The registry file a command reads, and why that one."""
+
+    path: Path
+    why: str
+
+    def describe(self) -> str:
+        return (f"registry {self.path} ({self.why}); set EMS_REGISTRY_PATH to read another")
+
+
+def choose_registry(settings: CommonSettings, records: Records) -> RegistryChoice:
+    """The registry of ``EMS_REGISTRY_PATH`` if set, else the one the services of this records
+    database loaded last (if that file is still there), else the settings' default."""
+    if "registry_path" in settings.model_fields_set:
+        return RegistryChoice(settings.registry_path, "EMS_REGISTRY_PATH")
+    for load in reversed(loads(records)):
+        if Path(load.source).is_file():
+            service = load.loaded_by.split("@", 1)[0]
+            return RegistryChoice(Path(load.source),
+                                  f"the one the {service} service loaded last, as the records "
+                                  "database says")
+    return RegistryChoice(settings.registry_path, "the default: no service has loaded one")
 
 
 def load_recorded(settings: CommonSettings, service: str, standards: Standards | None = None,
                   records: Records | None = None) -> Registry:
-    """The registry of ``settings``, its load recorded in the records database (``records``, or
-    the one of ``settings.records_url``, opened for this and closed)."""
-    registry = load_registry(settings.registry_path,
-                             standards or load_standards(settings.limits_path))
+    """The registry ``choose_registry`` names (``EMS_REGISTRY_PATH`` when set), its load
+    recorded in the records database (``records``, or the one of ``settings.records_url``,
+    opened for this and closed)."""
     own = records is None
     db = open_records(settings.records_url) if records is None else records
     try:
-        service_load(db, settings.registry_path, registry, service,
-                     shifted(settings.clock_offset_s)())
+        chosen = choose_registry(settings, db)
+        if chosen.why != "EMS_REGISTRY_PATH":
+            log.info("%s", chosen.describe())
+        registry = load_registry(chosen.path,
+                                 standards or load_standards(settings.limits_path))
+        service_load(db, chosen.path, registry, service, shifted(settings.clock_offset_s)())
     finally:
         if own:
             db.close()

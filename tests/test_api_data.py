@@ -197,6 +197,21 @@ def test_rankings_compute_rates_ranks_and_status(api: Api) -> None:
                                                                      (2, "E0006")]
     paged = api.get("/rankings", "admin", params={**params, "limit": 2, "offset": 1}).json()
     assert [i["enterprise"] for i in paged["items"]] == ["E0002", "E0001"]
+    assert (data["ranked"], paged["ranked"], coal["ranked"]) == (8, 8, 2)
+    # An enterprise's key: its own row and its rank among all, none of the others' rows.
+    own = api.get("/rankings", "e1", params=params).json()
+    assert [(i["rank"], i["enterprise"]) for i in own["items"]] == [(3, "E0001")]
+    assert own["items"][0] == by_id["E0001"]
+    assert (own["total"], own["ranked"]) == (1, 8)
+    assert "E0002" not in str(own)
+    boiler = api.get("/rankings", "e2", params={**params, "industry": "boiler"}).json()
+    assert ([(i["rank"], i["enterprise"]) for i in boiler["items"]], boiler["ranked"]) == (
+        [(1, "E0002")], 2)
+    other = api.get("/rankings", "e1", params={**params, "industry": "boiler"}).json()
+    assert (other["items"], other["total"], other["ranked"]) == ([], 0, 2)
+    north = api.get("/rankings", "north", params=params).json()  # an inspector's regions
+    assert ({i["enterprise"] for i in north["items"]}, north["ranked"]) == (
+        {"E0001", "E0005"}, 2)
 
 
 def test_rankings_document_their_formulas(api: Api) -> None:

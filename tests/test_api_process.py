@@ -61,6 +61,21 @@ def test_served_process_with_keys_from_the_cli(services: ServiceProcs) -> None:
     refused = keys_cli(services, "create", "--role", "enterprise", "--enterprise", "E9999")
     assert refused.returncode == 2
     assert "unknown enterprise" in refused.stderr
+    assert services.env["EMS_REGISTRY_PATH"] in refused.stderr  # which file it read
+
+    # Without EMS_REGISTRY_PATH the command reads the registry the running API loaded (as
+    # the records database says), not the example one, which has no E0005.
+    bare = {k: v for k, v in services.env.items() if k != "EMS_REGISTRY_PATH"}
+    found = subprocess.run([sys.executable, "-m", "api", "keys", "create", "--role",
+                            "enterprise", "--enterprise", "E0005"], cwd=ROOT, env=bare,
+                           capture_output=True, text=True, timeout=60)
+    assert found.returncode == 0, found.stderr
+    assert f"registry {services.env['EMS_REGISTRY_PATH']} (the one the api service loaded" in (
+        found.stderr)
+    assert "set EMS_REGISTRY_PATH to read another" in found.stderr
+    r = get(f"{base}/enterprises", found.stdout.strip())
+    assert r is not None
+    assert [e["id"] for e in r.json()["items"]] == ["E0005"]
     assert keys_cli(services, "create", "--role", "admin", "--region", "north").returncode == 2
 
     revoked = keys_cli(services, "revoke", key_id)

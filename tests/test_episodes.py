@@ -15,6 +15,7 @@ from alerts.rules.episodes import (
     derive_episodes,
     flat_lines,
     severity,
+    sign_severity,
     status_runs,
 )
 
@@ -135,15 +136,38 @@ def test_flat_line_broken_by_a_missing_hour() -> None:
         (0.1, 4, Severity.MEDIUM),
         (1.0, 1, Severity.HIGH),
         (0.2, 12, Severity.HIGH),
-        (2.99, 23, Severity.HIGH),
         (3.0, 1, Severity.CRITICAL),
         (0.1, 24, Severity.CRITICAL),
-        (NAN, 2, Severity.LOW),
+        (NAN, 2, Severity.LOW),  # pH: duration alone
         (NAN, 13, Severity.HIGH),
+        # Both scales add up: one step per band reached on each.
+        (0.72, 7, Severity.HIGH),  # issue 16: 72 % over for 7 hours (was medium)
+        (0.6, 3, Severity.MEDIUM),
+        (0.3, 5, Severity.MEDIUM),
+        (0.5, 4, Severity.HIGH),
+        (0.99, 11, Severity.HIGH),
+        (0.5, 12, Severity.CRITICAL),
+        (1.0, 4, Severity.CRITICAL),
+        (2.99, 23, Severity.CRITICAL),
+        (5.0, 30, Severity.CRITICAL),  # capped
     ],
 )
 def test_severity(multiple: float, hours: int, expected: Severity) -> None:
     assert severity(multiple, hours) is expected
+
+
+@pytest.mark.parametrize(("hours", "expected"), [
+    (1, Severity.LOW), (11, Severity.LOW), (12, Severity.MEDIUM), (23, Severity.MEDIUM),
+    (71, Severity.MEDIUM), (72, Severity.HIGH), (24 * 30, Severity.HIGH)])
+def test_sign_severity_by_duration_never_critical(hours: int, expected: Severity) -> None:
+    assert sign_severity(hours) is expected
+
+
+def test_an_exceedance_outranks_a_flat_line() -> None:
+    """The case of issue 16: a 72 %-over, 7-hour SO2 exceedance and a day-long flat line."""
+    assert severity(0.72, 7) > sign_severity(20)
+    assert severity(0.72, 7) > sign_severity(71)
+    assert severity(0.5, 4) >= sign_severity(24 * 30)
 
 
 @pytest.mark.parametrize(("offsets", "flagged", "runs"), [

@@ -257,7 +257,28 @@ def test_bad_input_on_some_connections_disturbs_no_other(
     outlets = {s.tags["outlet"] + s.tags["enterprise"] for s in store.query(
         'SELECT count("value") FROM reading GROUP BY "enterprise", "outlet"')}
     assert outlets == {fleet.outlets[i].outlet + fleet.outlets[i].enterprise for i in counts}
-    assert store.count("rejection") == 0  # refused frames never reached the broker
+    # Refused frames never reached the broker; the gateway stored them as rejections, of the
+    # device's enterprise when their MN is a registered device, with the password masked.
+    sim = fleet.outlets[4]
+
+    def refused_rows() -> dict[str, dict[str, object]]:
+        return {str(r["reason"]): r for r in store.query("SELECT * FROM rejection")[0].rows()}
+
+    wait_until(lambda: {"bad_crc", "bad_password", "unknown_device"} <= set(refused_rows()),
+               what="refused frames stored as rejections")
+    rows = refused_rows()
+    assert {k: (r.get("enterprise"), r["topic"]) for k, r in rows.items()
+            if k in ("bad_crc", "bad_password", "unknown_device")} == {
+        "bad_crc": (sim.enterprise, f"hj212/{sim.device}"),
+        "bad_password": (sim.enterprise, f"hj212/{sim.device}"),
+        "unknown_device": (None, "hj212/99999999999999")}
+    assert {r["source"] for r in rows.values()} == {"hj212-tcp"}
+    assert "wrong access password" in str(rows["bad_password"]["detail"])
+    for r in rows.values():
+        assert "PW=***" in str(r["payload"]) or "PW=" not in str(r["payload"])
+        assert fleet.passwords[sim.device] not in str(r["payload"])
+        assert "guess" not in str(r["payload"])
+    assert metric(metrics_port, "gateway_rejections_stored_total") >= 3
     assert metric(metrics_port, "gateway_crc_failures_total") == 1
     assert metric(metrics_port, "gateway_password_failures_total") == 1
     assert metric(metrics_port, "gateway_unknown_devices_total") == 1

@@ -274,10 +274,14 @@ def test_vendor_refuses_a_package_that_does_not_match_its_pin(
 def test_vendor_pins_check_each_file(tmp_path: Path) -> None:
     target = tmp_path / "vendor"
     target.mkdir()
-    assert len(vendor.missing(target)) == len(vendor.FILES)
+    assert len(vendor.missing(target)) == sum(len(p.files) for p in vendor.PACKAGES)
     (target / "uPlot.iife.min.js").write_bytes(b"changed")
     assert "uPlot.iife.min.js" in vendor.missing(target)
-    for name, digest in vendor.FILES.values():
-        assert len(digest) == 64
-        assert digest != hashlib.sha256(b"changed").hexdigest()
-        assert name.startswith("uPlot")
+    names = [name for p in vendor.PACKAGES for name, _ in p.files.values()]
+    assert len(set(names)) == len(names)  # one vendor folder: no two packages share a name
+    for package in vendor.PACKAGES:
+        assert len(package.tarball_sha256) == 64
+        for name, digest in package.files.values():
+            assert len(digest) == 64
+            assert digest != hashlib.sha256(b"changed").hexdigest()
+            assert name.startswith(("uPlot", "swagger-ui", "redoc"))

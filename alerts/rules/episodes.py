@@ -25,22 +25,45 @@ means all stay within a tiny tolerance of the run's first mean. A stuck analyser
 value; a live signal's hourly means differ well beyond 1e-9. Valid implies operating, so a
 stopped plant reading a constant zero is not a flat line. A missing or invalid hour ends a run.
 
-Severity (``severity``): product thresholds, not taken from a standard. Two scales; the worse
-one wins:
+Severity: product thresholds, not taken from a standard (issue 16: a 72 %-over, 7-hour SO2
+exceedance must rank above a flat line). Two grades, one for what was measured over a limit
+and one for signs about the data.
+
+Exceedances (``severity(multiple, hours)``, hidden exceedances of ``o2_inconsistent`` too):
+each band reached on either scale raises the level one step from LOW, up to CRITICAL, so a
+large multiple held for long is graded above either alone:
 
 =============  ====================  =====================
-level          multiple (C - L) / L  exceeded hours
+band           multiple (C - L) / L  exceeded hours
 =============  ====================  =====================
-LOW            below 0.5             below 4
-MEDIUM         0.5 to below 1.0      4 to below 12
-HIGH           1.0 to below 3.0      12 to below 24
-CRITICAL       3.0 and above         24 and above
+0              below 0.5             below 4
+1              0.5 to below 1.0      4 to below 12
+2              1.0 to below 3.0      12 to below 24
+3              3.0 and above         24 and above
 =============  ====================  =====================
 
-0.5 ("half again the limit") and 1.0 ("double the limit") are the bands commonly read off the
-exceedance multiple; 3.0 (four times the limit) is treated as gross. 4, 12 and 24 hours are a
-shift fragment, half a day and a whole day (a whole day can carry a daily mean over its limit).
-A NaN multiple (range limits such as pH) is judged on duration alone.
+level = LOW + multiple band + duration band, at most CRITICAL:
+
+===================  =========  ==========  ===========  ========
+multiple             < 4 h      4 to 12 h   12 to 24 h   24 h up
+===================  =========  ==========  ===========  ========
+below 0.5            LOW        MEDIUM      HIGH         CRITICAL
+0.5 to below 1.0     MEDIUM     HIGH        CRITICAL     CRITICAL
+1.0 to below 3.0     HIGH       CRITICAL    CRITICAL     CRITICAL
+3.0 and above        CRITICAL   CRITICAL    CRITICAL     CRITICAL
+===================  =========  ==========  ===========  ========
+
+So 0.72 over for 7 hours is HIGH (band 1 + band 1); 0.3 over for 2 hours stays LOW. 0.5 ("half
+again the limit") and 1.0 ("double the limit") are the bands commonly read off the exceedance
+multiple; 3.0 (four times the limit) is treated as gross. 4, 12 and 24 hours are a shift
+fragment, half a day and a whole day (a whole day can carry a daily mean over its limit). A
+NaN multiple (range limits such as pH) counts as band 0: duration alone.
+
+Signs (``sign_severity(hours)``: flat lines, data gaps, over-range, invalid data, status runs,
+signs of falsified data with no hidden exceedance): nothing was measured over a limit, so they
+grade on duration alone and lower: LOW below 12 hours, MEDIUM from 12 hours, HIGH from 72 hours
+(three days), never CRITICAL. Any exceedance of HIGH or above outranks a sign shorter than
+three days.
 """
 
 from __future__ import annotations
@@ -57,6 +80,7 @@ import numpy.typing as npt
 HOUR_S = 3600
 MULTIPLE_BANDS = (0.5, 1.0, 3.0)  # MEDIUM, HIGH, CRITICAL from here up
 DURATION_BANDS_H = (4, 12, 24)
+SIGN_BANDS_H = (12, 72)  # signs: MEDIUM, HIGH from here up
 FLAT_MIN_HOURS = 4
 FLAT_ABS_TOL = 1e-9
 FLAT_REL_TOL = 1e-9
@@ -201,7 +225,14 @@ class Severity(IntEnum):
 
 
 def severity(multiple: float, duration_h: float) -> Severity:
-    """Severity of an exceedance episode from its peak multiple and its exceeded hours."""
-    by_duration = 1 + sum(duration_h >= b for b in DURATION_BANDS_H)
-    by_multiple = 1 if math.isnan(multiple) else 1 + sum(multiple >= b for b in MULTIPLE_BANDS)
-    return Severity(max(by_duration, by_multiple))
+    """Severity of an exceedance episode from its peak multiple and its exceeded hours: one
+    step up from LOW per band reached on each scale (module docstring, the table)."""
+    by_duration = sum(duration_h >= b for b in DURATION_BANDS_H)
+    by_multiple = 0 if math.isnan(multiple) else sum(multiple >= b for b in MULTIPLE_BANDS)
+    return Severity(min(Severity.LOW + by_duration + by_multiple, Severity.CRITICAL))
+
+
+def sign_severity(duration_h: float) -> Severity:
+    """Severity of an episode that is not an exceedance (a flat line, a data gap, ...) from
+    its hours alone: LOW, MEDIUM from 12 h, HIGH from 72 h (module docstring)."""
+    return Severity(Severity.LOW + sum(duration_h >= b for b in SIGN_BANDS_H))

@@ -36,7 +36,7 @@ EXPLAIN = [Depends(require(*EXPLAINERS))]
 def alert_public(a: Alert) -> dict[str, Any]:
     return {"id": a.id, "kind": a.kind, "enterprise": a.enterprise, "outlet": a.outlet,
             "pollutant": a.pollutant, "start": iso(a.start_ms), "status": a.status,
-            "active": a.active, "hours": a.hours, "severity": a.severity,
+            "active": a.active, "ongoing": a.active, "hours": a.hours, "severity": a.severity,
             "updated": iso(a.updated_ms), "opened": iso(a.opened_ms), "end": iso(a.end_ms),
             "peak_multiple": a.peak_multiple, "peak_value": a.peak_value, "detail": a.detail,
             "notes": [{"at": iso(n.at_ms) or "", "by": n.by, "action": n.action,
@@ -52,14 +52,18 @@ def list_alerts(
         kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
         enterprise: Annotated[str | None, Query(max_length=64)] = None,
         since: StartQuery = None, until: EndQuery = None,
+        ongoing: Annotated[bool | None, Query(
+            description="true: only episodes still going; false: only those that ended")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-    """Alerts in reach, newest first; filter by status, kind, enterprise and start time.
+    """Alerts in reach, newest first; filter by status, kind, enterprise, start time and
+    whether the episode is still going. Times are UTC (RFC 3339), notes' too.
 
     For the next page, ask again with `until` set to the `start` of the last alert received.
     """
     alerts = find_alerts(request, user, state, status, kind, enterprise,
                          parse_time(since, "since") if since else None,
-                         parse_time(until, "until") if until else None, limit)
+                         parse_time(until, "until") if until else None, limit,
+                         ongoing=ongoing)
     return {"count": len(alerts), "items": [alert_public(a) for a in alerts]}
 
 

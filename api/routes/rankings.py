@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from api.access import INSPECTORS
-from api.deps import CurrentUser, PageDep, ResultsRange, StateDep, require
+from api.deps import CurrentUser, PageDep, ResultsRange, StateDep
 from api.models import RankingsPublic
 from api.params import iso
 from api.services.rankings import __doc__ as FORMULAS
-from api.services.standings import ranked, ranking_public
+from api.services.standings import ranked_among, ranking_public
 
-router = APIRouter(prefix="/rankings", tags=["rankings"],
-                   dependencies=[Depends(require(*INSPECTORS))])
+router = APIRouter(prefix="/rankings", tags=["rankings"])
 
 
 @router.get("", response_model=RankingsPublic, description=FORMULAS)
@@ -25,9 +23,11 @@ def get_rankings(
         per: Annotated[str, Query(pattern="^(month|quarter)$",
                                   description="One status letter per month or quarter")] = "month",
 ) -> RankingsPublic:
-    """Rank enterprises by compliance rate, then effective transmission rate."""
-    tr, labels, rows = ranked(state, user, tr, region, industry, per)
+    """Rank enterprises by compliance rate, then effective transmission rate (an enterprise's
+    key: its own row and rank only)."""
+    tr, labels, rows, among = ranked_among(state, user, tr, region, industry, per)
     return RankingsPublic(
         start=iso(tr.start_ms) or "", end=iso(tr.end_ms) or "", per=per, buckets=labels,
+        ranked=among,
         limit=page.limit, offset=page.offset, total=len(rows),
         items=[ranking_public(state, r) for r in rows[page.offset:page.offset + page.limit]])

@@ -52,15 +52,17 @@ def scope(request: Request, user: Principal, registry: Registry, enterprise: str
 def find_alerts(request: Request, user: Principal, state: AppState,
                 status: str | None = None, kind: str | None = None,
                 enterprise: str | None = None, since_ms: int | None = None,
-                until_ms: int | None = None, limit: int = 100) -> list[Alert]:
-    """Alerts in the caller's reach, newest first (an enterprise out of reach: 404)."""
+                until_ms: int | None = None, limit: int = 100, *,
+                ongoing: bool | None = None) -> list[Alert]:
+    """Alerts in the caller's reach, newest first (an enterprise out of reach: 404);
+    ``ongoing`` True: only episodes still going, False: only those that ended."""
     if status is not None and status not in ALERT_STATUSES:
         raise HTTPException(422, "status: not an alert status")
     if kind is not None and kind not in ALERT_KINDS:
         raise HTTPException(422, "kind: not an alert kind")
     f = AlertFilter(enterprises=scope(request, user, state.registry, enterprise),
                     kinds=(kind,) if kind else (), status=status, since_ms=since_ms,
-                    until_ms=until_ms)
+                    until_ms=until_ms, active=ongoing)
     return state.results.list_alerts(f, limit)
 
 

@@ -9,6 +9,7 @@ import logging
 from fastapi import HTTPException
 
 from api.access import Principal
+from api.keys import Role
 from api.models import RankingPublic
 from api.params import TimeRange, time_range
 from api.services.queries import amount_totals, bucket_totals, open_alert_counts
@@ -59,17 +60,33 @@ def ranked(state: AppState, user: Principal, tr: TimeRange, region: str | None =
            ) -> tuple[TimeRange, list[str], list[Ranked]]:
     """The enterprises in the caller's reach (and the filters), ranked over the local days of
     ``tr``: the period actually ranked, the bucket labels and the ranked rows."""
+    tr, labels, rows, _among = ranked_among(state, user, tr, region, industry, per)
+    return tr, labels, rows
+
+
+def ranked_among(state: AppState, user: Principal, tr: TimeRange, region: str | None = None,
+                 industry: str | None = None, per: str = "month",
+                 ) -> tuple[TimeRange, list[str], list[Ranked], int]:
+    """As ``ranked``, with how many enterprises the ranks are counted among.
+
+    Inspectors and admins rank the enterprises in their reach. An enterprise's key is ranked
+    among every enterprise of the filters and gets its own row only: its rank and the count,
+    none of the others' names or figures.
+    """
     tr = normalise(tr, state.settings.timezone)
     if tr.start_ms >= tr.end_ms:
         raise HTTPException(422, "the period holds no local midnight, where daily summaries start")
     labels, totals, open_alerts = period_totals(state, tr, per)
     ents = state.registry.enterprises
+    own = user.role is Role.ENTERPRISE
     chosen = {e: t for e, t in totals.items()
-              if user.can_see(ents[e]) and region in (None, ents[e].region)
+              if (own or user.can_see(ents[e])) and region in (None, ents[e].region)
               and industry in (None, ents[e].industry)}
     rows = rank(chosen, open_alerts)
+    if own:
+        rows = [r for r in rows if r.enterprise == user.enterprise]
     with_amounts(state, tr, rows)
-    return tr, labels, rows
+    return tr, labels, rows, len(chosen)
 
 
 def with_amounts(state: AppState, tr: TimeRange, rows: list[Ranked]) -> None:

@@ -10,5 +10,6 @@ twice, which the store absorbs (a point overwrites itself).
 
 Modules: ``framing`` (byte stream -> frames, pure), ``admission`` (which frames to forward and
 what to answer, pure), ``forwarder`` (the one MQTT client), ``server`` (listener and one plain
-thread per connection), ``settings``, ``metrics``.
+thread per connection), ``rejections`` (refused frames stored as rejections of the device's
+enterprise), ``settings``, ``metrics``.
 """

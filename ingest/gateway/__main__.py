@@ -7,10 +7,11 @@ import signal
 import sys
 import threading
 
-from core.clock import shifted
+from core.clock import shifted, shifted_ns
 from core.logs import setup_logging
 from ingest.gateway.forwarder import Forwarder
 from ingest.gateway.healer import Healer
+from ingest.gateway.rejections import RejectionRecorder
 from ingest.gateway.server import GatewayServer
 from ingest.gateway.settings import GatewaySettings
 from ingest.health import serve_health
@@ -44,13 +45,16 @@ def main() -> None:
                           max_inflight=settings.gateway_max_inflight,
                           max_queued=settings.gateway_max_connections
                           * settings.gateway_window_frames)
+    store = store_from_settings(settings)
+    rejections = RejectionRecorder(store, shifted_ns(settings.clock_offset_s))
     server = GatewayServer(host=settings.gateway_host, port=settings.gateway_port,
                            registry=registry, forwarder=forwarder,
                            idle_timeout_s=settings.gateway_idle_timeout_s,
                            max_frame_bytes=settings.gateway_max_frame_bytes,
                            max_connections=settings.gateway_max_connections,
                            publish_timeout_s=settings.gateway_publish_timeout_s,
-                           window_frames=settings.gateway_window_frames)
+                           window_frames=settings.gateway_window_frames,
+                           rejections=rejections)
     if settings.gateway_metrics_port:  # /metrics, and /ready once connected and listening
         serve_health(settings.gateway_metrics_port, "127.0.0.1",
                      lambda: not_ready(forwarder, server))
@@ -59,7 +63,7 @@ def main() -> None:
         signal.signal(sig, lambda *_: done.set())
     healer = None
     if settings.gateway_heal:
-        healer = Healer(store=store_from_settings(settings), registry=registry,
+        healer = Healer(store=store, registry=registry,
                         peers=server.peers, scan_s=settings.gateway_heal_scan_s,
                         lookback_min=settings.gateway_heal_lookback_min,
                         grace_min=settings.gateway_heal_grace_min,
@@ -71,6 +75,7 @@ def main() -> None:
                         now_ms=shifted(settings.clock_offset_s))
         server.on_interaction = healer.on_interaction
     forwarder.start()
+    rejections.start()
     server.start()
     if healer is not None:
         healer.start()
@@ -87,6 +92,7 @@ def main() -> None:
     if healer is not None:
         healer.stop()
     server.stop()
+    rejections.stop()
     forwarder.stop()
     log.info("gateway stopped")
 

@@ -16,6 +16,9 @@ So a refused frame gets no answer at all:
 - wrong PW or unknown MN: there is nothing the gateway could accept, and any answer would tell
   whoever is guessing passwords more than silence does. It is counted and logged.
 
+Every refused frame is also stored as a rejection (``ingest.gateway.rejections``), under
+``code``: the codec's reason, ``unknown_device`` or ``bad_password``.
+
 Interaction frames (CN 9xxx: replies, and the HJ 212-2025 heartbeat 9015, hj212.md §8.3) carry
 no data: they are checked like any frame and then consumed here (``Admitted.forward`` false), not
 published, so that a heartbeat a minute does not become a rejection a minute downstream.
@@ -55,10 +58,12 @@ class Admitted(NamedTuple):
 
 
 class Refused(NamedTuple):
-    """A frame not to forward: ``reason`` is one of the constants above."""
+    """A frame not to forward: ``reason`` is one of the constants above (metrics, logs),
+    ``code`` the rejection reason it is stored under (``ingest.gateway.rejections``)."""
 
     reason: str
     detail: str
+    code: Reason = Reason.BAD_SEGMENT
 
 
 def admit(frame: bytes, registry: Registry) -> Admitted | Refused:
@@ -67,7 +72,7 @@ def admit(frame: bytes, registry: Registry) -> Admitted | Refused:
         segment, dialect = unframe(frame)
     except Hj212Error as exc:
         reason = BAD_CRC if exc.reason == Reason.BAD_CRC else BAD_FRAME
-        return Refused(reason, mask_password_text(exc.detail))
+        return Refused(reason, mask_password_text(exc.detail), Reason(exc.reason))
     text = segment.decode("utf-8", "replace")
     cp_at = text.find("CP=&&")
     if cp_at < 0:
@@ -75,12 +80,14 @@ def admit(frame: bytes, registry: Registry) -> Admitted | Refused:
     try:
         packet = parse_segment(text[:cp_at] + "CP=&&&&", crc_dialect=dialect)
     except Hj212Error as exc:
-        return Refused(BAD_FRAME, mask_password_text(exc.detail))
+        return Refused(BAD_FRAME, mask_password_text(exc.detail), Reason(exc.reason))
     device = registry.devices.get(packet.mn)
     if device is None:
-        return Refused(UNKNOWN_DEVICE, f"device {packet.mn[:40]!r} not registered")
+        return Refused(UNKNOWN_DEVICE, f"device {packet.mn[:40]!r} not registered",
+                       Reason.UNKNOWN_DEVICE)
     if not device.password_ok(packet.pw or ""):
-        return Refused(BAD_PASSWORD, f"wrong access password (PW) for {packet.mn}")
+        return Refused(BAD_PASSWORD, f"wrong access password (PW) for {packet.mn}",
+                       Reason.BAD_PASSWORD)
     return Admitted(packet, f"{TOPIC_ROOT}/{packet.mn}", not packet.cn.startswith("9"))
 
 

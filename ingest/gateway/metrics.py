@@ -32,3 +32,7 @@ HISTORY_MINUTES_RECOVERED = Counter("gateway_history_minutes_recovered",
                                     "Asked-for minutes found stored after the request")
 HISTORY_OUTCOMES = Counter("gateway_history_outcomes", "How history requests ended",
                            ["outcome"])  # done, no_data, refused, failed, unanswered
+REJECTIONS_STORED = Counter("gateway_rejections_stored",
+                            "Refused frames stored as rejection points in InfluxDB")
+REJECTIONS_DROPPED = Counter("gateway_rejections_dropped",
+                             "Refused frames not stored: the queue was full or InfluxDB refused")

@@ -7,6 +7,9 @@ arrive together are published together, up to a window, so a device that pipelin
 broker round trip per window, not one per frame, and no connection holds more than a window of
 frames in the MQTT client.
 
+Refused frames are stored as rejections (``rejections``: of the device's enterprise when
+the MN is a registered device) without the connection waiting for InfluxDB.
+
 A connection can only hurt itself: whatever it sends ends in a refusal, a skipped byte or its
 own disconnection; it holds at most one frame's worth of bytes; the broker wait is bounded.
 The number of connections is capped, beyond which new ones are closed at once.
@@ -38,6 +41,7 @@ from ingest.gateway.admission import (
 from ingest.gateway.forwarder import Forwarder
 from ingest.gateway.framing import FrameSplitter, Split
 from ingest.gateway.healer import Peer
+from ingest.gateway.rejections import RejectionRecorder, rejection_of
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +70,8 @@ class RateLimitedWarnings:
 class GatewayServer:
     def __init__(self, *, host: str, port: int, registry: Registry, forwarder: Forwarder,
                  idle_timeout_s: float, max_frame_bytes: int, max_connections: int,
-                 publish_timeout_s: float, window_frames: int = 50) -> None:
+                 publish_timeout_s: float, window_frames: int = 50,
+                 rejections: RejectionRecorder | None = None) -> None:
         self._host, self._port = host, port
         self.registry = registry
         self.forwarder = forwarder
@@ -75,6 +80,7 @@ class GatewayServer:
         self.max_connections = max_connections
         self.publish_timeout_s = publish_timeout_s
         self.window_frames = window_frames
+        self.rejections = rejections  # where refused frames are stored, if anywhere
         self.warn = RateLimitedWarnings()
         self.stopping = threading.Event()
         self._listener: socket.socket | None = None
@@ -247,6 +253,9 @@ class _Connection:
                 _REFUSAL_COUNTERS.get(verdict.reason, metrics.BAD_FRAMES).inc()
                 server.warn(verdict.reason, "frame from %s refused (%s): %s", self.peer,
                             verdict.reason, verdict.detail)
+                if server.rejections is not None:
+                    server.rejections.record(rejection_of(frame, verdict, server.registry,
+                                                          self.peer))
                 continue
             server.seen(verdict.packet, self)
             if not verdict.forward:
