@@ -40,7 +40,7 @@ def test_reads_changes_and_denials_are_recorded_with_who_and_outcome(api: Api) -
     north = api.key_ids["north"]
     assert api.get("/enterprises/E0001/readings", "north", {"limit": 5}).status_code == 200
     assert api.get("/enterprises/E0002/readings", "north").status_code == 404  # out of reach
-    assert api.get("/rankings", "e1").status_code == 403
+    assert api.get("/audit", "e1").status_code == 403  # admins only
     assert api.get("/enterprises", None).status_code == 401
     bad = f"ems_{'0' * 12}_{'x' * 40}"
     assert api.client.get("/api/v1/enterprises",
@@ -58,7 +58,7 @@ def test_reads_changes_and_denials_are_recorded_with_who_and_outcome(api: Api) -
     assert by_path["/api/v1/enterprises/E0002/readings"].status == 404
     assert by_path["/api/v1/enterprises/E0002/readings"].detail == (
         "denied 404: enterprise 'E0002' out of reach")
-    (forbidden,) = events(api, 1, key_id=api.key_ids["e1"], route="/api/v1/rankings")
+    (forbidden,) = events(api, 1, key_id=api.key_ids["e1"], route="/api/v1/audit")
     assert (forbidden.event.status, forbidden.event.role, forbidden.event.rows) == (403,
                                                                                    "enterprise", 0)
     (unknown,) = events(api, 1, key_id="0" * 12)
