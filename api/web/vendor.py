@@ -1,10 +1,14 @@
-"""python -m api.web.vendor: fetch the charting library the pages use (uPlot, MIT licence).
+"""python -m api.web.vendor: fetch the browser libraries the pages and their tests use.
+
+- uPlot (MIT licence): the charts of the pages.
+- axe-core (MPL-2.0): the accessibility checks of the browser tests (tests/test_web_a11y.py);
+  the pages never load it.
 
 No third-party code is committed: ``make install`` runs this, which asks the npm registry for
-one pinned version (``npm pack``, kept in a cache folder), checks the package's SHA-256, and
-copies the browser build, its stylesheet and its licence into the git-ignored
-api/web/static/vendor/. Each copied file is checked against its own pinned SHA-256, so that a
-file changed afterwards is noticed and replaced. Nothing is fetched when the files are in place.
+one pinned version of each (``npm pack``, kept in a cache folder), checks the package's SHA-256,
+and copies the files needed (with the licence) into the git-ignored api/web/static/vendor/.
+Each copied file is checked against its own pinned SHA-256, so that a file changed afterwards is
+noticed and replaced. Nothing is fetched when the files are in place.
 """
 
 from __future__ import annotations
@@ -16,85 +20,114 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from api.web.render import STATIC_DIR
 
 log = logging.getLogger(__name__)
 
-PACKAGE, VERSION = "uplot", "1.6.32"
-TARBALL_SHA256 = "4b8a8191e425658e3ea8c8c1314b0fc679c861ee3a1af2b20c7b16ba50b5133d"
-# Member of the package -> (file name in the vendor folder, its SHA-256).
-FILES: dict[str, tuple[str, str]] = {
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    """One pinned npm package: its tarball's SHA-256 and, per member copied, the file name in
+    the vendor folder and its SHA-256."""
+
+    name: str
+    version: str
+    tarball_sha256: str
+    files: dict[str, tuple[str, str]]
+
+
+UPLOT = Package("uplot", "1.6.32",
+                "4b8a8191e425658e3ea8c8c1314b0fc679c861ee3a1af2b20c7b16ba50b5133d", {
     "package/dist/uPlot.iife.min.js": (
         "uPlot.iife.min.js", "19c8d4c6ad88929a79f4ae49d6f7161566dfd0ba3d15cc495e974f787eb78f1f"),
     "package/dist/uPlot.min.css": (
         "uPlot.min.css", "df630c6a8d6f8eeaff264b50f73ce5b114f646ffd9a0bb74f049b0a00135fa04"),
     "package/LICENSE": (
         "uPlot.LICENSE", "8f989229699b4fe2f1a0432d0e9edc338a8a911e250e2d1b01ecd770a5f5b1bd"),
-}
+})
+AXE = Package("axe-core", "4.10.3",
+              "0f2b4d7dcdf7d1219df8d1959ad68e565f51d14c3f0d88bb71cd59abeb956292", {
+    "package/axe.min.js": (
+        "axe.min.js", "880970c081707360e64f34cea25ff91892f5bc95675b0776925b9709dd8a68bb"),
+    "package/LICENSE": (
+        "axe-core.LICENSE", "af175b9d96ee93c21a036152e1b905b0b95304d4ae8c2c921c7609100ba8df7e"),
+})
+PACKAGES = (UPLOT, AXE)
+# The charting library's pins by their former names.
+PACKAGE, VERSION, TARBALL_SHA256, FILES = (UPLOT.name, UPLOT.version, UPLOT.tarball_sha256,
+                                           UPLOT.files)
 VENDOR_DIR = STATIC_DIR / "vendor"
+AXE_JS = VENDOR_DIR / "axe.min.js"
 DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "var" / "cache" / "npm"
 
 
 class VendorError(RuntimeError):
-    """The library could not be fetched or does not match its pinned hash."""
+    """A library could not be fetched or does not match its pinned hash."""
 
 
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def missing(vendor_dir: Path = VENDOR_DIR) -> list[str]:
-    """The vendored files that are absent or differ from their pinned hash."""
-    return [name for name, digest in FILES.values()
+def missing(vendor_dir: Path = VENDOR_DIR, packages: tuple[Package, ...] = (UPLOT,)
+            ) -> list[str]:
+    """The vendored files of ``packages`` (default: the pages' own) that are absent or differ
+    from their pinned hash."""
+    return [name for p in packages for name, digest in p.files.values()
             if not (vendor_dir / name).is_file() or sha256_of(vendor_dir / name) != digest]
 
 
-def tarball(cache: Path) -> Path:
+def tarball(cache: Path, package: Package = UPLOT) -> Path:
     """The pinned package from the cache, fetched with ``npm pack`` when it is not there."""
-    path = cache / f"{PACKAGE}-{VERSION}.tgz"
-    if not path.is_file() or sha256_of(path) != TARBALL_SHA256:
+    path = cache / f"{package.name}-{package.version}.tgz"
+    if not path.is_file() or sha256_of(path) != package.tarball_sha256:
         cache.mkdir(parents=True, exist_ok=True)
         npm = shutil.which("npm")
         if npm is None:
             raise VendorError("npm is not installed (Debian: apt-get install npm)")
-        log.info("fetching %s@%s with npm pack", PACKAGE, VERSION)
-        done = subprocess.run([npm, "pack", f"{PACKAGE}@{VERSION}", "--pack-destination",
-                               str(cache), "--silent"], capture_output=True, text=True,
-                              timeout=300, check=False)
+        spec = f"{package.name}@{package.version}"
+        log.info("fetching %s with npm pack", spec)
+        done = subprocess.run([npm, "pack", spec, "--pack-destination", str(cache), "--silent"],
+                              capture_output=True, text=True, timeout=300, check=False)
         if done.returncode != 0 or not path.is_file():
-            raise VendorError(f"npm pack {PACKAGE}@{VERSION} failed: {done.stderr.strip()}")
-    if sha256_of(path) != TARBALL_SHA256:
+            raise VendorError(f"npm pack {spec} failed: {done.stderr.strip()}")
+    if sha256_of(path) != package.tarball_sha256:
         raise VendorError(f"{path} does not match its pinned SHA-256")
     return path
 
 
-def install(vendor_dir: Path = VENDOR_DIR, cache: Path = DEFAULT_CACHE) -> list[str]:
+def install(vendor_dir: Path = VENDOR_DIR, cache: Path = DEFAULT_CACHE,
+            packages: tuple[Package, ...] = PACKAGES) -> list[str]:
     """Put the pinned files in ``vendor_dir``; returns the names written (none if in place)."""
-    todo = missing(vendor_dir)
-    if not todo:
-        return []
-    vendor_dir.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(tarball(cache), "r:gz") as tar:
-        for member, (name, digest) in FILES.items():
-            if name not in todo:
-                continue
-            source = tar.extractfile(member)
-            if source is None:
-                raise VendorError(f"{member} is not a file in the package")
-            data = source.read()
-            if hashlib.sha256(data).hexdigest() != digest:
-                raise VendorError(f"{member} does not match its pinned SHA-256")
-            (vendor_dir / name).write_bytes(data)
-    return todo
+    written: list[str] = []
+    for package in packages:
+        todo = missing(vendor_dir, (package,))
+        if not todo:
+            continue
+        vendor_dir.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(tarball(cache, package), "r:gz") as tar:
+            for member, (name, digest) in package.files.items():
+                if name not in todo:
+                    continue
+                source = tar.extractfile(member)
+                if source is None:
+                    raise VendorError(f"{member} is not a file in the package")
+                data = source.read()
+                if hashlib.sha256(data).hexdigest() != digest:
+                    raise VendorError(f"{member} does not match its pinned SHA-256")
+                (vendor_dir / name).write_bytes(data)
+                written.append(name)
+    return written
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m api.web.vendor", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
-                        help="where npm pack keeps the package (default: %(default)s)")
+                        help="where npm pack keeps the packages (default: %(default)s)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -102,7 +135,8 @@ def main() -> int:
     except (VendorError, OSError, subprocess.SubprocessError, tarfile.TarError) as exc:
         log.error("%s", exc)
         return 1
-    log.info("%s@%s in %s%s", PACKAGE, VERSION, VENDOR_DIR,
+    pins = ", ".join(f"{p.name}@{p.version}" for p in PACKAGES)
+    log.info("%s in %s%s", pins, VENDOR_DIR,
              f" (wrote {', '.join(written)})" if written else " (already in place)")
     return 0
 
