@@ -8,6 +8,7 @@ violation, and on any JavaScript dialog (an injected script would open one).
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,6 +105,12 @@ def test_inspector_ranks_opens_an_enterprise_and_acknowledges(tab: Watched,
                                                               web: Web) -> None:
     log_in(tab, web, "inspector", shot="01-login")
     page = tab.page
+    expect(page).to_have_url(f"{web.url}/web/")  # today's work first
+    ongoing = web.seeded.alerts["exceedance"]
+    expect(page.locator(f"#ongoing li[data-alert='{ongoing}'] a")).to_be_visible()
+    expect(page.locator(f"#silent li[data-alert='{web.seeded.alerts['other']}']")).to_be_visible()
+    tab.shot("01-home")
+    page.click("header nav a[href='/web/rankings']")
     expect(page).to_have_url(f"{web.url}/web/rankings")
     assert ranked_ids(tab) == RANK_ORDER
     # The status string as coloured cells: exceeded, compliant, undetermined.
@@ -117,11 +124,12 @@ def test_inspector_ranks_opens_an_enterprise_and_acknowledges(tab: Watched,
     expect(page.locator("a.sort.active[data-sort=transmission_rate]")).to_be_visible()
     assert ranked_ids(tab) == BY_TRANSMISSION
     page.click("a.sort[data-sort=transmission_rate]")  # again: ascending, missing ones last
-    expect(page.locator("a.sort[aria-sort=ascending]")).to_be_visible()
+    expect(page.locator("th[aria-sort=ascending] a.sort[data-sort=transmission_rate]")
+           ).to_be_visible()
     assert ranked_ids(tab) == [*reversed(BY_TRANSMISSION[:-1]), "E0008"]
     tab.shot("03-rankings-sorted")
 
-    page.click("#rankings tr[data-enterprise=E0001] a[href='/web/enterprises/E0001']")
+    page.click("#rankings tr[data-enterprise=E0001] a[href^='/web/enterprises/E0001?']")
     expect(page.locator("h1")).to_contain_text("E0001")
     charts_drawn(tab, 2)  # so2 and nox of G1, each with its limit line
     expect(page.locator("#quality")).to_contain_text("Sulphur dioxide")
@@ -168,7 +176,24 @@ def test_enterprise_sees_its_charts_and_nothing_else(tab: Watched, web: Web) -> 
                             ("D", "analyser fault")):
         expect(flagged).to_contain_text(meaning)
         expect(flagged.locator(f".flag-{letter}")).to_have_count(1)
+    # The over-range value comes first, over its limit too, before the routine maintenance.
+    expect(flagged.locator("tr").first).to_have_attribute("data-flag", "T")
+    expect(flagged.locator("tr").first).to_have_attribute("data-over", "true")
+    # Each flag has its own legend entry; hovering shows the values in the legend.
+    so2 = page.locator(".chart-card[data-chart-id='r-G1-so2']")
+    expect(so2.locator(".u-legend")).to_contain_text("T above measuring range")
+    expect(so2.locator(".u-legend")).to_contain_text("Limit")
+    box = so2.locator(".u-over").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    expect(so2.locator(".u-legend .u-series").nth(1).locator(".u-value")).to_have_text(
+        re.compile(r"\d"))
     tab.shot("08-readings-today")
+    page.select_option("#flag-filter", "M")
+    page.click("form.filters button[type=submit]")
+    expect(page).to_have_url(re.compile(r"flag=M"))
+    expect(flagged.locator("tr")).to_have_count(1)
+    expect(flagged.locator("tr").first).to_have_attribute("data-flag", "M")
 
     page.set_viewport_size({"width": 768, "height": 1024})  # a tablet, upright
     page.reload()
