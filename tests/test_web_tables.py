@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.services.rankings import Rates, Ranked, Totals
+from api.services.rankings import Ranked, Rates, Totals
 from api.services.today import Count, worst_of
 from api.web.charts import alert_chart, corrected, hour_limits, notable, reading_charts
 from api.web.i18n import Labels

@@ -30,6 +30,28 @@
   var COLOURS = { line: "#1f5fbf", limit: "#c62828", marker: "#c62828", level: "#6a3fa0" };
   var BAND = "rgba(239, 143, 0, 0.16)";
 
+  // Times in the service's zone, 24-hour clock (the zone is shown once, in the page's footer).
+  function parts(ts) {
+    var out = {};
+    new Intl.DateTimeFormat("en-GB", { timeZone: tz, year: "numeric", month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+      .formatToParts(new Date(ts * 1000)).forEach(function (p) { out[p.type] = p.value; });
+    return out;
+  }
+  function fullTime(ts) {
+    if (ts == null) { return "–"; }
+    var p = parts(ts);
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute;
+  }
+  function ticks(u, splits) {
+    var span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+    return splits.map(function (ts) {
+      var p = parts(ts);
+      var hm = p.hour + ":" + p.minute;
+      return span > 86400 ? p.month + "-" + p.day + (hm === "00:00" ? "" : " " + hm) : hm;
+    });
+  }
+
   function fmt(v, unit) {
     if (v == null) { return "–"; }
     var digits = Math.abs(v) >= 100 ? 1 : Math.abs(v) >= 10 ? 2 : 3;
@@ -78,8 +100,8 @@
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), tz); },
       scales: { x: { time: true } },
       cursor: { drag: { x: true, y: false } },
-      axes: [{}, { label: chart.unit, size: 60 }],
-      series: [{ label: data.time || "Time" }].concat(chart.series.map(function (s) { return seriesOptions(chart, s); })),
+      axes: [{ values: ticks }, { label: chart.unit, size: 60 }],
+      series: [{ label: data.time || "Time", value: function (u, ts) { return fullTime(ts); } }].concat(chart.series.map(function (s) { return seriesOptions(chart, s); })),
       legend: { live: true },
       hooks: { drawClear: [shade(chart)] }
     };
