@@ -8,6 +8,7 @@ violation, and on any JavaScript dialog (an injected script would open one).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, s
 
 from api.web import vendor
 from store.marks import MarkStore
+from store.results import Episode
+from tests.api_support import HOUR_MS
 from tests.web_support import (
     BY_TRANSMISSION,
     HTML_EXPLANATION,
@@ -260,4 +263,30 @@ def test_enterprise_declares_and_withdraws_a_mark(tab: Watched, web: Web) -> Non
     tab.shot("13-mark-withdrawn-zh")
     (mark,) = MarkStore(web.api.records).list("E0001")
     assert mark.withdrawn_by == f"enterprise:{web.api.key_ids['e1']}"
+    tab.clean()
+
+
+def test_a_flat_line_alert_draws_its_value_and_period(tab: Watched, web: Web) -> None:
+    """The value a flat-line alert names is drawn on its chart, its period shaded, and the
+    legend reads the values under the cursor."""
+    t0 = web.seeded.today_ms
+    flat = Episode("suspicious_flatline", "E0001", "G1", "nox", t0 - 20 * HOUR_MS, False, 6,
+                   t0 - 14 * HOUR_MS, end_ms=t0 - 14 * HOUR_MS, peak_value=30.0,
+                   detail="valid hourly mean unchanged at 30 for 6 h")
+    web.api.results().upsert_episodes([flat])
+    log_in(tab, web, "inspector")
+    page = tab.page
+    page.goto(f"/web/alerts/{flat.id}")
+    charts_drawn(tab, 1)
+    legend = page.locator("#alert-chart .u-legend")
+    expect(legend).to_contain_text("Flat value")
+    expect(page.locator("#alert-detail")).to_contain_text("unchanged at 30")
+    chart = json.loads(page.locator("#chart-data").text_content() or "{}")["charts"][0]
+    assert chart["bands"] == [[flat.start_ms // 1000, (t0 - 14 * HOUR_MS) // 1000]]
+    box = page.locator("#alert-chart .u-over").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+    flat_entry = legend.locator(".u-series", has_text="Flat value").locator(".u-value")
+    expect(flat_entry).to_have_text("30.00 mg/m3")
+    tab.shot("14-alert-flat-line")
     tab.clean()
