@@ -122,3 +122,14 @@ def test_alert_page_labels_and_local_note_times(web: Web) -> None:
     assert 'for="resolve-note">Note with the resolution' in bare
     assert 'id="chart-data"' in bare  # its judged hours, the period shaded
     assert '"bands"' in bare
+
+
+def test_switching_language_keeps_the_view(web: Web) -> None:
+    with web.login("inspector") as c:
+        html = c.get("/web/rankings", params={"industry": "boiler"}).text
+        link = re.search(r'class="lang" href="([^"]+)"', html)
+        assert link is not None
+        r = c.get(link.group(1).replace("&amp;", "&"))
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/web/rankings?")
+    assert "industry=boiler" in r.headers["location"]

@@ -62,6 +62,7 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
     timezone = request.app.state.ems.settings.timezone
     base = {"t": labels_for(request), "user": user.principal if user else None,
             "csrf": user.csrf if user else "", "path": request.url.path, "timezone": timezone,
+            "query_string": request.url.query,
             "when": partial(local_time, timezone=timezone)}
     return templates.TemplateResponse(request, name, {**base, **context},
                                       status_code=status_code)
