@@ -66,5 +66,8 @@ MORE: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "page_size": ("每页", "Per page"),
     "no_flagged": ("该日没有非正常值。", "No values flagged or over the limit this day."),
     "your_alerts": ("本企业告警", "Your alerts"),
+    "marks_when": ("可提前申报计划的停运、维护，也可事后补报；时间为当地时间。",
+                   "Declare a planned shutdown or maintenance in advance, or a period after the "
+                   "fact; times are local."),
     "readings_as_seen": ("与监管部门看到的数据一致。", "Exactly the readings the authority sees."),
 }
