@@ -8,6 +8,8 @@ violation, and on any JavaScript dialog (an injected script would open one).
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, s
 
 from api.web import vendor
 from store.marks import MarkStore
+from store.results import Episode
+from tests.api_support import HOUR_MS
 from tests.web_support import (
     BY_TRANSMISSION,
     HTML_EXPLANATION,
@@ -104,6 +108,12 @@ def test_inspector_ranks_opens_an_enterprise_and_acknowledges(tab: Watched,
                                                               web: Web) -> None:
     log_in(tab, web, "inspector", shot="01-login")
     page = tab.page
+    expect(page).to_have_url(f"{web.url}/web/")  # today's work first
+    ongoing = web.seeded.alerts["exceedance"]
+    expect(page.locator(f"#ongoing li[data-alert='{ongoing}'] a")).to_be_visible()
+    expect(page.locator(f"#silent li[data-alert='{web.seeded.alerts['other']}']")).to_be_visible()
+    tab.shot("01-home")
+    page.click("header nav a[href='/web/rankings']")
     expect(page).to_have_url(f"{web.url}/web/rankings")
     assert ranked_ids(tab) == RANK_ORDER
     # The status string as coloured cells: exceeded, compliant, undetermined.
@@ -117,11 +127,12 @@ def test_inspector_ranks_opens_an_enterprise_and_acknowledges(tab: Watched,
     expect(page.locator("a.sort.active[data-sort=transmission_rate]")).to_be_visible()
     assert ranked_ids(tab) == BY_TRANSMISSION
     page.click("a.sort[data-sort=transmission_rate]")  # again: ascending, missing ones last
-    expect(page.locator("a.sort[aria-sort=ascending]")).to_be_visible()
+    expect(page.locator("th[aria-sort=ascending] a.sort[data-sort=transmission_rate]")
+           ).to_be_visible()
     assert ranked_ids(tab) == [*reversed(BY_TRANSMISSION[:-1]), "E0008"]
     tab.shot("03-rankings-sorted")
 
-    page.click("#rankings tr[data-enterprise=E0001] a[href='/web/enterprises/E0001']")
+    page.click("#rankings tr[data-enterprise=E0001] a[href^='/web/enterprises/E0001?']")
     expect(page.locator("h1")).to_contain_text("E0001")
     charts_drawn(tab, 2)  # so2 and nox of G1, each with its limit line
     expect(page.locator("#quality")).to_contain_text("Sulphur dioxide")
@@ -168,7 +179,24 @@ def test_enterprise_sees_its_charts_and_nothing_else(tab: Watched, web: Web) -> 
                             ("D", "analyser fault")):
         expect(flagged).to_contain_text(meaning)
         expect(flagged.locator(f".flag-{letter}")).to_have_count(1)
+    # The over-range value comes first, over its limit too, before the routine maintenance.
+    expect(flagged.locator("tr").first).to_have_attribute("data-flag", "T")
+    expect(flagged.locator("tr").first).to_have_attribute("data-over", "true")
+    # Each flag has its own legend entry; hovering shows the values in the legend.
+    so2 = page.locator(".chart-card[data-chart-id='r-G1-so2']")
+    expect(so2.locator(".u-legend")).to_contain_text("T above measuring range")
+    expect(so2.locator(".u-legend")).to_contain_text("Limit")
+    box = so2.locator(".u-over").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    expect(so2.locator(".u-legend .u-series").nth(1).locator(".u-value")).to_have_text(
+        re.compile(r"\d"))
     tab.shot("08-readings-today")
+    page.select_option("#flag-filter", "M")
+    page.click("form.filters button[type=submit]")
+    expect(page).to_have_url(re.compile(r"flag=M"))
+    expect(flagged.locator("tr")).to_have_count(1)
+    expect(flagged.locator("tr").first).to_have_attribute("data-flag", "M")
 
     page.set_viewport_size({"width": 768, "height": 1024})  # a tablet, upright
     page.reload()
@@ -235,4 +263,30 @@ def test_enterprise_declares_and_withdraws_a_mark(tab: Watched, web: Web) -> Non
     tab.shot("13-mark-withdrawn-zh")
     (mark,) = MarkStore(web.api.records).list("E0001")
     assert mark.withdrawn_by == f"enterprise:{web.api.key_ids['e1']}"
+    tab.clean()
+
+
+def test_a_flat_line_alert_draws_its_value_and_period(tab: Watched, web: Web) -> None:
+    """The value a flat-line alert names is drawn on its chart, its period shaded, and the
+    legend reads the values under the cursor."""
+    t0 = web.seeded.today_ms
+    flat = Episode("suspicious_flatline", "E0001", "G1", "nox", t0 - 20 * HOUR_MS, False, 6,
+                   t0 - 14 * HOUR_MS, end_ms=t0 - 14 * HOUR_MS, peak_value=30.0,
+                   detail="valid hourly mean unchanged at 30 for 6 h")
+    web.api.results().upsert_episodes([flat])
+    log_in(tab, web, "inspector")
+    page = tab.page
+    page.goto(f"/web/alerts/{flat.id}")
+    charts_drawn(tab, 1)
+    legend = page.locator("#alert-chart .u-legend")
+    expect(legend).to_contain_text("Flat value")
+    expect(page.locator("#alert-detail")).to_contain_text("unchanged at 30")
+    chart = json.loads(page.locator("#chart-data").text_content() or "{}")["charts"][0]
+    assert chart["bands"] == [[flat.start_ms // 1000, (t0 - 14 * HOUR_MS) // 1000]]
+    box = page.locator("#alert-chart .u-over").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+    flat_entry = legend.locator(".u-series", has_text="Flat value").locator(".u-value")
+    expect(flat_entry).to_have_text("30.00 mg/m3")
+    tab.shot("14-alert-flat-line")
     tab.clean()

@@ -97,7 +97,7 @@ def test_login_never_redirects_off_site(web: Web, target: str) -> None:
         token = csrf_of(c, "/web/login")
         r = c.post("/web/login", data={"key": web.api.keys["inspector"], "csrf": token,
                                        "next": target})
-        assert r.headers["location"] == "/web/rankings"
+        assert r.headers["location"] == "/web/"  # the inspector's home: today's work
 
 
 def test_pages_without_a_session_send_to_login(web: Web) -> None:

@@ -204,7 +204,13 @@ def test_reading_charts_mark_flags_other_than_n() -> None:
     so2 = charts[0]
     assert so2["flags"] == ["N", "T", "N", "M"]
     assert so2["series"][0]["values"] == [20.0, 400.0, 21.0, 22.0]
-    assert so2["series"][1]["values"] == [None, 400.0, None, 22.0]
+    # one marker series per flag, each in its own colour, over range (T) first
+    markers = [x for x in so2["series"] if x["kind"] == "marker"]
+    assert [m["flag"] for m in markers] == ["T", "M"]
+    assert markers[0]["values"] == [None, 400.0, None, None]
+    assert markers[1]["values"] == [None, None, None, 22.0]
+    assert markers[0]["colour"] != markers[1]["colour"]
+    assert markers[0]["label"] == "T 超测量上限"
     assert so2["title"] == "G1 · 二氧化硫"
     assert [(r["pollutant"], r["flag"]) for r in flagged(rows)] == [("so2", "T"), ("so2", "M")]
 

@@ -148,3 +148,10 @@ def open_alert_counts(store: InfluxStore, before_ms: int, workflows: AlertWorkfl
         if n:
             out[s.tags.get("enterprise", "")] = n
     return out
+
+
+# The state of outlets now ------------------------------------------------------------------
+def last_reading_query(enterprise: str, tr: TimeRange) -> str:
+    """The last minute reading of each outlet of ``enterprise`` within ``tr``."""
+    return ('SELECT last("value") AS "value" FROM "reading"'
+            + where(eq("enterprise", enterprise), tr.influxql()) + ' GROUP BY "outlet"')

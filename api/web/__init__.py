@@ -1,6 +1,7 @@
 """Web pages for people (under /web/), served by the API process with the same keys and roles.
 
     auth.py         login with an API key, the signed session cookie (session.py), logout
+    home.py         inspectors: what needs them today (an enterprise: its own page)
     rankings.py     inspectors: the ranking table
     alerts.py       the alert queue and one alert: acknowledge, resolve, explain
     enterprises.py  an enterprise's outlets, judged hours, data quality, readings, CSV files
@@ -27,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from api.settings import ApiSettings
-from api.web import alerts, auth, enterprises, marks, rankings
+from api.web import alerts, auth, enterprises, home, marks, rankings
 from api.web.auth import PREFIX, LoginRequired
 from api.web.render import STATIC_DIR, page
 from api.web.revocation import RecordRevocations
@@ -86,7 +87,7 @@ def install(app: FastAPI, settings: ApiSettings) -> bool:
     app.state.web_revocations = RecordRevocations(app.state.ems.records,
                                                   settings.api_key_cache_s,
                                                   wall=app.state.ems.clock)
-    for module in (auth, rankings, alerts, enterprises, marks):
+    for module in (auth, home, rankings, alerts, enterprises, marks):
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="web-static")
     app.add_api_route("/", lambda: RedirectResponse(f"{PREFIX}/", status_code=303),
@@ -97,9 +98,10 @@ def install(app: FastAPI, settings: ApiSettings) -> bool:
                               (StoreUnavailable, 503)):
         app.add_exception_handler(exc_class, for_pages(cast(Handler, handlers[exc_class]),
                                                        status))
+    from api.web.vendor import UPLOT
     from api.web.vendor import missing as vendor_missing
 
-    missing = vendor_missing()
+    missing = vendor_missing(packages=(UPLOT,))
     if missing:
         log.warning("charts will not be drawn: %s missing (run python -m api.web.vendor)",
                     ", ".join(missing))

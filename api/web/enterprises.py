@@ -18,14 +18,16 @@ from api.deps import StateDep, reach_enterprise, series_scope
 from api.params import iso
 from api.services.alerts import find_alerts
 from api.services.marks import DECLARERS, list_marks_of
+from api.services.outlets_now import outlets_now
 from api.services.queries import Scope
 from api.services.series import all_pages, csv_lines, judged_rows, reading_records, reading_rows
 from api.services.standings import ranked
 from api.state import AppState
 from api.web.auth import PREFIX, WebUserDep
-from api.web.charts import flagged, hour_charts, hour_quality, reading_charts
+from api.web.charts import hour_charts, hour_limits, hour_quality, notable, reading_charts
 from api.web.periods import Period, day, period
 from api.web.render import labels_for, page
+from api.web.tables import Pager
 from core.registry import Enterprise
 from store.marks import MARK_KINDS
 
@@ -60,7 +62,9 @@ def enterprise_page(request: Request, enterprise_id: str, state: StateDep, user:
     _, buckets, rows_ = ranked(state, user.principal, chosen.range)
     mine = next((r for r in rows_ if r.enterprise == ent.id), None)
     alerts = find_alerts(request, user.principal, state, enterprise=ent.id, limit=50)
+    now = {o.outlet: o for o in outlets_now(state, ent)}
     return page(request, "enterprise.html", ent=ent, query=chosen.form(), alerts=alerts,
+                now=now, now_ms=state.now_ms(),
                 charts={"tz": s.timezone, "time": labels("time"),
                         "charts": hour_charts(hours, labels)},
                 quality=hour_quality(hours), ranked=mine, buckets=buckets,
@@ -78,22 +82,33 @@ def outlet_scope(ent: Enterprise, outlet: str | None) -> Scope:
     return series_scope(ent, outlet or next(iter(sorted(ent.outlets)), None), None)
 
 
+FlagQuery = Annotated[str | None, Query(pattern="^([NFMSDCTB]|over)?$")]
+
+
 @router.get("/enterprises/{enterprise_id}/readings", response_class=HTMLResponse)
 def readings_page(request: Request, enterprise_id: str, state: StateDep, user: WebUserDep,
-                  outlet: OutletQuery = None, date: DateQuery = None) -> HTMLResponse:
-    """One outlet's minute readings of one local day (default: today), flags marked."""
+                  outlet: OutletQuery = None, date: DateQuery = None, flag: FlagQuery = None,
+                  page_: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+                  ) -> HTMLResponse:
+    """One outlet's minute readings of one local day (default: today): the charts (flags in
+    their colours, the limit, raw and corrected values), and the values flagged or over the
+    limit with the non-routine ones first (over range, over the limit), filtered by flag."""
     ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
     scope = outlet_scope(ent, outlet)
     chosen = day(date, state.settings.timezone, state.now_ms())
     found = readings_of(state, scope, chosen)
-    marked = flagged(found)
+    limits = hour_limits(ent.outlets[scope.outlet].limits) if scope.outlet in ent.outlets \
+        else {}
+    marked = notable(found, limits, flag or None)
+    pager = Pager.of(page_, FLAGGED_SHOWN, len(marked))
     labels = labels_for(request)
+    query = {"outlet": scope.outlet or "", "date": chosen.first.isoformat(), "flag": flag or ""}
     return page(request, "readings.html", ent=ent, outlet=scope.outlet, day=chosen.first,
                 previous=chosen.first - timedelta(days=1), following=chosen.first
-                + timedelta(days=1), count=len(found), flagged=marked[:FLAGGED_SHOWN],
-                more=max(0, len(marked) - FLAGGED_SHOWN),
+                + timedelta(days=1), count=len(found), flagged=pager.slice(marked),
+                pager=pager, query=query, flag=flag or "", limits=limits,
                 charts={"tz": state.settings.timezone, "time": labels("time"),
-                        "charts": reading_charts(found, labels)})
+                        "charts": reading_charts(found, labels, limits)})
 
 
 def attachment(name: str, lines: Iterator[str]) -> StreamingResponse:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from api.web.labels_more import MORE
 from core.pollutants import BY_KEY, DATA_FLAGS
 
 LANGS = ("zh", "en")
@@ -149,6 +150,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "hours_summary": ("{n} 小时，有效 {valid}，超标 {exceeded}",
                       "{n} hours, {valid} valid, {exceeded} exceeded"),
     "readings_summary": ("{n} 个值，{flagged} 个非正常标记", "{n} values, {flagged} flagged"),
+    **MORE,
 }
 
 

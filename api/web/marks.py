@@ -4,11 +4,9 @@ the session's CSRF token like every form."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from api.deps import StateDep, check_role, reach_enterprise
@@ -16,22 +14,12 @@ from api.models import MarkIn
 from api.services.marks import DECLARERS, declare_mark, withdraw_mark
 from api.web.alerts import validated
 from api.web.auth import PREFIX, FormUser
+from api.web.periods import local_to_rfc3339
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 ShortField = Annotated[str, Form(max_length=64)]
 ReasonField = Annotated[str, Form(max_length=4000)]
-
-
-def local_to_rfc3339(value: str, timezone: str, name: str) -> str:
-    """``2025-11-01T08:00`` (a datetime-local field, in the service's zone) as RFC 3339."""
-    try:
-        naive = datetime.fromisoformat(value)
-    except ValueError:
-        raise HTTPException(422, f"{name}: expected a date and time") from None
-    if naive.tzinfo is not None:
-        raise HTTPException(422, f"{name}: expected a local date and time")
-    return naive.replace(tzinfo=ZoneInfo(timezone)).isoformat()
 
 
 def _back(enterprise_id: str, done: str) -> RedirectResponse:

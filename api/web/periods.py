@@ -63,3 +63,14 @@ def period(start: str | None, end: str | None, timezone: str, now_ms: int, defau
 def day(text: str | None, timezone: str, now_ms: int) -> Period:
     """One local day (default: today)."""
     return period(text, text, timezone, now_ms, 1, 2)  # 2: a day may last 25 hours (DST)
+
+
+def local_to_rfc3339(value: str, timezone: str, name: str) -> str:
+    """``2025-11-01T08:00`` (a datetime-local field, in the service's zone) as RFC 3339."""
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(422, f"{name}: expected a date and time") from None
+    if naive.tzinfo is not None:
+        raise HTTPException(422, f"{name}: expected a local date and time")
+    return naive.replace(tzinfo=ZoneInfo(timezone)).isoformat()

@@ -1,62 +1,106 @@
 """The inspectors' ranking page: the JSON API's rankings (``api.services.standings``) as a
-sortable table, the status string drawn as coloured cells."""
+sortable, filtered (region, industry) and paged table with its total, the status string drawn
+as coloured cells; the same rows (every page) as CSV."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 
 from api.access import INSPECTORS
 from api.deps import StateDep, check_role
 from api.services.standings import ranked, ranking_public
-from api.web.auth import PREFIX, WebUserDep
+from api.web.auth import PREFIX, WebUser, WebUserDep
 from api.web.periods import period
 from api.web.render import page
+from api.web.tables import PER_PAGE, Pager, csv_response, sort_by
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 # Columns that may be sorted, and their natural direction (best first).
 SORTABLE: dict[str, bool] = {  # key -> descending by default
-    "rank": False, "enterprise": False, "name": False, "region": False,
-    "compliance_rate": True, "exceedance_hours": True, "max_multiple": True,
-    "transmission_rate": True, "validity_rate": True, "effective_transmission_rate": True,
-    "open_alerts": True,
+    "rank": False, "enterprise": False, "name": False, "region": False, "industry": False,
+    "compliance_rate": True, "exceedance_hours": True, "exceedance_days": True,
+    "max_multiple": True, "transmission_rate": True, "validity_rate": True,
+    "effective_transmission_rate": True, "open_alerts": True,
 }
+CSV_COLUMNS = ("rank", "enterprise", "name", "region", "industry", "compliance_rate",
+               "exceedance_hours", "exceedance_days", "judged_hours", "judged_days",
+               "max_multiple", "transmission_rate", "validity_rate",
+               "effective_transmission_rate", "open_alerts", "status")
+Text = Annotated[str | None, Query(max_length=64)]
+DateQuery = Annotated[str | None, Query(max_length=10)]
 
 
 def sort_items(items: list[dict[str, Any]], key: str, descending: bool) -> list[dict[str, Any]]:
     """Items ordered by ``key`` (missing values last either way), then by rank and id."""
     if key not in SORTABLE:
         raise ValueError(key)
-    present = [i for i in items if i.get(key) is not None]
-    missing = [i for i in items if i.get(key) is None]
-    present.sort(key=lambda i: (i["rank"], i["enterprise"]))
-    present.sort(key=lambda i: i[key], reverse=descending)
-    missing.sort(key=lambda i: (i["rank"], i["enterprise"]))
-    return present + missing
+    return sort_by(items, lambda i: i.get(key), descending,
+                   lambda i: (i["rank"], i["enterprise"]))
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    items: list[dict[str, Any]]
+    buckets: list[str]
+    query: dict[str, str]
+    sort: str
+    descending: bool
+    first: str
+    last: str
+
+
+def view(request: Request, state: StateDep, user: WebUser, start: str | None,
+         end: str | None, region: str | None, industry: str | None, per: str, sort: str,
+         order: str | None) -> View:
+    check_role(request, user.principal, INSPECTORS)
+    s = state.settings
+    chosen = period(start, end, s.timezone, state.now_ms(), 30, s.api_max_span_results_days)
+    _tr, labels, rows = ranked(state, user.principal, chosen.range, region or None,
+                               industry or None, per)
+    descending = SORTABLE[sort] if order is None else order == "desc"
+    items = sort_items([ranking_public(state, r).model_dump() for r in rows], sort, descending)
+    query = {**chosen.form(), "region": region or "", "industry": industry or "", "per": per,
+             "sort": sort, "order": "desc" if descending else "asc"}
+    return View(items, labels, query, sort, descending, chosen.first.isoformat(),
+                chosen.last.isoformat())
+
+
+PerQuery = Annotated[str, Query(pattern="^(month|quarter)$")]
+SortQuery = Annotated[str, Query(pattern="^(" + "|".join(SORTABLE) + ")$")]
+OrderQuery = Annotated[str | None, Query(pattern="^(asc|desc)$")]
 
 
 @router.get("/rankings", response_class=HTMLResponse)
 def rankings_page(
-        request: Request, state: StateDep, user: WebUserDep,
-        start: Annotated[str | None, Query(max_length=10)] = None,
-        end: Annotated[str | None, Query(max_length=10)] = None,
-        region: Annotated[str | None, Query(max_length=64)] = None,
-        per: Annotated[str, Query(pattern="^(month|quarter)$")] = "month",
-        sort: Annotated[str, Query(pattern="^(" + "|".join(SORTABLE) + ")$")] = "rank",
-        order: Annotated[str | None, Query(pattern="^(asc|desc)$")] = None,
+        request: Request, state: StateDep, user: WebUserDep, start: DateQuery = None,
+        end: DateQuery = None, region: Text = None, industry: Text = None,
+        per: PerQuery = "month", sort: SortQuery = "rank", order: OrderQuery = None,
+        page_: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+        size: Annotated[int, Query(ge=1, le=200)] = PER_PAGE,
 ) -> HTMLResponse:
     """Enterprises in reach ranked over a period (default: the last 30 days)."""
-    check_role(request, user.principal, INSPECTORS)
-    s = state.settings
-    chosen = period(start, end, s.timezone, state.now_ms(), 30,
-                    s.api_max_span_results_days)
-    _tr, labels, rows = ranked(state, user.principal, chosen.range, region or None, None, per)
-    descending = SORTABLE[sort] if order is None else order == "desc"
-    items = sort_items([ranking_public(state, r).model_dump() for r in rows], sort, descending)
-    regions = sorted({e.region for e in user.principal.visible(state.registry)})
-    query = {**chosen.form(), "region": region or "", "per": per}
-    return page(request, "rankings.html", items=items, buckets=labels, regions=regions,
-                query=query, sort=sort, descending=descending, sortable=SORTABLE)
+    v = view(request, state, user, start, end, region, industry, per, sort, order)
+    pager = Pager.of(page_, size, len(v.items))
+    visible = user.principal.visible(state.registry)
+    return page(request, "rankings.html", items=pager.slice(v.items), buckets=v.buckets,
+                regions=sorted({e.region for e in visible}),
+                industries=sorted({e.industry for e in visible}),
+                query={**v.query, "size": str(pager.per)}, sort=v.sort,
+                descending=v.descending, sortable=SORTABLE, pager=pager)
+
+
+@router.get("/rankings.csv")
+def rankings_csv(
+        request: Request, state: StateDep, user: WebUserDep, start: DateQuery = None,
+        end: DateQuery = None, region: Text = None, industry: Text = None,
+        per: PerQuery = "month", sort: SortQuery = "rank", order: OrderQuery = None,
+) -> StreamingResponse:
+    """Every ranked row of the page's filters and order, rates as fractions."""
+    v = view(request, state, user, start, end, region, industry, per, sort, order)
+    return csv_response(f"rankings_{v.first}_{v.last}.csv", CSV_COLUMNS,
+                        ([i.get(c) for c in CSV_COLUMNS] for i in v.items))

@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from api.params import iso
 from api.web.i18n import LANG_COOKIE, Labels, choose
 
 HERE = Path(__file__).resolve().parent
@@ -40,6 +41,7 @@ def num(value: float | None, digits: int = 2) -> str:
 
 _env.filters["pct"] = pct
 _env.filters["num"] = num
+_env.filters["iso"] = iso
 
 
 def local_time(ms: int | None, timezone: str) -> str:
@@ -49,12 +51,18 @@ def local_time(ms: int | None, timezone: str) -> str:
     return datetime.fromtimestamp(ms / 1000, ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
+def local_input(ms: int, timezone: str) -> str:
+    """``2025-11-01T10:00`` in the service's time zone (a datetime-local field's value)."""
+    return datetime.fromtimestamp(ms / 1000, ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M")
+
+
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render template ``name`` with the caller (if logged in) and its language."""
     user = getattr(request.state, "web_user", None)
     timezone = request.app.state.ems.settings.timezone
     base = {"t": labels_for(request), "user": user.principal if user else None,
             "csrf": user.csrf if user else "", "path": request.url.path, "timezone": timezone,
+            "query_string": request.url.query,
             "when": partial(local_time, timezone=timezone)}
     return templates.TemplateResponse(request, name, {**base, **context},
                                       status_code=status_code)

@@ -1,6 +1,7 @@
 """python -m api.web.vendor: fetch the browser libraries the project serves: the charting
 library of the pages (uPlot, MIT licence) and the API documentation pages at /docs (Swagger UI,
-Apache-2.0) and /redoc (ReDoc, MIT).
+Apache-2.0) and /redoc (ReDoc, MIT), and axe-core (MPL-2.0), the accessibility checks of the
+browser tests (tests/test_web_a11y.py), which the pages never load.
 
 No third-party code is committed: ``make install`` runs this, which asks the npm registry for
 one pinned version of each package (``npm pack``, kept in a cache folder), checks the package's
@@ -66,11 +67,19 @@ REDOC = Package("redoc", "2.5.2",
     "package/LICENSE": (
         "redoc.LICENSE", "d3026d549cf68ab7355bcfa85877bf8f845b3334a7efbfdc63936432fb34ff0e"),
 })
-PACKAGES: tuple[Package, ...] = (UPLOT, SWAGGER_UI, REDOC)
+AXE = Package("axe-core", "4.10.3",
+              "0f2b4d7dcdf7d1219df8d1959ad68e565f51d14c3f0d88bb71cd59abeb956292", {
+    "package/axe.min.js": (
+        "axe.min.js", "880970c081707360e64f34cea25ff91892f5bc95675b0776925b9709dd8a68bb"),
+    "package/LICENSE": (
+        "axe-core.LICENSE", "af175b9d96ee93c21a036152e1b905b0b95304d4ae8c2c921c7609100ba8df7e"),
+})
+PACKAGES: tuple[Package, ...] = (UPLOT, SWAGGER_UI, REDOC, AXE)
 # The charting library's pins by their old names (uPlot was the first package).
 PACKAGE, VERSION, TARBALL_SHA256, FILES = (UPLOT.name, UPLOT.version, UPLOT.tarball_sha256,
                                            UPLOT.files)
 VENDOR_DIR = STATIC_DIR / "vendor"
+AXE_JS = VENDOR_DIR / "axe.min.js"
 DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "var" / "cache" / "npm"
 
 
