@@ -32,6 +32,7 @@ from api.routes import (
     rankings,
     readings,
     rejections,
+    reports,
 )
 from api.services.standings import warm_up
 from api.settings import ApiSettings
@@ -124,7 +125,7 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
                              owns_records=owns_records)
     api = APIRouter(prefix=PREFIX, responses=ERRORS)
     for module in (enterprises, readings, judged, marks, rankings, alerts, rejections,
-                   catalogue, health):
+                   reports, catalogue, health):
         api.include_router(module.router)
     app.include_router(api)
     errors.install(app)

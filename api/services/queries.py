@@ -133,3 +133,11 @@ def open_alert_counts(store: InfluxStore, before_ms: int, workflows: AlertWorkfl
         if n:
             out[s.tags.get("enterprise", "")] = n
     return out
+
+
+def count_rows(store: InfluxStore, measurement: str, counted: str, *conditions: str | None
+               ) -> int:
+    """Points of ``measurement`` matching ``conditions``, counting the field ``counted`` (one
+    that every point has)."""
+    q = f'SELECT count("{counted}") FROM "{measurement}"' + where(*conditions)
+    return sum(int(v[1]) for s in store.query(q) for v in s.values if v[1] is not None)
