@@ -40,7 +40,7 @@ def list_readings(request: Request, scope: SeriesScope, tr: ReadingsRange, page:
         csvout.check_size(total, settings.api_csv_max_rows)
         pages = csvout.paged(lambda limit, offset: [
             {"time": t, "enterprise": scope.enterprise, "outlet": o, "pollutant": p,
-             "value": v, "flag": f}
+             "value": None if v is None else float(v), "flag": f}
             for t, o, p, v, f in reading_rows(store, scope, tr, Page(limit, offset),
                                               measurement, epoch="ms")], total, PAGE_MAX)
         return csvout.response(CSV_COLUMNS, csvout.records(CSV_COLUMNS, pages), total,

@@ -8,6 +8,7 @@ regions (``api.services.reach``), an admin every one; a report out of reach answ
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,12 +36,15 @@ from store.influx import InfluxStore
 from store.reports import (
     Issued,
     NoSuchReport,
+    ReportTampered,
     ReportFilter,
     ReportStore,
     Subject,
     Version,
 )
 from store.results import AlertFilter, ResultStore
+
+log = logging.getLogger(__name__)
 
 ALERT_KINDS_READ = ("exceedance", "data_gap", "invalid_data", "unexplained_high_o2",
                     "invalid_hour_over_limit")
@@ -150,6 +154,10 @@ def reach_report(request: Request, user: Principal, r: Reporting, rid: str,
         v = r.reports.get(rid, version)
     except NoSuchReport:
         raise HTTPException(404, "not found") from None
+    except ReportTampered:
+        log.error("report %s: the stored content does not match its SHA-256", rid)
+        raise HTTPException(500, "the stored report does not match its recorded hash: "
+                                 "it was changed outside the service") from None
     if not (user.sees_everything() or user.can_see_id(r.registry, v.subject.enterprise)):
         raise denied(request, 404, f"report {rid!r} out of reach", user.key_id)
     return v
