@@ -14,8 +14,8 @@ import pytest
 from store.influx import InfluxStore
 from store.lines import line
 from store.reports import ReportFilter, ReportStore, Subject
-from store.sql import Records
 from store.results import Episode, ResultStore
+from store.sql import Records
 from tests.api_support import DAY_MS, HOUR_MS, NOV1_MS, Api, running_api
 
 LIMIT = 30.0
@@ -189,12 +189,14 @@ def test_day_table_html_and_csv(api: Api) -> None:
             day["valid_day"]) == (20, 20.0, 4, 24.0, True)
     html = api.get(f"/reports/{rep['report']}", "e1", headers={"Accept": "text/html"})
     assert html.headers["content-type"].startswith("text/html")
-    assert rep["sha256"] in html.text and "<table>" in html.text
+    assert rep["sha256"] in html.text
+    assert "<table>" in html.text
     text = api.get(f"/reports/{rep['report']}", "e1", params={"format": "csv"}).text
     rows = list(csv.reader(io.StringIO(text)))
     assert ["version", "1"] in rows
     at = rows.index(["# summary", "Day summary / 日统计"])
-    assert rows[at + 2][0] == "so2" and rows[at + 2][-1] == "true"
+    assert rows[at + 2][0] == "so2"
+    assert rows[at + 2][-1] == "true"
 
 
 def test_permit_report_and_disclosure_draft(api: Api) -> None:

@@ -36,9 +36,9 @@ from store.influx import InfluxStore
 from store.reports import (
     Issued,
     NoSuchReport,
-    ReportTampered,
     ReportFilter,
     ReportStore,
+    ReportTampered,
     Subject,
     Version,
 )
