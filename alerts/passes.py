@@ -23,7 +23,10 @@ A pass at time ``now`` (``H`` = start of the current, incomplete hour):
    day exceedances of its completed local days (``alerts.dayalerts``) and, with
    ``alerts_detect``, the fraud signs (``pinned_under_limit``, ``o2_inconsistent``,
    ``alerts.fraudalerts``; ``near_constant``, ``alerts.steady``; ``flags_follow_readings``,
-   ``manual_values``, ``alerts.flagalerts``).
+   ``manual_values``, ``alerts.flagalerts``); and the emission amounts of its hours
+   (``alerts.amounting``: ``amount_hour``, ``amount_day``) with the alerts on them
+   (``rate_limit``, ``permit_80``, ``permit_100``, ``permit_projection``,
+   ``alerts.permitalerts``).
 
 Everything written is an overwrite of deterministic points, so two passes, in turn or at the same
 time, leave the same results as one.
@@ -35,15 +38,20 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from alerts.alerting import maintain_hour_alerts
+from alerts.amounting import compute as compute_amounts
+from alerts.amounting import day_sums
+from alerts.amounting import hour_lines as amount_lines
 from alerts.dayalerts import maintain_day_alerts
 from alerts.flagalerts import FlagCounter, maintain_flag_alerts
 from alerts.fraudalerts import maintain_fraud_alerts
 from alerts.gaps import GapFinder, maintain_gaps
 from alerts.io.fetch import count_readings, last_readings
-from alerts.judging import floor_hour_s, judge_hours_range
+from alerts.judging import RangeReport, floor_hour_s, judge_hours_range, write
 from alerts.late import pending_marks, runs, settle
+from alerts.permitalerts import maintain_permit_alerts, maintain_rate_alerts
 from alerts.plan import SeriesPlan
 from alerts.rules.compliance import HOUR_S, Minutes
 from alerts.settings import AlertSettings
@@ -179,6 +187,7 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
     report.alerts_written += maintain_day_alerts(store, plan, rr.days, rr.end_s,
                                                  records).written
     report.gaps_written += finder.store(ResultStore(store)).written
+    report.alerts_written += _amounts(store, plan, rr, a, settings)
     t1 = time.perf_counter()
     report.alerts_s += t1 - t0
     if settings.alerts_detect:
@@ -190,6 +199,20 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
                                                       settings).written
         report.detect_s += time.perf_counter() - t1
     return True
+
+
+def _amounts(store: InfluxStore, plan: SeriesPlan, rr: RangeReport, a: int,
+             settings: AlertSettings) -> int:
+    """The amounts of the hours ``[a, rr.end_s)`` and their days; rate and permit alerts."""
+    if not plan.amounts.outlets or rr.end_s <= a:
+        return 0
+    tz = ZoneInfo(settings.timezone)
+    amounts = compute_amounts(store, plan, rr.table, a, rr.end_s, tz)
+    results = ResultStore(store)
+    write(results, amount_lines(amounts))
+    write(results, day_sums(store, plan, list(rr.days), rr.days_end_s))
+    written = maintain_rate_alerts(store, amounts, a, rr.end_s).written
+    return written + maintain_permit_alerts(store, plan, amounts, a, rr.end_s, tz).written
 
 
 def _done(report: PassReport, t0: float) -> PassReport:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from alerts.amountplan import AmountPlan
 from alerts.rules.compliance import F64, I32, I64, Bool, SeriesSpec
 from core.pollutants import Medium
 from core.registry import Outlet, Registry
@@ -127,6 +128,8 @@ class SeriesPlan:
     # Per series: when its outlet was registered (epoch s; 0 when not given). Empty when the
     # plan was not built from a registry (``registered`` then reads all zeros).
     registered_s: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Flow basis, rate limits and permits of the outlets and enterprises (alerts.amounting).
+    amounts: AmountPlan = field(default_factory=AmountPlan)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -141,7 +144,10 @@ class SeriesPlan:
         rows: list[_Row] = []
         for outlet in registry.iter_outlets():
             rows.extend(_outlet_rows(outlet))
-        return _with_registration(cls._build(rows), registry)
+        plan = _with_registration(cls._build(rows), registry)
+        amounts = AmountPlan.of(registry)
+        mark = hashlib.sha256((plan.fingerprint + amounts.fingerprint()).encode()).hexdigest()
+        return replace(plan, amounts=amounts, fingerprint=mark[:16])
 
     @classmethod
     def _build(cls, rows: list[_Row]) -> SeriesPlan:

@@ -19,6 +19,9 @@ Loaded from a TOML file (see ``config/registry.example.toml``)::
       range_max = {so2 = 500.0}
       pollutant_interval_s = {cod = 7200}
       stop_when_flow_below = 0.5  # m3/s (L/s for water): an hour below it is a stop (evidence)
+      # amounts and permits (core/permits.py): flow basis, permitted t/a, GB 16297 kg/h limits
+      flow_basis = "standard_dry"; permit_t_a = {so2 = 60.0}
+      stack_height_m = 30; rate_limits = {so2 = {15 = 2.6, 20 = 4.3, 30 = 15}}
 
         [[enterprise.outlet.device]]
         mn = "88888880000001"   # HJ 212 device number; also the JSON "device" field
@@ -39,6 +42,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.permits import (
+    FlowBasis,
+    PermitError,
+    PermitTotals,
+    RateLimit,
+    parse_flow_basis,
+    parse_permit,
+    parse_rate_limits,
+)
 from core.pollutants import BY_KEY, Medium
 from core.standards import Limit, Standards
 from core.times import NotRfc3339, epoch_ms, parse_ms
@@ -76,6 +88,10 @@ class Outlet:
     range_max: dict[str, float] = field(default_factory=dict)
     pollutant_interval_s: dict[str, int] = field(default_factory=dict)
     stop_when_flow_below: float | None = None
+    flow_basis: FlowBasis = field(default_factory=FlowBasis)
+    permit: PermitTotals = field(default_factory=PermitTotals)
+    stack_height_m: float | None = None
+    rate_limits: tuple[RateLimit, ...] = ()
 
     def interval_for(self, pollutant: str) -> int:
         """The sampling interval of ``pollutant`` here: its override, else the outlet's."""
@@ -95,6 +111,7 @@ class Enterprise:
     region: str
     industry: str
     outlets: dict[str, Outlet] = field(default_factory=dict)
+    permit: PermitTotals = field(default_factory=PermitTotals)  # enterprise-wide t/a
 
 
 @dataclass(frozen=True)
@@ -178,6 +195,20 @@ def _outlet(raw: dict[str, Any], ent_id: str, standards: Standards) -> Outlet:
                               pw_sha256=str(d.get("pw_sha256", "")),
                               protocol=str(d.get("protocol", "json"))))
     stop_flow = raw.get("stop_when_flow_below")
+    height = raw.get("stack_height_m")
+    try:
+        amounts: dict[str, Any] = {
+            "flow_basis": parse_flow_basis(raw.get("flow_basis"), where),
+            "permit": parse_permit(raw.get("permit_t_a"), BY_KEY.keys(), where),
+            "rate_limits": parse_rate_limits(raw.get("rate_limits"), BY_KEY.keys(), where),
+        }
+    except PermitError as exc:
+        raise RegistryError(str(exc)) from None
+    if height is not None and (isinstance(height, bool) or not isinstance(height, int | float)
+                               or height <= 0):
+        raise RegistryError(f"{where}: stack_height_m must be a positive number")
+    if amounts["rate_limits"] and height is None:
+        raise RegistryError(f"{where}: rate_limits need the outlet's stack_height_m")
     return Outlet(id=oid, enterprise_id=ent_id, name=str(raw.get("name", oid)),
                   medium=Medium(raw.get("medium", "gas")),
                   interval_s=int(raw.get("interval_s", 60)), limits=limits,
@@ -185,7 +216,8 @@ def _outlet(raw: dict[str, Any], ent_id: str, standards: Standards) -> Outlet:
                   range_max=_per_pollutant(raw, "range_max", float, where),
                   pollutant_interval_s=_per_pollutant(raw, "pollutant_interval_s", int, where),
                   stop_when_flow_below=None if stop_flow is None else float(stop_flow),
-                  registered_ms=_registered_ms(raw.get("registered"), where))
+                  registered_ms=_registered_ms(raw.get("registered"), where),
+                  stack_height_m=None if height is None else float(height), **amounts)
 
 
 def _per_pollutant(raw: dict[str, Any], name: str, kind: type, where: str) -> dict[str, Any]:
@@ -209,9 +241,13 @@ def build_registry(data: dict[str, Any], standards: Standards) -> Registry:
         eid = _check_id(raw.get("id"), "enterprise")
         if eid in enterprises:
             raise RegistryError(f"enterprise {eid} is listed twice")
+        try:
+            permit = parse_permit(raw.get("permit_t_a"), BY_KEY.keys(), eid)
+        except PermitError as exc:
+            raise RegistryError(str(exc)) from None
         ent = Enterprise(id=eid, name=str(raw.get("name", eid)),
                          region=str(raw.get("region", "")),
-                         industry=str(raw.get("industry", "")))
+                         industry=str(raw.get("industry", "")), permit=permit)
         for o in raw.get("outlet", []):
             outlet = _outlet(o, eid, standards)
             if outlet.id in ent.outlets:

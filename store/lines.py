@@ -45,7 +45,8 @@ INT_FIELDS: Final = frozenset({
     "suspected_hours", "high_o2_hours", "target_hours", "target_exceeded_hours", "updated_ms",
     "end_ms", "opened_ms", "explained_ms", "until_ms",
     "acknowledged_ms", "resolved_ms", "seen_until_ms",
-    "start_ms", "declared_ms", "withdrawn_ms"})  # the last three: store.marks
+    "start_ms", "declared_ms", "withdrawn_ms",  # the last three: store.marks
+    "measured_hours", "filled_hours", "fill_lookback_h"})  # amounts (alerts.amounting)
 
 _CONTROL: Final = {"\n": r"\n", "\t": r"\t", "\r": r"\r"}
 _MEASUREMENT: Final = str.maketrans({",": r"\,", " ": r"\ ", **_CONTROL})
@@ -214,4 +215,34 @@ def hour_line(enterprise: str, outlet: str, pollutant: str, start_ms: int, n_rec
         f"valid={'true' if valid else 'false'}",
     ]
     return (f"hourly,enterprise={enterprise},outlet={outlet},pollutant={pollutant} "
+            f"{','.join(f for f in fields if f is not None)} {int(start_ms)}")
+
+
+def amount_line(enterprise: str, outlet: str, pollutant: str, start_ms: int,
+                measured_kg: float | None, filled_kg: float | None, flow_m3: float | None,
+                fill_lookback_h: int, rate_limit_kg_h: float | None,
+                rate_exceeded: bool | None) -> str:
+    """The ``amount_hour`` point of one series and hour (``alerts.amounting``).
+
+    The measured and the filled amount are kept apart (HJ 75-2017 §12, compliance-rules.md
+    §1.4): ``measured_kg``/``filled_kg`` are always written (0 when absent) with the counts
+    ``measured_hours``/``filled_hours`` (1 or 0), so that a re-judged hour overwrites every
+    field an earlier verdict wrote (InfluxDB keeps fields a new write leaves out) and day sums
+    are plain sums. ``flow_m3``: the hour's standard dry volume (m3; water: m3 too);
+    ``fill_lookback_h``: the fill rule's look-back (0: not filled); ``rate_limit_kg_h`` and
+    ``rate_exceeded`` where the outlet has a GB 16297 rate limit. Formatted directly like
+    ``hour_line`` (tags are registry identifiers and catalogue keys)."""
+    measured = measured_kg is not None and math.isfinite(measured_kg)
+    filled = filled_kg is not None and math.isfinite(filled_kg)
+    fields = [
+        f"fill_lookback_h={int(fill_lookback_h)}i",
+        _float("filled_kg", filled_kg if filled else 0.0),
+        f"filled_hours={1 if filled else 0}i",
+        _float("flow_m3", flow_m3),
+        _float("measured_kg", measured_kg if measured else 0.0),
+        f"measured_hours={1 if measured else 0}i",
+        _float("rate_limit_kg_h", rate_limit_kg_h),
+        None if rate_exceeded is None else f"rate_exceeded={_bool(rate_exceeded)}",
+    ]
+    return (f"amount_hour,enterprise={enterprise},outlet={outlet},pollutant={pollutant} "
             f"{','.join(f for f in fields if f is not None)} {int(start_ms)}")

@@ -6,7 +6,8 @@ the policy of its kind (DESIGN §3.3):
 | policy    | measurements                         | kept                                |
 |-----------|--------------------------------------|-------------------------------------|
 | raw       | reading, realtime, rejection, ...    | ``retention_raw_days`` (5 years)    |
-| results   | hourly, day, daily, alert, minute_stats | ``retention_results_days`` (0: INF) |
+| results   | hourly, day, daily, alert, minute_stats, | ``retention_results_days`` (0: INF) |
+|           | amount_hour, amount_day                  |                                     |
 | forever   | watermark, api_key, mark, web_session_revoked | always (records; state at time 0) |
 
 ``POLICY_OF`` is that table and the only place that knows it: ``store.influx`` routes every write
@@ -42,6 +43,8 @@ POLICY_OF: dict[str, str] = {
     "daily": RESULTS,
     "alert": RESULTS,
     "minute_stats": RESULTS,  # within-hour statistics of minute values (alerts.io.minutestats)
+    "amount_hour": RESULTS,  # emission amounts of each judged hour (alerts.amounting)
+    "amount_day": RESULTS,  # their sums per local day
     "watermark": FOREVER,
     # Records of older versions, now in the records database (store.sql); kept for
     # ``python -m store.migrate_influx``, which copies them over.
