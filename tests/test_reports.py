@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from store.influx import InfluxStore
-from store.lines import line
+from store.lines import amount_line, line
 from store.reports import ReportFilter, ReportStore, Subject
 from store.results import Episode, ResultStore
 from store.sql import Records
@@ -25,27 +25,34 @@ MONTH = {"kind": "hj75", "period": "month", "label": "2025-11", "enterprise": "E
 
 
 def hour(day: int, h: int, mean_ref: float | None, valid: bool, status: str,
-         mass_kg: float | None, pollutant: str = "so2") -> str:
+         kg: float | None, pollutant: str = "so2") -> list[str]:
+    """The judged hour and, with ``kg``, its amount: measured when valid, else filled."""
     fields: dict[str, Any] = {
         "n_received": 60, "n_valid": 58 if valid else 10, "valid": valid,
         "operating": status != "not_operating", "mean": None if mean_ref is None else mean_ref / 2,
         "o2_mean": 7.0 if valid else None, "mean_ref": mean_ref, "limit": LIMIT,
-        "exceeded": valid and mean_ref is not None and mean_ref > LIMIT, "status": status,
-        "mass_kg": mass_kg}
+        "exceeded": valid and mean_ref is not None and mean_ref > LIMIT, "status": status}
     tags = {"enterprise": "E0001", "outlet": "G1", "pollutant": pollutant}
-    return line("hourly", tags, fields, NOV1_MS + day * DAY_MS + h * HOUR_MS)
+    t = NOV1_MS + day * DAY_MS + h * HOUR_MS
+    out = [line("hourly", tags, fields, t)]
+    if kg is not None:
+        out.append(amount_line("E0001", "G1", pollutant, t, kg if valid else None,
+                               None if valid else kg, 1000.0, 0 if valid else 24, None, None))
+    return out
 
 
 def seed(store: InfluxStore) -> None:
-    """Nov 1: 24 valid hours 10..33 (3 over 30), 2 kg each; Nov 2: 20 valid hours at 20 and 4
-    invalid ones (99, not counted), 1 kg each; Nov 3: 10 valid hours at 50 (all over) and 14
-    hours not operating, no amount."""
-    lines = [hour(0, h, 10.0 + h, True, "exceeded" if h > 20 else "compliant", 2.0)
-             for h in range(24)]
-    lines += [hour(1, h, 20.0 if h < 20 else 99.0, h < 20,
-                   "compliant" if h < 20 else "invalid", 1.0) for h in range(24)]
-    lines += [hour(2, h, 50.0 if h < 10 else None, h < 10,
-                   "exceeded" if h < 10 else "not_operating", None) for h in range(24)]
+    """Nov 1: 24 valid hours 10..33 (3 over 30), 2 kg measured each; Nov 2: 20 valid hours at
+    20, 1 kg measured each, and 4 invalid ones (99, not counted) whose 1 kg each is filled;
+    Nov 3: 10 valid hours at 50 (all over) and 14 hours not operating, no amount."""
+    lines = [x for h in range(24)
+             for x in hour(0, h, 10.0 + h, True, "exceeded" if h > 20 else "compliant", 2.0)]
+    lines += [x for h in range(24)
+              for x in hour(1, h, 20.0 if h < 20 else 99.0, h < 20,
+                            "compliant" if h < 20 else "invalid", 1.0)]
+    lines += [x for h in range(24)
+              for x in hour(2, h, 50.0 if h < 10 else None, h < 10,
+                            "exceeded" if h < 10 else "not_operating", None)]
     ResultStore(store).write_lines(lines)
 
 
@@ -72,15 +79,17 @@ def test_month_table_is_computed_from_the_judged_hours(api: Api) -> None:
     assert content["end"] == "2025-12-01T00:00:00+08:00"
     days = section(content, "days")
     assert [(d["date"], d["valid_hours"], d["mean_ref"], d["ref_min"], d["ref_max"],
-             d["mass_kg"], d["exceeded_hours"], d["valid_day"]) for d in days] == [
-        ("2025-11-01", 24, 21.5, 10.0, 33.0, 48.0, 3, True),
-        ("2025-11-02", 20, 20.0, 20.0, 20.0, 24.0, 0, True),
-        ("2025-11-03", 10, 50.0, 50.0, 50.0, None, 10, False)]
+             d["measured_kg"], d["filled_kg"], d["amount_kg"], d["exceeded_hours"],
+             d["valid_day"]) for d in days] == [
+        ("2025-11-01", 24, 21.5, 10.0, 33.0, 48.0, 0.0, 48.0, 3, True),
+        ("2025-11-02", 20, 20.0, 20.0, 20.0, 20.0, 4.0, 24.0, 0, True),
+        ("2025-11-03", 10, 50.0, 50.0, 50.0, None, None, None, 10, False)]
     (month,) = section(content, "summary")
     assert month == {
         "pollutant": "so2", "hours": 72, "received_hours": 72, "valid_hours": 54,
         "mean": 10.375, "o2_mean": 7.0, "mean_ref": 20.75,  # mean of the 2 valid days' means
-        "ref_min": 10.0, "ref_max": 50.0, "limit": LIMIT, "mass_kg": 72.0,
+        "ref_min": 10.0, "ref_max": 50.0, "limit": LIMIT, "measured_kg": 68.0,
+        "filled_kg": 4.0, "filled_hours": 4, "amount_kg": 72.0,
         "exceeded_hours": 13, "invalid_hours": 4, "not_operating_hours": 14,
         "unexplained_high_o2_hours": 0, "suspected_exceedance_hours": 0, "valid_days": 2,
         "valid_month": False}  # 2 valid days of the 25 a month needs (§1.3)
@@ -104,7 +113,8 @@ def test_xlsx_opens_with_openpyxl_and_holds_the_cells(api: Api) -> None:
     values = dict(zip(header, [c.value for c in summary[2]], strict=True))
     assert values["pollutant"] == "so2"
     assert values["mean_ref"] == 20.75
-    assert values["mass_kg"] == 72.0
+    assert values["amount_kg"] == 72.0
+    assert values["filled_kg"] == 4.0
     assert values["valid_hours"] == 54
     assert values["valid_month"] is False
     assert summary["A2"].value == "so2"
@@ -119,12 +129,12 @@ def test_a_rerun_changes_nothing_and_a_correction_makes_version_2(api: Api) -> N
     assert (again["version"], again["created"], again["differs"]) == (1, False, False)
     assert again["sha256"] == first["sha256"]
     # A late hour arrives: issuing again still leaves version 1 as it was, and says so.
-    ResultStore(api.store).write_lines([hour(3, 0, 12.0, True, "compliant", 5.0)])
+    ResultStore(api.store).write_lines(hour(3, 0, 12.0, True, "compliant", 5.0))
     late = issued(api)
     assert (late["version"], late["created"], late["differs"]) == (1, False, True)
     assert late["sha256"] == first["sha256"]
     v1 = api.get(f"/reports/{first['report']}", "e1").json()
-    assert section(v1["content"], "summary")[0]["mass_kg"] == 72.0
+    assert section(v1["content"], "summary")[0]["amount_kg"] == 72.0
     bad = api.post(f"/reports/{first['report']}/corrections", "e1", json={"reason": ""})
     assert bad.status_code == 422
     r = api.post(f"/reports/{first['report']}/corrections", "inspector",
@@ -135,10 +145,10 @@ def test_a_rerun_changes_nothing_and_a_correction_makes_version_2(api: Api) -> N
     assert v2["sha256"] != first["sha256"]
     newest = api.get(f"/reports/{first['report']}", "e1").json()
     assert newest["version"] == 2
-    assert section(newest["content"], "summary")[0]["mass_kg"] == 77.0
+    assert section(newest["content"], "summary")[0]["amount_kg"] == 77.0
     old = api.get(f"/reports/{first['report']}", "e1", params={"version": 1}).json()
     assert old["sha256"] == first["sha256"]
-    assert section(old["content"], "summary")[0]["mass_kg"] == 72.0
+    assert section(old["content"], "summary")[0]["amount_kg"] == 72.0
     versions = api.get(f"/reports/{first['report']}/versions", "e1").json()["items"]
     assert [(v["version"], v["reason"]) for v in versions] == [
         (1, None), (2, "late data of 4 November")]
@@ -185,8 +195,10 @@ def test_day_table_html_and_csv(api: Api) -> None:
     assert hours[0]["hour"] == "2025-11-02T00:00:00+08:00"
     assert [h["status"] for h in hours[19:21]] == ["compliant", "invalid"]
     (day,) = section(content, "summary")
-    assert (day["valid_hours"], day["mean_ref"], day["invalid_hours"], day["mass_kg"],
-            day["valid_day"]) == (20, 20.0, 4, 24.0, True)
+    assert (day["valid_hours"], day["mean_ref"], day["invalid_hours"], day["measured_kg"],
+            day["filled_kg"], day["filled_hours"], day["valid_day"]) == (
+        20, 20.0, 4, 20.0, 4.0, 4, True)
+    assert (hours[20]["measured_kg"], hours[20]["filled_kg"]) == (0.0, 1.0)
     html = api.get(f"/reports/{rep['report']}", "e1", headers={"Accept": "text/html"})
     assert html.headers["content-type"].startswith("text/html")
     assert rep["sha256"] in html.text
@@ -206,7 +218,8 @@ def test_permit_report_and_disclosure_draft(api: Api) -> None:
         NOV1_MS + 24 * HOUR_MS, end_ms=NOV1_MS + 24 * HOUR_MS, peak_multiple=0.1)])
     rep = issued(api, kind="permit", outlet=None)
     content = api.get(f"/reports/{rep['report']}", "e1").json()["content"]
-    assert section(content, "amounts") == [{"pollutant": "so2", "actual_t": 0.072,
+    assert section(content, "amounts") == [{"pollutant": "so2", "measured_t": 0.068,
+                                            "filled_t": 0.004, "actual_t": 0.072,
                                             "permitted_t_per_year": None,
                                             "share_of_permit": None}]
     (exc,) = section(content, "exceedances")
@@ -219,7 +232,8 @@ def test_disclosure_draft_of_the_year(store: InfluxStore, tmp_path: Path) -> Non
         year = issued(api, kind="disclosure", period="year", label="2025", outlet=None)
         draft = api.get(f"/reports/{year['report']}", "e1").json()["content"]
     (row,) = section(draft, "discharge")
-    assert (row["amount_t"], row["exceeded_hours"]) == (0.072, 13)
+    assert (row["amount_t"], row["of_which_filled_t"], row["exceeded_hours"]) == (
+        0.072, 0.004, 13)
     g1 = next(m for m in section(draft, "self_monitoring") if m["outlet"] == "G1")
     assert (g1["series_hours"], g1["valid_hours"], g1["validity_rate"]) == (72, 54, 0.75)
     assert dict(section(draft, "basic")[i].values() for i in range(6))["year"] == "2025"

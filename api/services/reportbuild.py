@@ -102,8 +102,11 @@ def combine(days: Sequence[Stats], month_rule: bool = False,
     mins = [d.ref_min for d in days if d.ref_min is not None]
     maxs = [d.ref_max for d in days if d.ref_max is not None]
     out.ref_min, out.ref_max = (min(mins) if mins else None), (max(maxs) if maxs else None)
-    masses = [d.mass_kg for d in days if d.mass_kg is not None]
-    out.mass_kg = sum(masses) if masses else None
+    measured = [d.measured_kg for d in days if d.measured_kg is not None]
+    out.measured_kg = sum(measured) if measured else None
+    filled = [d.filled_kg for d in days if d.filled_kg is not None]
+    out.filled_kg = sum(filled) if filled else None
+    out.filled_hours = sum(d.filled_hours for d in days)
     limits = [d.limit for d in days if d.limit is not None]
     out.limit = max(limits) if limits else None
     need = VALID_FEBRUARY_DAYS if february else VALID_MONTH_DAYS
@@ -111,12 +114,14 @@ def combine(days: Sequence[Stats], month_rule: bool = False,
 
 
 PERIOD_COLUMNS = ("pollutant", "hours", "received_hours", "valid_hours", "mean", "o2_mean",
-                  "mean_ref", "ref_min", "ref_max", "limit", "mass_kg", *FLAG_COLUMNS)
+                  "mean_ref", "ref_min", "ref_max", "limit", "measured_kg", "filled_kg",
+                  "filled_hours", "amount_kg", *FLAG_COLUMNS)
 
 
 def stat_row(st: Stats) -> list[Any]:
     return [st.hours, st.received, st.valid, r4(st.mean), r4(st.o2_mean), r4(st.mean_ref),
-            r4(st.ref_min), r4(st.ref_max), r4(st.limit), r4(st.mass_kg), *flags(st)]
+            r4(st.ref_min), r4(st.ref_max), r4(st.limit), r4(st.measured_kg),
+            r4(st.filled_kg), st.filled_hours, r4(st.amount_kg), *flags(st)]
 
 
 HJ75_BASIS = ("Judged hours of the service: an hour is valid with 45 valid minute values, its "
@@ -124,7 +129,8 @@ HJ75_BASIS = ("Judged hours of the service: an hour is valid with 45 valid minut
               "valid hours, a valid month 25 valid days (February 23); a longer period's mean "
               "is the mean of its valid days' means (HJ 75-2017, HJ 76-2017 Appendix B; "
               "compliance-rules.md §1.3). Concentrations dry, standard state, NOx as NO2; "
-              "amounts in kg where flow data exist.")
+              "amounts in kg where flow data exist, measured apart from those filled for "
+              "CEMS-invalid hours (HJ 75-2017 §12).")
 
 
 def hj75_day(h: Header, ent: Enterprise, outlet: str, hours: Sequence[dict[str, Any]]
@@ -137,7 +143,8 @@ def hj75_day(h: Header, ent: Enterprise, outlet: str, hours: Sequence[dict[str, 
         rows.append([local_iso(hr["time"], h.zone), hr.get("pollutant"), hr.get("n_received"),
                      hr.get("n_valid"), bool(hr.get("valid")), r4(hr.get("mean")),
                      r4(hr.get("o2_mean")), r4(hr.get("mean_ref")), r4(hr.get("limit")),
-                     hr.get("status"), bool(hr.get("exceeded")), r4(hr.get("mass_kg"))])
+                     hr.get("status"), bool(hr.get("exceeded")), r4(hr.get("measured_kg")),
+                     r4(hr.get("filled_kg"))])
     summary = []
     for p in sorted(by_pollutant):
         st = Stats.of_hours(by_pollutant[p])
@@ -145,7 +152,7 @@ def hj75_day(h: Header, ent: Enterprise, outlet: str, hours: Sequence[dict[str, 
     sections = [
         table("hours", "Hourly values / 小时数据",
               ("hour", "pollutant", "n_received", "n_valid", "valid", "mean", "o2_mean",
-               "mean_ref", "limit", "status", "exceeded", "mass_kg"), rows),
+               "mean_ref", "limit", "status", "exceeded", "measured_kg", "filled_kg"), rows),
         table("summary", "Day summary / 日统计", (*PERIOD_COLUMNS, "valid_day"), summary)]
     return document(h, ent, outlet, sections, HJ75_BASIS)
 
@@ -242,21 +249,25 @@ def permit(h: Header, ent: Enterprise, stats: Mapping[SeriesKey, dict[int, Stats
     permit (t; ``permits``: permitted annual totals in t/a per pollutant, from the registry),
     concentrations against limits, exceedances with their explanation, invalid periods."""
     totals = _outlet_totals(ent, stats)
-    amounts: dict[str, float] = {}
+    amounts: dict[str, list[float]] = {}
     for (_, p), st in totals.items():
-        if st.mass_kg is not None:
-            amounts[p] = amounts.get(p, 0.0) + st.mass_kg
+        if st.amount_kg is not None:
+            acc = amounts.setdefault(p, [0.0, 0.0])
+            acc[0] += st.measured_kg or 0.0
+            acc[1] += st.filled_kg or 0.0
     amount_rows = []
     for p in sorted(set(amounts) | set(permits)):
-        actual = tonnes(amounts.get(p))
+        measured, filled = amounts.get(p, (None, None))
+        actual = None if measured is None or filled is None else tonnes(measured + filled)
         allowed = permits.get(p)
         share = (round(actual / allowed, 6) if actual is not None and allowed else None)
-        amount_rows.append([p, actual, allowed, share])
+        amount_rows.append([p, tonnes(measured), tonnes(filled), actual, allowed, share])
     conc_rows = [[o, p, st.valid, r4(st.mean_ref), r4(st.ref_max), r4(st.limit), st.exceeded]
                  for (o, p), st in totals.items()]
     sections = [
         table("amounts", "Actual vs permitted amounts / 实际排放量与许可排放量",
-              ("pollutant", "actual_t", "permitted_t_per_year", "share_of_permit"),
+              ("pollutant", "measured_t", "filled_t", "actual_t", "permitted_t_per_year",
+               "share_of_permit"),
               amount_rows),
         table("concentrations", "Concentrations against limits / 浓度达标情况",
               ("outlet", "pollutant", "valid_hours", "mean_ref", "max_hourly_ref", "limit",
@@ -268,7 +279,8 @@ def permit(h: Header, ent: Enterprise, stats: Mapping[SeriesKey, dict[int, Stats
               EPISODE_COLUMNS, _episode_rows([e for e in episodes
                                               if e.kind in INVALID_KINDS], h.zone))]
     basis = ("HJ 944-2018 execution report, monitoring part: amounts are sums of hourly "
-             "amounts (compliance-rules.md §1.3, the usual practice [M]); permitted totals "
+             "amounts (compliance-rules.md §1.3, the usual practice [M]), those of CEMS-invalid "
+             "hours filled by HJ 75-2017 §12 and shown apart; permitted totals "
              "from the registry (t/a; empty where none is registered); exceedances are "
              "valid hours above the hourly limit (§1.5) and their alerts; invalid periods "
              "are the alerts of missing or invalid data.")
@@ -284,7 +296,8 @@ def disclosure(h: Header, ent: Enterprise, stats: Mapping[SeriesKey, dict[int, S
              ["industry", ent.industry], ["year", h.label],
              ["status", "draft, not yet reviewed by the authority / 草稿，未经审核"]]
     discharge = [[o, p, r4(st.mean_ref), r4(st.ref_max), r4(st.limit), st.exceeded,
-                  tonnes(st.mass_kg), permits.get(p)] for (o, p), st in totals.items()]
+                  tonnes(st.amount_kg), tonnes(st.filled_kg), permits.get(p)]
+                 for (o, p), st in totals.items()]
     monitoring = []
     for oid in sorted(ent.outlets):
         series = [st for (o, _), st in totals.items() if o == oid]
@@ -299,7 +312,8 @@ def disclosure(h: Header, ent: Enterprise, stats: Mapping[SeriesKey, dict[int, S
         table("basic", "Basic information / 基本信息", ("field", "value"), basic),
         table("discharge", "Pollutant discharge / 污染物排放",
               ("outlet", "pollutant", "annual_mean_ref", "max_hourly_ref", "limit",
-               "exceeded_hours", "amount_t", "permitted_t_per_year"), discharge),
+               "exceeded_hours", "amount_t", "of_which_filled_t", "permitted_t_per_year"),
+              discharge),
         table("self_monitoring", "Self-monitoring / 自行监测",
               ("outlet", "name", "mode", "pollutants", "series_hours", "received_hours",
                "valid_hours", "transmission_rate", "validity_rate"), monitoring)]

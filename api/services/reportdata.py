@@ -4,8 +4,9 @@ aggregates (month, quarter and year reports), built only from validated values.
 Aggregates are InfluxQL ``GROUP BY time(1d) ... tz(zone)`` over ``hourly``, one request of
 several statements per batch of enterprises; each statement names its columns apart, so the
 series of one answer are told apart by their columns. The hour fields are those the scheduler
-writes (``store.results.HourVerdict``); ``mass_kg`` is the hour's emitted amount where flow
-data exist (issue 12 §1), absent otherwise.
+writes (``store.results.HourVerdict``); amounts come from ``amount_hour`` (``alerts.amounting``:
+``measured_kg`` and ``filled_kg``, the amount of a CEMS-invalid hour filled by HJ 75-2017 §12,
+kept apart), where flow data exist.
 """
 
 from __future__ import annotations
@@ -24,16 +25,20 @@ ZONE_RE = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
 BATCH = 100  # enterprises per request of aggregates
 # Hour statuses counted apart in the flags summary (store.results.HOUR_STATUSES).
 COUNTED_STATUSES = ("invalid", "not_operating", "unexplained_high_o2", "suspected_exceedance")
-STATEMENTS: tuple[tuple[str, str | None], ...] = (
-    ('count("n_received") AS "hours", sum("mass_kg") AS "mass_kg", max("limit") AS "limit"',
-     None),
-    ('count("n_valid") AS "received"', '"n_received" > 0'),
-    ('count("mean_ref") AS "valid", mean("mean_ref") AS "mean_ref", '
+AMOUNTS = "amount_hour"
+STATEMENTS: tuple[tuple[str, str, str | None], ...] = (
+    ("hourly", 'count("n_received") AS "hours", max("limit") AS "limit"', None),
+    ("hourly", 'count("n_valid") AS "received"', '"n_received" > 0'),
+    ("hourly", 'count("mean_ref") AS "valid", mean("mean_ref") AS "mean_ref", '
      'min("mean_ref") AS "ref_min", max("mean_ref") AS "ref_max", mean("mean") AS "mean", '
      'mean("o2_mean") AS "o2_mean"', '"valid" = true'),
-    ('count("n_valid") AS "exceeded"', '"exceeded" = true'),
-    *((f'count("n_valid") AS "{s}"', f'"status" = {quote(s)}') for s in COUNTED_STATUSES),
+    ("hourly", 'count("n_valid") AS "exceeded"', '"exceeded" = true'),
+    *(("hourly", f'count("n_valid") AS "{s}"', f'"status" = {quote(s)}')
+      for s in COUNTED_STATUSES),
+    (AMOUNTS, 'sum("measured_kg") AS "measured_kg", sum("filled_kg") AS "filled_kg", '
+     'sum("filled_hours") AS "filled_hours"', None),
 )
+AMOUNT_FIELDS = ("measured_kg", "filled_kg", "filled_hours")
 SeriesKey = tuple[str, str, str]  # enterprise, outlet, pollutant
 
 
@@ -55,8 +60,17 @@ class Stats:
     mean: float | None = None  # measured (not corrected), valid hours
     o2_mean: float | None = None
     limit: float | None = None
-    mass_kg: float | None = None  # all hours with an amount
+    measured_kg: float | None = None  # None: no amount stored
+    filled_kg: float | None = None  # CEMS-invalid hours filled (HJ 75-2017 §12), apart
+    filled_hours: int = 0
     statuses: dict[str, int] = field(default_factory=dict)  # day reports: every status
+
+    @property
+    def amount_kg(self) -> float | None:
+        """Measured and filled together; None when neither is stored."""
+        if self.measured_kg is None and self.filled_kg is None:
+            return None
+        return (self.measured_kg or 0.0) + (self.filled_kg or 0.0)
 
     @classmethod
     def of_hours(cls, hours: Sequence[dict[str, Any]]) -> Stats:
@@ -65,7 +79,8 @@ class Stats:
         refs = [h["mean_ref"] for h in hours if h.get("valid") and h.get("mean_ref") is not None]
         means = [h["mean"] for h in hours if h.get("valid") and h.get("mean") is not None]
         o2s = [h["o2_mean"] for h in hours if h.get("valid") and h.get("o2_mean") is not None]
-        masses = [h["mass_kg"] for h in hours if h.get("mass_kg") is not None]
+        measured = [h["measured_kg"] for h in hours if h.get("measured_kg") is not None]
+        filled = [h["filled_kg"] for h in hours if h.get("filled_kg") is not None]
         limits = [h["limit"] for h in hours if h.get("limit") is not None]
         st.received = sum(1 for h in hours if (h.get("n_received") or 0) > 0)
         st.valid = len(refs)
@@ -79,7 +94,9 @@ class Stats:
         st.ref_min, st.ref_max = (min(refs), max(refs)) if refs else (None, None)
         st.mean = sum(means) / len(means) if means else None
         st.o2_mean = sum(o2s) / len(o2s) if o2s else None
-        st.mass_kg = sum(masses) if masses else None
+        st.measured_kg = sum(measured) if measured else None
+        st.filled_kg = sum(filled) if filled else None
+        st.filled_hours = sum(int(h.get("filled_hours") or 0) for h in hours)
         st.limit = max(limits) if limits else None
         return st
 
@@ -98,8 +115,8 @@ def day_statements(enterprises: Iterable[str], tr: TimeRange, zone: str) -> str:
     ents = any_of("enterprise", enterprises)
     tail = (' GROUP BY time(1d), "enterprise", "outlet", "pollutant" fill(none) '
             f"tz({zone_literal(zone)})")
-    return "; ".join(f'SELECT {cols} FROM "hourly"' + where(ents, tr.influxql(), cond) + tail
-                     for cols, cond in STATEMENTS)
+    return "; ".join(f'SELECT {cols} FROM "{m}"' + where(ents, tr.influxql(), cond) + tail
+                     for m, cols, cond in STATEMENTS)
 
 
 def day_stats(store: InfluxStore, enterprises: Sequence[str], tr: TimeRange, zone: str
@@ -125,13 +142,23 @@ def day_stats(store: InfluxStore, enterprises: Sequence[str], tr: TimeRange, zon
 
 def hour_rows(store: InfluxStore, enterprises: Sequence[str], tr: TimeRange
               ) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Per (enterprise, outlet), its judged hours in ``tr``, oldest first, times in epoch ms."""
+    """Per (enterprise, outlet), its judged hours in ``tr`` with their amounts, oldest first,
+    times in epoch ms."""
     out: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for i in range(0, len(enterprises), BATCH):
-        q = ('SELECT * FROM "hourly"'
-             + where(any_of("enterprise", enterprises[i:i + BATCH]), tr.influxql())
-             + ' GROUP BY "enterprise", "outlet"')
+        cond = where(any_of("enterprise", enterprises[i:i + BATCH]), tr.influxql())
+        amounts: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+        cols = ", ".join(f'"{f}"' for f in AMOUNT_FIELDS)
+        q = f'SELECT "pollutant", {cols} FROM "{AMOUNTS}"{cond} GROUP BY "enterprise", "outlet"'
         for s in store.query(q):
-            key = (s.tags.get("enterprise", ""), s.tags.get("outlet", ""))
-            out.setdefault(key, []).extend(s.rows())
+            for row in s.rows():
+                amounts[(s.tags.get("enterprise", ""), s.tags.get("outlet", ""),
+                         row["pollutant"], row["time"])] = row
+        q = f'SELECT * FROM "hourly"{cond} GROUP BY "enterprise", "outlet"'
+        for s in store.query(q):
+            ent, outlet = s.tags.get("enterprise", ""), s.tags.get("outlet", "")
+            found = out.setdefault((ent, outlet), [])
+            for row in s.rows():
+                a = amounts.get((ent, outlet, row.get("pollutant", ""), row["time"]), {})
+                found.append({**row, **{f: a.get(f) for f in AMOUNT_FIELDS}})
     return out
