@@ -17,12 +17,13 @@ from typing import Any
 
 import orjson
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from store.records import ReportRow
 from store.sql import Records, write_lock
 
 log = logging.getLogger(__name__)
+IN_BATCH = 500  # ids per IN (...) list
 
 
 class ReportTampered(Exception):
@@ -173,10 +174,21 @@ class ReportStore:
                 raise NoSuchReport(rid)
             return _version(row, True)
 
+    def issued_ids(self, ids: Collection[str]) -> set[str]:
+        """Those of ``ids`` that have been issued."""
+        out: set[str] = set()
+        want = sorted(set(ids))
+        with self.records.session() as s:
+            for i in range(0, len(want), IN_BATCH):
+                out.update(s.scalars(select(ReportRow.report_id).distinct().where(
+                    ReportRow.report_id.in_(want[i:i + IN_BATCH]))).all())
+        return out
+
     def versions(self, rid: str) -> list[Version]:
         """Every version of a report, oldest first, without content."""
         with self.records.session() as s:
-            found = s.scalars(select(ReportRow).where(ReportRow.report_id == rid)
+            found = s.scalars(select(ReportRow).options(defer(ReportRow.content))
+                              .where(ReportRow.report_id == rid)
                               .order_by(ReportRow.version)).all()
             return [_version(r, False) for r in found]
 
@@ -203,7 +215,8 @@ class ReportStore:
             q = q.where(ReportRow.start_ms < f.end_ms)
         with self.records.session() as s:
             total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-            found = s.scalars(q.order_by(ReportRow.start_ms.desc(), ReportRow.kind,
-                                         ReportRow.enterprise, ReportRow.outlet)
+            found = s.scalars(q.options(defer(ReportRow.content))
+                              .order_by(ReportRow.start_ms.desc(), ReportRow.kind,
+                                        ReportRow.enterprise, ReportRow.outlet)
                               .limit(limit).offset(offset)).all()
             return [_version(r, False) for r in found], int(total)

@@ -11,6 +11,10 @@ from typing import Any
 import openpyxl
 import pytest
 
+from api.reportjob import ReportJob
+from api.services.reports import Reporting, permits_of
+from core.permits import PermitTotals
+from core.registry import Enterprise
 from store.influx import InfluxStore
 from store.lines import amount_line, line
 from store.reports import ReportFilter, ReportStore, Subject
@@ -254,3 +258,30 @@ def test_report_store_issue_is_idempotent_and_keeps_versions(records: Records) -
     found, total = reports.find(ReportFilter(enterprises=("E0001",)), 10)
     assert (total, [v.version for v in found]) == (1, [2])
     assert reports.find(ReportFilter(enterprises=()), 10) == ([], 0)
+
+
+def test_the_schedule_issues_each_due_period_once(api: Api) -> None:
+    seed(api.store)
+    reporting = Reporting(api.store, api.results(), api.registry, ReportStore(api.records),
+                          api.settings.timezone)
+    now_s = (NOV1_MS + 30 * DAY_MS + 10 * HOUR_MS) / 1000  # 2025-12-01T10:00+08:00
+    job = ReportJob(reporting, delay_h=6.0, clock=lambda: now_s)
+    assert [job.due(p, job.now_ms()) for p in ("day", "month", "quarter", "year")] == [
+        "2025-11-30", "2025-11", "2025-Q3", "2024"]
+    outlets = sum(len(e.outlets) for e in api.registry.enterprises.values())
+    ents = len(api.registry.enterprises)
+    assert job.run() == 3 * outlets + 4 * ents  # HJ 75 day, month, year; permit x3, disclosure
+    assert job.run() == 0
+    listed = api.get("/reports", "e1", params={"kind": "hj75", "period": "month"}).json()
+    g1 = next(i for i in listed["items"] if i["outlet"] == "G1")
+    assert (g1["label"], g1["issued_by"], g1["version"]) == ("2025-11", "scheduler", 1)
+    content = api.get(f"/reports/{g1['report']}", "e1").json()["content"]
+    assert section(content, "summary")[0]["amount_kg"] == 72.0
+    early = ReportJob(reporting, delay_h=11.0, clock=lambda: now_s)
+    assert early.due("day", early.now_ms()) == "2025-11-29"  # Nov 30 is not due for 11 h
+
+
+def test_permits_come_from_the_registry() -> None:
+    ent = Enterprise("E9", "n", "r", "i", permit=PermitTotals({"so2": 100.0}))
+    assert permits_of(ent) == {"so2": 100.0}
+    assert permits_of(Enterprise("E8", "n", "r", "i")) == {}
