@@ -5,7 +5,8 @@ hourly amounts for 3 pollutants of every outlet (``hourly`` and ``amount_hour`` 
 scheduler writes them), then times, in the same run:
 
 - raw: the InfluxQL reads those reports need (the day aggregates of ``api.services.reportdata``,
-  one request of several statements per 100 enterprises), run and decoded, nothing more;
+  one request of several statements per 100 enterprises, two requests at once, as the
+  reports run them), run and decoded, nothing more;
 - reports: building every outlet's month table from those reads and issuing it into a fresh
   records database (SQLite; one transaction per report, its content hash computed), as the
   schedule does (``api.services.reports.issue``).
@@ -27,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from api.params import TimeRange
-from api.services.reportdata import BATCH, day_statements
+from api.services.reportdata import WORKERS, batches, day_statements
 from api.services.reportperiods import bounds
 from api.services.reports import Reporting, issue
 from core.registry import Registry, build_registry
@@ -103,9 +104,9 @@ def seed(store: InfluxStore, registry: Registry, start_ms: int, hours: int) -> i
 def raw_reads(store: InfluxStore, ents: list[str], tr: TimeRange) -> tuple[float, int]:
     """Seconds to run and decode the reports' InfluxQL, and the series read."""
     started = time.perf_counter()
-    n = 0
-    for i in range(0, len(ents), BATCH):
-        n += len(store.query(day_statements(ents[i:i + BATCH], tr, TZ)))
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # as day_stats runs them
+        n = sum(pool.map(lambda b: len(store.query(day_statements(b, tr, TZ))),
+                         batches(ents)))
     return time.perf_counter() - started, n
 
 
