@@ -207,6 +207,11 @@ def test_day_table_html_and_csv(api: Api) -> None:
     assert html.headers["content-type"].startswith("text/html")
     assert rep["sha256"] in html.text
     assert "<table>" in html.text
+    pdf = api.get(f"/reports/{rep['report']}", "e1", headers={"Accept": "application/pdf"})
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    assert pdf.content.rstrip().endswith(b"%%EOF")
+    assert len(pdf.content) > 5000  # the tables and the embedded fonts
     text = api.get(f"/reports/{rep['report']}", "e1", params={"format": "csv"}).text
     rows = list(csv.reader(io.StringIO(text)))
     assert ["version", "1"] in rows

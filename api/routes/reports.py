@@ -14,7 +14,7 @@ from api.models import Page
 from api.params import iso
 from api.services import csvout
 from api.services.reportbuild import KINDS
-from api.services.reportformats import XLSX_MEDIA, to_csv, to_html, to_xlsx
+from api.services.reportformats import PDF_MEDIA, XLSX_MEDIA, to_csv, to_html, to_pdf, to_xlsx
 from api.services.reportperiods import PERIODS, BadPeriod, bounds
 from api.services.reports import correct, issue, reach_filter, reach_report, reporting
 from core.registry import ID_RE
@@ -25,11 +25,11 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 KIND_PATTERN = "^(" + "|".join(KINDS) + ")$"
 PERIOD_PATTERN = "^(" + "|".join(PERIODS) + ")$"
 FORMATS = {"json": "application/json", "csv": "text/csv", "xlsx": XLSX_MEDIA,
-           "html": "text/html"}
+           "html": "text/html", "pdf": PDF_MEDIA}
 FORMAT_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
     "content": {m: {"schema": {"type": "string"}} for m in FORMATS.values()
                 if m != "application/json"},
-    "description": "JSON (with the content), or the report as CSV, XLSX or printable HTML "
+    "description": "JSON (with the content), or the report as CSV, XLSX, printable HTML or PDF "
                    "by `Accept` (or `format`)"}}
 CSV_COLUMNS = ("report", "version", "kind", "period", "label", "enterprise", "outlet",
                "start", "end", "issued_at", "issued_by", "reason", "sha256")
@@ -150,11 +150,11 @@ def issue_reports(request: Request, body: IssueIn, user: CurrentUser, state: Sta
 def get_report(
         request: Request, report_id: str, user: CurrentUser, state: StateDep,
         version: Annotated[int | None, Query(ge=1)] = None,
-        fmt: Annotated[Literal["json", "csv", "xlsx", "html"] | None,
+        fmt: Annotated[Literal["json", "csv", "xlsx", "html", "pdf"] | None,
                        Query(alias="format", description="Instead of Accept")] = None,
 ) -> ReportPublic | Response:
-    """One report (the newest version, or `version`): JSON with its content, or CSV, XLSX or
-    printable HTML by `Accept`."""
+    """One report (the newest version, or `version`): JSON with its content, or CSV, XLSX,
+    printable HTML or PDF by `Accept` (or `format`)."""
     if not ID_RE.fullmatch(report_id):
         raise HTTPException(404, "not found")
     v = reach_report(request, user, reporting(state), report_id, version)
@@ -170,6 +170,8 @@ def get_report(
         return Response(to_xlsx(v, zone), media_type=XLSX_MEDIA, headers=disposition)
     if how == "html":
         return HTMLResponse(to_html(v, zone))
+    if how == "pdf":
+        return Response(to_pdf(v, zone), media_type=PDF_MEDIA, headers=disposition)
     return public(v, content=True)
 
 

@@ -1,4 +1,5 @@
-"""An issued report version as CSV, XLSX (openpyxl) or printable HTML.
+"""An issued report version as CSV, XLSX (openpyxl), printable HTML or PDF (WeasyPrint, from
+that HTML; Pango and a CJK font, fonts-wqy-microhei, from Debian).
 
 Every format carries what identifies the version: report id, version, issued at and by, the
 reason of a correction, and the SHA-256 of the content, so a printed or downloaded copy can be
@@ -16,12 +17,14 @@ from typing import Any
 from jinja2 import Environment
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from weasyprint import HTML
 
 from api.services.csvout import CsvTimes, cell
 from api.services.reportperiods import local_iso
 from store.reports import Version
 
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PDF_MEDIA = "application/pdf"
 SHEET_TITLE_MAX = 31  # Excel's limit on sheet names
 
 
@@ -92,6 +95,7 @@ th, td { border: 1px solid #999; padding: 2px 5px; text-align: right; }
 th { background: #eee; } td.t, th.t { text-align: left; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 2px 1em; }
 dt { font-weight: bold; } .sha { font-family: monospace; font-size: 9pt; }
+@page { size: A4; margin: 1.5cm; }
 @media print { body { margin: 0; } h2 { break-before: auto; } tr { break-inside: avoid; } }
 </style></head><body>
 <h1>{{ c.title }}</h1>
@@ -112,3 +116,9 @@ def to_html(v: Version, zone: str) -> str:
     times = CsvTimes(zone)
     return PAGE.render(v=v, c=v.content or {}, ident=identity(v, zone),
                        show=lambda x: cell(x, False, times))
+
+
+def to_pdf(v: Version, zone: str) -> bytes:
+    """The printable page as PDF (A4, the page's own print styles)."""
+    pdf: bytes = HTML(string=to_html(v, zone)).write_pdf()
+    return pdf

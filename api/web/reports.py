@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from api.deps import StateDep
 from api.services.reportbuild import KINDS
-from api.services.reportformats import XLSX_MEDIA, to_csv, to_html, to_xlsx
+from api.services.reportformats import PDF_MEDIA, XLSX_MEDIA, to_csv, to_html, to_pdf, to_xlsx
 from api.services.reportperiods import PERIODS
 from api.services.reports import reach_filter, reach_report, reporting
 from api.web.auth import PREFIX, WebUserDep
@@ -39,9 +39,10 @@ def reports_page(
 
 @router.get("/reports/{report_id}")
 def report_file(request: Request, report_id: str, state: StateDep, user: WebUserDep,
-                fmt: Annotated[Literal["html", "csv", "xlsx"], Query(alias="format")] = "html",
+                fmt: Annotated[Literal["html", "csv", "xlsx", "pdf"],
+                               Query(alias="format")] = "html",
                 version: Annotated[int | None, Query(ge=1)] = None) -> Response:
-    """One report version as a printable page, CSV or XLSX."""
+    """One report version as a printable page, CSV, XLSX or PDF."""
     if not ID_RE.fullmatch(report_id):
         raise HTTPException(404, "not found")
     v = reach_report(request, user.principal, reporting(state), report_id, version)
@@ -53,4 +54,6 @@ def report_file(request: Request, report_id: str, state: StateDep, user: WebUser
                                  headers=disposition)
     if fmt == "xlsx":
         return Response(to_xlsx(v, zone), media_type=XLSX_MEDIA, headers=disposition)
+    if fmt == "pdf":
+        return Response(to_pdf(v, zone), media_type=PDF_MEDIA, headers=disposition)
     return HTMLResponse(to_html(v, zone))
