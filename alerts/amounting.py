@@ -9,10 +9,10 @@ amounts of every hour of the local days it touched, from the stored hour verdict
   (compliance-rules.md §1.3) on valid hours, and on ``unexplained_high_o2`` hours with enough
   valid values (the question there is the O2 correction, not the concentration). CEMS-invalid
   hours (``invalid``: too few valid values while operating; or a measured hour without valid
-  flow, the flow monitor being part of the CEMS) get a **filled** amount (HJ 75-2017 §12,
-  §1.4), from the quarter-to-date capture rate (valid / operating hours of the series, from the
-  stored ``hourly`` points) and the stored measured amounts of earlier hours. Not-operating
-  hours and hours without any data have no amount.
+  flow, the flow monitor being part of the CEMS; outlets that send flow in the range only) get
+  a **filled** amount (HJ 75-2017 §12, §1.4), from the quarter-to-date capture rate (valid /
+  operating hours of the series, from the stored ``hourly`` points) and the stored measured
+  amounts of earlier hours. Not-operating hours and hours without any data have no amount.
 - Water series: each hour with water flow discharges ``mean flow x 1 h`` litres at the last
   valid value held until the next sample (HJ 356, §1.7), for at most ``HOLD_MAX_S``; an hour
   judged not operating discharges nothing. Water hours are not filled (HJ 356's handling of
@@ -37,7 +37,7 @@ from datetime import UTC, datetime, tzinfo
 import numpy as np
 
 from alerts.amountplan import OutletAmounts
-from alerts.io.fetch import GROUP_TAGS, MINUTE_DATA, time_range
+from alerts.io.fetch import GROUP_TAGS, MINUTE_DATA, series_condition, time_range
 from alerts.io.hourtable import HourTable
 from alerts.plan import Key, SeriesPlan
 from alerts.rules.amounts import (
@@ -53,13 +53,14 @@ from alerts.rules.amounts import (
 from alerts.rules.compliance import F64, HIGH_O2, I64, INVALID, NOT_OPERATING, min_valid_samples
 from core.pollutants import BY_KEY, Role
 from store.influx import InfluxStore
-from store.lines import amount_line, line, quote
+from store.lines import amount_line, line
 
 HOURLY = "amount_hour"
 DAILY = "amount_day"
 PARAM_KEYS = ("flow", "water_flow", "temp", "pressure", "humidity")
 HOLD_MAX_S = 24 * HOUR_S  # design: a batch value stands for at most a day of discharge [M]
 FILL_POOL_H = 2160  # the longest look-back of the fill rules (HJ 75-2017 §12)
+FILL_SPAN_S = 2 * FILL_POOL_H * HOUR_S  # design: valid hours looked for at most this far back
 
 
 def has_mass(pollutant: str) -> bool:
@@ -116,7 +117,8 @@ def compute(store: InfluxStore, plan: SeriesPlan, table: HourTable, start_s: int
             end_s: int, tz: tzinfo) -> list[SeriesAmounts]:
     """Amounts of every judged series' hours in ``[start_s, end_s)`` (module docstring)."""
     cfg = plan.amounts.outlets
-    series = [s for s in np.unique(table.series).tolist()
+    rows_of = _rows_by_series(table, start_s, end_s)
+    series = [s for s in rows_of
               if plan.judged[s] and has_mass(plan.keys[s][2]) and plan.keys[s][:2] in cfg]
     water = [s for s in range(len(plan)) if plan.judged[s] and has_mass(plan.keys[s][2])
              and cfg.get(plan.keys[s][:2]) is not None and cfg[plan.keys[s][:2]].water]
@@ -127,15 +129,26 @@ def compute(store: InfluxStore, plan: SeriesPlan, table: HourTable, start_s: int
     gas: list[SeriesAmounts] = []
     out: list[SeriesAmounts] = []
     priors = _last_valid_means(store, [plan.keys[s] for s in water], start_s)
+    none = np.zeros(0, dtype=np.int64)
     for s in series:
-        rows = np.flatnonzero((table.series == s) & (table.hour_start_s >= start_s)
-                              & (table.hour_start_s < end_s))
+        rows = rows_of.get(s, none)
         oc = cfg[plan.keys[s][:2]]
         if oc.water:
             out.append(_water(plan, s, oc, table, rows, params, priors.get(plan.keys[s])))
         else:
             gas.append(_gas(plan, s, oc, table, rows, params))
     return out + _filled(store, gas, start_s, end_s, tz)
+
+
+def _rows_by_series(table: HourTable, start_s: int, end_s: int) -> dict[int, np.ndarray]:
+    """Row numbers of each series' hours in ``[start_s, end_s)`` (the table is sorted by series
+    then hour), without a pass over the table per series."""
+    inside = np.flatnonzero((table.hour_start_s >= start_s) & (table.hour_start_s < end_s))
+    ser = table.series[inside]
+    uniq, first = np.unique(ser, return_index=True)
+    ends = [*first[1:].tolist(), len(ser)]
+    return {int(u): inside[a:b] for u, a, b in zip(uniq.tolist(), first.tolist(), ends,
+                                                    strict=True)}
 
 
 def _gas(plan: SeriesPlan, s: int, oc: OutletAmounts, t: HourTable, rows: np.ndarray,
@@ -149,7 +162,9 @@ def _gas(plan: SeriesPlan, s: int, oc: OutletAmounts, t: HourTable, rows: np.nda
     enough = n_valid >= min_valid_samples(plan.spec.interval_s[s])
     measured_ok = t.valid[rows] | ((status == HIGH_O2) & enough)
     kg = np.where(measured_ok, gas_mass_kg(t.mean[rows], q), np.nan)
-    to_fill = (status == INVALID) | (measured_ok & ~np.isfinite(kg))
+    # An outlet that sends no flow at all has no amounts to fill (nothing measures them).
+    to_fill = ((status == INVALID) | (measured_ok & ~np.isfinite(kg))) & ((e, o, "flow")
+                                                                         in params)
     return SeriesAmounts((e, o, p), hours, kg, np.full(len(rows), np.nan), q * HOUR_S,
                          np.where(to_fill, -1, 0).astype(np.int64),
                          oc.rate_kg_h.get(p, math.nan))
@@ -203,8 +218,10 @@ def _filled(store: InfluxStore, gas: list[SeriesAmounts], start_s: int, end_s: i
         return gas
     capture = _quarter_capture(store, [a.key for a in todo], _quarter_start_s(start_s, tz), end_s)
     out = [a for a in gas if not (a.lookback_h < 0).any()]
+    pools = _stored_measured(store, [a.key for a in todo], start_s)
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
     for a in todo:
-        pool_h, pool_kg = _stored_measured(store, a.key, start_s)
+        pool_h, pool_kg = pools.get(a.key, empty)
         hours = np.concatenate([pool_h, a.hour_start_s])
         kg = np.concatenate([pool_kg, a.measured_kg])
         bad = np.concatenate([np.zeros(len(pool_h), np.bool_), a.lookback_h < 0])
@@ -238,18 +255,20 @@ def _quarter_capture(store: InfluxStore, keys: list[Key], q0: int,
             for k in keys}
 
 
-def _stored_measured(store: InfluxStore, key: Key, before_s: int) -> tuple[I64, F64]:
-    """The last ``FILL_POOL_H`` stored measured amounts of a series before ``before_s``."""
-    e, o, p = key
-    q = (f'SELECT "measured_kg" FROM "{HOURLY}" WHERE "enterprise" = {quote(e)} AND '
-         f'"outlet" = {quote(o)} AND "pollutant" = {quote(p)} AND "measured_hours" = 1 AND '
-         f"time < {int(before_s)}s "
-         f"ORDER BY time DESC LIMIT {FILL_POOL_H}")
-    rows = [(int(t), float(v)) for s in store.query(q, epoch="s") for t, v in s.values
-            if v is not None]
-    rows.sort()
-    return (np.array([t for t, _ in rows], dtype=np.int64),
-            np.array([v for _, v in rows], dtype=np.float64))
+def _stored_measured(store: InfluxStore, keys: list[Key], before_s: int
+                     ) -> dict[Key, tuple[I64, F64]]:
+    """The last ``FILL_POOL_H`` stored measured amounts of each series before ``before_s``
+    (one query: InfluxQL's LIMIT with GROUP BY counts per series), within ``FILL_SPAN_S``."""
+    q = (f'SELECT "measured_kg" FROM "{HOURLY}" WHERE {series_condition(keys)} AND '
+         f'"measured_hours" = 1 AND {time_range(before_s - FILL_SPAN_S, before_s)} '
+         f"{GROUP_TAGS} ORDER BY time DESC LIMIT {FILL_POOL_H}")
+    out: dict[Key, tuple[I64, F64]] = {}
+    for s in store.query(q, epoch="s"):
+        k = (s.tags.get("enterprise", ""), s.tags.get("outlet", ""), s.tags.get("pollutant", ""))
+        rows = sorted((int(t), float(v)) for t, v in s.values if v is not None)
+        out[k] = (np.array([t for t, _ in rows], dtype=np.int64),
+                  np.array([v for _, v in rows], dtype=np.float64))
+    return out
 
 
 def hour_lines(amounts: list[SeriesAmounts]) -> list[str]:

@@ -14,7 +14,10 @@ columns of ``OUTPUT_COLUMNS``:
   pollutant that has a daily limit; ``n_valid`` counts valid hours, ``mean``, ``o2_mean`` and
   ``mean_ref`` are means over the valid hours, ``mean_ref`` being the day's value.
 
-``status`` (last column): an hour's status (``alerts.rules.compliance.STATUSES``: compliant,
+``mass_kg`` (last column, issue 12; ``alerts.cli_amounts``): the hour's measured amount where
+flow data exist (the outlet's ``flow`` or ``water_flow`` readings), a day's the sum of its hours.
+
+``status``: an hour's status (``alerts.rules.compliance.STATUSES``: compliant,
 exceeded,
 suspected_exceedance, invalid, not_operating, unexplained_high_o2); a day's is exceeded, invalid
 or compliant. ``--marks`` gives declared operating-state marks, the only stop evidence the CLI
@@ -48,6 +51,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from alerts.cli_amounts import masses
 from alerts.csv_input import (
     CsvReading,
     InputError,
@@ -72,8 +76,9 @@ from core.times import format_ms
 
 OUTPUT_COLUMNS = (
     "period", "start", "enterprise", "outlet", "pollutant", "n_valid", "mean", "o2_mean",
-    "mean_ref", "valid", "limit", "exceeded", "multiple", "status",
+    "mean_ref", "valid", "limit", "exceeded", "multiple", "status", "mass_kg",
 )  # fmt: skip
+FLOW_KEYS = ("flow", "water_flow")  # fed like O2: their hourly means give the amounts
 DEFAULT_TZ = "Asia/Shanghai"
 
 Key = tuple[str, str, str]  # enterprise, outlet, pollutant
@@ -102,6 +107,10 @@ def _plan(limits: list[LimitRow]) -> _Plan:
             if o2_key not in feeds:
                 feeds[o2_key], n = [n], n + 1
             o2_of[i] = feeds[o2_key][0]
+    for e, o in sorted({(r.enterprise, r.outlet) for r in limits}):
+        for key in FLOW_KEYS:
+            if (e, o, key) not in feeds:
+                feeds[(e, o, key)], n = [n], n + 1
     nox_from: list[tuple[int, int, int]] = []
     for e, o in sorted({(r.enterprise, r.outlet) for r in limits if r.pollutant == "nox"}):
         extra = []
@@ -190,6 +199,10 @@ def judge_tables(
                         stops=_stops(plan, marks or []))
     days = judge_days(hours, tz, day_max, day_min, interval_s=spec.interval_s)
     statuses = {"hour": hours.status_names(), "day": _day_status(days)}
+    keys = [(r.enterprise, r.outlet, r.pollutant) for r in limits]
+    flows = {k: idx[0] for k, idx in plan.feeds.items() if k[2] in FLOW_KEYS}
+    hour_kg, day_kg = masses(hours, keys, flows, spec.interval_s, tz)
+    mass = {"hour": hour_kg, "day": day_kg}
     has_hourly = {(r.enterprise, r.outlet, r.pollutant) for r in limits if r.averaging == "hour"}
     out: list[tuple[tuple[str, str, str, int, int], Row]] = []
     for period, res, start, n_valid, rank in (
@@ -211,7 +224,7 @@ def judge_tables(
                 _num(res.o2_mean[j]), _num(res.mean_ref[j]), "true" if res.valid[j] else "false",
                 _limit_text(res.limit[j], res.limit_min[j]),
                 "true" if res.exceeded[j] else "false", _num(res.multiple[j]),
-                statuses[period][j],
+                statuses[period][j], _num(mass[period].get((s, int(start[j])), math.nan)),
             ]))  # fmt: skip
     return [row for _, row in sorted(out, key=lambda item: item[0])]
 

@@ -141,6 +141,11 @@ class RankingPublic(BaseModel):
     open_alerts: int
     status: str = Field(description="One letter per bucket: C compliant, E exceeded, "
                                     "U undetermined")
+    tonnes: dict[str, float] = Field(default_factory=dict, description=(
+        "Tonnes of each pollutant emitted in the period (measured and filled amounts)"))
+    permit_share: float | None = Field(None, description=(
+        "Largest share of a permitted annual total used in the period (1.0 = all of it); "
+        "null without a permit"))
 
 
 class RankingsPublic(PeriodPage[RankingPublic]):

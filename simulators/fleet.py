@@ -47,6 +47,14 @@ INDUSTRIES: dict[str, dict[str, Any]] = {
         "levels": {"so2": 40.0, "nox": 180.0, "pm": 8.0, "hcl": 20.0, "co": 30.0, "o2": 10.0,
                    "flow": 60.0, "temp": 150.0},
     },
+    # GB 16297-1996 process source; scenario_only: not drawn into generated fleets.
+    "process": {
+        "medium": "gas", "scenario_only": True,
+        "limits": ["cn.gb16297-1996.new.so2.s_use", "cn.gb16297-1996.new.nox.other",
+                   "cn.gb16297-1996.new.pm.other"],
+        "levels": {"so2": 165.0, "nox": 96.0, "pm": 24.0, "o2": 12.0, "flow": 40.0,
+                   "temp": 60.0},
+    },
     "wastewater": {
         "medium": "water",
         "limits": ["cn.gb8978-1996.t4.cod.other.g1", "cn.gb8978-1996.t4.nh3n.other.g1",
@@ -55,6 +63,16 @@ INDUSTRIES: dict[str, dict[str, Any]] = {
     },
 }
 REGIONS = ("north", "south", "east", "west")
+# Amount and permit entries of the registry (core.permits) that a scenario's outlets (and
+# enterprises: permit_t_a) may name, passed through to its registry as written:
+#   stack_height_m = 40; rate_limits = {so2 = {40 = 25.0}}; permit_t_a = {so2 = 80.0}
+AMOUNTS = frozenset({"permit_t_a", "stack_height_m", "rate_limits", "flow_basis"})
+ENT_AMOUNTS = frozenset({"permit_t_a"})
+
+
+def registry_entries(table: dict[str, Any], names: frozenset[str]) -> tuple[tuple[str, Any], ...]:
+    """The ``names`` present in ``table``, as sorted (key, value) pairs."""
+    return tuple((k, table[k]) for k in sorted(names) if k in table)
 
 
 @dataclass(frozen=True)
@@ -82,7 +100,7 @@ class Fleet:
 def build_fleet(n_enterprises: int, outlets_per: int = 2, seed: int = 1,
                 prefix: str = "E") -> Fleet:
     rng = random.Random(seed)
-    industries = list(INDUSTRIES)
+    industries = [k for k, v in INDUSTRIES.items() if not v.get("scenario_only")]
     enterprises: list[dict[str, Any]] = []
     passwords: dict[str, str] = {}
     sims: list[OutletSim] = []

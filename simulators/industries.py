@@ -87,6 +87,17 @@ INDUSTRY_MODELS: dict[str, Industry] = {
         load_curve=_curve([(0, 0.88), (6, 0.9), (12, 0.93), (18, 0.91)]),
         o2_full=8.0, o2_slope=4.0, flow_full=60.0, temp_full=150.0, temp_cold=40.0,
         spikes={"co": 0.01}),
+    # A GB 16297-1996 process source (a sulphuric acid plant's tail gas): steady, no O2
+    # correction (compliance-rules.md §1.2), and a kg/h rate limit for its stack's height
+    # besides the concentration limits (§1.5). Only in scenarios that name it (totals).
+    "process": Industry(
+        name="process", medium=Medium.GAS, pollutants=("so2", "nox", "pm"),
+        ratios={"so2": 0.3, "nox": 0.4, "pm": 0.2},
+        sensitivity={"so2": 0.1, "nox": 0.1, "pm": 0.1},
+        ranges={"so2": 2000.0, "nox": 1000.0, "pm": 300.0},
+        noise=_GAS_NOISE,
+        load_curve=_curve([(0, 0.9), (8, 0.92), (14, 0.94), (20, 0.91)]),
+        o2_full=12.0, o2_slope=2.0, flow_full=40.0, temp_full=60.0, temp_cold=25.0),
     # Municipal or industrial wastewater: inflow with morning and evening peaks.
     "wastewater": Industry(
         name="wastewater", medium=Medium.WATER, pollutants=("cod", "nh3n", "ph"),

@@ -57,7 +57,7 @@ def scenario_fleet(scenario: Scenario, passwords: dict[str, str] | None = None) 
     for i, o in enumerate(scenario.outlets):
         ent = enterprises.setdefault(o.enterprise, {
             "id": o.enterprise, "name": o.enterprise_name, "region": o.region,
-            "industry": o.industry, "outlet": []})
+            "industry": o.industry, **dict(o.enterprise_extra), "outlet": []})
         pw[o.mn] = known.get(o.mn) or secrets.token_hex(8)
         model = scenario.model(i)
         ent["outlet"].append({
@@ -67,7 +67,7 @@ def scenario_fleet(scenario: Scenario, passwords: dict[str, str] | None = None) 
             "limits": list(o.limit_ids),
             "device": [{"mn": o.mn, "pw_sha256": hash_password(pw[o.mn]),
                         "protocol": "json" if o.protocol == "json" else "hj212"}],
-            **process_entries(o, model)})
+            **process_entries(o, model), **dict(o.registry_extra)})
         levels = {k: round(model.running_value(k, scenario.start_ms), 3)
                   for k in model.industry.pollutants}
         sims.append(OutletSim(o.enterprise, o.outlet, o.mn, o.industry, levels))

@@ -47,7 +47,7 @@ from core.pollutants import Medium
 from core.registry import ID_RE
 from core.standards import Limit, Standards
 from core.times import NotRfc3339, parse_ms
-from simulators.fleet import INDUSTRIES, REGIONS
+from simulators.fleet import AMOUNTS, ENT_AMOUNTS, INDUSTRIES, REGIONS, registry_entries
 from simulators.incidents import (
     ORDER,
     Incident,
@@ -89,6 +89,8 @@ class OutletSpec:
     limit_ids: tuple[str, ...] = ()
     stop_evidence: str = "mark"
     pollutant_interval_s: tuple[tuple[str, int], ...] = ()  # batch analysers
+    registry_extra: tuple[tuple[str, Any], ...] = field(default=(), compare=False)  # fleet.AMOUNTS
+    enterprise_extra: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
     def interval_of(self, key: str) -> int:
         """The sampling interval of ``key`` at this outlet, in seconds."""
@@ -171,7 +173,7 @@ def _outlets_of(name: str, ent: dict[str, Any], where: str) -> list[OutletSpec]:
     specs = []
     for raw in raw_outlets:
         o = _take(raw, {"id", "protocol", "interval_s", "level", "ts_format", "schedule",
-                        "stop_evidence", "pollutant_interval_s"}, f"{where} outlet")
+                        "stop_evidence", "pollutant_interval_s", *AMOUNTS}, f"{where} outlet")
         oid = str(o.get("id", ""))
         if not ID_RE.fullmatch(oid):
             raise ScenarioError(f"{where}: outlet id {oid!r} must match [A-Za-z0-9_-]{{1,32}}")
@@ -195,7 +197,9 @@ def _outlets_of(name: str, ent: dict[str, Any], where: str) -> list[OutletSpec]:
             stop_evidence=_choice(o.get("stop_evidence", ent.get("stop_evidence", "mark")),
                                   STOP_EVIDENCE, f"{where}/{oid} stop_evidence"),
             pollutant_interval_s=_batch(industry, interval, o.get("pollutant_interval_s"),
-                                        f"{where}/{oid}")))
+                                        f"{where}/{oid}"),
+            registry_extra=registry_entries(o, AMOUNTS),
+            enterprise_extra=registry_entries(ent, ENT_AMOUNTS)))
         if specs[-1].stop_evidence == "state" and specs[-1].protocol == "json":
             raise ScenarioError(f"{where}/{oid}: stop_evidence state needs an HJ 212 outlet "
                                 "(CN 2021 running states)")
@@ -223,7 +227,7 @@ def _batch(industry: str, interval_s: int, raw: Any, where: str) -> tuple[tuple[
 
 
 ENTERPRISE_FIELDS = {"id", "name", "industry", "region", "level", "schedule", "protocol",
-                     "outlet", "stop_evidence"}
+                     "outlet", "stop_evidence", *ENT_AMOUNTS}
 GROUP_FIELDS = {"prefix", "count", "industry", "regions", "outlets", "level", "level_spread",
                 "schedule", "protocol", "name", "stop_evidence"}
 

@@ -236,13 +236,13 @@ def amount_line(enterprise: str, outlet: str, pollutant: str, start_ms: int,
     filled = filled_kg is not None and math.isfinite(filled_kg)
     fields = [
         f"fill_lookback_h={int(fill_lookback_h)}i",
-        _float("filled_kg", filled_kg if filled else 0.0),
         f"filled_hours={1 if filled else 0}i",
+        _float("filled_kg", filled_kg if filled else 0.0),
         _float("flow_m3", flow_m3),
-        _float("measured_kg", measured_kg if measured else 0.0),
         f"measured_hours={1 if measured else 0}i",
-        _float("rate_limit_kg_h", rate_limit_kg_h),
+        _float("measured_kg", measured_kg if measured else 0.0),
         None if rate_exceeded is None else f"rate_exceeded={_bool(rate_exceeded)}",
-    ]
+        _float("rate_limit_kg_h", rate_limit_kg_h),
+    ]  # sorted by key, as ``encode`` writes them
     return (f"amount_hour,enterprise={enterprise},outlet={outlet},pollutant={pollutant} "
             f"{','.join(f for f in fields if f is not None)} {int(start_ms)}")

@@ -233,7 +233,7 @@ def _alert_from_row(tags: dict[str, str], row: dict[str, Any]) -> Alert:
     return Alert(
         id=row["id"], kind=tags.get("kind") or row.get("kind", ""),
         enterprise=tags.get("enterprise") or row.get("enterprise", ""),
-        outlet=tags.get("outlet") or row.get("outlet", ""),
+        outlet=tags.get("outlet") or row.get("outlet") or "",  # "" enterprise-wide (permits)
         pollutant=tags.get("pollutant") or row.get("pollutant") or "",
         start_ms=int(row["time"]), status="open",
         active=bool(row.get("active")), hours=float(row.get("hours") or 0),

@@ -29,6 +29,7 @@ from alerts.rules.amounts import (
     water_mass_kg,
     water_volume_l,
 )
+from api.services.rankings import permit_share as ranking_permit_share
 from core.permits import (
     FlowBasis,
     PermitError,
@@ -37,6 +38,7 @@ from core.permits import (
     parse_permit,
     parse_rate_limits,
 )
+from store.lines import amount_line, line
 
 NAN = math.nan
 H = 3600
@@ -220,3 +222,26 @@ def test_parse_registry_entries() -> None:
         parse_permit({"so2": 0}, keys, "E")
     with pytest.raises(PermitError):
         parse_rate_limits({"so2": {"high": 1.0}}, keys, "E/G")
+
+
+@pytest.mark.parametrize(("measured", "filled", "lookback", "rate", "exceeded"), [
+    (12.5, NAN, 0, 10.0, True), (NAN, 9.0, 180, None, None), (NAN, NAN, 0, 4.3, False),
+])
+def test_amount_line_agrees_with_the_generic_encoder(measured: float, filled: float,
+                                                     lookback: int, rate: float | None,
+                                                     exceeded: bool | None) -> None:
+    got = amount_line("E1", "G1", "so2", 1_772_380_800_000, measured, filled, 221_130.0,
+                      lookback, rate, exceeded)
+    m, f = math.isfinite(measured), math.isfinite(filled)
+    want = line("amount_hour", {"enterprise": "E1", "outlet": "G1", "pollutant": "so2"},
+                {"measured_kg": measured if m else 0.0, "filled_kg": filled if f else 0.0,
+                 "measured_hours": int(m), "filled_hours": int(f), "flow_m3": 221_130.0,
+                 "fill_lookback_h": lookback, "rate_limit_kg_h": rate,
+                 "rate_exceeded": exceeded}, 1_772_380_800_000)
+    assert got == want
+
+
+def test_ranking_permit_share_takes_the_binding_pollutant() -> None:
+    assert ranking_permit_share({"so2": 40.0, "nox": 10.0}, {"so2": 100.0, "nox": 20.0}) == 0.5
+    assert ranking_permit_share({"so2": 40.0}, {}) is None
+    assert ranking_permit_share({}, {"pm": 5.0}) == 0.0

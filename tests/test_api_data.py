@@ -15,7 +15,7 @@ from api.server import ThreadedServer
 from core.readings import Reading, Reason, Rejection
 from devstack.servers import Mosquitto, free_port
 from store.influx import InfluxStore
-from store.lines import reading_line, realtime_line, rejection_line
+from store.lines import line, reading_line, realtime_line, rejection_line
 from store.results import DailySummary, DayVerdict, Episode, HourVerdict, ResultStore
 from store.workflow import AlertWorkflows, Note
 from tests.api_support import (
@@ -345,3 +345,17 @@ def test_rankings_read_summaries_from_the_configured_policy(store: InfluxStore,
         items = a.get("/rankings", "admin", params=DAY1).json()["items"]
     e1 = next(i for i in items if i["enterprise"] == "E0001")
     assert (e1["exceedance_hours"], e1["compliance_rate"]) == (5, 0.5)
+
+
+def test_rankings_carry_the_period_tonnes(api: Api) -> None:
+    # issue 12: tonnes per pollutant from amount_day (measured and filled); no permit here.
+    lines = [line("amount_day", {"enterprise": "E0001", "outlet": o, "pollutant": "so2"},
+                  {"total_kg": kg, "measured_kg": kg, "filled_kg": 0.0}, NOV1_MS + d * DAY_MS)
+             for o, kg, d in (("G1", 1500.0, 0), ("G2", 1000.0, 3), ("G1", 700.0, 40))]
+    ResultStore(api.store).write_lines(lines)
+    params = {"start": "2025-11-01T00:00:00+08:00", "end": "2025-12-02T00:00:00+08:00"}
+    items = {i["enterprise"]: i for i in api.get("/rankings", "inspector",
+                                                  params=params).json()["items"]}
+    assert items["E0001"]["tonnes"] == {"so2": pytest.approx(2.5)}  # day 40 is outside
+    assert items["E0001"]["permit_share"] is None
+    assert items["E0002"]["tonnes"] == {}

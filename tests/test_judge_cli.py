@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "period,start,enterprise,outlet,pollutant,n_valid,mean,o2_mean,mean_ref,valid,limit," \
-         "exceeded,multiple,status"
+         "exceeded,multiple,status,mass_kg"
 MARK_HEADER = ["enterprise", "outlet", "start", "end", "mark"]
 READING_HEADER = ["ts", "enterprise", "outlet", "pollutant", "value", "flag"]
 LIMIT_HEADER = ["enterprise", "outlet", "pollutant", "limit", "averaging", "o2_ref"]
@@ -75,14 +75,14 @@ def test_hour_rows(tmp_path: Path) -> None:
     ref = mean * 15 / 10  # (21 - 6) / (21 - 11)
     assert done.stdout.splitlines() == [
         HEADER,
-        "hour,2026-11-24T06:00:00Z,E1,S1,pm,45,8.0,,8.0,true,10.0,false,,compliant",
+        "hour,2026-11-24T06:00:00Z,E1,S1,pm,45,8.0,,8.0,true,10.0,false,,compliant,",
         f"hour,2026-11-24T06:00:00Z,E1,S1,so2,55,{mean!r},11.0,{ref!r},true,250.0,true,"
-        f"{(ref - 250) / 250!r},exceeded",
+        f"{(ref - 250) / 250!r},exceeded,",
         # 44 valid minutes: not a valid hour; 100 * 15 / 10 = 150
-        "hour,2026-11-24T07:00:00Z,E1,S1,so2,44,100.0,11.0,150.0,false,250.0,false,,invalid",
+        "hour,2026-11-24T07:00:00Z,E1,S1,so2,44,100.0,11.0,150.0,false,250.0,false,,invalid,",
         # O2 20.5 >= 19 and no evidence of a stop: suspicious, not valid, never a pass (§1.2)
         "hour,2026-11-24T06:00:00Z,E1,S2,so2,60,50.0,20.5,,false,250.0,false,,"
-        "unexplained_high_o2",
+        "unexplained_high_o2,",
     ]
 
 
@@ -96,7 +96,7 @@ def test_marks_are_evidence_of_a_stop(tmp_path: Path) -> None:
     ])  # fmt: skip
     done = run_judge("--readings", str(readings), "--limits", str(limits), "--marks", str(marks))
     assert done.returncode == 0, done.stderr
-    rows = {tuple(line.split(",")[1:4:2]): line.split(",")[-1]
+    rows = {tuple(line.split(",")[1:4:2]): line.split(",")[-2]
             for line in done.stdout.splitlines()[1:]}
     # high O2 with a declared shutdown: not operating; half an hour of start-up: not operating
     assert rows[("2026-11-24T06:00:00Z", "S2")] == "not_operating"
@@ -111,7 +111,7 @@ def test_cutoff_option(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     # 50 * 15 / 0.5 = 1500 > 250: multiple 5
     assert done.stdout.splitlines()[1:] == [
-        "hour,2026-11-24T06:00:00Z,E1,S2,so2,60,50.0,20.5,1500.0,true,250.0,true,5.0,exceeded",
+        "hour,2026-11-24T06:00:00Z,E1,S2,so2,60,50.0,20.5,1500.0,true,250.0,true,5.0,exceeded,",
     ]
 
 
@@ -143,17 +143,17 @@ def test_day_rows_cross_utc_midnight(tmp_path: Path) -> None:
     hours = [line for line in lines if line.startswith("hour,")]
     assert len(hours) == 2 * 26
     # daily-limit pollutant: hours carry no limit; pH ranges are judged on every hour too
-    assert "hour,2026-11-23T16:00:00Z,E2,W1,cod,12,70.0,,70.0,true,,false,,compliant" in hours
-    assert "hour,2026-11-24T02:00:00Z,E2,W1,ph,12,9.5,,9.5,true,6.0-9.0,true,,exceeded" in hours
+    assert "hour,2026-11-23T16:00:00Z,E2,W1,cod,12,70.0,,70.0,true,,false,,compliant," in hours
+    assert "hour,2026-11-24T02:00:00Z,E2,W1,ph,12,9.5,,9.5,true,6.0-9.0,true,,exceeded," in hours
     ph_day = repr((23 * 7.0 + 9.5) / 24)
     assert [line for line in lines if line.startswith("day,")] == [
         # COD: (10 * 70 + 14 * 40) / 24 = 52.5 > 50, multiple 0.05
-        "day,2026-11-22T16:00:00Z,E2,W1,cod,1,40.0,,40.0,false,50.0,false,,invalid",
-        "day,2026-11-23T16:00:00Z,E2,W1,cod,24,52.5,,52.5,true,50.0,true,0.05,exceeded",
-        "day,2026-11-24T16:00:00Z,E2,W1,cod,1,40.0,,40.0,false,50.0,false,,invalid",
-        "day,2026-11-22T16:00:00Z,E2,W1,ph,1,7.0,,7.0,false,6.0-9.0,false,,invalid",
-        f"day,2026-11-23T16:00:00Z,E2,W1,ph,24,{ph_day},,{ph_day},true,6.0-9.0,false,,compliant",
-        "day,2026-11-24T16:00:00Z,E2,W1,ph,1,7.0,,7.0,false,6.0-9.0,false,,invalid",
+        "day,2026-11-22T16:00:00Z,E2,W1,cod,1,40.0,,40.0,false,50.0,false,,invalid,",
+        "day,2026-11-23T16:00:00Z,E2,W1,cod,24,52.5,,52.5,true,50.0,true,0.05,exceeded,",
+        "day,2026-11-24T16:00:00Z,E2,W1,cod,1,40.0,,40.0,false,50.0,false,,invalid,",
+        "day,2026-11-22T16:00:00Z,E2,W1,ph,1,7.0,,7.0,false,6.0-9.0,false,,invalid,",
+        f"day,2026-11-23T16:00:00Z,E2,W1,ph,24,{ph_day},,{ph_day},true,6.0-9.0,false,,compliant,",
+        "day,2026-11-24T16:00:00Z,E2,W1,ph,1,7.0,,7.0,false,6.0-9.0,false,,invalid,",
     ]
 
 
@@ -174,9 +174,9 @@ def test_batch_cod_with_interval_and_range_columns(tmp_path: Path) -> None:
     days = [line for line in done.stdout.splitlines() if line.startswith("day,")]
     value = (10 * 110 + 200) / 11
     assert days == [f"day,2026-11-23T16:00:00Z,E2,W1,cod,11,{value!r},,{value!r},true,100.0,"
-                    f"true,{(value - 100) / 100!r},exceeded"]
+                    f"true,{(value - 100) / 100!r},exceeded,"]
     hours = [line for line in done.stdout.splitlines() if line.startswith("hour,")]
-    assert hours[-1].endswith(",200.0,,200.0,true,,false,,suspected_exceedance")
+    assert hours[-1].endswith(",200.0,,200.0,true,,false,,suspected_exceedance,")
 
 
 def test_nox_from_no_and_no2(tmp_path: Path) -> None:
@@ -193,7 +193,7 @@ def test_nox_from_no_and_no2(tmp_path: Path) -> None:
     nox = 10 + 30 * 46 / 30
     assert done.stdout.splitlines()[1:] == [
         f"hour,2026-11-24T06:00:00Z,E1,S1,nox,45,{nox!r},,{nox!r},true,50.0,true,"
-        f"{(nox - 50) / 50!r},exceeded"]
+        f"{(nox - 50) / 50!r},exceeded,"]
 
 
 GOOD_READING = ["2026-11-24T06:00:00Z", "E1", "S1", "so2", "10", "N"]
@@ -246,3 +246,36 @@ def test_bad_input_exits_2_with_a_message(
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_mass_column(tmp_path: Path) -> None:
+    # issue 12: measured (not corrected) mean x flow x 3600 s. S1: SO2 100 at O2 11 % (corrected
+    # 150) with 50 m3/s at 06Z: 100 x 50 x 3600 / 1e6 = 18 kg; 120 with 40 m3/s at 07Z: 17.28.
+    # W1: batch COD (every 2 h) 50 at 16Z, 80 at 18Z, water 10 L/s 16Z-20Z (36,000 L an hour):
+    # 1.8, (held) 1.8, 2.88, (held) 2.88 kg; the local day 2026-11-24: 9.36 kg.
+    six = datetime(2026, 11, 24, 6, tzinfo=UTC)
+    sixteen = datetime(2026, 11, 23, 16, tzinfo=UTC)
+    rows: list[list[object]] = []
+    for h, so2, flow in ((0, 100, 50), (1, 120, 40)):
+        for m in range(60):
+            t = stamp(six, 3600 * h + 60 * m)
+            rows += [[t, "E1", "S1", "so2", so2, "N"], [t, "E1", "S1", "o2", 11, "N"],
+                     [t, "E1", "S1", "flow", flow, "N"]]
+    for m in range(240):
+        rows.append([stamp(sixteen, 60 * m), "E2", "W1", "water_flow", 10, "N"])
+    rows += [[stamp(sixteen, 0), "E2", "W1", "cod", 50, "N"],
+             [stamp(sixteen, 7200), "E2", "W1", "cod", 80, "N"]]
+    readings = write_csv(tmp_path / "R.csv", READING_HEADER, rows)
+    header = [*LIMIT_HEADER, "range_max", "interval_s"]
+    limits = write_csv(tmp_path / "L.csv", header, [["E1", "S1", "so2", "250", "hour", "6", "", ""],
+                                                    ["E2", "W1", "cod", "100", "day", "", "",
+                                                     "7200"]])
+    done = run_judge("--readings", str(readings), "--limits", str(limits))
+    assert done.returncode == 0, done.stderr
+    got = {(r[0], r[1], r[4]): r for r in csv.reader(done.stdout.splitlines()[1:])}
+    assert got[("hour", "2026-11-24T06:00:00Z", "so2")][8] == "150.0"  # corrected, not used
+    assert float(got[("hour", "2026-11-24T06:00:00Z", "so2")][-1]) == pytest.approx(18.0)
+    assert float(got[("hour", "2026-11-24T07:00:00Z", "so2")][-1]) == pytest.approx(17.28)
+    assert float(got[("hour", "2026-11-23T16:00:00Z", "cod")][-1]) == pytest.approx(1.8)
+    assert float(got[("hour", "2026-11-23T18:00:00Z", "cod")][-1]) == pytest.approx(2.88)
+    assert float(got[("day", "2026-11-23T16:00:00Z", "cod")][-1]) == pytest.approx(9.36)

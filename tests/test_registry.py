@@ -103,3 +103,29 @@ def test_store_errors_are_translated(store: InfluxStore) -> None:
     with pytest.raises(StoreUnavailable):
         down.write_lines(['reading,enterprise=E,outlet=O,pollutant=so2 value=1 1'])
     assert down.ping() is False
+
+
+def test_example_registry_amount_entries() -> None:
+    reg = load_registry(ROOT / "config" / "registry.example.toml", STANDARDS)
+    assert reg.enterprises["E0001"].permit.t_a["so2"] == 1500.0
+    outlet = reg.outlet("E0005", "G1")
+    assert outlet is not None
+    assert (outlet.stack_height_m, outlet.flow_basis.basis, outlet.flow_basis.moisture_pct) == (
+        40.0, "actual", 6.0)
+    assert outlet.rate_limits[0].table[3] == (40.0, 25.0)
+    assert outlet.permit.t_a == {"so2": 80.0}
+    g1 = reg.outlet("E0001", "G1")
+    assert g1 is not None
+    assert g1.flow_basis.standard_dry
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"rate_limits": {"so2": {"15": 2.6}}}, "need the outlet's stack_height_m"),
+    ({"stack_height_m": -3}, "stack_height_m must be a positive number"),
+    ({"flow_basis": "wet"}, "flow_basis is"),
+    ({"permit_t_a": {"so2": -1}}, "permit_t_a.so2 must be positive"),
+])
+def test_amount_entries_are_checked(extra: dict[str, object], message: str) -> None:
+    with pytest.raises(RegistryError, match=message):
+        build_registry({"enterprise": [{"id": "E1", "outlet": [{"id": "G1", **extra}]}]},
+                       STANDARDS)

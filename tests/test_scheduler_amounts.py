@@ -15,6 +15,7 @@ E2/W1: COD sampled every 2 h (50 at hour 0, 80 at hour 2), water 10 L/s: 36,000 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -128,3 +129,35 @@ def test_a_second_pass_raises_nothing_again(judged: InfluxStore) -> None:
     kinds = ("rate_limit", "permit_80", "permit_100", "permit_projection")
     alerts = ResultStore(judged).list_alerts(AlertFilter(kinds=kinds))
     assert sorted(a.kind for a in alerts) == sorted(kinds)
+
+
+def test_an_enterprise_permit_alerts_with_an_empty_outlet(store: InfluxStore) -> None:
+    registry = copy.deepcopy(REGISTRY)
+    ent = registry["enterprise"][0]
+    ent["permit_t_a"] = ent["outlet"][0].pop("permit_t_a")
+    seed(store, readings())
+    run_pass(store, plan_of(registry), settings(alerts_catchup_hours=12,
+                                                alerts_segment_hours=24), at(10))
+    got = ResultStore(store).list_alerts(AlertFilter(kinds=("permit_80", "permit_100")))
+    assert sorted((a.kind, a.outlet, (a.start_ms // 1000 - D0) // H) for a in got) == [
+        ("permit_100", "", 9), ("permit_80", "", 7)]
+
+
+def test_filled_hours_look_back_at_stored_amounts(store: InfluxStore) -> None:
+    # Hours 8 and 9 invalid instead: judged in a later pass, their fill comes from the stored
+    # measured amounts of hours 0-7, the largest being hour 7 (47 x 0.22113 kg).
+    rows = [r if not (r.pollutant == "so2" and (r.ts_ms // 1000 - D0) // H in (6, 7)) else
+            Reading(r.enterprise, r.outlet, r.pollutant, r.ts_ms, r.value, "N")
+            for r in readings()]
+    rows = [r if not (r.pollutant == "so2" and (r.ts_ms // 1000 - D0) // H in (8, 9)
+                      and (r.ts_ms // 1000) % H < 1800) else
+            Reading(r.enterprise, r.outlet, r.pollutant, r.ts_ms, r.value, "D") for r in rows]
+    seed(store, rows)
+    plan = plan_of(REGISTRY)
+    s = settings(alerts_catchup_hours=12, alerts_segment_hours=24)
+    run_pass(store, plan, s, at(8))
+    assert amounts(store, "G1")[7]["measured_kg"] == pytest.approx(47 * KG)
+    run_pass(store, plan, s, at(10))
+    got = amounts(store, "G1")
+    assert [got[h]["filled_kg"] for h in (8, 9)] == pytest.approx([47 * KG, 47 * KG])
+    assert [got[h]["fill_lookback_h"] for h in (8, 9)] == [2160, 2160]

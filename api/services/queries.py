@@ -120,6 +120,21 @@ def bucket_totals(store: InfluxStore, buckets: list[Bucket], rp: str | None = No
     return out
 
 
+def amount_totals(store: InfluxStore, start_ms: int, end_ms: int) -> dict[str, dict[str, float]]:
+    """Per enterprise and pollutant, its emitted kg (measured and filled, ``amount_day``) in the
+    local days whose midnight lies in [start, end)."""
+    q = (f'SELECT sum("total_kg") FROM "amount_day" WHERE time >= {int(start_ms)}ms AND '
+         f'time < {int(end_ms)}ms GROUP BY "enterprise", "pollutant"')
+    out: dict[str, dict[str, float]] = {}
+    for s in store.query(q):
+        for row in s.rows():
+            kg = row.get("sum")
+            if kg is not None:
+                out.setdefault(s.tags.get("enterprise", ""), {})[s.tags.get("pollutant", "")] = (
+                    float(kg))
+    return out
+
+
 def open_alert_counts(store: InfluxStore, before_ms: int, workflows: AlertWorkflows
                       ) -> dict[str, int]:
     """Per enterprise, its alerts not resolved (``workflows``) that opened before

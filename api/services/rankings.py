@@ -18,6 +18,11 @@ refreshed in the background, since summaries change only when the scheduler runs
 - effective transmission rate (数据传输有效率) = transmission rate x validity rate.
 - maximum multiple = the largest (C - L) / L of the period.
 
+Amounts (issue 12): tonnes of each pollutant emitted in the period (measured and filled
+amounts, ``amount_day``), and the share of the permit used: the largest, over the pollutants
+the enterprise holds a permit for, of tonnes / permitted annual tonnes (the enterprise-wide
+permit, else the sum of its outlets' permits); null without a permit.
+
 Ranked by compliance rate, then effective transmission rate, both descending, nulls last;
 equal pairs share a rank (1, 2, 2, 4). Ranks are among the enterprises asked for (after
 the region and industry filters). Open alerts: alerts opened before the period's end and not
@@ -105,6 +110,14 @@ class Ranked:
     open_alerts: int = 0
     rank: int = 0
     buckets: list[Totals] = field(default_factory=list)
+    tonnes: dict[str, float] = field(default_factory=dict)  # pollutant -> t in the period
+    permit_share: float | None = None
+
+
+def permit_share(tonnes: dict[str, float], permit_t_a: dict[str, float]) -> float | None:
+    """The largest share of a permitted annual total used (None without a permit)."""
+    shares = [tonnes.get(p, 0.0) / t for p, t in permit_t_a.items() if t > 0]
+    return max(shares) if shares else None
 
 
 def rank(per_bucket: dict[str, list[Totals]], open_alerts: dict[str, int]) -> list[Ranked]:

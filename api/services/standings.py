@@ -11,8 +11,8 @@ from fastapi import HTTPException
 from api.access import Principal
 from api.models import RankingPublic
 from api.params import TimeRange, time_range
-from api.services.queries import bucket_totals, open_alert_counts
-from api.services.rankings import Ranked, Totals, buckets, ceil_day, rank
+from api.services.queries import amount_totals, bucket_totals, open_alert_counts
+from api.services.rankings import Ranked, Totals, buckets, ceil_day, permit_share, rank
 from api.state import AppState
 from store.influx import StoreError
 
@@ -67,7 +67,31 @@ def ranked(state: AppState, user: Principal, tr: TimeRange, region: str | None =
     chosen = {e: t for e, t in totals.items()
               if user.can_see(ents[e]) and region in (None, ents[e].region)
               and industry in (None, ents[e].industry)}
-    return tr, labels, rank(chosen, open_alerts)
+    rows = rank(chosen, open_alerts)
+    with_amounts(state, tr, rows)
+    return tr, labels, rows
+
+
+def with_amounts(state: AppState, tr: TimeRange, rows: list[Ranked]) -> None:
+    """Each row's tonnes in the period and share of its permit (issue 12)."""
+    kg: dict[str, dict[str, float]] = state.rankings_cache.get_or_compute(
+        ("amounts", tr.start_ms, tr.end_ms), lambda: amount_totals(state.store, tr.start_ms,
+                                                                   tr.end_ms))
+    for r in rows:
+        r.tonnes = {p: v / 1000.0 for p, v in sorted(kg.get(r.enterprise, {}).items())}
+        r.permit_share = permit_share(r.tonnes, enterprise_permit(state, r.enterprise))
+
+
+def enterprise_permit(state: AppState, enterprise: str) -> dict[str, float]:
+    """The enterprise-wide permitted t/a, else the sum of its outlets' (per pollutant)."""
+    ent = state.registry.enterprises[enterprise]
+    if ent.permit.t_a:
+        return dict(ent.permit.t_a)
+    out: dict[str, float] = {}
+    for o in ent.outlets.values():
+        for p, t in o.permit.t_a.items():
+            out[p] = out.get(p, 0.0) + t
+    return out
 
 
 def ranking_public(state: AppState, r: Ranked) -> RankingPublic:
@@ -79,4 +103,4 @@ def ranking_public(state: AppState, r: Ranked) -> RankingPublic:
         judged_days=t.judged_days, max_multiple=t.max_multiple,
         transmission_rate=rt.transmission, validity_rate=rt.validity,
         effective_transmission_rate=rt.effective_transmission, open_alerts=r.open_alerts,
-        status=r.status)
+        status=r.status, tonnes=r.tonnes, permit_share=r.permit_share)

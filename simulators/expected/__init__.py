@@ -9,7 +9,8 @@ apply, every constant of which is in ``rules``:
 - ``evidence``: stop evidence (declared marks with their caps, the registry's flow floor);
 - ``alerts``: hour, day and alert expectations of one outlet;
 - ``rankings``: who ranks below whom (rates in hours; declared stops out of denominators);
-- ``rejections``: refused values per enterprise and reason.
+- ``rejections``: refused values per enterprise and reason;
+- ``amounts``: rate-limit and permit alerts of outlets with amount entries (issue 12).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from simulators.expected.alerts import Builder, episodes, flat_runs, runs
+from simulators.expected.amounts import amount_expectations
 from simulators.expected.hours import (
     Bounds,
     Cell,
@@ -66,4 +68,7 @@ def expected_outcome(scenario: Scenario) -> Outcome:
             unsure.add(i)
     outcome.expectations.extend(rejection_expectations(scenario, results))
     outcome.expectations.extend(rank_expectations(scenario, results, unsure))
+    amounts, ambiguous = amount_expectations(scenario, results)
+    outcome.expectations.extend(amounts)
+    outcome.ambiguous.extend(ambiguous)
     return outcome

@@ -105,3 +105,13 @@ def mark_caps(limit_ids: tuple[str, ...]) -> tuple[float | None, float | None]:
     if any(x.startswith(CAPPED_LIMIT_PREFIXES) for x in limit_ids):
         return MARK_EVENT_CAP_H, MARK_ANNUAL_CAP_H
     return None, None
+
+# Amounts and permits (issue 12; alerts.rules.amounts, alerts.permitalerts) ------------------
+KG_PER_MG = 1e-6
+KG_PER_T = 1000.0
+RATE_KIND = "rate_limit"  # a run of hours whose measured kg/h is above the GB 16297 limit
+PERMIT_LEVELS = (("permit_80", 0.8), ("permit_100", 1.0))  # the year's total passing a share
+PROJECTION_KIND = "permit_projection"  # on course to pass the permit before year end
+PROJECTION_MIN_ELAPSED_MS = 24 * HOUR_MS  # judged from a day of data on
+RATE_MARGIN_SHARE = 0.05  # an hour within 5 % of the rate limit is too close to call
+AMOUNT_TOLERANCE_MS = 2 * HOUR_MS  # the hour a running total passes a share, noise allowing
