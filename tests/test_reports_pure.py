@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from api.services.csvout import CsvTimes, cell
-from api.services.reportbuild import combine
+from api.services.reportbuild import Header, combine, permit
 from api.services.reportdata import Stats
 from api.services.reportperiods import BadPeriod, bounds, days_in, last_closed
+from core.registry import Enterprise
 from store.reports import canonical, report_id, sha256_of
 
 TZ = "Asia/Shanghai"
@@ -69,3 +70,16 @@ def test_csv_cells() -> None:
     assert cell(NOV1_MS, True, CsvTimes(TZ, utc=True)) == "2025-10-31T16:00:00Z"
     assert [cell(v, False, local) for v in (True, False, None, 1.5, [1])] == [
         "true", "false", "", "1.5", "[1]"]
+
+
+def test_permit_report_shares_the_annual_permit() -> None:
+    ent = Enterprise("E1", "Plant", "north", "boiler")
+    h = Header("permit", "month", "2025-11", NOV1_MS, NOV1_MS + 30 * DAY_MS, TZ)
+    stats = {("E1", "G1", "so2"): {NOV1_MS: Stats(hours=24, valid=24, mean_ref=20.0,
+                                                  measured_kg=900.0, filled_kg=100.0)},
+             ("E1", "G2", "so2"): {NOV1_MS: Stats(hours=24, valid=24, mean_ref=30.0,
+                                                  measured_kg=1000.0)}}
+    content = permit(h, ent, stats, [], {"so2": 40.0, "nox": 10.0})
+    amounts = next(s for s in content["sections"] if s["id"] == "amounts")
+    assert amounts["rows"] == [["nox", None, None, None, 10.0, None],
+                               ["so2", 1.9, 0.1, 2.0, 40.0, 0.05]]  # 2 t of 40 t/a

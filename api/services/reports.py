@@ -69,13 +69,13 @@ def reporting(state: AppState) -> Reporting:
 
 def permits_of(ent: Enterprise) -> dict[str, float]:
     """Permitted annual totals (t/a) per pollutant of the enterprise: its own, else the sum
-    of its outlets' (registry, issue 12 §2); empty where none is registered."""
-    own: dict[str, float] = dict(getattr(getattr(ent, "permit", None), "t_a", {}) or {})
-    if own:
-        return own
+    of its outlets' (registry, core.permits; the rule of the rankings' permit share, issue 12
+    §2); empty where none is registered."""
+    if ent.permit.t_a:
+        return dict(ent.permit.t_a)
     total: dict[str, float] = {}
     for o in ent.outlets.values():
-        for p, t in (getattr(getattr(o, "permit", None), "t_a", {}) or {}).items():
+        for p, t in o.permit.t_a.items():
             total[p] = total.get(p, 0.0) + float(t)
     return total
 
