@@ -9,6 +9,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# PDF reports (WeasyPrint, api/services/reportformats.py) lay text out with Pango; the CJK font
+# draws the Chinese labels.
+RUN apt-get update -qq \
+    && apt-get install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+       fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, so that a code change does not reinstall them. The code itself runs from
 # /app (`python -m` finds it in the working directory), next to config/.
 COPY pyproject.toml ./

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install system-deps web-vendor run test test-fast check bench bench-ingest bench-judge \
-	bench-api bench-scheduler bench-gateway scenario faults clean
+	bench-api bench-scheduler bench-gateway bench-reports scenario faults clean
 
 install: system-deps $(STAMP) web-vendor
 
@@ -19,6 +19,8 @@ system-deps:
 	ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium fonts-wqy-microhei"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	ldconfig -p | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing from Debian packages"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -55,7 +57,7 @@ check: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-bench: bench-ingest bench-judge bench-api bench-scheduler bench-gateway
+bench: bench-ingest bench-judge bench-api bench-scheduler bench-gateway bench-reports
 
 bench-ingest: install
 	$(PY) -m bench.ingest
@@ -71,6 +73,9 @@ bench-scheduler: install
 
 bench-gateway: install
 	$(PY) -m bench.gateway
+
+bench-reports: install
+	$(PY) -m bench.reports
 
 # Fault injection on real local servers (not part of `make test`; a few minutes).
 faults: install

@@ -10,6 +10,7 @@ import time
 
 import uvicorn
 
+from api import reportjob
 from api.cli import run, run_audit
 from api.main import create_app
 from api.settings import ApiSettings
@@ -25,8 +26,11 @@ def main() -> None:
         sys.exit(run(sys.argv[2:], settings))
     if sys.argv[1:2] == ["audit"]:
         sys.exit(run_audit(sys.argv[2:], settings))
+    if sys.argv[1:2] == ["reports"]:
+        sys.exit(reportjob.run(sys.argv[2:], settings))
     if sys.argv[1:]:
-        sys.exit("usage: python -m api [keys create|list|revoke ... | audit verify|prune]")
+        sys.exit("usage: python -m api [keys create|list|revoke ... | audit verify|prune | "
+                 "reports run|once|issue ...]")
     offset_s = settings.clock_offset_s  # core/clock.py
     app = create_app(settings, clock=lambda: time.time() + offset_s)
     # The registry and the app live as long as the process: keep them out of the garbage

@@ -34,6 +34,7 @@ from api.routes import (
     rankings,
     readings,
     rejections,
+    reports,
 )
 from api.services.audit import AuditTrail
 from api.services.standings import warm_up
@@ -138,7 +139,7 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
                              owns_records=owns_records, audit=trail)
     api = APIRouter(prefix=PREFIX, responses=ERRORS)
     for module in (enterprises, readings, judged, marks, rankings, alerts, rejections,
-                   catalogue, health, audit):
+                   reports, catalogue, health, audit):
         api.include_router(module.router)
     app.include_router(api)
     docs.install(app)  # /docs, /redoc and the OpenAPI document, served offline

@@ -28,6 +28,12 @@ class ApiSettings(CommonSettings):
     # 7-day shards (bench/api.py measures both).
     api_summaries_rp: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] = None
     api_broker_timeout_s: float = 1.0  # the health check of the MQTT broker (not of readiness)
+    # Most rows one CSV export may hold: a larger one is refused with a message naming this
+    # limit (narrow the period or the filters), never cut short.
+    api_csv_max_rows: Annotated[int, Field(ge=1)] = 1_000_000
+    # Reports issued on schedule (`python -m api reports run`): each runs this long after its
+    # period ends, so that late data are judged first (the scheduler re-judges late hours).
+    api_reports_delay_h: Annotated[float, Field(ge=0)] = 6.0
 
     # Access audit trail (api/services/audit.py): every read of non-public data, every change
     # and every denied attempt is recorded in the records database, in hash-chained batches.

@@ -14,6 +14,7 @@ from core.registry import Registry
 from core.standards import Standards
 from store.influx import InfluxStore
 from store.marks import MarkStore
+from store.reports import ReportStore
 from store.results import ResultStore
 from store.sql import Records
 from store.workflow import AlertWorkflows
@@ -33,6 +34,7 @@ class AppState:
     records: Records  # the records database (store.sql): keys, workflow, marks, sessions
     marks: MarkStore = field(init=False)  # declared operating-state marks (store.marks)
     workflows: AlertWorkflows = field(init=False)  # the alerts' workflow (store.workflow)
+    reports: ReportStore = field(init=False)  # issued report versions (store.reports)
     clock: Callable[[], float] = time.time  # wall clock in seconds; tests inject a fixed one
     owns_store: bool = False  # opened by create_app, so closed when the application stops
     owns_records: bool = False  # likewise the records database
@@ -41,6 +43,7 @@ class AppState:
     def __post_init__(self) -> None:
         self.marks = MarkStore(self.records)
         self.workflows = AlertWorkflows(self.records)
+        self.reports = ReportStore(self.records)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

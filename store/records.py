@@ -186,3 +186,26 @@ class NotificationRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(512))
     sent_ms: Mapped[int | None] = mapped_column(BigInteger, index=True)
+class ReportRow(Base):
+    """One issued version of a report: its content (canonical JSON) and that content's SHA-256,
+    who issued it and when; a correction is a new row with the next ``version`` and its
+    ``reason``, never an edit of an older one."""
+
+    __tablename__ = "report"
+    __table_args__ = (UniqueConstraint("report_id", "version", name="uq_report_version"),
+                      Index("ix_report_subject", "enterprise", "kind", "start_ms"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_id: Mapped[str] = mapped_column(String(ID))  # of (kind, enterprise, outlet, period)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(16))  # day, month, quarter, year
+    label: Mapped[str] = mapped_column(String(16))  # 2025-11-01, 2025-11, 2025-Q4, 2025
+    enterprise: Mapped[str] = mapped_column(String(ID))
+    outlet: Mapped[str | None] = mapped_column(String(ID))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    issued_ms: Mapped[int] = mapped_column(BigInteger)
+    issued_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)  # of a correction (version > 1)

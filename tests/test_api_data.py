@@ -89,7 +89,12 @@ def test_readings_as_csv(api: Api) -> None:
     rows = list(csv.reader(io.StringIO(r.text)))
     assert rows[0] == ["time", "enterprise", "outlet", "pollutant", "value", "flag"]
     assert len(rows) == 11
-    assert rows[1] == ["2025-11-01T02:00:00Z", "E0001", "G1", "nox", "20.0", "N"]
+    assert rows[1] == ["2025-11-01T10:00:00+08:00", "E0001", "G1", "nox", "20.0", "N"]
+    assert r.headers["x-total-count"] == "10"
+    utc = api.get("/enterprises/E0001/readings", "e1",
+                  params={**DAY1, "pollutant": "nox", "times": "utc"},
+                  headers={"Accept": "text/csv"})
+    assert list(csv.reader(io.StringIO(utc.text)))[1][0] == "2025-11-01T02:00:00Z"
     assert sorted(float(row[4]) for row in rows[1:] if row[2] == "G2") == [
         120.0, 121.0, 122.0, 123.0, 124.0]
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentUser, StateDep, require
 from api.models import AlertPublic, AlertsPublic, ErrorPublic, ExplanationIn, NoteIn
 from api.params import EndQuery, StartQuery, iso, parse_time
+from api.services import csvout
 from api.services.alerts import (
     EXPLAINERS,
     INSPECTORS,
@@ -45,7 +47,20 @@ def alert_public(a: Alert) -> dict[str, Any]:
             "period": a.period or "hour", "follows": a.follows}
 
 
-@router.get("", response_model=AlertsPublic)
+ALERT_CSV_COLUMNS = ("id", "kind", "enterprise", "outlet", "pollutant", "start", "end",
+                     "status", "active", "hours", "severity", "opened", "updated",
+                     "peak_multiple", "peak_value", "detail", "explanation", "explained",
+                     "period", "follows", "notes")
+ALERT_CSV_TIMES = ("start", "end", "opened", "updated", "explained")
+
+
+def alert_row(a: Alert) -> dict[str, Any]:
+    """An alert as a CSV row: times in epoch ms (written by the CSV writer), notes as JSON."""
+    return {**alert_public(a), "start": a.start_ms, "end": a.end_ms, "opened": a.opened_ms,
+            "updated": a.updated_ms, "explained": a.explained_ms}
+
+
+@router.get("", response_model=AlertsPublic, responses=csvout.CSV_RESPONSE)
 def list_alerts(
         request: Request, user: CurrentUser, state: StateDep,
         status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
@@ -54,16 +69,29 @@ def list_alerts(
         since: StartQuery = None, until: EndQuery = None,
         ongoing: Annotated[bool | None, Query(
             description="true: only episodes still going; false: only those that ended")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        times: csvout.TimesQuery = "local") -> dict[str, Any] | StreamingResponse:
     """Alerts in reach, newest first; filter by status, kind, enterprise, start time and
-    whether the episode is still going. Times are UTC (RFC 3339), notes' too.
+    whether the episode is still going. Times are UTC (RFC 3339), notes' too; with
+    `Accept: text/csv`, every matching alert, times local with offset (`times=utc` for UTC).
 
     For the next page, ask again with `until` set to the `start` of the last alert received.
+    With `Accept: text/csv`: every alert of the selection (`limit` does not apply).
     """
-    alerts = find_alerts(request, user, state, status, kind, enterprise,
-                         parse_time(since, "since") if since else None,
-                         parse_time(until, "until") if until else None, limit,
-                         ongoing=ongoing)
+    since_ms = parse_time(since, "since") if since else None
+    until_ms = parse_time(until, "until") if until else None
+    if csvout.wants_csv(request):
+        cap = state.settings.api_csv_max_rows
+        every = find_alerts(request, user, state, status, kind, enterprise, since_ms, until_ms,
+                            cap + 1, ongoing=ongoing)
+        csvout.check_size(len(every), cap, at_least=True)
+        return csvout.response(ALERT_CSV_COLUMNS,
+                               csvout.records(ALERT_CSV_COLUMNS, map(alert_row, every)),
+                               len(every),
+                               csvout.CsvTimes(state.settings.timezone, times == "utc"),
+                               "alerts", ALERT_CSV_TIMES)
+    alerts = find_alerts(request, user, state, status, kind, enterprise, since_ms, until_ms,
+                         limit, ongoing=ongoing)
     return {"count": len(alerts), "items": [alert_public(a) for a in alerts]}
 
 

@@ -155,3 +155,9 @@ def last_reading_query(enterprise: str, tr: TimeRange) -> str:
     """The last minute reading of each outlet of ``enterprise`` within ``tr``."""
     return ('SELECT last("value") AS "value" FROM "reading"'
             + where(eq("enterprise", enterprise), tr.influxql()) + ' GROUP BY "outlet"')
+def count_rows(store: InfluxStore, measurement: str, counted: str, *conditions: str | None
+               ) -> int:
+    """Points of ``measurement`` matching ``conditions``, counting the field ``counted`` (one
+    that every point has)."""
+    q = f'SELECT count("{counted}") FROM "{measurement}"' + where(*conditions)
+    return sum(int(v[1]) for s in store.query(q) for v in s.values if v[1] is not None)

@@ -16,15 +16,16 @@ CSV_COLUMNS = ("time", "enterprise", "outlet", "pollutant", "value", "flag")
 ROWS_MAX = 100_000  # rows read at once by ``all_pages`` (one web page or one download)
 
 T = TypeVar("T")
-ReadingRow = tuple[str, str, str, float | None, str | None]  # time (RFC 3339), outlet, ...
+ReadingRow = tuple[Any, str, str, float | None, str | None]  # time (RFC 3339 or ms), ...
 
 
 def reading_rows(store: InfluxStore, scope: Scope, tr: TimeRange, page: Page,
-                 measurement: str = "reading") -> list[ReadingRow]:
-    """Rows of (time as RFC 3339, outlet, pollutant, value, flag) in time order, of minute
-    data (``reading``) or real-time instants (``realtime``)."""
+                 measurement: str = "reading", epoch: str = "") -> list[ReadingRow]:
+    """Rows of (time as RFC 3339, or in ``epoch`` units, outlet, pollutant, value, flag) in
+    time order, of minute data (``reading``) or real-time instants (``realtime``)."""
     q = readings_query(scope, tr, page, measurement)
-    return [(v[0], v[1], v[2], v[3], v[4]) for s in store.query(q, epoch="") for v in s.values]
+    return [(v[0], v[1], v[2], v[3], v[4])
+            for s in store.query(q, epoch=epoch) for v in s.values]
 
 
 def reading_records(store: InfluxStore, scope: Scope, tr: TimeRange, page: Page

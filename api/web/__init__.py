@@ -28,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from api.settings import ApiSettings
-from api.web import alerts, auth, enterprises, home, marks, rankings
+from api.web import alerts, auth, enterprises, home, marks, rankings, reports
 from api.web.auth import PREFIX, LoginRequired
 from api.web.render import STATIC_DIR, page
 from api.web.revocation import RecordRevocations
@@ -87,7 +87,7 @@ def install(app: FastAPI, settings: ApiSettings) -> bool:
     app.state.web_revocations = RecordRevocations(app.state.ems.records,
                                                   settings.api_key_cache_s,
                                                   wall=app.state.ems.clock)
-    for module in (auth, home, rankings, alerts, enterprises, marks):
+    for module in (auth, home, rankings, alerts, enterprises, marks, reports):
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="web-static")
     app.add_api_route("/", lambda: RedirectResponse(f"{PREFIX}/", status_code=303),

@@ -151,6 +151,23 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
                       "{n} hours, {valid} valid, {exceeded} exceeded"),
     "readings_summary": ("{n} 个值，{flagged} 个非正常标记", "{n} values, {flagged} flagged"),
     **MORE,
+    # Reports (api/web/reports.py)
+    "reports": ("报表", "Reports"),
+    "reports_count": ("共 {n} 份", "{n} reports"),
+    "reports_none": ("暂无已出具的报表。", "No report issued yet."),
+    "report_kind": ("类型", "Kind"),
+    "report_period": ("期间", "Period"),
+    "report_version": ("版本", "Version"),
+    "report_issued": ("出具者", "Issued by"),
+    "report_files": ("文件", "Files"),
+    "report_hj75": ("HJ 75 监测报表", "HJ 75 table"),
+    "report_permit": ("排污许可执行报告", "Permit execution"),
+    "report_disclosure": ("年度披露（草稿）", "Disclosure draft"),
+    "period_day": ("日", "day"),
+    "period_month": ("月", "month"),
+    "period_quarter": ("季", "quarter"),
+    "period_year": ("年", "year"),
+    "next_page": ("下一页", "Next page"),
 }
 
 
