@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
+from store.audit import AuditEvent, append_in
 from store.records import ReportRow
 from store.sql import Records, write_lock
 
@@ -130,6 +131,13 @@ class ReportStore:
                         issued_ms=now_ms, issued_by=by, reason=reason)
         s.add(row)
         s.flush()
+        # The audit trail (issue 15): an issued report or correction is a change, recorded in
+        # the same transaction as the report itself.
+        append_in(s, [AuditEvent(now_ms, "report.corrected" if reason else "report.issued",
+                                 enterprise=subject.enterprise,
+                                 detail=f"{by} {subject.kind} {subject.label} "
+                                        f"{subject.outlet or ''} v{version}".strip()[:1024])],
+                  now_ms)
         return row
 
     def issue(self, subject: Subject, content: dict[str, Any], by: str, now_ms: int) -> Issued:

@@ -17,6 +17,7 @@ from core.permits import PermitTotals
 from core.registry import Enterprise
 from store.influx import InfluxStore
 from store.lines import amount_line, line
+from store.audit import AuditQuery, find, verify
 from store.reports import ReportFilter, ReportStore, Subject
 from store.results import Episode, ResultStore
 from store.sql import Records
@@ -263,6 +264,12 @@ def test_report_store_issue_is_idempotent_and_keeps_versions(records: Records) -
     found, total = reports.find(ReportFilter(enterprises=("E0001",)), 10)
     assert (total, [v.version for v in found]) == (1, [2])
     assert reports.find(ReportFilter(enterprises=()), 10) == ([], 0)
+    # Issued once and corrected once: two changes in the audit trail, the re-run none.
+    trail = [(e.event.action, e.event.enterprise, e.event.detail)
+             for e in find(records, AuditQuery(enterprise="E0001"), 10)]
+    assert trail == [("report.corrected", "E0001", "admin:k hj75 2025-11 G1 v2"),
+                     ("report.issued", "E0001", "scheduler hj75 2025-11 G1 v1")]
+    assert verify(records).ok
 
 
 def test_the_schedule_issues_each_due_period_once(api: Api) -> None:
