@@ -44,7 +44,7 @@ INT_FIELDS: Final = frozenset({
     "over_range_values", "expected_hours", "received_hours", "valid_hours", "stopped_hours",
     "suspected_hours", "high_o2_hours", "target_hours", "target_exceeded_hours", "updated_ms",
     "end_ms", "opened_ms", "explained_ms", "until_ms",
-    "acknowledged_ms", "resolved_ms", "seen_until_ms",
+    "acknowledged_ms", "resolved_ms", "seen_until_ms", "digest", "n_minutes",
     "start_ms", "declared_ms", "withdrawn_ms"})  # the last three: store.marks
 
 _CONTROL: Final = {"\n": r"\n", "\t": r"\t", "\r": r"\r"}
