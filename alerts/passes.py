@@ -24,7 +24,8 @@ A pass at time ``now`` (``H`` = start of the current, incomplete hour):
    ``alerts_detect``, the fraud signs (``pinned_under_limit``, ``o2_inconsistent``,
    ``alerts.fraudalerts``; ``near_constant``, ``alerts.steady``; ``flags_follow_readings``,
    ``manual_values``, ``alerts.flagalerts``; ``device_mismatch``, ``corrected_mismatch``,
-   ``alerts.devicealerts``; ``copied_day``, ``alerts.copyalerts``).
+   ``alerts.devicealerts``; ``analyser_change``, ``alerts.analyseralerts``; ``copied_day``,
+   ``alerts.copyalerts``).
 
 Everything written is an overwrite of deterministic points, so two passes, in turn or at the same
 time, leave the same results as one.
@@ -38,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from alerts.alerting import maintain_hour_alerts
+from alerts.analyseralerts import maintain_analyser_alerts
 from alerts.copyalerts import DigestCounter, maintain_copy_alerts
 from alerts.dayalerts import maintain_day_alerts
 from alerts.devicealerts import maintain_device_alerts
@@ -195,6 +197,8 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
                                                       settings).written
         report.alerts_written += maintain_device_alerts(store, plan, rr.table, a, b,
                                                         settings).written
+        report.alerts_written += maintain_analyser_alerts(store, plan, rr.table, a, b,
+                                                          settings).written
         report.alerts_written += maintain_copy_alerts(store, plan, digester.digests(), rr.days,
                                                       a, b, settings).written
         report.detect_s += time.perf_counter() - t1

@@ -97,3 +97,8 @@ class AlertSettings(CommonSettings):
     alerts_copy_days: Annotated[int, Field(ge=1)] = 7
     alerts_copy_min_hours: Annotated[int, Field(ge=1)] = 12
     alerts_copy_share_pct: Annotated[float, Field(gt=0, le=100)] = 90.0
+    # analyser_change: a change of an analyser's range, slope or intercept (HJ 212 CN 3020)
+    # after which the valid hourly means of the alerts_analyser_hours hours are at least
+    # alerts_analyser_drop_pct % under those of the hours before.
+    alerts_analyser_hours: Annotated[int, Field(ge=1)] = 3
+    alerts_analyser_drop_pct: Annotated[float, Field(gt=0, lt=100)] = 20.0

@@ -16,7 +16,7 @@ ALERT_KINDS = ("exceedance", "data_gap", "over_range", "suspicious_flatline", "i
                "broker_drops", "unexplained_high_o2", "invalid_hour_over_limit",
                "pinned_under_limit", "o2_inconsistent", "near_constant",
                "flags_follow_readings", "manual_values", "device_mismatch",
-               "corrected_mismatch", "copied_day")
+               "corrected_mismatch", "copied_day", "analyser_change")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 PERIODS = ("", "day")  # "" hour-based, "day" exceeded days
 _HEX_ID = re.compile(r"[0-9a-f]{1,64}")

@@ -8,8 +8,9 @@ mg/m3 at 6 % O2; O2 is 6 % (so corrected = raw, and constant: no O2 digest).
   11:00 with ZsAvg 80 and its O2 aggregate 6 % (the conversion of 60 at 6 % is 60: +33.3 %),
   and 40 at 12:00 with ZsAvg 40.02 (+0.05 %, within the tolerance):
   ``device_mismatch`` 10:00 and ``corrected_mismatch`` 11:00, one hour each.
-- Copies: SO2 varies by the minute, ``40 + (m x (h mod 6 + 1)) mod 7`` (h the hour of the day); D1 repeats D0's minutes
-  (each value plus 1e-7, which rounding to 4 digits takes away) except in hours 22-23:
+- Copies: SO2 varies by the minute, ``40 + (m x (h mod 6 + 1)) mod 7`` (h the hour of the
+  day); D1 repeats D0's minutes (each value plus 1e-7, which rounding to 4 digits takes away)
+  except in hours 22-23:
   ``copied_day`` on D1 with 22 of 24 hours (92 % >= 90 %). D0 has nothing before it.
 """
 
@@ -27,7 +28,7 @@ from core.readings import DeviceAggregate, Reading
 from core.registry import build_registry
 from core.standards import load_standards
 from store.influx import InfluxStore
-from store.lines import aggregate_line, reading_line
+from store.lines import aggregate_line, analyser_line, reading_line
 from store.results import AlertFilter, ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,3 +125,34 @@ def test_honest_days_are_not_copies(store: InfluxStore, plan: SeriesPlan) -> Non
     write(store, minute_lines(lambda h, m: 40.0 + (m * (h % 5 + 1)) % 7))  # D1 is not D0
     run_pass(store, plan, settings(), (D1 + 24 * H + 300) * 1000)
     assert ResultStore(store).list_alerts(AlertFilter(kinds=("copied_day",))) == []
+
+
+def so2_after_change(h: int, m: int) -> float:
+    """80 until D1 10:12, 56 after (slope 1 -> 0.7), 60 from 18:05 (slope 0.75); a little
+    spread by the minute (mean unchanged)."""
+    t = h * 60 + m
+    level = 80.0 if t < (24 + 10) * 60 + 12 else 56.0 if t < (24 + 18) * 60 + 5 else 60.0
+    return level + (m % 3 - 1)
+
+
+def test_pass_raises_analyser_change_when_readings_fall(store: InfluxStore,
+                                                        plan: SeriesPlan) -> None:
+    write(store, minute_lines(so2_after_change))
+    params = [(D0, {"range": 500.0, "slope": 1.0}), (D1 + 10 * H + 720, {"range": 500.0,
+                                                                          "slope": 0.7}),
+              (D1 + 16 * H + 1800, {"intercept": 0.5}), (D1 + 18 * H + 300, {"slope": 0.75})]
+    write(store, [analyser_line("E1", "G1", "so2", t * 1000, p) for t, p in params])
+    run_pass(store, plan, settings(), (D1 + 24 * H + 300) * 1000)
+    results = ResultStore(store)
+    (change,) = results.list_alerts(AlertFilter(kinds=("analyser_change",)))
+    # hours 07-09 at 80, 10:00 mixed (left out), 11-13 at 56: -30 %. The intercept's first
+    # report is no change; the slope 0.7 -> 0.75 at 18:05 is followed by a rise.
+    assert (change.pollutant, change.start_ms, change.end_ms, change.active, change.hours) == (
+        "so2", (D1 + 10 * H) * 1000, (D1 + 14 * H) * 1000, False, 4.0)
+    assert change.peak_value == pytest.approx(30.0)
+    assert change.detail == (
+        "analyser slope 1 -> 0.7 at 2026-03-03T02:12Z; valid hourly mean 80 in the 3 h "
+        "before, 56 in the 3 h after (-30.0 %)")
+    again = run_pass(store, plan, settings(), (D1 + 24 * H + 400) * 1000)
+    assert again.alerts_written == 0
+    assert len(results.list_alerts(AlertFilter(kinds=("analyser_change",)))) == 1
