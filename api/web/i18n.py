@@ -134,6 +134,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "kind_device_mismatch": ("设备小时均值不符", "device hour means disagree"),
     "kind_corrected_mismatch": ("设备折算值不符", "device corrected values disagree"),
     "kind_copied_day": ("整日数据重复", "day copied from another"),
+    "kind_analyser_change": ("仪器参数修改后读数下降", "readings fell after an analyser change"),
     "st_open": ("待处理", "open"),
     "st_acknowledged": ("已确认", "acknowledged"),
     "st_resolved": ("已关闭", "resolved"),
