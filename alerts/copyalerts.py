@@ -9,8 +9,9 @@ hour. The rule (``alerts.rules.copies.copied_day``): a local day at least
 before. Peak value: the share of the day's hours that repeat (%).
 
 Cost: a pass looks up the digests of the same clock hours of its segment on each of the
-``alerts_copy_days`` days before (one query per day, one point per series and hour); only the
-series with an equal digest, and those with a stored episode, have their days read whole.
+``alerts_copy_days`` days before (one request, a statement per day, one point per series and
+hour); only the series with an equal digest, and those with a stored episode, have their days
+read whole.
 
 Episodes like ``invalid_data`` (``alerts.alerting``): start = the local midnight of the copied
 day, active until the day is over, withdrawn when the re-derived day no longer shows it.
@@ -56,12 +57,13 @@ class DigestCounter:
                              for f in ("series", "hour_s", "digest", "n")))
 
 
-def _read(store: InfluxStore, plan: SeriesPlan, start_s: int, end_s: int,
+def _read(store: InfluxStore, plan: SeriesPlan, ranges: list[tuple[int, int]],
           keys: list[tuple[str, str, str]] | None = None) -> dict[int, dict[int, int]]:
-    """Stored digests of ``[start_s, end_s)``: series -> hour -> digest."""
+    """Stored digests of the time ``ranges`` (one request, a statement each): series -> hour
+    -> digest."""
     cond = pollutant_filter(plan) if keys is None else series_condition(keys)
-    q = (f'SELECT "digest" FROM "{MEASUREMENT}" WHERE {time_range(start_s, end_s)} AND '
-         f"{cond} {GROUP_TAGS}")
+    q = "; ".join(f'SELECT "digest" FROM "{MEASUREMENT}" WHERE {time_range(a, b)} AND '
+                  f"{cond} {GROUP_TAGS}" for a, b in ranges)
     out: dict[int, dict[int, int]] = {}
     for s in store.query(q, epoch="s"):
         i = plan.index.get((s.tags.get("enterprise", ""), s.tags.get("outlet", ""),
@@ -87,13 +89,11 @@ def maintain_copy_alerts(store: InfluxStore, plan: SeriesPlan, digests: HourDige
                           {"digest": d, "n_minutes": n}, h * 1000))
         mine.setdefault(s, {})[h] = d
     results.write_lines(lines)
-    candidates: set[int] = set()
-    for j in range(1, settings.alerts_copy_days + 1):
-        if len(candidates) == len(mine):
-            break
-        before = _read(store, plan, window_start_s - j * DAY_S, end_s - j * DAY_S)
-        candidates |= {s for s, hours in mine.items() if s not in candidates and any(
-            before.get(s, {}).get(h - j * DAY_S) == d for h, d in hours.items())}
+    days_back = range(1, settings.alerts_copy_days + 1)
+    before = _read(store, plan, [(window_start_s - j * DAY_S, end_s - j * DAY_S)
+                                 for j in days_back]) if mine else {}
+    candidates = {s for s, hours in mine.items() if s in before and any(
+        before[s].get(h - j * DAY_S) == d for h, d in hours.items() for j in days_back)}
     day_starts = {d0 * 1000 for d0, _ in days}
     stored: dict[str, Alert] = {}
     if days:
@@ -108,8 +108,8 @@ def maintain_copy_alerts(store: InfluxStore, plan: SeriesPlan, digests: HourDige
     for d0, d1 in days:
         for i in range(0, len(todo), KEYS_PER_QUERY):
             group = todo[i:i + KEYS_PER_QUERY]
-            hours = _read(store, plan, d0 - settings.alerts_copy_days * DAY_S, min(d1, end_s),
-                          [plan.keys[s] for s in group])
+            hours = _read(store, plan, [(d0 - settings.alerts_copy_days * DAY_S,
+                                         min(d1, end_s))], [plan.keys[s] for s in group])
             for s in group:
                 found = copies.copied_day(d0, d1, hours.get(s, {}),
                                           days=settings.alerts_copy_days,
