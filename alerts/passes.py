@@ -23,7 +23,9 @@ A pass at time ``now`` (``H`` = start of the current, incomplete hour):
    day exceedances of its completed local days (``alerts.dayalerts``) and, with
    ``alerts_detect``, the fraud signs (``pinned_under_limit``, ``o2_inconsistent``,
    ``alerts.fraudalerts``; ``near_constant``, ``alerts.steady``; ``flags_follow_readings``,
-   ``manual_values``, ``alerts.flagalerts``); and the emission amounts of its hours
+   ``manual_values``, ``alerts.flagalerts``; ``device_mismatch``, ``corrected_mismatch``,
+   ``alerts.devicealerts``; ``analyser_change``, ``alerts.analyseralerts``; ``copied_day``,
+   ``alerts.copyalerts``); and the emission amounts of its hours
    (``alerts.amounting``: ``amount_hour``, ``amount_day``) with the alerts on them
    (``rate_limit``, ``permit_80``, ``permit_100``, ``permit_projection``,
    ``alerts.permitalerts``).
@@ -44,7 +46,10 @@ from alerts.alerting import maintain_hour_alerts
 from alerts.amounting import compute as compute_amounts
 from alerts.amounting import day_sums
 from alerts.amounting import hour_lines as amount_lines
+from alerts.analyseralerts import maintain_analyser_alerts
+from alerts.copyalerts import DigestCounter, maintain_copy_alerts
 from alerts.dayalerts import maintain_day_alerts
+from alerts.devicealerts import maintain_device_alerts
 from alerts.flagalerts import FlagCounter, maintain_flag_alerts
 from alerts.fraudalerts import maintain_fraud_alerts
 from alerts.gaps import GapFinder, maintain_gaps
@@ -162,11 +167,13 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
     finder = GapFinder(plan, settings.alerts_gap_minutes * 60,
                        last_readings(store, plan, a * 1000 - lookback_ms, a * 1000))
     counter = FlagCounter()
+    digester = DigestCounter()
 
     def feed(minutes: Minutes) -> None:
         finder.feed(minutes)
         if settings.alerts_detect:
             counter.feed(minutes)
+            digester.feed(minutes)
 
     rr = judge_hours_range(store, plan, a * 1000, b * 1000, now_ms, settings, should_stop,
                            feed, days_until_s, records)
@@ -197,6 +204,12 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
                                                         a, b, settings).written
         report.alerts_written += maintain_flag_alerts(store, plan, rr.table, counter, a, b,
                                                       settings).written
+        report.alerts_written += maintain_device_alerts(store, plan, rr.table, a, b,
+                                                        settings).written
+        report.alerts_written += maintain_analyser_alerts(store, plan, rr.table, a, b,
+                                                          settings).written
+        report.alerts_written += maintain_copy_alerts(store, plan, digester.digests(), rr.days,
+                                                      a, b, settings).written
         report.detect_s += time.perf_counter() - t1
     return True
 

@@ -83,3 +83,22 @@ class AlertSettings(CommonSettings):
     alerts_flags_min_pct: Annotated[float, Field(gt=0, le=100)] = 10.0
     alerts_flags_ratio: Annotated[float, Field(gt=1)] = 3.0
     alerts_flags_history_min_hours: Annotated[int, Field(ge=1)] = 12
+    # device_mismatch: the hour means a device reports (HJ 212 CN 2061) against the service's
+    # means of the same minutes; corrected_mismatch: the converted value it reports (ZsAvg)
+    # against the conversion of its own mean (GB 13271-2014 §5.2 formula (1)). A mismatch
+    # differs by more than alerts_device_tolerance_pct % of the larger value and more than
+    # alerts_device_min_abs (the catalogue's unit), for alerts_device_hours hours running.
+    alerts_device_tolerance_pct: Annotated[float, Field(gt=0)] = 5.0
+    alerts_device_min_abs: Annotated[float, Field(ge=0)] = 0.1
+    alerts_device_hours: Annotated[int, Field(ge=1)] = 1
+    # copied_day: a local day at least alerts_copy_share_pct % of whose hours (and at least
+    # alerts_copy_min_hours) repeat the minute values of the same hours of one of the
+    # alerts_copy_days days before.
+    alerts_copy_days: Annotated[int, Field(ge=1)] = 7
+    alerts_copy_min_hours: Annotated[int, Field(ge=1)] = 12
+    alerts_copy_share_pct: Annotated[float, Field(gt=0, le=100)] = 90.0
+    # analyser_change: a change of an analyser's range, slope or intercept (HJ 212 CN 3020)
+    # after which the valid hourly means of the alerts_analyser_hours hours are at least
+    # alerts_analyser_drop_pct % under those of the hours before.
+    alerts_analyser_hours: Annotated[int, Field(ge=1)] = 3
+    alerts_analyser_drop_pct: Annotated[float, Field(gt=0, lt=100)] = 20.0

@@ -6,7 +6,9 @@ InfluxDB (devstack.servers) in a temporary directory, registers N enterprises x 
 pollutants with hourly limits (4 of them O2-corrected) and seeds one clock hour of minute values
 of those and each outlet's O2 (5 % flagged, 2 % of outlets stopped, 2 % of series above their
 limit, 1 % with over-range values), and H (24) judged hours of every series before that hour:
-the history the fraud signs read. Then, K times:
+the history the fraud signs read. The flags are those of a realistic fleet: the random
+ones are F, M, D, C and B; S (set by hand) only in 0.2 % of the series, else ``manual_values``
+would raise an alert on a third of them. Then, K times:
 
 - the whole pass (``alerts.passes.run_pass``, default settings but for the windows) that judges
   that hour: fetch the minutes (2 concurrent queries), judge, write the hourly points, re-judge
@@ -54,7 +56,8 @@ HOUR0_S = 1_795_449_600  # 2026-11-23T16:00:00Z, local midnight in Asia/Shanghai
 POLLUTANTS = (("so2", 35.0, 6.0), ("nox", 50.0, 6.0), ("pm", 10.0, 6.0), ("co", 100.0, 6.0),
               ("hcl", 80.0, None))
 OUTLETS = 3
-FLAGS = "FMSDCB"  # T (above range) is scripted separately: 1 % of series, 10 minutes
+FLAGS = "FMDCB"  # T (above range) and S (set by hand) are scripted separately, per series
+MANUAL_SHARE = 0.002  # series with 10 minutes set by hand (S): honest outlets send none
 BATCH = 5000
 
 
@@ -70,7 +73,8 @@ def registry_doc(enterprises: int) -> dict[str, Any]:
 
 def reading_lines(enterprises: int, seed: int = 20261123) -> list[str]:
     """Corrected hourly means at 20-90 % of the limit, 2 % of series at 120-200 %; 5 % of
-    minutes flagged (not T), and 1 % of series with 10 T (above range) minutes."""
+    minutes flagged F/M/D/C/B, 1 % of series with 10 T (above range) minutes and 0.2 % with 10
+    S (set by hand) minutes: an honest fleet sends no S values, a few loggers do."""
     rng = np.random.default_rng(seed)
     n_outlets = enterprises * OUTLETS
     o2_level = np.where(rng.random(n_outlets) < 0.02, 20.3, rng.uniform(6, 12, n_outlets))
@@ -87,6 +91,8 @@ def reading_lines(enterprises: int, seed: int = 20261123) -> list[str]:
             flags = np.where(rng.random(60) < 0.05, rng.choice(list(FLAGS), 60), "N")
             if p != "o2" and rng.random() < 0.01:
                 flags[20:30] = "T"
+            if rng.random() < MANUAL_SHARE:
+                flags[40:50] = "S"
             for m, (v, f) in enumerate(zip(values.tolist(), flags.tolist(), strict=True)):
                 lines.append(f'{tags}{p} value={v:.4f},flag="{f}" '
                              f"{(HOUR0_S + m * 60) * 1_000_000_000}")

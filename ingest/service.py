@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 JSON_TOPIC_ROOT = JSON_ROOT
 # What the ingester writes: all in one retention policy, so that a batch is one write.
 LINE_MEASUREMENTS = ("reading", "realtime", "rejection", "hj212_part", "device_aggregate",
-                     "running_state", late.MEASUREMENT)
+                     "running_state", "analyser_param", late.MEASUREMENT)
 
 # A topic root and the parser of its messages: (topic, payload, now_ms) -> Parsed.
 Parser = Callable[[str, bytes, int], Parsed]

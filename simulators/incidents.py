@@ -27,6 +27,8 @@ clock_drift        offset_s, rate_s_per_h                      device clock off 
 malformed          every (5), kinds (all)                      every n-th message broken
 bad_crc            every (5)                                   every n-th HJ 212 frame's CRC bad
 reconnect_storm    every (1)                                   reconnect before every n-th message
+copied             days_back (1)                               the minutes of days_back days
+                                                               before sent again, value for value
 =================  ==========================================  ==================================
 
 ``pinned`` is the "just under the limit" tampering pattern. With ``constant = false`` the data
@@ -46,9 +48,12 @@ value is at or above ``above`` x the limit: flags that follow the readings.
 evidence the hour is ``unexplained_high_o2``. ``shutdown`` stops the plant; its stopped
 minutes are flag N values of a stopped process (``simulators.process``) and the enterprise
 declares the stop when its outlet's evidence is marks, unless ``declared = false``.
-``analyser_stop`` is flag F as HJ 212-2017 defines it: the analyser stopped, invalid data
-(§1.4), the plant running on. ``link_outage`` with ``buffered = true`` is the data logger that
-keeps its minutes while the line is down and uploads them when it is back (补传): the messages
+``copied`` is a logger that sends, for ``[start, end)``, the minutes it sent ``days_back`` days
+before (the plan takes their nominal values, the publisher their sampled values: copied data,
+``copied_day``). ``analyser_stop`` is flag F as HJ 212-2017 defines it: the analyser stopped,
+invalid data (§1.4), the plant running on. ``link_outage`` with ``buffered = true`` is the data
+logger that keeps its minutes while the line is down and uploads them when it is back (补传): the
+messages
 of ``[start, end)`` go out after ``end`` with their own time stamps (``simulators.replay``).
 """
 
@@ -83,10 +88,11 @@ INCIDENT_PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
     "malformed": {"every": (int, False), "kinds": (list, False)},
     "bad_crc": {"every": (int, False)},
     "reconnect_storm": {"every": (int, False)},
+    "copied": {"days_back": (int, False)},
 }
 # Incidents change values in this order, so that combinations are well defined (an exceedance
 # under dilution, a pinned value computed from the O2 the logger reports).
-ORDER = ("exceedance", "dilution", "air_ingress", "o2_offset", "steady", "pinned",
+ORDER = ("copied", "exceedance", "dilution", "air_ingress", "o2_offset", "steady", "pinned",
          "flatline", "flag_high", "over_range", "calibration", "maintenance", "manual",
          "analyser_stop", "clock_drift", "silence", "link_outage", "malformed", "bad_crc",
          "reconnect_storm", "shutdown")
@@ -141,6 +147,7 @@ def check_values(kind: str, params: Mapping[str, Any], where: str) -> None:
     checks: dict[str, Callable[[Any], bool]] = {
         "factor": lambda v: v > 0, "ratio": lambda v: 0 < v < 10,
         "o2_pct": lambda v: 0 < v < 19, "every": lambda v: v >= 1,
+        "days_back": lambda v: v >= 1,
     }
     if kind == "air_ingress":
         checks["o2_pct"] = lambda v: 19 <= v < 21

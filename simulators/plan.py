@@ -27,6 +27,8 @@ from simulators.malformations import malformations_for
 from simulators.process import HOUR_MS, State
 from simulators.scenario import Scenario
 
+DAY_MS = 24 * HOUR_MS
+
 
 @dataclass(frozen=True, slots=True)
 class PlannedMessage:
@@ -43,6 +45,7 @@ class PlannedMessage:
     reconnect: bool = False  # the device reconnects before sending this one
     late_ms: int | None = None  # buffered during an outage: sent once the link is back
     running: int | None = None  # a CN 2021 running-state upload (SB1-RS), no values
+    copy_of_ms: int | None = None  # a ``copied`` minute: the stamp of the one it repeats
 
 
 def state_message(i: int, ts_ms: int, running: int) -> PlannedMessage:
@@ -66,8 +69,11 @@ def plan_outlet(scenario: Scenario, i: int, start_ms: int | None = None,
     states = spec.stop_evidence == "state"
     changes = {t for s in model.stops for t in (s.off_ms, s.on_ms)}
     first = scenario.start_ms + -(-(start - scenario.start_ms) // interval_ms) * interval_ms
+    copies = [inc for inc in incidents if inc.kind == "copied"]
     for ts in range(first, stop, interval_ms):
-        nominal = model.nominal(ts)
+        shift = next((int(inc.get("days_back", 1)) * DAY_MS for inc in copies
+                      if inc.active(ts)), 0)
+        nominal = model.nominal(ts - shift)
         m = Minute(ts_ms=ts, stamp_ms=ts, operating=nominal.state.operating, values=nominal.values,
                    c_ref=nominal.c_ref, flags=dict.fromkeys(nominal.values, "N"))
         apply(incidents, m, model, interval_ms, malformations)
@@ -83,7 +89,8 @@ def plan_outlet(scenario: Scenario, i: int, start_ms: int | None = None,
         yield PlannedMessage(outlet=i, ts_ms=ts, stamp_ms=m.stamp_ms, values=m.values,
                              flags=m.flags, exact=frozenset(m.exact), noise=m.noise,
                              state=nominal.state, malformed=m.malformed, bad_crc=m.bad_crc,
-                             reconnect=m.reconnect, late_ms=m.late_ms)
+                             reconnect=m.reconnect, late_ms=m.late_ms,
+                             copy_of_ms=ts - shift if shift else None)
 
 
 def plan(scenario: Scenario, start_ms: int | None = None,

@@ -32,7 +32,7 @@ from simulators.payloads import (
     render_json,
     sample,
 )
-from simulators.plan import PlannedMessage, plan_outlet
+from simulators.plan import DAY_MS, PlannedMessage, plan_outlet
 from simulators.process import INDUSTRY_MODELS
 from simulators.replay import in_send_order, send_time
 from simulators.scenario import OutletSpec, Scenario
@@ -131,17 +131,37 @@ class ScenarioPublisher:
         self._on_sent = on_sent
         self._rng = random.Random(scenario.seed)
         self._noise = [INDUSTRY_MODELS[o.industry].noise for o in scenario.outlets]
+        # ``copied`` incidents: the sampled values of the minutes they repeat, kept until then
+        self._sources = {(i, inc.start_ms - int(inc.get("days_back", 1)) * DAY_MS,
+                          inc.end_ms - int(inc.get("days_back", 1)) * DAY_MS)
+                         for inc in scenario.incidents if inc.kind == "copied"
+                         for i in inc.outlets}
+        self._kept: dict[tuple[int, int], dict[str, float]] = {}
         self.stats = RunStats()
 
     def render(self, msg: PlannedMessage) -> tuple[str, bytes]:
         """The topic and payload of ``msg`` (a bad CRC left intact: see ``_send``)."""
         spec = self.scenario.outlets[msg.outlet]
-        values = sample(msg, self._noise[msg.outlet], self._rng)
+        values = self._sample(msg)
         if spec.protocol == "json":
             return spec.topic, render_json(msg, spec, values)
         assert self._encoder is not None
         return spec.topic, self._encoder(
             hj212_frame(msg, spec, values, self._passwords.get(spec.mn, "")))
+
+    def _sample(self, msg: PlannedMessage) -> dict[str, float]:
+        """The values as sampled; a copied minute's are those sampled for the one it repeats."""
+        if msg.copy_of_ms is not None:
+            kept = self._kept.pop((msg.outlet, msg.copy_of_ms), None)
+            if kept is not None:
+                return {k: kept[k] for k in msg.values if k in kept} | {
+                    k: v for k, v in sample(msg, self._noise[msg.outlet], self._rng).items()
+                    if k not in kept}
+        values = sample(msg, self._noise[msg.outlet], self._rng)
+        if msg.running is None and any(i == msg.outlet and a <= msg.stamp_ms < b
+                                       for i, a, b in self._sources):
+            self._kept[(msg.outlet, msg.stamp_ms)] = values
+        return values
 
     def _send(self, link: Link, msg: PlannedMessage, topic: str, payload: bytes) -> Pending:
         """Send ``msg``; a frame with a bad CRC goes out corrupted, and over TCP, where it gets

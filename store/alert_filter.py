@@ -15,7 +15,8 @@ from store.lines import quote
 ALERT_KINDS = ("exceedance", "data_gap", "over_range", "suspicious_flatline", "invalid_data",
                "broker_drops", "unexplained_high_o2", "invalid_hour_over_limit",
                "pinned_under_limit", "o2_inconsistent", "near_constant",
-               "flags_follow_readings", "manual_values",
+               "flags_follow_readings", "manual_values", "device_mismatch",
+               "corrected_mismatch", "copied_day", "analyser_change",
                "rate_limit", "permit_80", "permit_100", "permit_projection")  # alerts.permitalerts
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 PERIODS = ("", "day")  # "" hour-based, "day" exceeded days

@@ -36,6 +36,10 @@ from store.late import Mark
 
 PAYLOAD_KEEP_BYTES: Final = 1024  # a rejected payload is stored cut to this size
 PART_MEASUREMENT: Final = "hj212_part"
+ANALYSER_MEASUREMENT: Final = "analyser_param"
+# HJ 212-2017 analyser parameter codes (field-unit information, i + 1 analyser + 3 parameter,
+# hj212.md §13.3) that the service keeps, and their field names.
+ANALYSER_PARAMS: Final = {"i13001": "range", "i13007": "intercept", "i13008": "slope"}
 # Fields that are always integers: a number written to one is an int, to any other a float, so
 # that a limit given as ``50`` in a registry cannot clash with ``50.0`` already stored.
 INT_FIELDS: Final = frozenset({
@@ -44,7 +48,7 @@ INT_FIELDS: Final = frozenset({
     "over_range_values", "expected_hours", "received_hours", "valid_hours", "stopped_hours",
     "suspected_hours", "high_o2_hours", "target_hours", "target_exceeded_hours", "updated_ms",
     "end_ms", "opened_ms", "explained_ms", "until_ms",
-    "acknowledged_ms", "resolved_ms", "seen_until_ms",
+    "acknowledged_ms", "resolved_ms", "seen_until_ms", "digest", "n_minutes",
     "start_ms", "declared_ms", "withdrawn_ms",  # the last three: store.marks
     "measured_hours", "filled_hours", "fill_lookback_h"})  # amounts (alerts.amounting)
 
@@ -143,6 +147,16 @@ def aggregate_line(a: DeviceAggregate) -> str:
     fields = ",".join(f"{name}={value!r}" for name, value in a.fields.items())
     return (f"device_aggregate,enterprise={a.enterprise},outlet={a.outlet},period={a.period},"
             f'pollutant={a.pollutant} {fields},flag="{a.flag}" {a.ts_ms * 1_000_000}')
+
+
+def analyser_line(enterprise: str, outlet: str, pollutant: str, ts_ms: int,
+                  params: dict[str, float]) -> str:
+    """An ``analyser_param`` point: an analyser's range, slope or intercept as its device
+    reported them (HJ 212 CN 3020, ``i13001``/``i13008``/``i13007``), time in ns; tags are
+    validated identifiers, ``params`` named by ``ANALYSER_PARAMS``."""
+    fields = ",".join(f"{name}={float(value)!r}" for name, value in sorted(params.items()))
+    return (f"{ANALYSER_MEASUREMENT},enterprise={enterprise},outlet={outlet},"
+            f"pollutant={pollutant} {fields} {ts_ms * 1_000_000}")
 
 
 def rejection_line(rej: Rejection, arrival_ns: int) -> str:

@@ -265,16 +265,26 @@ class ResultStore:
         self.store.write_lines(lines, precision="ms")
 
     # Alerts ---------------------------------------------------------------------------------
-    def existing_alert_ids(self, ids: list[str]) -> set[str]:
+    def existing_alert_ids(self, ids: list[str], where: AlertFilter | None = None) -> set[str]:
+        """Which of ``ids`` are stored; ``where`` narrows what InfluxDB reads (kinds, times)."""
         if not ids:
             return set()
-        series = self.store.query(
-            f'SELECT "id" FROM alert WHERE {AlertFilter(ids=tuple(ids)).influxql()}')
+        f = replace(where or AlertFilter(), ids=tuple(ids))
+        series = self.store.query(f'SELECT "id" FROM alert WHERE {f.influxql()}')
         return {row["id"] for s in series for row in s.rows()}
 
     def upsert_episodes(self, episodes: list[Episode]) -> None:
-        """Write episodes; a new one opens its alert (its workflow is not in InfluxDB)."""
-        known = self.existing_alert_ids([e.id for e in episodes])
+        """Write episodes; a new one opens its alert (its workflow is not in InfluxDB).
+
+        An alert's point is at its episode's start, so the check for stored ones reads only
+        the alert points of the episodes' kinds between their first and last start: without
+        that bound every batch read every alert point ever stored (they only grow)."""
+        if not episodes:
+            return
+        starts = [e.start_ms for e in episodes]
+        where = AlertFilter(kinds=tuple(sorted({e.kind for e in episodes})),
+                            since_ms=min(starts), until_ms=max(starts) + 1)
+        known = self.existing_alert_ids([e.id for e in episodes], where)
         self.write_lines([e.to_line(new=e.id not in known) for e in episodes])
 
     def get_alert(self, alert_id_: str) -> Alert | None:

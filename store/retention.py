@@ -37,6 +37,7 @@ POLICY_OF: dict[str, str] = {
     "device_aggregate": RAW,  # hour and day aggregates the devices report themselves
     "realtime": RAW,  # HJ 212 real-time values (CN 2011), instants, apart from minute data
     "running_state": RAW,  # facility running states (HJ 212 CN 2021, SBxxx-RS)
+    "analyser_param": RAW,  # analysers' range, slope, intercept (HJ 212 CN 3020, i13xxx)
     "dirty": RAW,  # hours that received data late, and up to which receipt they were judged
     "hourly": RESULTS,
     "day": RESULTS,
@@ -45,6 +46,7 @@ POLICY_OF: dict[str, str] = {
     "minute_stats": RESULTS,  # within-hour statistics of minute values (alerts.io.minutestats)
     "amount_hour": RESULTS,  # emission amounts of each judged hour (alerts.amounting)
     "amount_day": RESULTS,  # their sums per local day
+    "minute_digest": RESULTS,  # digests of an hour's minute values (alerts.copyalerts)
     "watermark": FOREVER,
     # Records of older versions, now in the records database (store.sql); kept for
     # ``python -m store.migrate_influx``, which copies them over.

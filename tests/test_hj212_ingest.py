@@ -174,6 +174,38 @@ def test_hour_and_day_aggregates_are_device_aggregate_points(cn: str, period: st
     ]
 
 
+INFO = HEAD.replace("CN=2011", "CN=3020") + "DataTime=20251126180000;"
+
+
+@pytest.mark.parametrize(("cp", "fields", "expected"), [
+    # range, slope and intercept of the SO2 analyser (i13001, i13008, i13007; hj212.md §13.3)
+    ("PolId=a21026;i13001-Info=500;i13008-Info=1.02;i13007-Info=-0.5",
+     "intercept=-0.5,range=500.0,slope=1.02", []),
+    ("PolId=a21026;i13001-Info=200", "range=200.0", []),
+    # a log and a status beside them are not kept, and not refused
+    ("PolId=a21026;i11001-Info=//ok//;i12001-Info=0;i13008-Info=0.8", "slope=0.8", []),
+    ("PolId=a21026;i13008-Info=abc;i13001-Info=500", "range=500.0", ["bad_values"]),
+])
+def test_analyser_parameters_are_analyser_param_points(cp: str, fields: str,
+                                                       expected: list[str]) -> None:
+    out = parser().parse("hj212/MNG1", raw(INFO + cp + "&&"), NOW_MS)
+    assert reasons(out) == expected
+    assert list(out.lines) == [
+        f"analyser_param,enterprise=E1,outlet=G1,pollutant=so2 {fields} {T_MS * 1_000_000}"]
+
+
+@pytest.mark.parametrize(("cp", "expected"), [
+    ("i11001-Info=//log//", ["unsupported_command"]),  # a log only: not kept
+    ("PolId=zz999;i13001-Info=500", ["unknown_pollutant"]),
+    ("i13001-Info=500", ["unknown_pollutant"]),  # no PolId: whose range?
+    ("PolId=a21026;i13001-Info=inf", ["bad_values"]),
+])
+def test_analyser_parameters_refused(cp: str, expected: list[str]) -> None:
+    out = parser().parse("hj212/MNG1", raw(INFO + cp + "&&"), NOW_MS)
+    assert reasons(out) == expected
+    assert list(out.lines) == []
+
+
 def bad_crc(frame: bytes) -> bytes:
     return frame[:-6] + (b"0000" if frame[-6:-2] != b"0000" else b"1111") + b"\r\n"
 

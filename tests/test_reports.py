@@ -15,9 +15,9 @@ from api.reportjob import ReportJob
 from api.services.reports import Reporting, permits_of
 from core.permits import PermitTotals
 from core.registry import Enterprise
+from store.audit import AuditQuery, find, verify
 from store.influx import InfluxStore
 from store.lines import amount_line, line
-from store.audit import AuditQuery, find, verify
 from store.reports import ReportFilter, ReportStore, Subject
 from store.results import Episode, ResultStore
 from store.sql import Records

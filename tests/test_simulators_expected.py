@@ -41,7 +41,8 @@ def alerts(o: Outcome, alert_kind: str) -> list[tuple[str, int, int | None]]:
 
 
 FRAUD_KINDS = ("pinned_under_limit", "o2_inconsistent", "flags_follow_readings",
-               "manual_values", "near_constant")
+               "manual_values", "near_constant", "device_mismatch", "corrected_mismatch",
+               "analyser_change", "copied_day")
 
 
 def no_alerts(o: Outcome, ent_id: str = "PA", fraud: bool = False) -> set[tuple[str, str]]:
@@ -67,10 +68,11 @@ def test_exceedance_hours_alert_and_ranking() -> None:
     # per pollutant: exceedance, unexplained high O2, invalid hour over the limit; per outlet:
     # data gap, over range, flat line, invalid data
     assert len(no_alerts(o, "PB")) == 3 * 3 + 4
-    # fraud signs: pinned, forged O2, flags per pollutant, near-constant per pollutant and for
-    # O2, flow and temperature
+    # fraud signs: pinned, forged O2, flags, device, analyser and copied-day signs per
+    # pollutant, near-constant per pollutant and for O2, flow and temperature
     fraud = no_alerts(o, "PB", fraud=True) - no_alerts(o, "PB")
-    assert fraud == {(k, p) for k in FRAUD_KINDS[:4] for p in ("so2", "nox", "pm")} | {
+    per_pollutant = (*FRAUD_KINDS[:4], *FRAUD_KINDS[5:])
+    assert fraud == {(k, p) for k in per_pollutant for p in ("so2", "nox", "pm")} | {
         ("near_constant", p) for p in ("so2", "nox", "pm", "o2", "flow", "temp")}
     assert [(e.enterprise, e.other) for e in of_kind(o, "rank_below")] == [("PA", "PB")]
     hour2 = o.hour("PA/G1", "so2", h(2))
@@ -363,3 +365,16 @@ def test_hour_validity(n_valid: int, o2: float, want_valid: bool | None) -> None
         assert hour.exceeded is (o2 > 12)  # 20 x 15 / (21 - O2) > 35 from O2 12.4 %
         assert math.isclose(hour.sigma, (hour.mean_ref or 0) * math.sqrt(
             0.36 / n_valid / 400 + (0.12 / math.sqrt(n_valid) / (21 - o2)) ** 2))
+
+
+def test_a_copied_day_repeats_the_day_before_and_is_expected_as_copied_day() -> None:
+    sc = scenario(COAL + incident("copied", start_h=24, duration_h=24), hours=48)
+    msgs = [m for m in plan_outlet(sc, 0) if m.running is None]
+    by_ts = {m.ts_ms: m for m in msgs}
+    copies = [m for m in msgs if m.copy_of_ms is not None]
+    assert len(copies) == 24 * 60
+    assert all(m.copy_of_ms == m.ts_ms - 24 * 3_600_000 for m in copies)
+    assert all(m.values == by_ts[m.ts_ms - 24 * 3_600_000].values for m in copies)
+    o = expected_outcome(sc)
+    assert sorted(alerts(o, "copied_day")) == [(p, h(24), h(48)) for p in ("nox", "pm", "so2")]
+    assert ("copied_day", "so2") not in no_alerts(o, fraud=True)

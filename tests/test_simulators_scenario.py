@@ -116,6 +116,7 @@ def test_tampering_says_what_the_file_promises() -> None:
         ("exceedance", "FLG01", "so2", h(14), h(18)),
         ("flags_follow_readings", "FLG01", "so2", h(14), h(18)),
         ("manual_values", "FLG01", "nox", h(20), h(22)),
+        *(("copied_day", "COPY01", p, h(24), h(48)) for p in ("so2", "nox", "pm")),
     }
     pinned = [e for e in o.expectations
               if e.kind == "hour" and e.enterprise == "PIN01" and e.pollutant == "so2"
@@ -131,7 +132,8 @@ def test_tampering_says_what_the_file_promises() -> None:
     assert "PIN02" not in no_flat
     # Honest outlets are free of the fraud signs, and so are the other tricks' pollutants.
     for kind in ("pinned_under_limit", "o2_inconsistent", "near_constant",
-                 "flags_follow_readings", "manual_values"):
+                 "flags_follow_readings", "manual_values", "device_mismatch",
+                 "corrected_mismatch", "analyser_change", "copied_day"):
         free = {(e.enterprise, e.pollutant) for e in o.expectations
                 if e.kind == "no_alert" and e.alert_kind == kind}
         assert {("CLN01", "so2"), ("CLN02", "so2"), ("CLN02", "nox"), ("O2F01", "nox"),

@@ -31,6 +31,14 @@ What is stored (hj212.md §8.1, §12):
 - CN 2061 (hour) and 2031 (day): ``device_aggregate`` points (``DeviceAggregate``), time = the
   period start; the device's own means, kept apart from readings so that the service's verdicts
   can be compared with them and never mixed into them;
+- CN 3020 (field-unit information) with ``PolId`` and any of the analyser parameters
+  ``i13001`` (range), ``i13008`` (slope), ``i13007`` (intercept) as ``-Info``:
+  ``analyser_param`` points (tags enterprise, outlet, pollutant = PolId's key; fields range,
+  slope, intercept), time = DataTime: a change of them just before readings fall is a sign of
+  falsified data (``alerts.analyseralerts``). A PolId outside the catalogue is
+  ``unknown_pollutant``, a parameter that is not a finite number ``bad_values``; the other
+  ``-Info`` items (logs, status, other parameters) are not kept, and a 3020 with none of the
+  three is ``unsupported_command``;
 - any other CN (parameters, run times, logs, heartbeats, replies): ``unsupported_command``,
   so that what devices send and the service does not use is counted and can be looked at.
   Converted values (``-ZsRtd``) of real-time data are not stored: the service converts itself.
@@ -46,11 +54,13 @@ So a frame is never stored or logged with its PW: rejections keep it with ``PW=*
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from datetime import tzinfo
 from typing import Final
 
+from core.pollutants import BY_CODE
 from core.readings import (
     RUNNING_STATES,
     DeviceAggregate,
@@ -68,7 +78,7 @@ from hj212 import SHANGHAI, Hj212Error, Packet, Reassembler, parse_segment, unfr
 from hj212.codec import STATE_CN
 from ingest.parts import PartStore
 from store.influx import StoreRejected
-from store.lines import aggregate_line, part_line, state_line
+from store.lines import ANALYSER_PARAMS, aggregate_line, analyser_line, part_line, state_line
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +87,8 @@ SOURCE: Final = "mqtt-hj212"
 REALTIME_CN: Final = "2011"
 READING_CNS: Final = frozenset({REALTIME_CN, "2051"})
 AGGREGATE_PERIODS: Final[dict[str, str]] = {"2061": "hour", "2031": "day"}
-DATA_CNS: Final = READING_CNS | frozenset(AGGREGATE_PERIODS) | {STATE_CN}
+INFO_CN: Final = "3020"
+DATA_CNS: Final = READING_CNS | frozenset(AGGREGATE_PERIODS) | {STATE_CN, INFO_CN}
 _STATE_TEXTS: Final = frozenset(str(n) for n in RUNNING_STATES)
 # Codec groups (``Packet.groups``) stored with an aggregate, under the same names.
 AGGREGATE_GROUPS: Final = ("min", "max", "cou", "zs_avg", "zs_min", "zs_max")
@@ -208,6 +219,8 @@ class Hj212Parser:
 
     def _content(self, packet: Packet, outlet: Outlet, ts_ms: int, reject: Rejecter) -> Parsed:
         """Readings or aggregates of a whole (or reassembled) data upload."""
+        if packet.cn == INFO_CN:
+            return self._params(packet, outlet, ts_ms, reject)
         for code in packet.unknown_codes:
             reject.value(Reason.UNKNOWN_POLLUTANT, code, f"{code[:40]!r} is not in the catalogue")
         if packet.cn in READING_CNS:
@@ -273,6 +286,37 @@ class Hj212Parser:
             lines.append(aggregate_line(DeviceAggregate(
                 outlet.enterprise_id, outlet.id, key, period, ts_ms, fields, flag)))
         return lines
+
+
+    def _params(self, packet: Packet, outlet: Outlet, ts_ms: int, reject: Rejecter) -> Parsed:
+        """The ``analyser_param`` point of a CN 3020 upload (see the module docstring)."""
+        items = dict(packet.cp)
+        params: dict[str, float] = {}
+        for code, name in ANALYSER_PARAMS.items():
+            text = items.get(f"{code}-Info")
+            if text is None:
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                value = float("nan")
+            if not math.isfinite(value):
+                reject.value(Reason.BAD_VALUES, code, f"{code}-Info={text[:20]!r} is not a number")
+                continue
+            params[name] = value
+        if not params:
+            if not reject.rejections:
+                reject.whole(Reason.UNSUPPORTED_COMMAND,
+                             "CN '3020' without an analyser range, slope or intercept (i13001, "
+                             "i13008, i13007): not kept")
+            return Parsed([], reject.rejections)
+        code = items.get("PolId", "")
+        pollutant = BY_CODE.get(code)
+        if pollutant is None:
+            return reject.whole(Reason.UNKNOWN_POLLUTANT,
+                                f"PolId {code[:40]!r} is not in the catalogue")
+        line = analyser_line(outlet.enterprise_id, outlet.id, pollutant.key, ts_ms, params)
+        return Parsed([], reject.rejections, (line,))
 
 
 def check_state(code: str, text: str) -> Problem | None:

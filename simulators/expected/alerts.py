@@ -160,6 +160,10 @@ class Builder:
         counts = self.res.flags.get(p, {})
         fraud.flags_follow(hours, counts, limit, add)
         fraud.manual(counts, add)
+        fraud.never(add)
+        fraud.copied(self.scenario.incidents_of(self.i), lambda d0, d1: self.add(
+            "alert", p, d0, d1, end_ms=d1 if d1 <= end else None, alert_kind=R.ALERT_COPIED,
+            tolerance_ms=R.HOUR_TOLERANCE_MS), add)
 
     def status_runs(self, p: str, hours: list[Hour], what: str, alert_kind: str,
                     hit: Any) -> None:

@@ -21,6 +21,10 @@ pollutant uncalled. ``manual_values``: the runs of hours with S values, exactly.
 ``o2_inconsistent`` (rules.O2_*): the engine's rule on the nominal hours, with a running
 history of the valid hours not flagged; an hour too close to a threshold leaves the pollutant
 uncalled.
+
+``device_mismatch``, ``corrected_mismatch``, ``analyser_change`` (rules.NEVER_RAISED): no
+incident plays them, so none is expected on any outlet. ``copied_day``: one alert per whole
+day of a ``copied`` incident, closed at the day's end; none elsewhere.
 """
 
 from __future__ import annotations
@@ -175,3 +179,20 @@ def manual(counts: dict[int, Flags], add: Add) -> None:
         add(R.ALERT_MANUAL, run)
     if not found:
         add(R.ALERT_MANUAL, None)
+
+
+def never(add: Add) -> None:
+    """The signs that no incident plays (``rules.NEVER_RAISED``): none expected."""
+    for kind in R.NEVER_RAISED:
+        add(kind, None)
+
+
+def copied(incidents: list[Incident], add_day: Callable[[int, int], None], add: Add) -> None:
+    """``copied_day``: each whole day of a ``copied`` incident (its start a local midnight)
+    repeats the day before value for value, every hour of it; else none expected."""
+    days = [(d0, d0 + R.DAY_MS) for inc in incidents if inc.kind == "copied"
+            for d0 in range(inc.start_ms, inc.end_ms - R.DAY_MS + 1, R.DAY_MS)]
+    for d0, d1 in days:
+        add_day(d0, d1)
+    if not days:
+        add(R.ALERT_COPIED, None)

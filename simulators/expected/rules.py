@@ -79,6 +79,14 @@ FLAGS_MIN_SHARE = 0.10  # ... this share of their minutes and ...
 FLAGS_RATIO = 3.0  # ... this many times the share in the other hours (at least ...
 FLAGS_HISTORY_MIN_HOURS = 12  # ... this many of them)
 ALERT_MANUAL = "manual_values"  # a run of hours with S (manually set) values
+# Signs no incident of the simulators plays yet: the devices send no hour aggregates (CN 2061)
+# nor analyser parameters (CN 3020); so none of these is expected anywhere (the honest
+# outlets' guard against false positives).
+ALERT_DEVICE = "device_mismatch"
+ALERT_CORRECTED = "corrected_mismatch"
+ALERT_ANALYSER = "analyser_change"
+NEVER_RAISED = (ALERT_DEVICE, ALERT_CORRECTED, ALERT_ANALYSER)
+ALERT_COPIED = "copied_day"  # a day of a ``copied`` incident; noisy minutes never repeat
 
 # What the oracle dares to predict (noise is added on the wire) --------------------------
 NOISE_SIGMAS = 6.0  # a verdict only when the nominal value is farther from the limit ...
