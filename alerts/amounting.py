@@ -144,6 +144,8 @@ def _rows_by_series(table: HourTable, start_s: int, end_s: int) -> dict[int, np.
     """Row numbers of each series' hours in ``[start_s, end_s)`` (the table is sorted by series
     then hour), without a pass over the table per series."""
     inside = np.flatnonzero((table.hour_start_s >= start_s) & (table.hour_start_s < end_s))
+    if inside.size == 0:
+        return {}
     ser = table.series[inside]
     uniq, first = np.unique(ser, return_index=True)
     ends = [*first[1:].tolist(), len(ser)]
