@@ -104,7 +104,9 @@ class Feeds:
         rescan = max(origin, end - end % HOUR_MS - HOUR_MS)
         start = min(self.queue.state(f"{kind}.until_ms") or origin, rescan)
         queued = self._window(kind, read, start, end, watermark=True)
-        return queued + self._late(kind, read, marks, rescan, settled_only=False)
+        # Marks (read before the window) of hours the window read whole are covered by it.
+        covered = start - start % HOUR_MS + (HOUR_MS if start % HOUR_MS else 0)
+        return queued + self._late(kind, read, marks, covered, settled_only=False)
 
     def _hours(self, kind: str, origin: int, end: int, marks: dict[tuple[str, int], int]
                ) -> int:
@@ -112,7 +114,8 @@ class Feeds:
         rescan = max(origin, floor - HOURS_RESCAN * HOUR_MS)
         start = min(self.queue.state(f"{kind}.until_ms") or origin, rescan)
         queued = self._window(kind, source.hours, start, floor, watermark=True)
-        return queued + self._late(kind, source.hours, marks, rescan, settled_only=True)
+        covered = start - start % HOUR_MS + (HOUR_MS if start % HOUR_MS else 0)
+        return queued + self._late(kind, source.hours, marks, covered, settled_only=True)
 
     def _window(self, kind: str, read: Reader, start: int, end: int,
                 watermark: bool = False) -> int:
@@ -142,16 +145,17 @@ class Feeds:
         return queued
 
     def _late(self, kind: str, read: Reader, marks: dict[tuple[str, int], int],
-              rescan: int, settled_only: bool) -> int:
-        """Hours older than the rescan window whose late receipt was not queued yet."""
+              covered: int, settled_only: bool) -> int:
+        """Hours before ``covered`` (where this pass's window read whole hours) whose late
+        receipt was not queued yet."""
         seen = self.queue.late_seen(kind)
-        judged = source.judged_hours(self.store, min(h for _, h in marks), rescan + 1
+        judged = source.judged_hours(self.store, min(h for _, h in marks), covered + 1
                                      ) if settled_only and marks else {}
         queued = 0
         for (outlet, hour), received in sorted(marks.items(), key=lambda kv: kv[0][1]):
             if seen.get((outlet, hour)) == received:
                 continue
-            if hour >= rescan:  # the digests cover it: only remember the receipt
+            if hour >= covered:  # this pass read it: only remember the receipt
                 self.queue.put([], Progress({}, [], [(outlet, kind, hour, received)]))
                 continue
             if settled_only and not judged.get((outlet, hour)):
