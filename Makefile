@@ -39,9 +39,9 @@ run: install
 	$(PY) -m devstack.run
 
 # A scenario through the whole local stack, compared with its expected outcome:
-# make scenario NAME=clean (or incidents, tampering, demo, late, or a path to a scenario file).
+# make scenario NAME=clean (or incidents, tampering, demo, late, forwarding, or a path to a scenario file).
 scenario: install
-	@if [ -z "$(NAME)" ]; then echo "usage: make scenario NAME=clean|incidents|tampering|demo|late"; exit 2; fi
+	@if [ -z "$(NAME)" ]; then echo "usage: make scenario NAME=clean|incidents|tampering|demo|late|forwarding"; exit 2; fi
 	$(PY) -m simulators.verify $(NAME)
 
 test: install
