@@ -87,8 +87,8 @@ class Feeds:
                 queued += self._hours(kind, origin, end, marks)
             elif kind == source.DAY_CN:
                 floor = end - end % HOUR_MS
-                queued += self._window(kind, source.days, max(origin, floor - DAYS_RESCAN *
-                                                              DAY_MS), floor)
+                queued += self._window(kind, self._days, max(origin, floor - DAYS_RESCAN *
+                                                             DAY_MS), floor)
             elif kind == "alert":
                 queued += self._alerts(max(origin, end - DAYS_RESCAN * DAY_MS))
         return queued
@@ -116,6 +116,9 @@ class Feeds:
         queued = self._window(kind, source.hours, start, floor, watermark=True)
         covered = start - start % HOUR_MS + (HOUR_MS if start % HOUR_MS else 0)
         return queued + self._late(kind, source.hours, marks, covered, settled_only=True)
+
+    def _days(self, store: InfluxStore, a: int, b: int) -> dict[tuple[str, int], Record]:
+        return source.days(store, a, b, self.tz)
 
     def _window(self, kind: str, read: Reader, start: int, end: int,
                 watermark: bool = False) -> int:

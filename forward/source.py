@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from typing import Final
 
 import orjson
@@ -103,22 +104,47 @@ def hours(store: InfluxStore, start_ms: int, end_ms: int) -> dict[tuple[str, int
     return out
 
 
-def days(store: InfluxStore, start_ms: int, end_ms: int) -> dict[tuple[str, int], Record]:
-    """Judged days of ``[start, end)``: the mean of the valid hours' corrected means, as
-    ``-ZsAvg`` (the service's day value is corrected; it has no raw day mean)."""
+def days(store: InfluxStore, start_ms: int, end_ms: int, tz: tzinfo = UTC
+         ) -> dict[tuple[str, int], Record]:
+    """Judged days of ``[start, end)``, days of ``tz``: ``-ZsAvg`` the day's corrected mean (the
+    mean of its valid hours' corrected means, as the service judges days) and ``-Avg`` the mean
+    of the same valid hours' measured means (a day upload carries ``-Avg``, hj212.md §6 table
+    of CN 2031, and receivers require it). A pollutant without both is left out."""
     q = (f'SELECT "mean_ref" FROM "day" WHERE {_range(start_ms, end_ms)} '
          'GROUP BY "enterprise", "outlet", "pollutant"')
-    out: dict[tuple[str, int], Record] = {}
+    refs: dict[tuple[str, int, str], float] = {}
     for outlet, pollutant, row in _rows(store, q):
-        if not isinstance(row.get("mean_ref"), int | float):
+        if isinstance(row.get("mean_ref"), int | float):
+            refs[(outlet, int(row["time"]), pollutant)] = float(  # type: ignore[call-overload]
+                row["mean_ref"])  # type: ignore[arg-type]
+    if not refs:
+        return {}
+    last = max(at for _, at, _ in refs)
+    hours_end = int(local_midnight(last + 26 * 3_600_000, tz).timestamp() * 1000)
+    q = (f'SELECT "mean" FROM "hourly" WHERE {_range(min(at for _, at, _ in refs), hours_end)} '
+         'AND "valid" = true GROUP BY "enterprise", "outlet", "pollutant"')
+    sums: dict[tuple[str, int, str], list[float]] = {}
+    for outlet, pollutant, row in _rows(store, q):
+        if isinstance(row.get("mean"), int | float):
+            day = int(local_midnight(int(row["time"]), tz).timestamp() * 1000)  # type: ignore[call-overload]
+            sums.setdefault((outlet, day, pollutant), []).append(float(row["mean"]))  # type: ignore[arg-type]
+    out: dict[tuple[str, int], Record] = {}
+    for (outlet, at, pollutant), ref in refs.items():
+        means = sums.get((outlet, at, pollutant))
+        if not means:
             continue
-        at = int(row["time"])  # type: ignore[call-overload]
         rec = out.get((outlet, at))
         if rec is None:
             rec = out[(outlet, at)] = Record(outlet, at)
-        rec.groups.setdefault("zs_avg", {})[pollutant] = float(
-            row["mean_ref"])  # type: ignore[arg-type]
+        rec.values[pollutant] = sum(means) / len(means)
+        rec.groups.setdefault("zs_avg", {})[pollutant] = ref
     return out
+
+
+def local_midnight(ms: int, tz: tzinfo) -> datetime:
+    """The start of the local day (of ``tz``) that holds ``ms``."""
+    local = datetime.fromtimestamp(ms / 1000, tz)
+    return datetime(local.year, local.month, local.day, tzinfo=tz)
 
 
 def dirty_hours(store: InfluxStore, start_ms: int, end_ms: int

@@ -5,20 +5,17 @@ SIGKILL of the forwarder. Webhooks against a local HTTP receiver that checks the
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
 import random
 import signal
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import tomli_w
@@ -29,14 +26,13 @@ from core.registry import load_registry
 from core.standards import load_standards
 from devstack.servers import InfluxDB, free_port
 from forward.app import build_worker, not_ready, secrets_of
-from forward.links import sign
 from forward.queue import Item, Progress, Queue
 from forward.service import Worker
 from forward.settings import ForwardSettings
 from simulators.fleet import Fleet, sample_values
 from store.influx import InfluxStore
-from store.lines import reading_line
-from store.results import HourVerdict, ResultStore
+from store.lines import reading_line, realtime_line
+from store.results import DayVerdict, HourVerdict, ResultStore
 from tests.conftest import (
     ROOT,
     SERVICE_NOW_MS,
@@ -48,6 +44,7 @@ from tests.conftest import (
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
 
 
 # The queue ------------------------------------------------------------------------------------
@@ -96,6 +93,12 @@ class City:
     registry_path: Path
     env: dict[str, str]
     sent: set[tuple[str, str, str, int, float]]
+    doc: dict[str, Any]  # the registry
+
+    def forward(self, *commands: str) -> None:
+        """The province takes ``commands`` from now on (the registry rewritten)."""
+        self.doc["destination"][0]["commands"] = list(commands)
+        self.registry_path.write_bytes(tomli_w.dumps(self.doc).encode())
 
     def write_minutes(self, fleet: Fleet, start_ms: int, n: int, seed: int) -> None:
         rng = random.Random(seed)
@@ -119,8 +122,9 @@ def stored(store: InfluxStore) -> set[tuple[str, str, str, int, float]]:
     return out
 
 
-@pytest.fixture
-def city(influx_server: InfluxDB, tmp_path: Path, fleet: Fleet) -> Iterator[City]:
+def city_of(influx_server: InfluxDB, tmp_path: Path, fleet: Fleet) -> Iterator[City]:
+    """A city: its own database and a registry whose destination is a province at
+    ``env["GATEWAY_PORT"]``, each outlet known there by its device's MN and password."""
     store = InfluxStore(influx_server.url, f"city_{uuid.uuid4().hex[:10]}")
     store.create_database()
     gateway_port = free_port()
@@ -135,9 +139,14 @@ def city(influx_server: InfluxDB, tmp_path: Path, fleet: Fleet) -> Iterator[City
     path = tmp_path / "city-registry.toml"
     path.write_bytes(tomli_w.dumps(registry).encode())
     env["GATEWAY_PORT"] = str(gateway_port)
-    yield City(store, path, env, set())
+    yield City(store, path, env, set(), registry)
     store.query(f'DROP DATABASE "{store.database}"')
     store.close()
+
+
+@pytest.fixture
+def city(influx_server: InfluxDB, tmp_path: Path, fleet: Fleet) -> Iterator[City]:
+    yield from city_of(influx_server, tmp_path, fleet)
 
 
 def forward_settings(city: City, tmp_path: Path) -> ForwardSettings:
@@ -150,8 +159,8 @@ def forward_settings(city: City, tmp_path: Path) -> ForwardSettings:
         forward_timeout_s=3.0)
 
 
-def worker_for(city: City, tmp_path: Path) -> Worker:
-    settings = forward_settings(city, tmp_path)
+def worker_for(city: City, tmp_path: Path, **settings_: Any) -> Worker:
+    settings = forward_settings(city, tmp_path).model_copy(update=settings_)
     registry = load_registry(city.registry_path, load_standards(settings.limits_path))
     secrets = secrets_of(registry, city.env)
     return build_worker(registry.destinations["province"], settings, registry, city.store,
@@ -217,79 +226,56 @@ def test_a_killed_forwarder_resends_and_skips_nothing(
     wait_until(lambda: stored(store) == city.sent, 120, 0.5, "every reading after the restart")
 
 
-# Webhooks ---------------------------------------------------------------------------------------
-class Receiver(ThreadingHTTPServer):
-    secret = b""
-    bodies: list[dict[str, Any]]
-    refused: int = 0
-    fail_first: int = 0
+def aggregates(store: InfluxStore, period: str) -> dict[tuple[str, str, str, int], Any]:
+    q = (f'SELECT "avg", "zs_avg" FROM "device_aggregate" WHERE "period" = \'{period}\' '
+         'GROUP BY "enterprise", "outlet", "pollutant"')
+    return {(s.tags["enterprise"], s.tags["outlet"], s.tags["pollutant"], int(r[0])): tuple(r[1:])
+            for s in store.query_stream(q) for r in s.values}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: Receiver
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        ts = int(self.headers["X-EMS-Timestamp"])
-        want = "sha256=" + hmac.new(self.server.secret, f"{ts}.".encode() + body,
-                                    hashlib.sha256).hexdigest()
-        fresh = abs(ts - SERVICE_NOW_MS / 1000) < 300  # the sender's (shifted) clock
-        if not hmac.compare_digest(want, self.headers["X-EMS-Signature"]) or not fresh:
-            self.server.refused += 1
-            self.send_response(401)
-        elif self.server.fail_first > 0:
-            self.server.fail_first -= 1
-            self.send_response(503)
-        else:
-            self.server.bodies.append(json.loads(body))
-            self.send_response(204)
-        self.end_headers()
+def realtime(store: InfluxStore) -> set[tuple[str, str, str, int, float]]:
+    q = 'SELECT "value" FROM "realtime" GROUP BY "enterprise", "outlet", "pollutant"'
+    return {(s.tags["enterprise"], s.tags["outlet"], s.tags["pollutant"], int(t), v)
+            for s in store.query_stream(q) for t, v in s.values}
 
 
-def test_signature_is_hmac_sha256_of_timestamp_and_body() -> None:
-    want = hmac.new(b"k", b"1700000000.{}", hashlib.sha256).hexdigest()
-    assert sign(b"k", 1_700_000_000, b"{}") == f"sha256={want}"
-
-
-def test_judged_hours_go_to_a_webhook_signed_and_retried(
-        tmp_path: Path, city: City, fleet: Fleet) -> None:
-    receiver = Receiver(("127.0.0.1", 0), _Handler)
-    receiver.secret, receiver.bodies, receiver.fail_first = b"s3cret", [], 2
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    registry = dict(fleet.registry)
-    registry["destination"] = [{"id": "ecology", "kind": "webhook",
-                                "url": f"http://127.0.0.1:{receiver.server_port}/hook",
-                                "secret_env": "EMS_FWD_SECRET", "commands": ["hour"]}]
-    city.registry_path.write_bytes(tomli_w.dumps(registry).encode())
-    hour0 = SERVICE_NOW_MS - SERVICE_NOW_MS % HOUR_MS - 3 * HOUR_MS
-    sims = fleet.outlets[:3]
-    results = ResultStore(city.store)
-    results.write_lines([HourVerdict(s.enterprise, s.outlet, "so2", hour0 + h * HOUR_MS,
-                                        60, 58, True, True, mean=10.0 + h, mean_ref=12.0 + h
-                                        ).to_line() for s in sims for h in range(3)])
-    city.env["EMS_FWD_SECRET"] = "s3cret"
-    settings = forward_settings(city, tmp_path)
-    reg = load_registry(city.registry_path, load_standards(settings.limits_path))
-    worker = build_worker(reg.destinations["ecology"], settings, reg, city.store,
-                          secrets_of(reg, city.env))
+@pytest.mark.slow
+def test_judged_days_and_real_time_values_reach_the_province(
+        services: ServiceProcs, store: InfluxStore, city: City, fleet: Fleet,
+        tmp_path: Path) -> None:
+    """CN 2031: the day's ``-ZsAvg`` is the judged corrected mean, its ``-Avg`` the mean of the
+    same valid hours' means (the invalid hours' 500 counts in neither); CN 2011 as stored."""
+    start_ready(services, "ingest", "ingest")
+    start_province(services, city)
+    city.forward("2031", "2011")
+    tz = ZoneInfo(ForwardSettings().timezone)
+    today = datetime.fromtimestamp(SERVICE_NOW_MS / 1000, tz).date()
+    day0 = int(datetime(today.year, today.month, today.day, tzinfo=tz).timestamp() * 1000
+               ) - 2 * DAY_MS
+    gas = [sim for sim in fleet.outlets if sim.industry == "coal_power"][:2]
+    lines, want = [], {}
+    for n, sim in enumerate(gas):
+        for d in range(2):
+            start = day0 + d * DAY_MS
+            for h in range(24):
+                valid = h not in (6, 7)
+                mean = 500.0 if not valid else 10.0 + n + d + (h % 2) * 4  # avg: 12 + n + d
+                lines.append(HourVerdict(sim.enterprise, sim.outlet, "so2", start + h * HOUR_MS,
+                                         60, 58 if valid else 10, valid, True, mean=mean,
+                                         mean_ref=mean * 1.25).to_line())
+            lines.append(DayVerdict(sim.enterprise, sim.outlet, "so2", start, 22, True,
+                                    mean_ref=15.5 + n + d).to_line())
+            want[(sim.enterprise, sim.outlet, "so2", start)] = (12.0 + n + d, 15.5 + n + d)
+    ResultStore(city.store).write_lines(lines)
+    t0 = SERVICE_NOW_MS - HOUR_MS
+    rt = {(sim.enterprise, sim.outlet, "so2", t0 + k * 30_000, 20.0 + k) for sim in gas
+          for k in range(10)}
+    city.store.write_lines([realtime_line(Reading(e, o, p, t, v, "N")) for e, o, p, t, v in rt])
+    worker = worker_for(city, tmp_path, forward_backfill_h=4 * 24)
     worker.start()
     try:
-        wait_until(lambda: len(receiver.bodies) == 9, 30, 0.1, "nine judged hours delivered")
-        assert receiver.refused == 0
-        got = {(b["enterprise"], b["outlet"], b["start"], b["pollutants"]["so2"]["mean"])
-               for b in receiver.bodies}
-        assert len(got) == 9
-        # A re-judged hour goes again; an unchanged one does not.
-        s = sims[0]
-        results.write_lines([HourVerdict(s.enterprise, s.outlet, "so2", hour0, 60, 60,
-                                            True, True, mean=99.0, mean_ref=99.5).to_line()])
-        wait_until(lambda: len(receiver.bodies) == 10, 30, 0.1, "the re-judged hour")
-        assert receiver.bodies[-1]["pollutants"]["so2"]["mean"] == 99.0
-        assert worker.queue.backlog()[0] == 0
+        wait_until(lambda: aggregates(store, "day") == want and realtime(store) == rt, 60, 0.5,
+                   "the days and the real-time values in the province")
+        assert worker.feeds.unencodable == 0
     finally:
         worker.stop()
-        receiver.shutdown()
-        receiver.server_close()
