@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from core.registry import load_registry
 from core.standards import load_standards
 from devstack.servers import InfluxDB, Mosquitto, free_port
 from forward.app import build_worker, secrets_of
+from forward.service import Worker
 from forward.settings import ForwardSettings
 from ingest.service import Ingester
 from ingest.settings import IngestSettings
@@ -65,6 +67,60 @@ def city_registry(path: Path, gateway_port: int, passwords: dict[str, str]
     out = path.with_name("city-registry.toml")
     out.write_bytes(tomli_w.dumps(doc).encode())
     return out, env
+
+
+class Phases:
+    """Where the forwarder's time goes: the reader's first pass over the store (reading,
+    encoding, queueing) and the sender's pipelined windows (9014s confirmed)."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.t0 = time.perf_counter()
+        self.first_pass_s = 0.0
+        self.queued = 0
+        self.confirmed = 0
+        self.sends = 0
+        self.send_s = 0.0
+        poll, send = worker.feeds.poll, worker.send_once
+
+        def timed_poll(now_ms: int) -> int:
+            n = poll(now_ms)
+            if not self.first_pass_s:
+                self.first_pass_s, self.queued = time.perf_counter() - self.t0, n
+            return n
+
+        def timed_send() -> int:
+            t = time.perf_counter()
+            n = send()
+            if n:
+                self.sends += 1
+                self.confirmed += n
+                self.send_s += time.perf_counter() - t
+            return n
+
+        worker.feeds.poll = timed_poll  # type: ignore[method-assign]
+        worker.send_once = timed_send  # type: ignore[method-assign]
+        self.spent: dict[str, float] = {}
+        for obj, name in ((worker.link, "write"), (worker.link, "confirm"),
+                          (worker.queue, "after"), (worker.queue, "ack_through"),
+                          (worker.queue, "put")):
+            setattr(obj, name, self._timed(name, getattr(obj, name)))
+
+    def _timed(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kw: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kw)
+            finally:
+                self.spent[name] = self.spent.get(name, 0.0) + time.perf_counter() - t
+        return timed
+
+    def line(self) -> str:
+        return (f"first pass over the store {self.first_pass_s:.2f} s ({self.queued} frames "
+                f"queued, {self.queued / max(self.first_pass_s, 1e-9):,.0f} frames/s); "
+                f"{self.confirmed} frames confirmed in {self.send_s:.2f} s of sending "
+                f"({self.confirmed / max(self.send_s, 1e-9):,.0f} frames/s, {self.sends} "
+                "pipelined runs); time in " + ", ".join(
+                    f"{k} {v:.2f} s" for k, v in sorted(self.spent.items())))
 
 
 def main() -> None:
@@ -109,6 +165,9 @@ def main() -> None:
                     "EMS_LIMITS_PATH": str(ROOT / "config" / "limits.toml"),
                     "EMS_GATEWAY_PORT": str(gw_port), "EMS_GATEWAY_HEAL": "false",
                     "EMS_INGEST_MAX_AGE_S": str(30 * 86400), "EMS_LOG_LEVEL": "WARNING",
+                    # the province's ingester as the city's (the baseline) is set up
+                    "EMS_INGEST_BATCH_MAX_POINTS": str(BATCH_POINTS),
+                    "EMS_INGEST_RECEIVE_MAXIMUM": str(RECEIVE_MAXIMUM),
                     "EMS_INGEST_METRICS_PORT": str(ready_ports[0]),
                     "EMS_GATEWAY_METRICS_PORT": str(ready_ports[1])})
         for module, port in (("ingest", ready_ports[0]), ("ingest.gateway", ready_ports[1])):
@@ -130,10 +189,12 @@ def main() -> None:
         city_reg = load_registry(path, load_standards(fwd_settings.limits_path))
         worker = build_worker(city_reg.destinations["province"], fwd_settings, city_reg, city,
                               secrets_of(city_reg, pw_env))
+        timing = Phases(worker)
         fwd_s, stored = drain(province, in_city, worker.start, args.timeout_s)
         worker.stop()
         rate = stored / fwd_s
         print(f"forwarder: {stored}/{in_city} readings stored in the province in {fwd_s:.2f} s")
+        print(f"forwarder: {timing.line()}")
         print(f"forward: {rate:.0f} readings/s, lost {in_city - stored}, "
               f"ratio {rate / ing_rate:.2f} vs ingest")
     finally:

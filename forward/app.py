@@ -51,6 +51,7 @@ def build_worker(dest: Destination, settings: ForwardSettings, registry: Registr
                                backfill_h=settings.forward_backfill_h),
                   ZoneInfo(settings.timezone))
     timing = Timing(poll_s=settings.forward_poll_s, window=settings.forward_window_frames,
+                    depth=settings.forward_window_depth,
                     retry_min_s=settings.forward_retry_min_s,
                     retry_max_s=settings.forward_retry_max_s)
     return Worker(dest, queue, feeds, link, timing, clock)

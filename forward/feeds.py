@@ -43,6 +43,7 @@ DAY_MS: Final = 86_400_000
 HOURS_RESCAN: Final = 6  # judged hours read again (the scheduler re-judges the last 3)
 DAYS_RESCAN: Final = 8  # judged days read again (the staleness horizon, 168 h, and a day)
 Reader = Callable[[InfluxStore, int, int], dict[tuple[str, int], Record]]
+Probe = Callable[[InfluxStore, int, int], int | None]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Feeds:
         self.store, self.queue, self.settings, self.tz = store, queue, settings, tz
         self.results = ResultStore(store)
         self.unencodable = 0
+        self.on_queued: Callable[[], None] = lambda: None  # after each batch that queued some
 
     def origin(self, now_ms: int) -> int:
         """Where this destination's data starts (set at its first pass, then kept)."""
@@ -101,9 +103,12 @@ class Feeds:
         def read(store: InfluxStore, a: int, b: int) -> dict[tuple[str, int], Record]:
             return source.readings(store, a, b, measurement)
 
+        def probe(store: InfluxStore, a: int, b: int) -> int | None:
+            return source.first_at(store, a, b, measurement)
+
         rescan = max(origin, end - end % HOUR_MS - HOUR_MS)
         start = min(self.queue.state(f"{kind}.until_ms") or origin, rescan)
-        queued = self._window(kind, read, start, end, watermark=True)
+        queued = self._window(kind, read, start, end, watermark=True, probe=probe)
         # Marks (read before the window) of hours the window read whole are covered by it.
         covered = start - start % HOUR_MS + (HOUR_MS if start % HOUR_MS else 0)
         return queued + self._late(kind, read, marks, covered, settled_only=False)
@@ -121,15 +126,28 @@ class Feeds:
         return source.days(store, a, b, self.tz)
 
     def _window(self, kind: str, read: Reader, start: int, end: int,
-                watermark: bool = False) -> int:
-        """Queue what changed in ``[start, end)``, chunk by chunk, each with its progress."""
+                watermark: bool = False, probe: Probe | None = None) -> int:
+        """Queue what changed in ``[start, end)``, chunk by chunk, each with its progress.
+
+        ``probe`` (the first point's time in a range) lets an empty chunk jump to where the
+        data goes on; a watermark moved over empty chunks is recorded with the next batch that
+        queues something, or at the end (it is only ever behind what was queued)."""
         queued = 0
         step = self.settings.chunk_min * MINUTE_MS
-        a = start
+        mark = f"{kind}.until_ms"
+        pending: dict[str, int] = {}
+        a, empty = start, probe is not None
         while a < end:
+            if empty and probe is not None:
+                first = probe(self.store, a, end)
+                if first is None:
+                    a = end
+                    pending = {mark: end} if watermark else {}
+                    break
+                a = max(a, first - first % MINUTE_MS)
             b = min(end, a + step)
             records = read(self.store, a, b)
-            seen = self.queue.digests(kind, a, b)
+            seen = self.queue.digests(kind, a, b) if records else {}
             items, digests = [], []
             for (outlet, at), rec in sorted(records.items(), key=lambda kv: kv[0][1]):
                 digest = rec.digest()
@@ -139,13 +157,23 @@ class Feeds:
                 if item is not None:
                     items.append(item)
                     digests.append((outlet, kind, at, digest))
-            state = {f"{kind}.until_ms": b} if watermark else {}
-            if watermark and (self.queue.state(f"{kind}.until_ms") or 0) > b:
-                state = {}  # a rescan does not move the watermark back
-            queued += self.queue.put(items, Progress(state, digests, []))
+            pending = {mark: b} if watermark else {}
+            empty = not records
+            if items or digests:
+                n = self.queue.put(items, Progress(self._forward_only(pending), digests, []))
+                pending = {}
+                if n:
+                    self.on_queued()
+                queued += n
             a = b
+        if pending:
+            self.queue.put([], Progress(self._forward_only(pending), [], []))
         self.queue.prune_digests(kind, start)
         return queued
+
+    def _forward_only(self, state: dict[str, int]) -> dict[str, int]:
+        """``state`` without the watermarks it would move back (a rescan reads behind them)."""
+        return {k: v for k, v in state.items() if (self.queue.state(k) or 0) <= v}
 
     def _late(self, kind: str, read: Reader, marks: dict[tuple[str, int], int],
               covered: int, settled_only: bool) -> int:

@@ -21,8 +21,10 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import re
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -40,10 +42,20 @@ class LinkDown(Exception):
     """The destination could not be reached, or did not answer in time: retry later."""
 
 
+_QN_RE: Final = re.compile(rb"QN=([0-9]{17,20});")
+_MN_RE: Final = re.compile(rb"MN=([^;&]{1,24});")
+
+
 def frame_key(frame: bytes) -> tuple[str | None, str]:
-    """(QN, MN) of a frame, what its 9014 reply carries back."""
-    packet = decode(frame)
-    return packet.qn, packet.mn
+    """(QN, MN) of a frame, what its 9014 reply carries back. The frames are the forwarder's
+    own (``encoding.frame``): both fields sit in the header, before ``CP=&&``; a frame that
+    does not look so is decoded in full."""
+    head = frame[:frame.find(b"CP=&&")]
+    qn, mn = _QN_RE.search(head), _MN_RE.search(head)
+    if qn is None or mn is None:
+        packet = decode(frame)
+        return packet.qn, packet.mn
+    return qn.group(1).decode(), mn.group(1).decode()
 
 
 class Hj212Link:
@@ -53,12 +65,15 @@ class Hj212Link:
         self.host, self.port, self.timeout_s = host, port, timeout_s
         self._sock: socket.socket | None = None
         self._buf = b""
+        self._lines: deque[bytes] = deque()  # whole replies received, not read yet
+        self.last_error = ""
 
     def close(self) -> None:
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.close()
         self._sock, self._buf = None, b""
+        self._lines.clear()
 
     def _connect(self) -> socket.socket:
         if self._sock is None:
@@ -77,16 +92,31 @@ class Hj212Link:
         Raises ``LinkDown`` when nothing could be sent or the connection broke before any
         answer; an answer missing after some arrived returns the answered prefix.
         """
+        self.write(frames)
+        done = self.confirm(keys)
+        if done == 0 and frames:
+            raise LinkDown(self.last_error or f"no reply from {self.host}:{self.port}")
+        return done
+
+    def write(self, frames: Sequence[bytes]) -> None:
+        """Put ``frames`` on the wire (connecting first if needed), answers not awaited."""
         sock = self._connect()
         try:
+            sock.settimeout(self.timeout_s)
             sock.sendall(b"".join(frames))
         except OSError as exc:
             self.close()
             raise LinkDown(f"sending to {self.host}:{self.port} failed: {exc}") from exc
+
+    def confirm(self, keys: Sequence[tuple[str | None, str]]) -> int:
+        """Read the platform's replies to frames already written, the oldest first; returns
+        how many of ``keys``, from the first, were answered with 9014. Fewer than all: the
+        connection is closed (``last_error`` says why) and what follows must be sent again."""
         done = 0
+        self.last_error = ""
         deadline = time.monotonic() + self.timeout_s
         try:
-            while done < len(frames):
+            while done < len(keys):
                 reply = self._next_frame(deadline)
                 try:
                     packet = decode(reply)
@@ -99,25 +129,26 @@ class Hj212Link:
                     done += 1
                     deadline = time.monotonic() + self.timeout_s
                 elif (packet.qn, packet.mn) in keys[done + 1:]:
-                    break  # the platform skipped a frame: resend from it, in order
+                    self.last_error = "the platform skipped a frame"
+                    break  # resend from it, in order
         except (TimeoutError, OSError, LinkDown) as exc:
-            self.close()
-            if done == 0:
-                raise LinkDown(f"no reply from {self.host}:{self.port}: {exc}") from exc
-            return done
-        if done < len(frames):
+            self.last_error = f"no reply from {self.host}:{self.port}: {exc}"
+        if done < len(keys):
             self.close()  # replies of the skipped frames' successors may still come
         return done
 
     def _next_frame(self, deadline: float) -> bytes:
         assert self._sock is not None
         while True:
-            end = self._buf.find(b"\r\n")
-            if end >= 0:
-                frame, self._buf = self._buf[:end + 2], self._buf[end + 2:]
+            if self._lines:
+                frame = self._lines.popleft()
                 start = frame.find(b"##")
                 if start >= 0:
                     return frame[start:]
+                continue
+            if b"\r\n" in self._buf:  # every whole line at once, the rest kept
+                *lines, self._buf = self._buf.split(b"\r\n")
+                self._lines.extend(line + b"\r\n" for line in lines)
                 continue
             if len(self._buf) > MAX_REPLY_BYTES:
                 raise LinkDown("reply too long")

@@ -6,7 +6,9 @@ the destination acknowledged it (a 9014 reply, an HTTP 2xx). The reading side's 
 the same transaction as the items it queued, so a SIGKILL at any instant leaves either both or
 neither: after a restart the forwarder queues again what it had not recorded (at least once)
 and never skips. ``synchronous=FULL``: a commit is on disk before the reading side moves on,
-so a power cut loses nothing either.
+so a power cut loses nothing either. Acknowledgements (``ack_through``) are the exception: not
+synced on their own (a lost one only sends its items again), they reach the disk with the next
+synced commit, so the sender does not wait for a disk flush per window.
 
 Tables: ``outbox(seq, outlet, kind, at_ms, body, attempts)``, ``state(name, value)``,
 ``digest(outlet, kind, at_ms, digest)``, ``late(outlet, kind, hour_ms, received_ms)``.
@@ -96,12 +98,29 @@ class Queue:
 
     def head(self, limit: int) -> list[Item]:
         """The oldest ``limit`` items, in queue order."""
+        return self.after(0, limit)
+
+    def after(self, seq: int, limit: int) -> list[Item]:
+        """The oldest ``limit`` items queued after ``seq``, in queue order (a sender that
+        has items on the wire reads on from its last)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, outlet, kind, at_ms, body, attempts FROM outbox "
-                "ORDER BY seq LIMIT ?", (limit,)).fetchall()
+                "SELECT seq, outlet, kind, at_ms, body, attempts FROM outbox WHERE seq > ? "
+                "ORDER BY seq LIMIT ?", (seq, limit)).fetchall()
         return [Item(outlet=r[1], kind=r[2], at_ms=r[3], body=r[4], seq=r[0], attempts=r[5])
                 for r in rows]
+
+    def ack_through(self, seq: int) -> None:
+        """The destination has every item up to ``seq`` (a confirmed prefix of the queue):
+        they leave it in one statement, one transaction."""
+        with self._lock:
+            # Not synced on its own: an acknowledgement lost to a power cut only sends those
+            # items again (at least once); the next queueing commit, synced, carries it to disk.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                self._db.execute("DELETE FROM outbox WHERE seq <= ?", (seq,))
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
 
     def ack(self, seqs: Iterable[int]) -> None:
         """The destination has these: they leave the queue."""

@@ -3,8 +3,12 @@
 The sender takes the queue's head in order (``forward.queue``), a window at a time, and
 acknowledges only what the destination confirmed; any failure waits (1 s, doubling up to
 ``forward_retry_max_s``) and sends again from the first unconfirmed item, so the order per
-outlet is the queue's, and so the store's. An outage is logged once when it starts and once
-when it ends, with what was sent late.
+outlet is the queue's, and so the store's. HJ 212 windows are pipelined: up to
+``forward_window_depth`` windows are on the wire while the oldest one's 9014s are read, the
+next window read from the queue as soon as one is confirmed (whose items leave the queue in one
+statement: the confirmed prefix), so neither the platform nor the sender waits for a round
+trip per window; items the reader queues meanwhile join the pipe. An outage is logged once
+when it starts and once when it ends, with what was sent late.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from core.clock import Clock
@@ -31,6 +36,7 @@ class Timing:
     window: int
     retry_min_s: float
     retry_max_s: float
+    depth: int = 4  # HJ 212 windows on the wire at once
 
 
 @dataclass
@@ -51,6 +57,7 @@ class Worker:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
+        self.feeds.on_queued = self.wake.set  # each batch the reader queues wakes the sender
         self.refresh_backlog()
         for name, target in (("read", self._read_loop), ("send", self._send_loop)):
             t = threading.Thread(target=target, name=f"forward-{self.dest.id}-{name}",
@@ -101,24 +108,65 @@ class Worker:
     # Sending ----------------------------------------------------------------------------------
     def send_once(self) -> int:
         """Send the head of the queue once; returns how many items were confirmed."""
+        if isinstance(self.link, Hj212Link):
+            return self._pipelined(self.link)
         items = self.queue.head(self.timing.window)
         if not items:
             return 0
-        if isinstance(self.link, Hj212Link):
-            done = self.link.send([i.body for i in items], [frame_key(i.body) for i in items])
-        else:
-            done = 0
-            for item in items:
-                if not self.link.send(item.body, f"{self.dest.id}-{item.seq}"):
-                    if done == 0:
-                        raise LinkDown("the webhook refused the delivery (4xx)")
-                    break
-                done += 1
+        done = 0
+        for item in items:
+            if not self.link.send(item.body, f"{self.dest.id}-{item.seq}"):
+                if done == 0:
+                    raise LinkDown("the webhook refused the delivery (4xx)")
+                break
+            done += 1
         self._delivered(items[:done])
         return done
 
-    def _delivered(self, items: list[Item]) -> None:
-        self.queue.ack(i.seq for i in items)
+    def _pipelined(self, link: Hj212Link) -> int:
+        """Send the queue from its head, ``depth`` windows on the wire, until it is empty or
+        the platform fails to answer; returns how many items were confirmed (LinkDown when
+        none was and something went wrong)."""
+        window, depth = self.timing.window, max(1, self.timing.depth)
+        wire: deque[tuple[Item, tuple[str | None, str]]] = deque()
+        last, confirmed, refreshed, failed = 0, 0, time.monotonic(), ""
+        try:
+            while not self.stopping.is_set():
+                while len(wire) < depth * window:
+                    items = self.queue.after(last, window)
+                    if not items:
+                        break
+                    link.write([i.body for i in items])
+                    wire.extend((i, frame_key(i.body)) for i in items)
+                    last = items[-1].seq
+                if not wire:
+                    break
+                oldest = [wire[k] for k in range(min(window, len(wire)))]
+                done = link.confirm([key for _, key in oldest])
+                for _ in range(done):
+                    wire.popleft()
+                if done:
+                    self._delivered([i for i, _ in oldest[:done]], through=True)
+                    confirmed += done
+                if done < len(oldest):
+                    failed = link.last_error or "unanswered"
+                    break  # the connection is closed: the next try resends from the head
+                if time.monotonic() - refreshed > 1.0:
+                    refreshed = time.monotonic()
+                    self.refresh_backlog()
+        except LinkDown as exc:
+            failed = str(exc)
+        if wire:
+            link.close()  # written, unanswered: they stay at the queue's head
+        if failed and confirmed == 0:
+            raise LinkDown(failed)
+        return confirmed
+
+    def _delivered(self, items: list[Item], through: bool = False) -> None:
+        if through:  # a confirmed prefix of the queue
+            self.queue.ack_through(items[-1].seq)
+        else:
+            self.queue.ack(i.seq for i in items)
         kinds: dict[str, int] = {}
         for i in items:
             kinds[i.kind] = kinds.get(i.kind, 0) + 1

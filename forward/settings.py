@@ -18,7 +18,8 @@ class ForwardSettings(CommonSettings):
     forward_late_h: int = 168
     # A destination seen for the first time gets the data of this many hours before.
     forward_backfill_h: float = 24.0
-    forward_window_frames: int = 100  # HJ 212 frames sent before waiting for their 9014s
+    forward_window_frames: int = 100  # HJ 212 frames confirmed (and acknowledged) at a time
+    forward_window_depth: int = 4  # HJ 212 windows on the wire while the oldest is answered
     forward_timeout_s: float = 10.0  # a connection, a reply or a webhook answer, at most
     forward_retry_min_s: float = 1.0  # first wait after a failed try, doubled up to the max
     forward_retry_max_s: float = 300.0

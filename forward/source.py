@@ -66,19 +66,30 @@ def readings(store: InfluxStore, start_ms: int, end_ms: int,
     q = (f'SELECT "value", "flag" FROM "{measurement}" WHERE {_range(start_ms, end_ms)} '
          'GROUP BY "enterprise", "outlet", "pollutant"')
     out: dict[tuple[str, int], Record] = {}
-    for outlet, pollutant, row in _rows(store, q):
-        value = row.get("value")
-        if value is None:
-            continue
-        at = int(row["time"])  # type: ignore[call-overload]
-        rec = out.get((outlet, at))
-        if rec is None:
-            rec = out[(outlet, at)] = Record(outlet, at)
-        rec.values[pollutant] = float(value)  # type: ignore[arg-type]
-        flag = row.get("flag")
-        if isinstance(flag, str) and flag:
-            rec.flags[pollutant] = flag
+    for s in store.query_stream(q, epoch="ms"):  # columns time, value, flag
+        outlet = f"{s.tags.get('enterprise', '')}/{s.tags.get('outlet', '')}"
+        pollutant = s.tags.get("pollutant", "")
+        for at_raw, value, flag in s.values:
+            if value is None:
+                continue
+            at = int(at_raw)
+            rec = out.get((outlet, at))
+            if rec is None:
+                rec = out[(outlet, at)] = Record(outlet, at)
+            rec.values[pollutant] = float(value)
+            if isinstance(flag, str) and flag:
+                rec.flags[pollutant] = flag
     return out
+
+
+def first_at(store: InfluxStore, start_ms: int, end_ms: int, measurement: str = "reading"
+             ) -> int | None:
+    """When the first point of ``measurement`` in ``[start, end)`` lies, None if it has none: a
+    reader skips an empty stretch (a backfill of days before the data starts) in one query."""
+    series = store.query(f'SELECT FIRST("value") FROM "{measurement}" WHERE '
+                         f"{_range(start_ms, end_ms)}")
+    times = [int(v[0]) for sr in series for v in sr.values if v and v[0] is not None]
+    return min(times) if times else None
 
 
 def hours(store: InfluxStore, start_ms: int, end_ms: int) -> dict[tuple[str, int], Record]:
