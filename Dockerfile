@@ -19,10 +19,10 @@ RUN apt-get update -qq \
 # Dependencies first, so that a code change does not reinstall them. The code itself runs from
 # /app (`python -m` finds it in the working directory), next to config/.
 COPY pyproject.toml ./
-RUN for p in core store hj212 mqtt ingest alerts api devstack ops simulators; do mkdir -p $p && touch $p/__init__.py; done \
+RUN for p in core store hj212 mqtt ingest alerts api forward devstack ops simulators; do mkdir -p $p && touch $p/__init__.py; done \
     && pip install . \
     && pip uninstall -y emissions-monitor \
-    && rm -rf core store hj212 mqtt ingest alerts api devstack ops simulators build *.egg-info
+    && rm -rf core store hj212 mqtt ingest alerts api forward devstack ops simulators build *.egg-info
 
 COPY core ./core
 COPY store ./store
@@ -31,6 +31,7 @@ COPY mqtt ./mqtt
 COPY ingest ./ingest
 COPY alerts ./alerts
 COPY api ./api
+COPY forward ./forward
 COPY devstack ./devstack
 COPY ops ./ops
 COPY simulators ./simulators

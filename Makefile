@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install system-deps web-vendor run test test-fast check bench bench-ingest bench-judge \
-	bench-api bench-scheduler bench-gateway bench-reports scenario faults clean
+	bench-api bench-scheduler bench-gateway bench-reports bench-forward scenario faults clean
 
 install: system-deps $(STAMP) web-vendor
 
@@ -41,9 +41,9 @@ run: install
 	$(PY) -m devstack.run
 
 # A scenario through the whole local stack, compared with its expected outcome:
-# make scenario NAME=clean (or incidents, tampering, demo, late, or a path to a scenario file).
+# make scenario NAME=clean (or incidents, tampering, demo, late, forwarding, or a path to a scenario file).
 scenario: install
-	@if [ -z "$(NAME)" ]; then echo "usage: make scenario NAME=clean|incidents|tampering|demo|late"; exit 2; fi
+	@if [ -z "$(NAME)" ]; then echo "usage: make scenario NAME=clean|incidents|tampering|demo|late|forwarding"; exit 2; fi
 	$(PY) -m simulators.verify $(NAME)
 
 test: install
@@ -57,7 +57,7 @@ check: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-bench: bench-ingest bench-judge bench-api bench-scheduler bench-gateway bench-reports
+bench: bench-ingest bench-judge bench-api bench-scheduler bench-gateway bench-reports bench-forward
 
 bench-ingest: install
 	$(PY) -m bench.ingest
@@ -76,6 +76,9 @@ bench-gateway: install
 
 bench-reports: install
 	$(PY) -m bench.reports
+
+bench-forward: install
+	$(PY) -m bench.forward
 
 # Fault injection on real local servers (not part of `make test`; a few minutes).
 faults: install

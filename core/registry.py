@@ -42,6 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.destinations import Destination, DestinationError, parse_destinations
 from core.permits import (
     FlowBasis,
     PermitError,
@@ -118,6 +119,8 @@ class Enterprise:
 class Registry:
     enterprises: dict[str, Enterprise]
     devices: dict[str, Device]
+    # Upper-level platforms and webhooks the outlets' data goes on to (core/destinations.py).
+    destinations: dict[str, Destination] = field(default_factory=dict)
 
     def outlet(self, enterprise_id: str, outlet_id: str) -> Outlet | None:
         ent = self.enterprises.get(enterprise_id)
@@ -258,7 +261,11 @@ def build_registry(data: dict[str, Any], standards: Standards) -> Registry:
                     raise RegistryError(f"device {dev.mn} is listed twice")
                 devices[dev.mn] = dev
         enterprises[eid] = ent
-    return Registry(enterprises=enterprises, devices=devices)
+    try:
+        destinations = parse_destinations(data.get("destination", []), set(enterprises))
+    except DestinationError as exc:
+        raise RegistryError(str(exc)) from None
+    return Registry(enterprises=enterprises, devices=devices, destinations=destinations)
 
 
 def load_registry(path: Path, standards: Standards) -> Registry:

@@ -41,6 +41,7 @@ SERVICES = ("ingest", "gateway", "alerts")  # broker users made for a run (devic
 MODULES: dict[str, tuple[str, str]] = {
     "ingest": ("ingest", "ingest"), "gateway": ("ingest.gateway", "gateway"),
     "alerts": ("alerts", "alerts"), "api": ("api", ""), "simulator": ("simulators", ""),
+    "forward": ("forward", ""),
 }
 
 

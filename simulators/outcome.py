@@ -20,6 +20,8 @@ no_alert       no alert of ``alert_kind`` ("" = any) for the outlet (and polluta
                overlaps ``[start_ms, end_ms)``
 rank_below     ``enterprise`` ranks below (after) ``other`` over the scenario period
 rejections     exactly ``count`` rejections with ``reason`` for ``enterprise``
+forwarded      every reading of enterprise/outlet in the (city's) store is also in the upper
+               platform's, same pollutant, time and value (``simulators.forwarding``)
 =============  =================================================================================
 """
 
@@ -31,7 +33,7 @@ from typing import Any
 
 from core.times import format_ms
 
-KINDS = ("hour", "day", "alert", "no_alert", "rank_below", "rejections")
+KINDS = ("hour", "day", "alert", "no_alert", "rank_below", "rejections", "forwarded")
 
 
 def _iso(ms: int | None) -> str:
@@ -81,6 +83,8 @@ class Expectation:
                     f"{_iso(self.start_ms)}..{_iso(self.end_ms)}")
         if self.kind == "rank_below":
             return f"{self.enterprise} ranks below {self.other}"
+        if self.kind == "forwarded":
+            return f"every reading of {self.where()} in the upper platform ({self.other})"
         return f"{self.count} rejections {self.reason} for {self.enterprise}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,6 +128,8 @@ class Observed:
     alerts: list[ObservedAlert] = field(default_factory=list)
     ranking: list[str] = field(default_factory=list)  # enterprise ids, best first
     rejections: dict[str, dict[str, int]] = field(default_factory=dict)  # ent -> reason -> n
+    # "enterprise/outlet" -> [readings in the store, of them in the upper platform]
+    forwarded: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Observed:
@@ -131,7 +137,8 @@ class Observed:
                    days=[ObservedHour(**h) for h in d.get("days", [])],
                    alerts=[ObservedAlert(**a) for a in d.get("alerts", [])],
                    ranking=list(d.get("ranking", [])),
-                   rejections={e: dict(r) for e, r in d.get("rejections", {}).items()})
+                   rejections={e: dict(r) for e, r in d.get("rejections", {}).items()},
+                   forwarded={o: list(n) for o, n in d.get("forwarded", {}).items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +216,13 @@ def _check_rank(e: Expectation, ranking: list[str]) -> str | None:
     return f"{e.enterprise} ranked {pos[e.enterprise] + 1}, {e.other} {pos[e.other] + 1}"
 
 
+def _check_forwarded(e: Expectation, forwarded: dict[str, list[int]]) -> str | None:
+    total, there = forwarded.get(e.where(), [0, 0])
+    if total == 0:
+        return "no readings of this outlet in the store"
+    return None if there == total else f"{there} of {total} readings there"
+
+
 def compare(expectations: Iterable[Expectation], observed: Observed) -> list[Difference]:
     """Every expectation that ``observed`` does not meet, with what was found instead."""
     hours, days = _index(observed.hours), _index(observed.days)
@@ -228,6 +242,8 @@ def compare(expectations: Iterable[Expectation], observed: Observed) -> list[Dif
         elif e.kind == "rejections":
             n = observed.rejections.get(e.enterprise, {}).get(e.reason, 0)
             problem = None if n == e.count else f"{n}"
+        elif e.kind == "forwarded":
+            problem = _check_forwarded(e, observed.forwarded)
         else:
             raise ValueError(f"unknown expectation kind {e.kind!r}")
         if problem is not None:

@@ -23,6 +23,10 @@ local stack, checked against its expected outcome.
    0 when all are met, every HJ 212 upload was answered and the chain holds, 1 otherwise, 2
    when the run itself could not be made.
 
+A scenario with a ``[forwarding]`` table (``simulators.forwarding``) also runs a province: a
+second stack the city forwards to, down for a while mid-scenario; each outlet's readings are
+then counted in the province (``forwarded`` expectations).
+
 Files of the run stay in ``var/scenarios/NAME/``: ``observed.json``, ``report.txt`` and the
 stack's logs (``stack/logs/``).
 """
@@ -51,11 +55,21 @@ from core.logs import setup_logging
 from core.standards import load_standards
 from core.times import format_ms
 from devstack.servers import ServerError
-from devstack.stack import LIMITS, ROOT, LocalStack
+from devstack.stack import LIMITS, ROOT, LocalStack, wait_for
 from simulators import hj212
 from simulators.__main__ import write_expected
 from simulators.clocks import Backfill
 from simulators.declare import declare
+from simulators.forwarding import (
+    Forwarder,
+    ForwardingPlan,
+    Province,
+    city_registry,
+    counted,
+    forwarding_of,
+    wait_forwarded,
+)
+from simulators.forwarding import expectations as forwarding_expectations
 from simulators.links import LinkError
 from simulators.marks import declared_marks
 from simulators.observe import ApiError, observe
@@ -190,6 +204,53 @@ def send_and_judge(stack: LocalStack, sc: Scenario, passwords: dict[str, str], t
         pub.close()
 
 
+def send_forwarded(stack: LocalStack, province: Province, forwarder: Forwarder, sc: Scenario,
+                   passwords: dict[str, str], tally: Tally, stop: threading.Event,
+                   plan: ForwardingPlan) -> tuple[RunStats, str]:
+    """Send the period's first part, wait until the province has it, stop the province for
+    ``plan.outage_s`` while the rest is sent, start it again, wait for the backlog, judge."""
+    pub = publisher(stack, sc, passwords, tally)
+    mid = sc.start_ms + round((sc.end_ms - sc.start_ms) * plan.at)
+    marks = declared_marks(sc)
+    try:
+        pub.run(Backfill(), stop=stop, sent_window=(-(2**62), mid))
+        wait_stored(stack.store(), tally, stack.dead)
+        if marks:
+            keys = KeyStore(stack.records(), cache_s=0)
+            log.info("%d of %d marks declared", declare(stack.api_url, keys, marks), len(marks))
+        if not wait_forwarded(stack.store(), province.stack.store(), stack.dead, 120):
+            log.warning("the province lacks city readings before its outage: going on")
+        log.info("the province holds the first %s; stopping it for %.0f s",
+                 format_ms(mid, "minutes"), plan.outage_s)
+        province.stop()
+        down = time.monotonic()
+        stats = pub.run(Backfill(), stop=stop, sent_window=(mid, 2**62))
+        wait_stored(stack.store(), tally, stack.dead)
+        wait_for(lambda: forwarder.backlog() > 0, "a backlog while the province is down",
+                 max(5.0, plan.outage_s - (time.monotonic() - down)), stack.dead)
+        stop.wait(max(0.0, plan.outage_s - (time.monotonic() - down)))  # the outage itself
+        backlog = forwarder.backlog()
+        if stop.is_set():
+            raise ServerError("interrupted")
+        province.start()
+        outage = time.monotonic() - down
+        log.info("province back after %.0f s; %d items queued for it", outage, backlog)
+        t = time.monotonic()
+        if wait_forwarded(stack.store(), province.stack.store(), stack.dead,
+                          120 + len(tally.points) / 500):
+            after = f"all delivered {time.monotonic() - t:.1f} s after its return"
+        else:
+            after = "not all delivered"
+            log.warning("the province lacks city readings after its outage: going on")
+        note = (f"forwarding: the province down {outage:.0f} s with {backlog} items queued, "
+                f"{after}")
+        log.info("%s", note)
+        judge(stack, sc)
+        return stats, note
+    finally:
+        pub.close()
+
+
 def read_back(stack: LocalStack, sc: Scenario, arrivals: tuple[int, int],
               ranks: bool) -> Observed:
     _, key = KeyStore(stack.records(), cache_s=0).create(Role.INSPECTOR)
@@ -211,23 +272,50 @@ def run(path: Path, workdir: Path, *, influx_url: str | None = None,
     write_expected(sc, workdir / "expected.json")
     expectations = [Expectation.from_dict(e) for e in
                     orjson.loads((workdir / "expected.json").read_bytes())["expectations"]]
+    plan = forwarding_of(path)
+    province: Province | None = None
+    notes: list[str] = []
+    env = {"EMS_TIMEZONE": sc.tz.key}
     shutil.rmtree(workdir / "stack", ignore_errors=True)
+    if plan is not None:
+        expectations += forwarding_expectations(sc, plan)
+        shutil.rmtree(workdir / "province", ignore_errors=True)
+        province = Province(workdir / "province", registry, secrets, env)
+        pw_env = city_registry(registry, fleet.passwords, province.gateway_port, plan,
+                               workdir / "city-registry.toml")
+        registry = workdir / "city-registry.toml"
     stack = LocalStack(workdir / "stack", registry, secrets, influx_url=influx_url,
-                       database=database, extra_env={"EMS_TIMEZONE": sc.tz.key})
+                       database=database, extra_env=env)
     t0 = time.monotonic()
     try:
         stack.start_servers()
         for service in ("ingest", "gateway", "api"):
             stack.start(service)
         stack.wait_ready()
-        log.info("stack up in %.1f s; sending %s", time.monotonic() - t0, sc.name)
         tally = Tally(sc)
         since = int(time.time() * 1000) - 60_000
-        stats = send_and_judge(stack, sc, fleet.passwords, tally, stop, t0)
+        if province is None or plan is None:
+            log.info("stack up in %.1f s; sending %s", time.monotonic() - t0, sc.name)
+            stats = send_and_judge(stack, sc, fleet.passwords, tally, stop, t0)
+        else:
+            province.start()
+            forwarder = Forwarder.start(stack, sc, pw_env)
+            log.info("city and province up in %.1f s; sending %s", time.monotonic() - t0,
+                     sc.name)
+            stats, note = send_forwarded(stack, province, forwarder, sc, fleet.passwords, tally,
+                                         stop, plan)
+            notes.append(note)
         ranks = any(e.kind == "rank_below" for e in expectations)
         observed = read_back(stack, sc, (since, int(time.time() * 1000) + 60_000), ranks)
+        if province is not None:
+            observed.forwarded = counted(stack.store(), province.stack.store())
+            total = sum(n for n, _ in observed.forwarded.values())
+            there = sum(k for _, k in observed.forwarded.values())
+            notes.append(f"forwarding: {there}/{total} city readings in the province")
     finally:
         stack.stop()
+        if province is not None:
+            province.stop()
     chain = verify_audit(stack.records())
     stack.stop()  # closes the records database again
     (workdir / "observed.json").write_bytes(orjson.dumps(observed, option=orjson.OPT_INDENT_2))
@@ -236,7 +324,7 @@ def run(path: Path, workdir: Path, *, influx_url: str | None = None,
              f"{stats.replies_bad} replies that answer none"] if stats.reply_failures else []
     lines.append(f"audit chain holds: {chain.batches} batches, {chain.events} events" if chain.ok
                  else f"audit chain broken at batch {chain.broken_seq}: {chain.reason}")
-    text = "\n".join([*lines, report(sc.name, expectations, differences)])
+    text = "\n".join([*lines, *notes, report(sc.name, expectations, differences)])
     (workdir / "report.txt").write_text(text + "\n")
     log.info("done in %.1f s", time.monotonic() - t0)
     return Verdict(expectations, differences, stats, text, chain.ok)

@@ -1,6 +1,7 @@
 """The layout: imports point one way, from the services down to the shared domain.
 
-    core  <-  store, hj212, mqtt  <-  ingest, alerts, api  <-  simulators, devstack, bench, ops
+    core  <-  store, hj212, mqtt  <-  ingest, alerts, api, forward  <-  simulators, devstack,
+                                                                        bench, ops
 
 A module may import its own package and any package of a lower tier, never one of its own tier
 or above; first-party imports sit at the top of a module (an import inside a function hides a
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TIERS = {
     "core": 0,
     "store": 1, "hj212": 1, "mqtt": 1,
-    "ingest": 2, "alerts": 2, "api": 2,
+    "ingest": 2, "alerts": 2, "api": 2, "forward": 2,
     "simulators": 3, "devstack": 3, "bench": 3, "ops": 3,
 }
 TOP = max(TIERS.values())

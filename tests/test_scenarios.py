@@ -19,7 +19,8 @@ SCENARIOS = ROOT / "config" / "scenarios"
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "at_least"), [("clean", 1000), ("incidents", 2000),
-                                                ("tampering", 500), ("late", 300)])
+                                                ("tampering", 500), ("late", 300),
+                                                ("forwarding", 300)])
 def test_a_shipped_scenario_meets_every_expectation_through_the_real_stack(
         name: str, at_least: int, store: InfluxStore, tmp_path: Path) -> None:
     verdict = verify.run(SCENARIOS / f"{name}.toml", tmp_path, influx_url=store.url,
@@ -37,6 +38,9 @@ def test_a_shipped_scenario_meets_every_expectation_through_the_real_stack(
     if name == "incidents":  # HJ 212 over TCP: every upload answered, bad CRCs sent again
         assert verdict.stats.replies > 5000
         assert verdict.stats.resent == verdict.stats.bad_crc - 15 > 0  # WWT03's are on MQTT
+    if name == "forwarding":  # a province down for 60 s, then holding every city reading
+        assert [e for e in verdict.expectations if e.kind == "forwarded"]
+        assert "forwarding: the province down" in verdict.text
 
 
 def test_an_unknown_scenario_is_refused_with_status_2() -> None:
