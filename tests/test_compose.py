@@ -113,7 +113,7 @@ def test_python_commands_name_runnable_modules(where: str, argv: list[str]) -> N
 def test_every_python_service_has_a_command_of_its_own() -> None:
     built = [n for n, s in SERVICES.items() if "build" in s]
     assert sorted(python_module(SERVICES[n]["command"]) or "" for n in built) == sorted([
-        "alerts", "api", "mqtt.access", "store.schema", "ingest", "ingest.gateway",
+        "alerts", "api", "forward", "mqtt.access", "store.schema", "ingest", "ingest.gateway",
         "simulators"])
 
 
