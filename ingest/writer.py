@@ -41,8 +41,11 @@ class BatchWriter:
 
     def __init__(self, store: InfluxStore, ack: Callable[[int, int], None], *,
                  max_points: int = 5000, max_wait_s: float = 0.2,
-                 retry_max_s: float = 5.0, retention_policy: str | None = None) -> None:
+                 retry_max_s: float = 5.0, retention_policy: str | None = None,
+                 ack_many: Callable[[list[int]], None] | None = None) -> None:
         self._store = store
+        # Acknowledges the QoS 1 messages of a batch at once (one write to the broker).
+        self._ack_many = ack_many
         # The one retention policy of every line submitted, when the caller knows it: each
         # batch is then one write; None routes each line by its measurement.
         self._policy = retention_policy
@@ -110,9 +113,18 @@ class BatchWriter:
                 continue
             if not self._write_with_retry(batch) or not self._follow_up(batch):
                 return  # stopping during an outage: unacknowledged messages stay with the broker
+            self._acknowledge(batch)
+
+    def _acknowledge(self, batch: list[Item]) -> None:
+        if self._ack_many is None:
             for item in batch:
                 if item.qos:
                     self._ack(item.mid, item.qos)
+            return
+        self._ack_many([item.mid for item in batch if item.qos == 1])
+        for item in batch:
+            if item.qos > 1:
+                self._ack(item.mid, item.qos)
 
     def _write_with_retry(self, batch: list[Item]) -> bool:
         lines = [line for item in batch for line in item.lines]
