@@ -144,7 +144,7 @@ class _Client(mqtt.Client):
         packet = self._in_packet["packet"]
         if ((header & 0xF7) != _PUBLISH_QOS1 or self._protocol != mqtt.MQTTv5
                 or self._logger is not None or self.on_log is not None
-                or self._on_message_filtered):
+                or self._on_message_filtered._root._children):
             return super()._handle_publish()
         end = 2 + int.from_bytes(packet[:2], "big")  # the topic's last byte + 1
         if len(packet) < end + 3 or packet[end + 2] != 0:  # properties follow the mid
