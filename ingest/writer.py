@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from ingest import metrics
 from store.influx import InfluxStore, StoreRejected, StoreUnavailable
+from store.late import MEASUREMENT as DIRTY
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,27 @@ class Item(NamedTuple):
     # Called after the batch holding this item is stored: (more lines, their reading count).
     # It may raise StoreUnavailable (retried) and must be idempotent.
     then: Callable[[], tuple[list[str], int]] | None = None
+
+
+_MARK = DIRTY + ","
+
+
+def _last_marks(lines: list[str]) -> list[str]:
+    """The lines without the dirty-hour marks (``store.late``) that a later mark of the same
+    outlet and hour in the same write overwrites: InfluxDB keeps the last point of a series
+    and time, so the stored marks are the same, and a backlog of late data (every message a
+    mark of its hour) writes one mark per outlet and hour instead of one per message."""
+    last: dict[str, int] = {}  # series and time -> index of its last mark
+    marks = 0
+    for i, line in enumerate(lines):
+        if line.startswith(_MARK):
+            marks += 1
+            head, _, rest = line.partition(" ")
+            last[head + rest[rest.rfind(" "):]] = i
+    if marks == len(last):
+        return lines
+    keep = set(last.values())
+    return [line for i, line in enumerate(lines) if i in keep or not line.startswith(_MARK)]
 
 
 class BatchWriter:
@@ -127,7 +149,7 @@ class BatchWriter:
                 self._ack(item.mid, item.qos)
 
     def _write_with_retry(self, batch: list[Item]) -> bool:
-        lines = [line for item in batch for line in item.lines]
+        lines = _last_marks([line for item in batch for line in item.lines])
         delay = 0.1
         while True:
             try:

@@ -171,10 +171,16 @@ class _Client(mqtt.Client):
         return self._send_puback(msg.mid)
 
     def ack_many(self, mids: Sequence[int]) -> None:
-        """The PUBACKs of these QoS 1 messages, queued as one write."""
-        if mids:
-            blob = b"".join([struct.pack("!BBH", _PUBACK, 2, mid) for mid in mids])
-            self._packet_queue(_PUBACK, blob, 0, 0)
+        """The PUBACKs of these QoS 1 messages, one packet each, queued under one wake-up of
+        the network thread (``_packet_queue`` wakes it for every packet)."""
+        if not mids:
+            return
+        last = mids[-1]
+        for mid in mids[:-1]:
+            self._out_packet.append({"command": _PUBACK, "mid": mid, "qos": 1, "pos": 0,
+                                     "to_process": 4, "info": None,
+                                     "packet": struct.pack("!BBH", _PUBACK, 2, mid)})
+        self._send_puback(last)
 
 
 class MqttClient:

@@ -124,7 +124,10 @@ def test_received_messages_are_the_same_on_the_fast_and_paho_paths(broker: Mosqu
         assert by_topic[f"{topic}/\u00e9"].payload == b""
         assert len({m.mid for m in got if m.qos}) == 3
         client.ack_many([m.mid for m in got if m.qos])
-        wait_until(lambda: client.paho.want_write() is False, 10, what="the PUBACKs sent")
+        # the broker answers in order: once this is acknowledged, it has read the PUBACKs
+        probe_info = client.publish("elsewhere", b"x")
+        probe_info.wait_for_publish(10)
+        assert probe_info.is_published()
     finally:
         client.stop()
     got.clear()
@@ -136,6 +139,6 @@ def test_received_messages_are_the_same_on_the_fast_and_paho_paths(broker: Mosqu
         probe.publish_all([(f"{topic}/z", b"last")])
         probe.close()
         wait_until(lambda: any(m.payload == b"last" for m in got), 10, what="the probe")
-        assert [m.payload for m in got] == [b"last"]
+        assert [(m.topic, m.payload, m.dup) for m in got] == [(f"{topic}/z", b"last", False)]
     finally:
         again.stop()
