@@ -11,6 +11,7 @@ from core.clock import shifted, shifted_ns
 from core.readings import JsonReadingParser, Limits, Parsed, Reason, Rejection
 from core.registry import Registry
 from ingest import metrics
+from ingest.fastjson import FastJson
 from ingest.parsers.hj212 import mask_password
 from ingest.settings import IngestSettings
 from ingest.subscriber import Subscriber
@@ -93,35 +94,55 @@ class Ingester:
             username=settings.mqtt_username, password=password,
             keepalive_s=settings.mqtt_keepalive_s,
             stuck_after_s=settings.ingest_callback_stuck_s)
-        self.writer = BatchWriter(store, self.subscriber.ack,
+        self.writer = BatchWriter(store, self.subscriber.ack, ack_many=self.subscriber.ack_many,
                                   max_points=settings.ingest_batch_max_points,
                                   max_wait_s=settings.ingest_batch_max_wait_s,
                                   retry_max_s=settings.ingest_retry_max_s,
                                   retention_policy=retention.common_policy(LINE_MEASUREMENTS))
         self._warned_at: dict[str, float] = {}
         self._parser_failed = False
+        # The common good JSON reading, judged and formatted with what is cached per topic;
+        # anything else goes to the full parser (ingest/fastjson.py).
+        self._fast = FastJson(registry, ingest_limits(settings), JSON_TOPIC_ROOT)
+        self._json_prefix = JSON_TOPIC_ROOT + "/"
+        self._counted = {root: metrics.MESSAGES.labels(root) for root in self._parsers}
 
     def handle(self, topic: str, payload: bytes, qos: int, mid: int) -> None:
+        now_ms = self._now_ms()
+        if topic.startswith(self._json_prefix):
+            try:
+                fast = self._fast.lines(topic, payload, now_ms)
+            except Exception:  # a bug there: the full parser judges the message
+                log.debug("fast path failed on a message of %s", topic, exc_info=True)
+                fast = None
+            if fast is not None:
+                self._counted[JSON_TOPIC_ROOT].inc()
+                lines, n = fast
+                self.writer.submit(Item(mid, qos, lines, n,
+                                        self._on_rejected(topic, payload, JSON_TOPIC_ROOT)))
+                return
         root = topic.split("/", 1)[0]
         parser = self._parsers.get(root)
-        now_ms = self._now_ms()
         if parser is None:  # only possible if the broker routes a topic we did not ask for
             parsed = Parsed([], [Rejection(Reason.BAD_TOPIC, "no parser for this topic", topic,
                                            payload, source="mqtt")])
         else:
             parsed = self._parse(parser, root, topic, payload, now_ms)
-        metrics.MESSAGES.labels(root).inc()
+        counter = self._counted.get(root)
+        (metrics.MESSAGES.labels(root) if counter is None else counter).inc()
         lines = self._lines(parsed, topic, now_ms)
         kept = payload if parsed.payload is None else parsed.payload
+        then = None if parsed.after_store is None else self._then(parsed.after_store, topic)
+        self.writer.submit(Item(mid, qos, lines, len(parsed.readings) + len(parsed.realtime),
+                                self._on_rejected(topic, kept, root), then))
 
+    def _on_rejected(self, topic: str, kept: bytes, root: str) -> Callable[[str], list[str]]:
+        """The rejection to store instead of a message's lines if InfluxDB refuses them."""
         def on_rejected(message: str) -> list[str]:
             rej = Rejection(Reason.STORE_REJECTED, f"InfluxDB refused: {message}"[:500], topic,
                             kept, source=root)
             return rejection_lines([rej], self._clock)
-
-        then = None if parsed.after_store is None else self._then(parsed.after_store, topic)
-        self.writer.submit(Item(mid, qos, lines, len(parsed.readings) + len(parsed.realtime),
-                                on_rejected, then))
+        return on_rejected
 
     def _parse(self, parser: Parser, root: str, topic: str, payload: bytes,
                now_ms: int) -> Parsed:

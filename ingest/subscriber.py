@@ -69,6 +69,10 @@ class Subscriber:
     def ack(self, mid: int, qos: int) -> None:
         self.client.ack(mid, qos)
 
+    def ack_many(self, mids: list[int]) -> None:
+        """Acknowledge these QoS 1 messages in one write."""
+        self.client.ack_many(mids)
+
     def stop_accepting(self) -> None:
         """Leave further messages unacknowledged: the broker keeps them for the next session."""
         self._accepting = False

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from ingest import metrics
 from store.influx import InfluxStore, StoreRejected, StoreUnavailable
+from store.late import MEASUREMENT as DIRTY
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,37 @@ class Item(NamedTuple):
     then: Callable[[], tuple[list[str], int]] | None = None
 
 
+_MARK = DIRTY + ","
+
+
+def _last_marks(lines: list[str]) -> list[str]:
+    """The lines without the dirty-hour marks (``store.late``) that a later mark of the same
+    outlet and hour in the same write overwrites: InfluxDB keeps the last point of a series
+    and time, so the stored marks are the same, and a backlog of late data (every message a
+    mark of its hour) writes one mark per outlet and hour instead of one per message."""
+    last: dict[str, int] = {}  # series and time -> index of its last mark
+    marks = 0
+    for i, line in enumerate(lines):
+        if line.startswith(_MARK):
+            marks += 1
+            head, _, rest = line.partition(" ")
+            last[head + rest[rest.rfind(" "):]] = i
+    if marks == len(last):
+        return lines
+    keep = set(last.values())
+    return [line for i, line in enumerate(lines) if i in keep or not line.startswith(_MARK)]
+
+
 class BatchWriter:
     """One thread that drains submitted items into batched writes."""
 
     def __init__(self, store: InfluxStore, ack: Callable[[int, int], None], *,
                  max_points: int = 5000, max_wait_s: float = 0.2,
-                 retry_max_s: float = 5.0, retention_policy: str | None = None) -> None:
+                 retry_max_s: float = 5.0, retention_policy: str | None = None,
+                 ack_many: Callable[[list[int]], None] | None = None) -> None:
         self._store = store
+        # Acknowledges the QoS 1 messages of a batch at once (one write to the broker).
+        self._ack_many = ack_many
         # The one retention policy of every line submitted, when the caller knows it: each
         # batch is then one write; None routes each line by its measurement.
         self._policy = retention_policy
@@ -110,12 +135,21 @@ class BatchWriter:
                 continue
             if not self._write_with_retry(batch) or not self._follow_up(batch):
                 return  # stopping during an outage: unacknowledged messages stay with the broker
+            self._acknowledge(batch)
+
+    def _acknowledge(self, batch: list[Item]) -> None:
+        if self._ack_many is None:
             for item in batch:
                 if item.qos:
                     self._ack(item.mid, item.qos)
+            return
+        self._ack_many([item.mid for item in batch if item.qos == 1])
+        for item in batch:
+            if item.qos > 1:
+                self._ack(item.mid, item.qos)
 
     def _write_with_retry(self, batch: list[Item]) -> bool:
-        lines = [line for item in batch for line in item.lines]
+        lines = _last_marks([line for item in batch for line in item.lines])
         delay = 0.1
         while True:
             try:

@@ -1,6 +1,7 @@
 """``mqtt.client.MqttClient`` against a real Mosquitto: a clean session subscribes again after
 the broker restarted, an outage is logged once when it starts and once when it ends, a callback
-that raises is counted and the loop goes on."""
+that raises is counted and the loop goes on, received messages are the same whichever way they
+were decoded."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from devstack.servers import Mosquitto
-from mqtt.client import MqttClient
+from mqtt.client import NO_PROPERTIES, MqttClient
 from tests.conftest import Publisher, wait_until
 
 
@@ -77,3 +81,64 @@ def test_a_raising_callback_is_counted_and_the_client_goes_on(broker: Mosquitto)
         assert client.problem() is None
     finally:
         client.stop()
+
+
+def test_received_messages_are_the_same_on_the_fast_and_paho_paths(broker: Mosquitto) -> None:
+    """QoS 1 without properties takes ``_Client``'s own decoding, everything else paho's: both
+    hand on the same topic, payload, QoS, DUP and retain flags, and properties when sent; the
+    PUBACKs of ``ack_many`` reach the broker (nothing is redelivered to the session)."""
+    got: list[mqtt.MQTTMessage] = []
+    topic = f"f/{uuid.uuid4().hex[:8]}"
+    cid = f"mc-{uuid.uuid4().hex[:8]}"
+
+    def session() -> MqttClient:
+        return MqttClient("test client", host="127.0.0.1", port=broker.port, client_id=cid,
+                          subscriptions=[(f"{topic}/#", 1)], session_expiry_s=60,
+                          manual_ack=True, on_message=got.append)
+
+    client = session()
+    client.start()
+    props = Properties(PacketTypes.PUBLISH)
+    props.UserProperty = ("k", "v")
+    try:
+        wait_until(client.subscribed.is_set, 10, what="the subscription")
+        pub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        pub.publish(f"{topic}/a", b"plain", qos=1).wait_for_publish(10)
+        pub.publish(f"{topic}/b", b"with properties", qos=1, properties=props).wait_for_publish(10)
+        pub.publish(f"{topic}/c", b"qos 0", qos=0).wait_for_publish(10)
+        pub.publish(f"{topic}/\u00e9", b"", qos=1).wait_for_publish(10)
+        pub.disconnect()
+        pub.loop_stop()
+        wait_until(lambda: len(got) == 4, 10, what="four messages")
+        by_topic = {m.topic: m for m in got}
+        plain, with_props = by_topic[f"{topic}/a"], by_topic[f"{topic}/b"]
+        assert (plain.payload, plain.qos, plain.retain, plain.dup) == (b"plain", 1, False, False)
+        assert plain.properties is NO_PROPERTIES  # the fast path took it
+        assert with_props.payload == b"with properties"
+        assert with_props.properties is not NO_PROPERTIES
+        assert with_props.properties is not None
+        assert with_props.properties.UserProperty == [("k", "v")]
+        assert by_topic[f"{topic}/c"].qos == 0
+        assert by_topic[f"{topic}/\u00e9"].payload == b""
+        assert len({m.mid for m in got if m.qos}) == 3
+        client.ack_many([m.mid for m in got if m.qos])
+        # the broker answers in order: once this is acknowledged, it has read the PUBACKs
+        probe_info = client.publish("elsewhere", b"x")
+        probe_info.wait_for_publish(10)
+        assert probe_info.is_published()
+    finally:
+        client.stop()
+    got.clear()
+    again = session()  # the same session: anything left unacknowledged would come again
+    again.start()
+    try:
+        wait_until(again.subscribed.is_set, 10, what="the resumed subscription")
+        probe = Publisher(broker.port)
+        probe.publish_all([(f"{topic}/z", b"last")])
+        probe.close()
+        wait_until(lambda: any(m.payload == b"last" for m in got), 10, what="the probe")
+        assert [(m.topic, m.payload, m.dup) for m in got] == [(f"{topic}/z", b"last", False)]
+    finally:
+        again.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.writer import BatchWriter, Item
+from ingest.writer import BatchWriter, Item, _last_marks
 from store.influx import InfluxStore
 from tests.conftest import wait_until
 
@@ -42,3 +42,13 @@ def test_an_unexpected_error_ends_the_writer_visibly(store: InfluxStore) -> None
     writer.submit(Item(1, 1, [LINE.format(v=1, t=1_764_151_200_000)], 1, None))
     wait_until(lambda: not writer.alive, what="the writer thread to end")
     assert store.count("reading") == 1
+
+
+def test_a_write_keeps_only_the_last_mark_of_an_outlet_and_hour() -> None:
+    h1, h2 = 1_764_147_600_000_000_000, 1_764_151_200_000_000_000
+    lines = [f"dirty,enterprise=E1,outlet=G1 received_ms=1i {h1}", "reading,x=1 value=1 1",
+             f"dirty,enterprise=E1,outlet=G1 received_ms=2i {h2}",
+             f"dirty,enterprise=E1,outlet=G2 received_ms=3i {h1}",
+             f"dirty,enterprise=E1,outlet=G1 received_ms=4i {h1}"]
+    assert _last_marks(lines) == lines[1:]
+    assert _last_marks(lines[:4]) == lines[:4]
