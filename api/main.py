@@ -22,6 +22,7 @@ from api.cache import TtlCache
 from api.keys import KeyStore
 from api.metrics import MetricsMiddleware
 from api.models import ErrorPublic, ValidationErrorPublic
+from api.ratelimit import Buckets, RateLimitMiddleware
 from api.routes import (
     alerts,
     catalogue,
@@ -29,6 +30,7 @@ from api.routes import (
     health,
     judged,
     marks,
+    public,
     rankings,
     readings,
     rejections,
@@ -126,9 +128,13 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
     for module in (enterprises, readings, judged, marks, rankings, alerts, rejections,
                    catalogue, health):
         api.include_router(module.router)
+    api.include_router(public.reviews)
+    app.include_router(public.router, prefix=PREFIX)  # no login: not under ERRORS' 401/403
     app.include_router(api)
     errors.install(app)
     web.install(app, settings)  # the pages under /web/, when a session secret is set
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RateLimitMiddleware, buckets=Buckets(settings.api_public_rate_per_min,
+                                                            settings.api_public_rate_burst))
     app.add_middleware(MetricsMiddleware)
     return app

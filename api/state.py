@@ -32,6 +32,7 @@ class AppState:
     records: Records  # the records database (store.sql): keys, workflow, marks, sessions
     marks: MarkStore = field(init=False)  # declared operating-state marks (store.marks)
     workflows: AlertWorkflows = field(init=False)  # the alerts' workflow (store.workflow)
+    public_cache: TtlCache = field(init=False)  # the public tier's answers (api_public_cache_s)
     clock: Callable[[], float] = time.time  # wall clock in seconds; tests inject a fixed one
     owns_store: bool = False  # opened by create_app, so closed when the application stops
     owns_records: bool = False  # likewise the records database
@@ -39,6 +40,7 @@ class AppState:
     def __post_init__(self) -> None:
         self.marks = MarkStore(self.records)
         self.workflows = AlertWorkflows(self.records)
+        self.public_cache = TtlCache(self.settings.api_public_cache_s)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
