@@ -126,6 +126,10 @@ def test_hours_are_published_after_the_delay_and_labelled_until_reviewed(papi: A
     assert [h["exceeded"] for h in body["items"]] == [False, True]
     ents = papi.get("/public/enterprises", None, params={"q": "e0001"}).json()
     assert [(e["id"], e["status"]) for e in ents["items"]] == [("E0001", "exceeded")]
+    one = papi.get("/public/enterprises/E0002", None).json()
+    assert one["status"] == "no_data"
+    assert isinstance(one["lat"], float)  # the simulated fleet's coordinates, for the map
+    assert isinstance(one["lon"], float)
 
     assert papi.post("/enterprises/E0001/reviews", None, json={"day": DAY}).status_code == 401
     assert papi.post("/enterprises/E0001/reviews", "e1", json={"day": DAY}).status_code == 403

@@ -103,3 +103,13 @@ def test_store_errors_are_translated(store: InfluxStore) -> None:
     with pytest.raises(StoreUnavailable):
         down.write_lines(['reading,enterprise=E,outlet=O,pollutant=so2 value=1 1'])
     assert down.ping() is False
+
+
+def test_coordinates_are_optional_degrees() -> None:
+    base = {"id": "E1", "name": "n", "region": "r", "industry": "boiler"}
+    reg = build_registry({"enterprise": [{**base, "lat": 31.2, "lon": 121}]}, STANDARDS)
+    assert (reg.enterprises["E1"].lat, reg.enterprises["E1"].lon) == (31.2, 121.0)
+    assert build_registry({"enterprise": [base]}, STANDARDS).enterprises["E1"].lat is None
+    for bad in ({"lat": 91}, {"lon": -181}, {"lat": "31"}, {"lon": True}):
+        with pytest.raises(RegistryError, match="degrees"):
+            build_registry({"enterprise": [{**base, **bad}]}, STANDARDS)

@@ -76,7 +76,7 @@ def statuses(state: AppState) -> dict[str, str]:
 
 def enterprise_public(ent: Enterprise, status: str) -> dict[str, Any]:
     return {"id": ent.id, "name": ent.name, "region": ent.region, "industry": ent.industry,
-            "lat": getattr(ent, "lat", None), "lon": getattr(ent, "lon", None),
+            "lat": ent.lat, "lon": ent.lon,
             "status": status,
             "outlets": [{"id": o.id, "name": o.name, "medium": o.medium.value}
                         for o in ent.outlets.values()]}
