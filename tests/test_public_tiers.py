@@ -169,3 +169,20 @@ def test_rate_limit_is_hit_and_recovers(store: InfluxStore, tmp_path: Path) -> N
         assert a.client.get("/api/v1/health/live").status_code == 200  # not a public route
         wait_until(lambda: a.get("/public/enterprises", None).status_code == 200,
                    timeout_s=5, what="the bucket refilled")
+
+
+def test_public_answers_are_cached_and_a_review_refreshes_them(store: InfluxStore,
+                                                               tmp_path: Path) -> None:
+    with running_api(store, tmp_path, api_public_rate_burst=1000,
+                     api_public_cache_s=300.0) as a:
+        seed(a)
+        first = a.get("/public/enterprises/E0001/hourly", None).json()
+        assert first["count"] == 2
+        a.results().write_lines([hour("E0001", NOW_MS - 5 * HOUR_MS)])
+        again = a.get("/public/enterprises/E0001/hourly", None).json()
+        assert again == first  # served from the cache: the database was not asked
+        assert a.post("/enterprises/E0001/reviews", "inspector",
+                      json={"day": DAY}).status_code == 200
+        fresh = a.get("/public/enterprises/E0001/hourly", None).json()
+        assert fresh["count"] == 3
+        assert fresh["published_until"] == "2025-12-01T00:00:00Z"

@@ -63,8 +63,9 @@ def local_day(day: str, tz: str) -> TimeRange:
 
 
 def public_range(state: AppState, start: str | None, end: str | None) -> TimeRange:
-    """Defaults to the 30 days before now, at most 31 days."""
-    return time_range(start, end, 31, 30, state.now_ms())
+    """Defaults to the 30 days before the publication cut (whole hours, so that every reader
+    of the default period shares one cached answer); at most 31 days."""
+    return time_range(start, end, 31, 30, public.published_until(state))
 
 
 @router.get("/enterprises")
