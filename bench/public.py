@@ -107,7 +107,7 @@ def run(n_enterprises: int, days: int, readers: int, seconds: float, workdir: Pa
         n = seed_hours(store, ents, now_ms, days, rng)
         seed_summaries(store, registry, now_ms - now_ms % DAY_MS - days * DAY_MS, days, rng)
         print(f"seeded {n} judged hours of {n_enterprises} enterprises and their daily "
-              f"summaries in {time.perf_counter() - started:.1f} s")
+              f"summaries in {time.perf_counter() - started:.1f} s", flush=True)
         server = ApiProcess(influx, workdir / "registry.toml", workdir / "api.log",
                             EMS_API_PUBLIC_RATE_PER_MIN="1000000000",
                             EMS_API_PUBLIC_RATE_BURST="1000000")
@@ -140,7 +140,7 @@ def run(n_enterprises: int, days: int, readers: int, seconds: float, workdir: Pa
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--enterprises", type=int, default=1000)
-    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--days", type=int, default=30, help="days of judged hours seeded")
     ap.add_argument("--readers", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=30.0)
     args = ap.parse_args()
