@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install system-deps web-vendor run test test-fast check bench bench-ingest bench-judge \
-	bench-api bench-scheduler bench-gateway bench-reports bench-forward scenario faults clean
+	bench-api bench-scheduler bench-gateway bench-reports bench-forward bench-public scenario faults clean
 
 install: system-deps $(STAMP) web-vendor
 
@@ -57,7 +57,7 @@ check: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-bench: bench-ingest bench-judge bench-api bench-scheduler bench-gateway bench-reports bench-forward
+bench: bench-ingest bench-judge bench-api bench-scheduler bench-gateway bench-reports bench-forward bench-public
 
 bench-ingest: install
 	$(PY) -m bench.ingest
@@ -79,6 +79,9 @@ bench-reports: install
 
 bench-forward: install
 	$(PY) -m bench.forward
+
+bench-public: install
+	$(PY) -m bench.public
 
 # Fault injection on real local servers (not part of `make test`; a few minutes).
 faults: install

@@ -25,7 +25,7 @@ from store.audit import AuditEvent
 
 PUBLIC = ("/api/v1/health", "/api/v1/metrics", "/api/v1/pollutants", "/api/v1/standards",
           "/api/v1/openapi.json", "/openapi.json", "/docs", "/redoc", "/web/static",
-          "/web/login",
+          "/web/login", "/api/v1/public", "/public",  # the public tier (api.tiers)
           "/favicon.ico")
 READS = ("GET", "HEAD")
 REFUSAL = json.dumps({"detail": "the audit trail is unavailable; retry later"}).encode()

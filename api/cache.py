@@ -36,6 +36,11 @@ class TtlCache:
         with self._guard:
             return len(self._data)
 
+    def clear(self) -> None:
+        """Forget every entry (the next request computes afresh)."""
+        with self._guard:
+            self._data.clear()
+
     def _entry(self, key: Hashable) -> tuple[float, Any] | None:
         with self._guard:
             hit = self._data.get(key)

@@ -23,6 +23,7 @@ from api.cache import TtlCache
 from api.keys import KeyStore
 from api.metrics import MetricsMiddleware
 from api.models import ErrorPublic, ValidationErrorPublic
+from api.ratelimit import Buckets, RateLimitMiddleware
 from api.routes import (
     alerts,
     audit,
@@ -31,6 +32,7 @@ from api.routes import (
     health,
     judged,
     marks,
+    public,
     rankings,
     readings,
     rejections,
@@ -141,6 +143,8 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
     for module in (enterprises, readings, judged, marks, rankings, alerts, rejections,
                    reports, catalogue, health, audit):
         api.include_router(module.router)
+    api.include_router(public.reviews)
+    app.include_router(public.router, prefix=PREFIX)  # no login: not under ERRORS' 401/403
     app.include_router(api)
     docs.install(app)  # /docs, /redoc and the OpenAPI document, served offline
     errors.install(app)
@@ -148,5 +152,7 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
     if trail is not None:
         app.add_middleware(AuditMiddleware, trail=trail)  # inside: refusals get the headers
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RateLimitMiddleware, buckets=Buckets(settings.api_public_rate_per_min,
+                                                            settings.api_public_rate_burst))
     app.add_middleware(MetricsMiddleware)
     return app

@@ -57,3 +57,15 @@ class ApiSettings(CommonSettings):
     # SameSite of the cookie: lax lets a link from elsewhere (an e-mail) open a page logged in;
     # every form carries a CSRF token either way.
     api_session_samesite: Literal["lax", "strict"] = "lax"
+
+    # Public tier (/api/v1/public, no login; api/tiers.py). Judged hours are published this
+    # long after their end, labelled "not yet reviewed" until an inspector confirms the day.
+    api_public_delay_s: Annotated[int, Field(ge=0)] = 7200
+    # Public answers are reused for this long (a crowd of readers costs one query); 0: off.
+    api_public_cache_s: Annotated[float, Field(ge=0)] = 30.0
+    # Requests per client address on the public routes: a bucket of `burst` refilled at
+    # `per_min` a minute; beyond it, 429 with Retry-After.
+    api_public_rate_per_min: Annotated[float, Field(gt=0)] = 600.0
+    api_public_rate_burst: Annotated[int, Field(ge=1)] = 60
+    # Licence line of the open-data CSV downloads.
+    api_public_licence: str = "Open data: free to use with attribution to the authority."

@@ -35,6 +35,7 @@ class AppState:
     marks: MarkStore = field(init=False)  # declared operating-state marks (store.marks)
     workflows: AlertWorkflows = field(init=False)  # the alerts' workflow (store.workflow)
     reports: ReportStore = field(init=False)  # issued report versions (store.reports)
+    public_cache: TtlCache = field(init=False)  # the public tier's answers (api_public_cache_s)
     clock: Callable[[], float] = time.time  # wall clock in seconds; tests inject a fixed one
     owns_store: bool = False  # opened by create_app, so closed when the application stops
     owns_records: bool = False  # likewise the records database
@@ -44,6 +45,7 @@ class AppState:
         self.marks = MarkStore(self.records)
         self.workflows = AlertWorkflows(self.records)
         self.reports = ReportStore(self.records)
+        self.public_cache = TtlCache(self.settings.api_public_cache_s)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

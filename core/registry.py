@@ -5,6 +5,7 @@ Loaded from a TOML file (see ``config/registry.example.toml``)::
     [[enterprise]]
     id = "E001"                 # [A-Za-z0-9_-]{1,32}, as in MQTT topics
     name = "..."; region = "..."; industry = "coal_power"
+    lat = 31.23; lon = 121.47   # optional: WGS 84 degrees, for the public map
 
       [[enterprise.outlet]]
       id = "G1"; medium = "gas"; interval_s = 60
@@ -113,6 +114,8 @@ class Enterprise:
     industry: str
     outlets: dict[str, Outlet] = field(default_factory=dict)
     permit: PermitTotals = field(default_factory=PermitTotals)  # enterprise-wide t/a
+    lat: float | None = None  # WGS 84 degrees (the public map); None: not given
+    lon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,14 @@ def _per_pollutant(raw: dict[str, Any], name: str, kind: type, where: str) -> di
     return out
 
 
+def _degrees(value: Any, bound: float, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > bound:
+        raise RegistryError(f"{where} must be a number of degrees within +-{bound:g}")
+    return float(value)
+
+
 def build_registry(data: dict[str, Any], standards: Standards) -> Registry:
     enterprises: dict[str, Enterprise] = {}
     devices: dict[str, Device] = {}
@@ -250,7 +261,9 @@ def build_registry(data: dict[str, Any], standards: Standards) -> Registry:
             raise RegistryError(str(exc)) from None
         ent = Enterprise(id=eid, name=str(raw.get("name", eid)),
                          region=str(raw.get("region", "")),
-                         industry=str(raw.get("industry", "")), permit=permit)
+                         industry=str(raw.get("industry", "")), permit=permit,
+                         lat=_degrees(raw.get("lat"), 90, f"enterprise {eid}.lat"),
+                         lon=_degrees(raw.get("lon"), 180, f"enterprise {eid}.lon"))
         for o in raw.get("outlet", []):
             outlet = _outlet(o, eid, standards)
             if outlet.id in ent.outlets:

@@ -74,6 +74,9 @@ def registry_entries(table: dict[str, Any], names: frozenset[str]) -> tuple[tupl
     """The ``names`` present in ``table``, as sorted (key, value) pairs."""
     return tuple((k, table[k]) for k in sorted(names) if k in table)
 
+# Where each region's enterprises sit (WGS 84 lat, lon: a made-up city), for the public map.
+REGION_CENTRES = ((31.55, 121.45), (30.95, 121.45), (31.25, 121.80), (31.25, 121.10))
+
 
 @dataclass(frozen=True)
 class OutletSim:
@@ -100,6 +103,7 @@ class Fleet:
 def build_fleet(n_enterprises: int, outlets_per: int = 2, seed: int = 1,
                 prefix: str = "E") -> Fleet:
     rng = random.Random(seed)
+    geo = random.Random(seed * 7919 + 1)  # coordinates apart, so levels stay as they were
     industries = [k for k, v in INDUSTRIES.items() if not v.get("scenario_only")]
     enterprises: list[dict[str, Any]] = []
     passwords: dict[str, str] = {}
@@ -123,6 +127,10 @@ def build_fleet(n_enterprises: int, outlets_per: int = 2, seed: int = 1,
             sims.append(OutletSim(eid, oid, mn, industry, levels))
         enterprises.append({"id": eid, "name": f"{industry.replace('_', ' ').title()} {i + 1}",
                             "region": REGIONS[i % len(REGIONS)], "industry": industry,
+                            "lat": round(REGION_CENTRES[i % len(REGIONS)][0]
+                                         + geo.uniform(-0.1, 0.1), 5),
+                            "lon": round(REGION_CENTRES[i % len(REGIONS)][1]
+                                         + geo.uniform(-0.1, 0.1), 5),
                             "outlet": outlets})
     return Fleet({"enterprise": enterprises}, passwords, sims)
 

@@ -209,3 +209,16 @@ class ReportRow(Base):
     issued_ms: Mapped[int] = mapped_column(BigInteger)
     issued_by: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str | None] = mapped_column(Text)  # of a correction (version > 1)
+
+
+class DayReviewRow(Base):
+    """An inspector's confirmation that an enterprise's published day was reviewed: appended,
+    never edited; the public tier labels that day "reviewed" (issue 14, data tiers)."""
+
+    __tablename__ = "day_review"
+    __table_args__ = (UniqueConstraint("enterprise", "day", name="uq_day_review"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    enterprise: Mapped[str] = mapped_column(String(ID))
+    day: Mapped[str] = mapped_column(String(10))  # local date, YYYY-MM-DD
+    reviewed_ms: Mapped[int] = mapped_column(BigInteger)
+    by: Mapped[str] = mapped_column(String(128))

@@ -129,3 +129,13 @@ def test_amount_entries_are_checked(extra: dict[str, object], message: str) -> N
     with pytest.raises(RegistryError, match=message):
         build_registry({"enterprise": [{"id": "E1", "outlet": [{"id": "G1", **extra}]}]},
                        STANDARDS)
+
+
+def test_coordinates_are_optional_degrees() -> None:
+    base = {"id": "E1", "name": "n", "region": "r", "industry": "boiler"}
+    reg = build_registry({"enterprise": [{**base, "lat": 31.2, "lon": 121}]}, STANDARDS)
+    assert (reg.enterprises["E1"].lat, reg.enterprises["E1"].lon) == (31.2, 121.0)
+    assert build_registry({"enterprise": [base]}, STANDARDS).enterprises["E1"].lat is None
+    for bad in ({"lat": 91}, {"lon": -181}, {"lat": "31"}, {"lon": True}):
+        with pytest.raises(RegistryError, match="degrees"):
+            build_registry({"enterprise": [{**base, **bad}]}, STANDARDS)
