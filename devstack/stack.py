@@ -65,7 +65,7 @@ class Child:
 @dataclass
 class Ports:
     """Loopback ports of one stack; 0 = a free one. The ingester's and the gateway's metrics
-    ports also answer ``/ready`` (ingest/health.py), which ``wait_ready`` asks."""
+    ports also answer ``/ready`` (core/health.py), which ``wait_ready`` asks."""
 
     mqtt: int = 0
     influx: int = 0
