@@ -125,9 +125,9 @@ def _notify_line(st: StackSettings) -> str:
 
 def _banner(stack: LocalStack, st: StackSettings, name: str, keys: tuple[str, str]) -> str:
     api = stack.api_url
-    more = "\n".join(f"  {c}" for c in key_commands(stack.records_url, st.enterprise_key_for))
-    admin = key_commands(stack.records_url, st.enterprise_key_for)[0].replace(
-        "--role inspector", "--role admin")
+    cmds = key_commands(stack.records_url, st.enterprise_key_for)
+    admin = cmds[0].replace("--role inspector", "--role admin")  # the audit trail's readers
+    more = "\n".join(f"  {c}" for c in [*cmds[:2], admin, *cmds[2:]])
     return f"""
 Emissions monitoring is running, with the simulated city "{name}" ({st.scenario.name}).
   API and its documentation  {api}/docs
@@ -142,7 +142,7 @@ Emissions monitoring is running, with the simulated city "{name}" ({st.scenario.
   reports issued on schedule {api}/web/reports  (the job starts once the scheduler has
                              judged the backfill)
   reports job metrics, /ready http://127.0.0.1:{stack.ports.reports_metrics}/metrics
-  audit trail                {api}/api/v1/audit  (an admin key: {admin})
+  audit trail                {api}/api/v1/audit  (with an admin key: `--role admin` below)
   InfluxDB (1.x API)         {stack.url}  database "{stack.database}"
   registry of the city       {stack.registry}
   logs                       {stack.logs}/
