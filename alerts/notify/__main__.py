@@ -49,6 +49,9 @@ def main(argv: list[str]) -> int:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+        log.info("notifier started: a pass every %g s%s", settings.notify_interval_s,
+                 f", /ready on port {settings.notify_metrics_port}"
+                 if settings.notify_metrics_port else "")
         while not stop.is_set():
             try:
                 notifier.run_once()
