@@ -28,6 +28,7 @@ from api.services.reportbuild import KINDS
 from api.services.reportperiods import PERIODS, BadPeriod, bounds, last_closed
 from api.services.reports import Reporting, issue
 from api.settings import ApiSettings
+from core.health import Passes, serve_health
 from core.registry import Enterprise
 from core.standards import load_standards
 from store.influx import store_from_settings
@@ -122,7 +123,7 @@ def run(argv: list[str], settings: ApiSettings) -> int:
         return 0
     if args.command == "issue":
         return issue_now(job, args.kind, args.period, args.label, args.enterprise)
-    return serve(job)
+    return serve(job, settings)
 
 
 def issue_now(job: ReportJob, kind: str, period: str, label: str, only: list[str]) -> int:
@@ -148,10 +149,28 @@ def issue_now(job: ReportJob, kind: str, period: str, label: str, only: list[str
     return 0
 
 
-def serve(job: ReportJob) -> int:
+def tracked(job: ReportJob, passes: Passes) -> Callable[[], int]:
+    """``job.run`` that tells ``passes`` (the /ready answer) how each pass went."""
+
+    def run() -> int:
+        try:
+            issued = job.run()
+        except Exception as exc:
+            passes.failed(type(exc).__name__)
+            raise  # APScheduler logs it; the next pass tries again
+        passes.succeeded()
+        return issued
+
+    return run
+
+
+def serve(job: ReportJob, settings: ApiSettings) -> int:
     """Run the schedule in the foreground until SIGTERM or SIGINT."""
+    passes = Passes(max_age_s=3 * PASS_INTERVAL_S, clock=time.monotonic)
+    if settings.api_reports_metrics_port:
+        serve_health(settings.api_reports_metrics_port, settings.api_reports_metrics_host, passes)
     scheduler = BlockingScheduler(timezone=UTC)
-    scheduler.add_job(job.run, "interval", seconds=PASS_INTERVAL_S, id="reports",
+    scheduler.add_job(tracked(job, passes), "interval", seconds=PASS_INTERVAL_S, id="reports",
                       max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -34,6 +34,10 @@ class ApiSettings(CommonSettings):
     # Reports issued on schedule (`python -m api reports run`): each runs this long after its
     # period ends, so that late data are judged first (the scheduler re-judges late hours).
     api_reports_delay_h: Annotated[float, Field(ge=0)] = 6.0
+    # The reports job's Prometheus /metrics and /ready on this port (0 = off); /ready is 200
+    # while its last pass succeeded and ended at most three pass intervals ago (core/health.py).
+    api_reports_metrics_port: Annotated[int, Field(ge=0)] = 0
+    api_reports_metrics_host: str = "127.0.0.1"
 
     # Access audit trail (api/services/audit.py): every read of non-public data, every change
     # and every denied attempt is recorded in the records database, in hash-chained batches.

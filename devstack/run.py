@@ -1,10 +1,13 @@
 """``python -m devstack.run`` (``make run``): the demo city on this machine.
 
 The demo city (config/scenarios/demo.toml) on the usual ports: its registry is written first,
-the ingester, the HJ 212 gateway and the API start (``devstack.stack.LocalStack``), the
+the ingester, the HJ 212 gateway, the API and the notifier start (``devstack.stack.LocalStack``;
+the notifier with the recipients file ``EMS_STACK_RECIPIENTS_PATH`` names, if any), the
 simulator backfills yesterday and today so far and then follows in real time; once it has caught
 up with the present the compliance scheduler starts (it would otherwise judge hours whose data
-were still arriving, and re-judges only the last few). Prints where to look, two API keys and
+were still arriving, and re-judges only the last few), and once the scheduler has judged the
+backfill the reports job starts (a report is issued once, so not before its data are judged).
+Prints where to look, two API keys and
 the commands that make more, and stops everything cleanly on Ctrl-C. Each run starts from an
 empty database: the city's data are made again (the demo's period moves with the date), so
 earlier results would not match them. Ports can be moved with EMS_STACK_* variables.
@@ -48,6 +51,9 @@ class StackSettings(BaseSettings):
     gateway_port: int = 9212
     # The demo's misbehaving enterprise whose key `make run` prints.
     enterprise_key_for: str = "PWR07"
+    # Who the notifier tells of alerts: a [[recipient]] TOML file (alerts/notify/recipients.py);
+    # unset: the notifier runs with no recipients (it decides nothing to send).
+    recipients_path: Path | None = None
 
 
 def _check_ports(st: StackSettings) -> None:
@@ -100,9 +106,28 @@ def key_commands(records_url: str, enterprise: str, python: str = sys.executable
             f"{cli} list"]
 
 
+def _recipients(st: StackSettings) -> Path | None:
+    """The notifier's recipients file: ``EMS_STACK_RECIPIENTS_PATH``, else the notifier's own
+    ``EMS_NOTIFY_RECIPIENTS_PATH`` when set in the environment."""
+    env = os.environ.get("EMS_NOTIFY_RECIPIENTS_PATH")
+    return st.recipients_path or (Path(env) if env else None)
+
+
+def _notify_line(st: StackSettings) -> str:
+    path = _recipients(st)
+    if path is not None:
+        return f"  recipients of the notifier {path}"
+    return ("  notifications              none sent: no recipients. Set EMS_STACK_RECIPIENTS_PATH"
+            " to a\n                             [[recipient]] TOML file (alerts/notify/"
+            "recipients.py; e-mail via\n                             EMS_NOTIFY_SMTP_HOST/_PORT)"
+            " and run again")
+
+
 def _banner(stack: LocalStack, st: StackSettings, name: str, keys: tuple[str, str]) -> str:
     api = stack.api_url
-    more = "\n".join(f"  {c}" for c in key_commands(stack.records_url, st.enterprise_key_for))
+    cmds = key_commands(stack.records_url, st.enterprise_key_for)
+    admin = cmds[0].replace("--role inspector", "--role admin")  # the audit trail's readers
+    more = "\n".join(f"  {c}" for c in [*cmds[:2], admin, *cmds[2:]])
     return f"""
 Emissions monitoring is running, with the simulated city "{name}" ({st.scenario.name}).
   API and its documentation  {api}/docs
@@ -112,6 +137,12 @@ Emissions monitoring is running, with the simulated city "{name}" ({st.scenario.
   HJ 212 gateway (TCP)       127.0.0.1:{stack.ports.gateway}
   ingester metrics, /ready   http://127.0.0.1:{stack.ports.ingest_metrics}/metrics
   gateway metrics, /ready    http://127.0.0.1:{stack.ports.gateway_metrics}/metrics
+  notifier metrics, /ready   http://127.0.0.1:{stack.ports.notify_metrics}/metrics
+{_notify_line(st)}
+  reports issued on schedule {api}/web/reports  (the job starts once the scheduler has
+                             judged the backfill)
+  reports job metrics, /ready http://127.0.0.1:{stack.ports.reports_metrics}/metrics
+  audit trail                {api}/api/v1/audit  (with an admin key: `--role admin` below)
   InfluxDB (1.x API)         {stack.url}  database "{stack.database}"
   registry of the city       {stack.registry}
   logs                       {stack.logs}/
@@ -136,6 +167,9 @@ def _run(stack: LocalStack, st: StackSettings, name: str, start_ms: int,
     stack.start_servers(fresh=True)  # the city is simulated afresh: so are its results
     for service in ("ingest", "gateway", "api"):
         stack.start(service)
+    recipients = _recipients(st)
+    stack.start("notify", env={"EMS_NOTIFY_RECIPIENTS_PATH": str(recipients)} if recipients
+                else {})
     stack.wait_ready()
     keys = _keys(stack, st.enterprise_key_for)
     caught_up = stack.registry.with_name("caught-up.json")  # written by the simulator
@@ -144,7 +178,7 @@ def _run(stack: LocalStack, st: StackSettings, name: str, start_ms: int,
                 "--follow", "--registry", str(stack.registry), "--secrets", str(stack.secrets),
                 "--caught-up", str(caught_up), env={"EMS_SIM_DEVICE_LOGIN": "true"})
     print(_banner(stack, st, name, keys), flush=True)
-    scheduler_started = False
+    scheduler_started = reports_started = False
     while not stop.wait(1.0):
         dead = stack.dead()
         if dead:
@@ -158,6 +192,11 @@ def _run(stack: LocalStack, st: StackSettings, name: str, start_ms: int,
             hours = max(1, math.ceil((time.time() * 1000 - start_ms) / 3_600_000))
             stack.start("alerts", env={"EMS_ALERTS_CATCHUP_HOURS": str(hours)})
             scheduler_started = True
+        if scheduler_started and not reports_started and stack.judged_once():
+            log.info("the scheduler has judged the backfill: starting the reports job "
+                     "(%s/web/reports)", stack.api_url)
+            stack.start("reports")
+            reports_started = True
     return 0
 
 

@@ -41,8 +41,10 @@ SERVICES = ("ingest", "gateway", "alerts")  # broker users made for a run (devic
 MODULES: dict[str, tuple[str, str]] = {
     "ingest": ("ingest", "ingest"), "gateway": ("ingest.gateway", "gateway"),
     "alerts": ("alerts", "alerts"), "api": ("api", ""), "simulator": ("simulators", ""),
-    "forward": ("forward", ""),
+    "forward": ("forward", ""), "notify": ("alerts.notify", ""), "reports": ("api", ""),
 }
+# name -> the arguments it always runs with
+ARGS: dict[str, tuple[str, ...]] = {"reports": ("reports", "run")}
 
 
 @dataclass
@@ -64,8 +66,9 @@ class Child:
 
 @dataclass
 class Ports:
-    """Loopback ports of one stack; 0 = a free one. The ingester's and the gateway's metrics
-    ports also answer ``/ready`` (ingest/health.py), which ``wait_ready`` asks."""
+    """Loopback ports of one stack; 0 = a free one. The metrics ports of the ingester, the
+    gateway, the notifier and the reports job also answer ``/ready`` (core/health.py), which
+    ``wait_ready`` asks; the compliance scheduler's serves its metrics only."""
 
     mqtt: int = 0
     influx: int = 0
@@ -74,11 +77,21 @@ class Ports:
     gateway: int = 0
     ingest_metrics: int = 0
     gateway_metrics: int = 0
+    notify_metrics: int = 0
+    reports_metrics: int = 0
+    alerts_metrics: int = 0
 
     def resolved(self) -> Ports:
         return Ports(self.mqtt, self.influx, self.influx_rpc, self.api or free_port(),
                      self.gateway or free_port(), self.ingest_metrics or free_port(),
-                     self.gateway_metrics or free_port())
+                     self.gateway_metrics or free_port(), self.notify_metrics or free_port(),
+                     self.reports_metrics or free_port(), self.alerts_metrics or free_port())
+
+    def ready_url(self, name: str) -> str | None:
+        """The ``/ready`` of service ``name``, if it has one."""
+        port = {"ingest": self.ingest_metrics, "gateway": self.gateway_metrics,
+                "notify": self.notify_metrics, "reports": self.reports_metrics}.get(name)
+        return None if port is None else f"http://127.0.0.1:{port}/ready"
 
 
 def wait_for(check: Callable[[], object], what: str, timeout_s: float,
@@ -200,6 +213,9 @@ class LocalStack:
                "EMS_SIM_GATEWAY_PORT": str(self.ports.gateway),
                "EMS_INGEST_METRICS_PORT": str(self.ports.ingest_metrics),
                "EMS_GATEWAY_METRICS_PORT": str(self.ports.gateway_metrics),
+               "EMS_NOTIFY_METRICS_PORT": str(self.ports.notify_metrics),
+               "EMS_API_REPORTS_METRICS_PORT": str(self.ports.reports_metrics),
+               "EMS_ALERTS_METRICS_PORT": str(self.ports.alerts_metrics),
                "EMS_SIM_SECRETS_PATH": str(self.secrets),
                "EMS_API_SESSION_SECRET": self.session_secret, **self.extra_env}
         for key in ("EMS_MQTT_USERNAME", "EMS_MQTT_PASSWORD"):
@@ -216,7 +232,8 @@ class LocalStack:
         log_path = self.logs / f"{name}.log"
         with log_path.open("ab") as fh:
             log_from = fh.tell()
-            proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT,
+            proc = subprocess.Popen([sys.executable, "-m", module, *ARGS.get(name, ()), *args],
+                                    cwd=ROOT,
                                     env={**self.env(user), **(env or {})}, stdout=fh,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
@@ -236,16 +253,30 @@ class LocalStack:
         return next(c for c in self.children if c.name == name)
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
-        """Until each service says it is ready: the ingester has subscribed, the gateway is
-        connected to the broker and listens (their ``/ready``), the API answers."""
-        urls = {"ingest": f"http://127.0.0.1:{self.ports.ingest_metrics}/ready",
-                "gateway": f"http://127.0.0.1:{self.ports.gateway_metrics}/ready",
-                "api": f"{self.api_url}/api/v1/health/live"}
+        """Until each service started says it is ready: the ingester has subscribed, the
+        gateway is connected to the broker and listens, the notifier and the reports job have
+        finished a pass (their ``/ready``), the API answers."""
+        urls = {n: u for n in ("ingest", "gateway", "notify", "reports")
+                if (u := self.ports.ready_url(n))}
+        urls["api"] = f"{self.api_url}/api/v1/health/live"
         names = {c.name for c in self.children}
         for name, url in urls.items():
             if name in names:
                 wait_for(partial(answers, url), f"{name} to be ready ({url})", timeout_s,
                          self.dead)
+
+    def judged_once(self) -> bool:
+        """Whether the compliance scheduler has finished a pass (its first is the catch-up):
+        its metric ``alerts_last_run_timestamp_seconds`` is set."""
+        try:
+            text = httpx.get(f"http://127.0.0.1:{self.ports.alerts_metrics}/metrics",
+                             timeout=1.0).text
+        except httpx.HTTPError:
+            return False
+        for line in text.splitlines():
+            if line.startswith("alerts_last_run_timestamp_seconds "):
+                return float(line.split()[1]) > 0
+        return False
 
     def stop(self) -> None:
         for child in reversed(self.children):

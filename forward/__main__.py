@@ -7,12 +7,14 @@ import signal
 import sys
 import threading
 
+from core.health import serve_health
 from core.logs import setup_logging
 from forward.app import MissingSecret, build_worker, not_ready, secrets_of
-from forward.health import serve_health
 from forward.settings import ForwardSettings
 from store.influx import store_from_settings
 from store.registry_loads import load_recorded
+from store.sql import open_records
+from store.workflow import AlertWorkflows
 
 log = logging.getLogger("forward")
 
@@ -20,14 +22,17 @@ log = logging.getLogger("forward")
 def main() -> int:
     settings = ForwardSettings()
     setup_logging(settings.log_level)
-    registry = load_recorded(settings, "forward")
+    records = open_records(settings.records_url)  # the alerts' workflow status
+    registry = load_recorded(settings, "forward", records=records)
     try:
         secrets = secrets_of(registry)
     except MissingSecret as exc:
         log.critical("%s", exc)
+        records.close()
         return 2
     store = store_from_settings(settings)
-    workers = [build_worker(d, settings, registry, store, secrets)
+    workflows = AlertWorkflows(records)
+    workers = [build_worker(d, settings, registry, store, secrets, workflows)
                for d in registry.destinations.values()]
     if settings.forward_metrics_port:
         serve_health(settings.forward_metrics_port, settings.forward_metrics_host,
@@ -43,6 +48,7 @@ def main() -> int:
     log.info("stopping")
     for w in workers:
         w.stop()
+    records.close()
     return 0
 
 

@@ -16,6 +16,7 @@ from forward.queue import Queue
 from forward.service import Timing, Worker
 from forward.settings import ForwardSettings
 from store.influx import InfluxStore
+from store.workflow import AlertWorkflows
 
 
 class MissingSecret(Exception):
@@ -33,7 +34,10 @@ def secrets_of(registry: Registry, env: Mapping[str, str] = os.environ) -> dict[
 
 
 def build_worker(dest: Destination, settings: ForwardSettings, registry: Registry,
-                 store: InfluxStore, secrets: dict[str, str]) -> Worker:
+                 store: InfluxStore, secrets: dict[str, str],
+                 workflows: AlertWorkflows | None = None) -> Worker:
+    """The worker of ``dest``; ``workflows`` (the records database) gives alerts their status,
+    so a webhook is told when an alert is acknowledged or resolved."""
     queue = Queue(settings.forward_state_dir / f"{dest.id}.sqlite3")
     clock = shifted(settings.clock_offset_s)
     link: Hj212Link | WebhookLink
@@ -49,7 +53,7 @@ def build_worker(dest: Destination, settings: ForwardSettings, registry: Registr
                                chunk_min=settings.forward_chunk_min,
                                late_h=settings.forward_late_h,
                                backfill_h=settings.forward_backfill_h),
-                  ZoneInfo(settings.timezone))
+                  ZoneInfo(settings.timezone), workflows)
     timing = Timing(poll_s=settings.forward_poll_s, window=settings.forward_window_frames,
                     depth=settings.forward_window_depth,
                     retry_min_s=settings.forward_retry_min_s,

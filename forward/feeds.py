@@ -11,7 +11,10 @@ Each command (or webhook kind) is a feed read by periods:
 - judged hours (2061, webhook ``hour``): the last completed hours again by digest (the
   scheduler re-judges the last 3), older hours once the scheduler settled their dirty mark.
 - judged days (2031): the last 8 days by digest (re-judged days are re-queued).
-- alerts (webhook): those live in the last 8 days, by digest of their episode.
+- alerts (webhook): those live in the last 8 days, by digest of their state: whether the
+  episode is active, its end and its workflow status. So an alert goes when it opens, when it
+  closes and when its workflow moves (acknowledged, resolved), never because the scheduler
+  extended the open episode by an hour (its ``updated_ms``, ``hours`` and peak change then).
 
 Every batch is queued with its progress in one transaction (``forward.queue``): after a kill
 the forwarder reads again from what it had recorded (at least once, never a skip).
@@ -33,7 +36,8 @@ from forward.queue import Item, Progress, Queue
 from forward.source import Record
 from store.alert_filter import AlertFilter
 from store.influx import InfluxStore
-from store.results import ResultStore
+from store.results import Alert, ResultStore
+from store.workflow import AlertWorkflows
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +62,11 @@ class Feeds:
     """Reads every feed of ``dest`` and queues what is new."""
 
     def __init__(self, dest: Destination, registry: Registry, creds: dict[str, Credentials],
-                 store: InfluxStore, queue: Queue, settings: FeedSettings, tz: tzinfo) -> None:
+                 store: InfluxStore, queue: Queue, settings: FeedSettings, tz: tzinfo,
+                 workflows: AlertWorkflows | None = None) -> None:
         self.dest, self.registry, self.creds = dest, registry, creds
         self.store, self.queue, self.settings, self.tz = store, queue, settings, tz
-        self.results = ResultStore(store)
+        self.results = ResultStore(store, workflows)  # workflows: the alerts' status
         self.unencodable = 0
         self.on_queued: Callable[[], None] = lambda: None  # after each batch that queued some
 
@@ -204,9 +209,8 @@ class Feeds:
         for a in sorted(alerts, key=lambda a: (a.start_ms, a.updated_ms)):
             if not self.dest.takes(a.enterprise):
                 continue
-            body = {k: v for k, v in asdict(a).items() if k not in ("notes", "status")}
-            rec = Record(a.id, a.start_ms, extra=body)
-            digest = rec.digest()
+            body = {k: v for k, v in asdict(a).items() if k != "notes"}
+            digest = Record(a.id, a.start_ms, extra=alert_state(a)).digest()
             if seen.get((a.id, a.start_ms)) == digest:
                 continue
             items.append(Item(f"{a.enterprise}/{a.outlet}", "alert", a.updated_ms,
@@ -230,3 +234,8 @@ class Feeds:
                       self.dest.id, exc)
             return None
         return Item(rec.outlet, kind, rec.at_ms, body)
+
+
+def alert_state(a: Alert) -> dict[str, object]:
+    """What makes an alert worth sending again: open or closed (and when), its workflow."""
+    return {"active": a.active, "end_ms": a.end_ms, "status": a.status}

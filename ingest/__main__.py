@@ -13,8 +13,8 @@ import sys
 import threading
 from zoneinfo import ZoneInfo
 
+from core.health import serve_health
 from core.logs import setup_logging
-from ingest.health import serve_health
 from ingest.parsers.hj212 import TOPIC_ROOT as HJ212_TOPIC_ROOT
 from ingest.parsers.hj212 import Hj212Parser
 from ingest.parts import PartStore

@@ -183,7 +183,7 @@ def publisher(broker: Mosquitto) -> Iterator[Publisher]:
     p.close()
 
 
-# The setting of each service's HTTP port that answers /ready (ingest/health.py).
+# The setting of each service's HTTP port that answers /ready (core/health.py).
 READY_PORTS = {"ingest": "EMS_INGEST_METRICS_PORT", "ingest.gateway": "EMS_GATEWAY_METRICS_PORT"}
 
 

@@ -113,8 +113,8 @@ def test_python_commands_name_runnable_modules(where: str, argv: list[str]) -> N
 def test_every_python_service_has_a_command_of_its_own() -> None:
     built = [n for n, s in SERVICES.items() if "build" in s]
     assert sorted(python_module(SERVICES[n]["command"]) or "" for n in built) == sorted([
-        "alerts", "api", "forward", "mqtt.access", "store.schema", "ingest", "ingest.gateway",
-        "simulators"])
+        "alerts", "alerts.notify", "api", "api", "forward", "mqtt.access", "store.schema",
+        "ingest", "ingest.gateway", "simulators"])
 
 
 # Environment ---------------------------------------------------------------------------------
@@ -193,7 +193,8 @@ def test_health_checks_ask_the_port_the_service_serves(service: str) -> None:
     test = SERVICES[service]["healthcheck"]["test"]
     urls = [a for a in test if isinstance(a, str) and a.startswith("http://")]
     env = env_of(service)
-    ports = {int(v) for k, v in env.items() if k.endswith("PORT") and k != "EMS_MQTT_PORT"}
+    ports = {int(v) for k, v in env.items()
+             if k.endswith("PORT") and k != "EMS_MQTT_PORT" and literal(v)}
     for url in urls:
         port = urlsplit(url).port
         if service != "influxdb":
@@ -208,10 +209,21 @@ def test_published_ports_are_the_ones_served(service: str) -> None:
     assert port in published(service)
 
 
-@pytest.mark.parametrize("service", ["ingest", "gateway"])
-def test_ingest_and_gateway_are_healthy_when_ready_not_merely_alive(service: str) -> None:
+@pytest.mark.parametrize("service", ["ingest", "gateway", "forward", "notify", "reports"])
+def test_services_are_healthy_when_ready_not_merely_alive(service: str) -> None:
     test = SERVICES[service]["healthcheck"]["test"]
     assert [urlsplit(a).path for a in test if a.startswith("http://")] == ["/ready"]
+
+
+def test_the_reports_service_runs_the_schedule() -> None:
+    assert SERVICES["reports"]["command"] == ["python", "-m", "api", "reports", "run"]
+
+
+def test_the_notifier_reads_the_recipients_of_the_deploy_folder() -> None:
+    path = env_of("notify")["EMS_NOTIFY_RECIPIENTS_PATH"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in SERVICES["notify"]["volumes"]}
+    assert mounts[str(Path(path).parent)] == "./deploy"
+    assert "recipients.toml" in (ROOT / "deploy" / "README.md").read_text()
 
 
 def test_ingest_metrics_port_is_the_settings_field() -> None:

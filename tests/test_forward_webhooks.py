@@ -1,5 +1,6 @@
 """Signed webhooks against a local HTTP receiver that checks the signature and the timestamp:
-judged hours and alerts, retried on 5xx, sent again only when they changed."""
+judged hours and alerts, retried on 5xx, sent again only when they changed (an alert: when it
+opens, closes or its workflow moves, not each hour the scheduler extends it)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from forward.links import LinkDown, sign
 from forward.service import Worker
 from simulators.fleet import Fleet
 from store.results import Episode, HourVerdict, ResultStore
+from store.sql import Records
+from store.workflow import AlertWorkflows, Note
 from tests.conftest import SERVICE_NOW_MS, wait_until
 from tests.test_forward import City, city_of, forward_settings
 
@@ -123,7 +126,8 @@ def receiver() -> Iterator[Receiver]:
 
 
 def webhook_worker(city: City, fleet: Fleet, tmp_path: Path, receiver: Receiver,
-                   secret: str = "s3cret", **entry: Any) -> Worker:
+                   secret: str = "s3cret", workflows: AlertWorkflows | None = None,
+                   **entry: Any) -> Worker:
     registry = dict(fleet.registry)
     registry["destination"] = [{"id": "ecology", "kind": "webhook",
                                 "url": f"http://127.0.0.1:{receiver.server_port}/hook",
@@ -133,22 +137,24 @@ def webhook_worker(city: City, fleet: Fleet, tmp_path: Path, receiver: Receiver,
     settings = forward_settings(city, tmp_path)
     reg = load_registry(city.registry_path, load_standards(settings.limits_path))
     return build_worker(reg.destinations["ecology"], settings, reg, city.store,
-                        secrets_of(reg, city.env))
+                        secrets_of(reg, city.env), workflows)
 
 
 def test_alerts_go_to_a_webhook_when_they_open_and_when_they_change(
-        tmp_path: Path, city: City, fleet: Fleet, receiver: Receiver) -> None:
+        tmp_path: Path, city: City, fleet: Fleet, receiver: Receiver, records: Records) -> None:
     mine, other = fleet.outlets[0], next(s for s in fleet.outlets
                                          if s.enterprise != fleet.outlets[0].enterprise)
-    worker = webhook_worker(city, fleet, tmp_path, receiver, commands=["alert"],
+    workflows = AlertWorkflows(records)
+    worker = webhook_worker(city, fleet, tmp_path, receiver, workflows=workflows,
+                            commands=["alert"],
                             enterprises=[mine.enterprise])
     results = ResultStore(city.store)
     start = SERVICE_NOW_MS - SERVICE_NOW_MS % HOUR_MS - 2 * HOUR_MS
 
-    def episode(sim: Any, active: bool, hours: float) -> Episode:
+    def episode(sim: Any, active: bool, hours: float, peak: float = 1.8) -> Episode:
         return Episode("exceedance", sim.enterprise, sim.outlet, "so2", start, active, hours,
-                       updated_ms=start + round(hours * HOUR_MS), peak_multiple=1.8,
-                       severity="high", end_ms=None if active else start + 2 * HOUR_MS)
+                       updated_ms=start + round(hours * HOUR_MS), peak_multiple=peak,
+                       severity="high", end_ms=None if active else start + 3 * HOUR_MS)
 
     try:
         results.write_lines([episode(mine, True, 1).to_line(new=True),
@@ -160,13 +166,31 @@ def test_alerts_go_to_a_webhook_when_they_open_and_when_they_change(
             "alert", mine.enterprise, "exceedance", True)
         assert opened["end_ms"] is None
         assert opened["severity"] == "high"
+        assert opened["status"] == "open"
         assert worker.poll_once() == 0  # unchanged: not again
-        results.write_lines([episode(mine, False, 2).to_line(new=False)])
+        # The scheduler extends the open episode by an hour (updated_ms, hours, peak move):
+        # still the same open alert, not sent again.
+        results.write_lines([episode(mine, True, 2, peak=2.4).to_line(new=False)])
+        assert worker.poll_once() == 0
+        # Its workflow moves: sent, with the new status.
+        workflows.move(opened["id"], mine.enterprise, "acknowledged",
+                       Note(start + 2 * HOUR_MS, "inspector", "acknowledge", "on it"))
+        assert worker.poll_once() == 1
+        assert worker.send_once() == 1
+        acked = receiver.bodies[-1]
+        assert (acked["id"], acked["status"], acked["active"]) == (
+            opened["id"], "acknowledged", True)
+        assert acked["peak_multiple"] == 2.4
+        assert worker.poll_once() == 0
+        # It closes: sent once more.
+        results.write_lines([episode(mine, False, 3).to_line(new=False)])
         assert worker.poll_once() == 1
         assert worker.send_once() == 1
         closed = receiver.bodies[-1]
         assert (closed["id"], closed["active"], closed["end_ms"]) == (
-            opened["id"], False, start + 2 * HOUR_MS)
+            opened["id"], False, start + 3 * HOUR_MS)
+        assert worker.poll_once() == 0
+        assert len(receiver.bodies) == 3
         assert receiver.refused == 0
         assert worker.queue.backlog() == (0, None)
     finally:

@@ -1,4 +1,4 @@
-"""Readiness through /ready (ingest/health.py), not log lines: 503 until the ingester holds its
+"""Readiness through /ready (core/health.py), not log lines: 503 until the ingester holds its
 subscription or the gateway its broker connection, 503 again while the broker is away, 200
 once the client has reconnected (and subscribed again)."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from core.health import serve_health
 from devstack.servers import Mosquitto, free_port
-from ingest.health import serve_health
 from tests.conftest import ServiceProcs, ready_url, start_ready, wait_ready, wait_until
 
 

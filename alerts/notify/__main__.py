@@ -12,6 +12,7 @@ import time
 from alerts.notify.notifier import Notifier
 from alerts.notify.recipients import load_recipients
 from alerts.notify.settings import NotifySettings
+from core.health import Passes, serve_health
 from core.logs import setup_logging
 from store.influx import StoreUnavailable, store_from_settings
 from store.notifications import replace_recipients
@@ -42,13 +43,21 @@ def main(argv: list[str]) -> int:
             result = notifier.run_once()
             log.info("pass: %s", result)
             return 0
+        passes = Passes(max_age_s=3 * settings.notify_interval_s + 60, clock=time.monotonic)
+        if settings.notify_metrics_port:
+            serve_health(settings.notify_metrics_port, settings.notify_metrics_host, passes)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+        log.info("notifier started: a pass every %g s%s", settings.notify_interval_s,
+                 f", /ready on port {settings.notify_metrics_port}"
+                 if settings.notify_metrics_port else "")
         while not stop.is_set():
             try:
                 notifier.run_once()
+                passes.succeeded()
             except StoreUnavailable as exc:
+                passes.failed(f"InfluxDB unavailable ({exc})")
                 log.warning("InfluxDB unavailable (%s); next pass in %.0f s", exc,
                             settings.notify_interval_s)
             stop.wait(settings.notify_interval_s)

@@ -34,3 +34,7 @@ class NotifySettings(CommonSettings):
     notify_mail_from: str = "ems-alerts@localhost"
     notify_timeout_s: Annotated[float, Field(gt=0)] = 10.0  # one SMTP or HTTP delivery
     notify_retry_max_s: Annotated[float, Field(gt=0)] = 600.0  # backoff of failed deliveries
+    # Prometheus /metrics and /ready on this port (0 = off); /ready is 200 while the last pass
+    # succeeded and ended at most three intervals ago (core/health.py).
+    notify_metrics_port: Annotated[int, Field(ge=0)] = 0
+    notify_metrics_host: str = "127.0.0.1"

@@ -8,13 +8,13 @@ import sys
 import threading
 
 from core.clock import shifted, shifted_ns
+from core.health import serve_health
 from core.logs import setup_logging
 from ingest.gateway.forwarder import Forwarder
 from ingest.gateway.healer import Healer
 from ingest.gateway.rejections import RejectionRecorder
 from ingest.gateway.server import GatewayServer
 from ingest.gateway.settings import GatewaySettings
-from ingest.health import serve_health
 from store.influx import store_from_settings
 from store.registry_loads import load_recorded
 
