@@ -5,9 +5,6 @@ day with their flags; CSV downloads. Reach and scopes are the JSON API's (``reac
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -15,12 +12,19 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from api.deps import StateDep, reach_enterprise, series_scope
-from api.params import iso
+from api.params import PAGE_MAX, Page
+from api.services import csvout
 from api.services.alerts import find_alerts
 from api.services.marks import DECLARERS, list_marks_of
 from api.services.outlets_now import outlets_now
-from api.services.queries import Scope
-from api.services.series import all_pages, csv_lines, judged_rows, reading_records, reading_rows
+from api.services.queries import Scope, count_rows
+from api.services.series import (
+    CSV_COLUMNS,
+    all_pages,
+    judged_rows,
+    reading_records,
+    reading_rows,
+)
 from api.services.standings import ranked
 from api.state import AppState
 from api.web.auth import PREFIX, WebUserDep
@@ -111,39 +115,41 @@ def readings_page(request: Request, enterprise_id: str, state: StateDep, user: W
                         "charts": reading_charts(found, labels, limits)})
 
 
-def attachment(name: str, lines: Iterator[str]) -> StreamingResponse:
-    return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
 @router.get("/enterprises/{enterprise_id}/readings.csv")
 def readings_csv(request: Request, enterprise_id: str, state: StateDep, user: WebUserDep,
                  outlet: OutletQuery = None, date: DateQuery = None) -> StreamingResponse:
-    """The day's readings of one outlet as the JSON API's CSV."""
+    """The day's readings of one outlet as the JSON API's CSV (its writer: local times with
+    their offset; every reading, or a refusal naming ``api_csv_max_rows``)."""
     ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
     scope = outlet_scope(ent, outlet)
     chosen = day(date, state.settings.timezone, state.now_ms())
-    found = all_pages(lambda p: reading_rows(state.store, scope, chosen.range, p))
-    return attachment(f"{ent.id}_{scope.outlet}_{chosen.first}_readings.csv",
-                      csv_lines(ent.id, found))
-
-
-def hour_lines(rows_: list[dict[str, Any]]) -> Iterator[str]:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(HOUR_COLUMNS)
-    for row in rows_:
-        writer.writerow([iso(row["time"]) if c == "time" else row.get(c, "")
-                         for c in HOUR_COLUMNS])
-    yield buf.getvalue()
+    total = count_rows(state.store, "reading", "value", scope.conditions(),
+                       chosen.range.influxql())
+    csvout.check_size(total, state.settings.api_csv_max_rows)
+    pages = csvout.paged(lambda limit, offset: [
+        {"time": t, "enterprise": ent.id, "outlet": o, "pollutant": p,
+         "value": None if v is None else float(v), "flag": f}
+        for t, o, p, v, f in reading_rows(state.store, scope, chosen.range,
+                                          Page(limit, offset), epoch="ms")], total, PAGE_MAX)
+    return csvout.response(CSV_COLUMNS, csvout.records(CSV_COLUMNS, pages), total,
+                           csvout.CsvTimes(state.settings.timezone),
+                           f"{ent.id}_{scope.outlet}_{chosen.first}_readings")
 
 
 @router.get("/enterprises/{enterprise_id}/hourly.csv")
 def hours_csv(request: Request, enterprise_id: str, state: StateDep, user: WebUserDep,
               start: DateQuery = None, end: DateQuery = None) -> StreamingResponse:
-    """The judged hours of the period as CSV (one row per outlet, pollutant and hour)."""
+    """The judged hours of the period as CSV (one row per outlet, pollutant and hour; local
+    times; every hour, or a refusal naming ``api_csv_max_rows``)."""
     ent = reach_enterprise(request, user.principal, state.registry, enterprise_id)
-    chosen = period(start, end, state.settings.timezone, state.now_ms(), 7,
-                    state.settings.api_max_span_results_days)
-    found = hours_of(state, Scope(ent.id), chosen)
-    return attachment(f"{ent.id}_{chosen.first}_{chosen.last}_hours.csv", hour_lines(found))
+    s = state.settings
+    chosen = period(start, end, s.timezone, state.now_ms(), 7, s.api_max_span_results_days)
+    scope = Scope(ent.id)
+    total = count_rows(state.store, "hourly", "n_valid", scope.conditions(),
+                       chosen.range.influxql())
+    csvout.check_size(total, s.api_csv_max_rows)
+    found = csvout.paged(lambda limit, offset: judged_rows(
+        state.store, "hourly", scope, chosen.range, Page(limit, offset)), total, PAGE_MAX)
+    return csvout.response(HOUR_COLUMNS, csvout.records(HOUR_COLUMNS, found), total,
+                           csvout.CsvTimes(s.timezone),
+                           f"{ent.id}_{chosen.first}_{chosen.last}_hours")
