@@ -1,7 +1,9 @@
 """An enterprise's pages: its outlets, judged hours and data quality; its minute readings of a
-day with their flags; CSV downloads. Reach and scopes are the JSON API's (``reach_enterprise``,
-``series_scope``), the data its services' (api.services: ``judged_rows``, ``reading_rows``,
-``ranked``), so an enterprise key reaches its own enterprise and nothing else (404 alike)."""
+day with their flags; each table sortable and exportable (CSV, XLSX; ``api.web.ent_tables``),
+the readings and judged hours as the JSON API's CSV. Reach and scopes are the JSON API's
+(``reach_enterprise``, ``series_scope``), the data its services' (api.services:
+``judged_rows``, ``reading_rows``, ``ranked``), so an enterprise key reaches its own enterprise
+and nothing else (404 alike)."""
 
 from __future__ import annotations
 
