@@ -14,14 +14,18 @@ from api.keys import KeyStore
 from api.web.auth import LOGIN_CSRF_COOKIE
 from api.web.session import COOKIE
 from store.influx import InfluxStore
-from tests.api_support import running_api
+from tests.api_support import records_in, running_api
 from tests.conftest import wait_until
 from tests.web_support import (
     FLAGS,
     HTML_EXPLANATION,
+    NOWS,
     SCRIPT_NOTE,
+    SECRET,
+    TZ,
     Web,
     login_token,
+    seed,
 )
 
 
@@ -252,10 +256,36 @@ def test_csv_downloads(web: Web) -> None:
     assert len(rows) == 1 + 120
     so2 = [row for row in rows[1:] if row[3] == "so2"]
     assert {int(i): row[5] for i, row in enumerate(so2) if row[5] != "N"} == FLAGS
+    # the API's writer: local time with the zone's offset (seeded from 01:00 local)
+    assert rows[1][0] == f"{day}T01:00:00+08:00"
+    assert r.headers["x-total-count"] == "120"
     assert hours.status_code == 200
     hour_rows = list(csv.DictReader(io.StringIO(hours.text)))
     assert len(hour_rows) == 48
-    assert sum(row["exceeded"] == "True" for row in hour_rows) == 3
+    assert sum(row["exceeded"] == "true" for row in hour_rows) == 3
+    assert all(row["time"].endswith("+08:00") for row in hour_rows)
+
+
+def test_readings_download_over_the_limit_is_refused_naming_it(store: InfluxStore,
+                                                               tmp_path: Path) -> None:
+    """120 readings of the day against a limit of 100: refused, never cut to 100."""
+    now_s = NOWS["mid_month"]
+    records = records_in(tmp_path)
+    seeded = seed(store, records, now_s)
+    try:
+        with running_api(store, tmp_path, now_s, records, api_session_secret=SECRET,
+                         timezone=TZ, api_csv_max_rows=100) as a:
+            web = Web(a, str(a.client.base_url).rstrip("/"), seeded, now_s)
+            with web.login("e1") as c:
+                r = c.get("/web/enterprises/E0001/readings.csv",
+                          params={"outlet": "G1", "date": seeded.today.isoformat()})
+                hours = c.get("/web/enterprises/E0001/hourly.csv")
+    finally:
+        records.close()
+    assert r.status_code == 422
+    assert "120 rows" in r.text
+    assert "limit of 100 rows (api_csv_max_rows)" in r.text
+    assert hours.status_code == 200  # 48 judged hours are within it
 
 
 def test_labels_follow_the_language(web: Web) -> None:

@@ -1,6 +1,6 @@
 """The pages' views over HTTP against seeded data: the inspector's home page, the tables'
-filters, order, pages and totals in the URL, their CSV exports, the readings' flag filter, the
-alert page's labels and local times."""
+filters, order, pages and totals in the URL, their CSV and XLSX exports, the readings' flag
+filter, the alert page's labels and local times."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import csv
 import io
 import re
 
+import openpyxl
+
+from api.services.csvout import XLSX_MEDIA as XLSX
 from tests.web_support import RANK_ORDER, Web
 
 
@@ -133,3 +136,38 @@ def test_switching_language_keeps_the_view(web: Web) -> None:
     assert r.status_code == 303
     assert r.headers["location"].startswith("/web/rankings?")
     assert "industry=boiler" in r.headers["location"]
+
+
+def sheet_rows(content: bytes) -> list[dict[str, object]]:
+    ws = openpyxl.load_workbook(io.BytesIO(content)).active
+    assert ws is not None
+    head, *rest = list(ws.iter_rows(values_only=True))
+    return [dict(zip(head, r, strict=True)) for r in rest]
+
+
+def test_rankings_and_alert_queue_export_xlsx(web: Web) -> None:
+    a = web.seeded.alerts
+    with web.login("inspector") as c:
+        page = c.get("/web/rankings")
+        ranks = c.get("/web/rankings.xlsx", params={"sort": "exceedance_hours"})
+        boilers = c.get("/web/rankings.xlsx", params={"industry": "boiler"})
+        alerts = c.get("/web/alerts.xlsx", params={"status": "", "sort": "hours",
+                                                   "order": "asc"})
+        odd = c.get("/web/alerts.ods")
+    assert 'id="rankings-xlsx"' in page.text
+    assert ranks.status_code == 200
+    assert ranks.headers["content-type"] == XLSX
+    assert ranks.headers["content-disposition"].startswith('attachment; filename="rankings_')
+    assert ranks.headers["content-disposition"].endswith('.xlsx"')
+    rows = sheet_rows(ranks.content)
+    assert [r["enterprise"] for r in rows][:2] == ["E0005", "E0001"]
+    assert sorted(str(r["enterprise"]) for r in rows) == sorted(RANK_ORDER)
+    assert isinstance(rows[0]["exceedance_hours"], int)  # numbers stay numbers
+    assert isinstance(rows[0]["compliance_rate"], float)
+    assert {r["industry"] for r in sheet_rows(boilers.content)} == {"boiler"}
+    queue = sheet_rows(alerts.content)
+    assert [r["id"] for r in queue] == [a["noted"], a["other"], a["exceedance"]]
+    assert str(queue[0]["start"]).endswith("Z")
+    assert [r["hours"] for r in queue] == [1, 2, 3]
+    assert alerts.headers["x-total-count"] == "3"
+    assert odd.status_code == 422

@@ -1,10 +1,13 @@
-"""The one CSV writer of the API: every list endpoint answers CSV through it.
+"""The one CSV writer of the API: every list endpoint answers CSV through it, and the one XLSX
+writer beside it (the pages' table exports).
 
 Rules (issue 12 §4): a header line of column names; times in the local zone with its offset
 (``EMS_TIMEZONE``), or UTC with ``Z`` when asked (``times=utc``); booleans as ``true`` /
 ``false``; empty for null; lists and objects as JSON. The total row count is in the
 ``X-Total-Count`` header. A CSV holds every row of the selection, streamed in chunks; one that
 would pass ``api_csv_max_rows`` is refused with a message naming that limit, never cut short.
+An XLSX holds the same cells, except that numbers stay numbers and booleans booleans; times are
+the same text as in the CSV (a spreadsheet cell has no zone).
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import HTTPException, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
+from openpyxl import Workbook
+from openpyxl.styles import Font
 
 from core.times import format_ms
 
 MEDIA = "text/csv"
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHUNK_ROWS = 1000
 TOTAL_HEADER = "X-Total-Count"
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -115,3 +121,39 @@ def response(columns: Sequence[str], rows: Iterable[Sequence[Any]], total: int,
         lines(columns, rows, times, time_columns), media_type=f"{MEDIA}; charset=utf-8",
         headers={TOTAL_HEADER: str(total),
                  "Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def xlsx_cell(value: Any, is_time: bool, times: CsvTimes) -> Any:
+    """A cell's value in a workbook: numbers and booleans as they are, the rest as in CSV."""
+    if isinstance(value, bool | int | float) and not is_time:
+        return value
+    return cell(value, is_time, times) if value is not None else None
+
+
+def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]], times: CsvTimes,
+               time_columns: Iterable[str] = ("time",), sheet: str = "data") -> bytes:
+    """A workbook of one sheet: a bold header row of ``columns``, then the rows."""
+    is_time = [c in set(time_columns) for c in columns]
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None  # a new workbook has its first sheet
+    ws.title = sheet[:31]  # Excel's limit on sheet names
+    ws.append(list(columns))
+    bold = Font(bold=True)
+    for c in ws[1]:
+        c.font = bold
+    ws.freeze_panes = "A2"
+    for row in rows:
+        ws.append([xlsx_cell(v, t, times) for v, t in zip(row, is_time, strict=True)])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def xlsx_response(columns: Sequence[str], rows: Iterable[Sequence[Any]], total: int,
+                  times: CsvTimes, name: str, time_columns: Iterable[str] = ("time",)
+                  ) -> Response:
+    """``rows`` as an XLSX attachment ``name``.xlsx, the count in ``X-Total-Count``."""
+    return Response(xlsx_bytes(columns, rows, times, time_columns), media_type=XLSX_MEDIA,
+                    headers={TOTAL_HEADER: str(total),
+                             "Content-Disposition": f'attachment; filename="{name}.xlsx"'})

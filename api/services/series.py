@@ -1,11 +1,9 @@
 """An enterprise's series as routes and pages read them: minute readings (and HJ 212
-real-time instants), judged hours and days, and the readings' CSV form."""
+real-time instants), judged hours and days, and the readings' CSV columns."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from api.params import PAGE_MAX, Page, TimeRange
@@ -49,18 +47,3 @@ def all_pages(fetch_page: Callable[[Page], list[T]]) -> list[T]:
         if len(got) < PAGE_MAX:
             break
     return out
-
-
-def csv_lines(enterprise: str, found: list[ReadingRow]) -> Iterator[str]:
-    """Readings as CSV with a header line, a thousand rows per chunk."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for i, (t, outlet, pollutant, value, flag) in enumerate(found, 1):
-        writer.writerow((t, enterprise, outlet, pollutant,
-                         float(value) if value is not None else "", flag))
-        if i % 1000 == 0:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    yield buf.getvalue()

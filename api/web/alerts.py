@@ -11,11 +11,11 @@ from typing import Annotated, Any, TypeVar
 
 import pydantic
 from fastapi import APIRouter, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import StateDep, check_role
 from api.models import ExplanationIn, NoteIn
-from api.params import TimeRange, iso, parse_time
+from api.params import TimeRange, parse_time
 from api.services.alerts import (
     ALLOWED_FROM,
     EXPLAINERS,
@@ -27,13 +27,14 @@ from api.services.alerts import (
     find_alerts,
     move_alert,
 )
+from api.services.csvout import CsvTimes
 from api.services.queries import Scope
 from api.services.series import all_pages, judged_rows
 from api.web.auth import PREFIX, FormUser, WebUser, WebUserDep
 from api.web.charts import alert_chart
 from api.web.periods import local_to_rfc3339
 from api.web.render import labels_for, page
-from api.web.tables import PER_PAGE, Pager, csv_response, sort_by
+from api.web.tables import PER_PAGE, FormatPath, Pager, export, sort_by
 from store.results import ALERT_KINDS, ALERT_STATUSES, Alert
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -139,21 +140,24 @@ def alert_queue(
                 descending=q.descending, sortable={k: v[1] for k, v in SORTS.items()})
 
 
-@router.get("/alerts.csv")
-def alert_queue_csv(
-        request: Request, state: StateDep, user: WebUserDep, status: StatusQuery = "open",
+@router.get("/alerts.{fmt}")
+def alert_queue_export(
+        request: Request, fmt: FormatPath, state: StateDep, user: WebUserDep,
+        status: StatusQuery = "open",
         kind: KindQuery = None, enterprise: Opt = None, severity: SeverityQuery = None,
         ongoing: OngoingQuery = None,
         from_: Annotated[str | None, Query(alias="from", max_length=16)] = None,
         to: LocalQuery = None, sort: SortQuery = "time", order: OrderQuery = None,
-) -> StreamingResponse:
-    """Every alert of the queue's filters and order as CSV (times in UTC, RFC 3339)."""
+) -> Response:
+    """Every alert of the queue's filters and order as CSV or XLSX (times in UTC, RFC 3339,
+    as in the API)."""
     q = queue(request, state, user, status, kind, enterprise, severity, ongoing, from_, to,
               sort, order)
-    return csv_response("alerts.csv", CSV_COLUMNS, (
-        (a.id, iso(a.start_ms), iso(a.end_ms), a.enterprise, q.names.get(a.enterprise, ""),
+    return export(fmt, "alerts", CSV_COLUMNS, (
+        (a.id, a.start_ms, a.end_ms, a.enterprise, q.names.get(a.enterprise, ""),
          a.outlet, a.pollutant, a.kind, a.status, "yes" if a.active else "no", a.hours,
-         a.peak_multiple, a.peak_value, a.severity, a.detail) for a in q.alerts))
+         a.peak_multiple, a.peak_value, a.severity, a.detail) for a in q.alerts),
+        CsvTimes(state.settings.timezone, utc=True), ("start", "end"))
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)

@@ -63,6 +63,7 @@ MORE: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "outlet_alerting": ("有告警", "alerting"),
     "active_alerts": ("进行中告警", "Alerts going on"),
     "export_csv": ("导出 CSV", "Export CSV"),
+    "export_xlsx": ("导出 XLSX", "Export XLSX"),
     "page_size": ("每页", "Per page"),
     "no_flagged": ("该日没有非正常值。", "No values flagged or over the limit this day."),
     "your_alerts": ("本企业告警", "Your alerts"),

@@ -1,6 +1,6 @@
 """The inspectors' ranking page: the JSON API's rankings (``api.services.standings``) as a
 sortable, filtered (region, industry) and paged table with its total, the status string drawn
-as coloured cells; the same rows (every page) as CSV."""
+as coloured cells; the same rows (every page) as CSV or XLSX."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, Response
 
 from api.access import INSPECTORS
 from api.deps import StateDep, check_role
+from api.services.csvout import CsvTimes
 from api.services.standings import ranked, ranking_public
 from api.web.auth import PREFIX, WebUser, WebUserDep
 from api.web.periods import period
 from api.web.render import page
-from api.web.tables import PER_PAGE, Pager, csv_response, sort_by
+from api.web.tables import PER_PAGE, FormatPath, Pager, export, sort_by
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -94,13 +95,15 @@ def rankings_page(
                 descending=v.descending, sortable=SORTABLE, pager=pager)
 
 
-@router.get("/rankings.csv")
-def rankings_csv(
-        request: Request, state: StateDep, user: WebUserDep, start: DateQuery = None,
+@router.get("/rankings.{fmt}")
+def rankings_export(
+        request: Request, fmt: FormatPath, state: StateDep, user: WebUserDep,
+        start: DateQuery = None,
         end: DateQuery = None, region: Text = None, industry: Text = None,
         per: PerQuery = "month", sort: SortQuery = "rank", order: OrderQuery = None,
-) -> StreamingResponse:
-    """Every ranked row of the page's filters and order, rates as fractions."""
+) -> Response:
+    """Every ranked row of the page's filters and order (CSV or XLSX), rates as fractions."""
     v = view(request, state, user, start, end, region, industry, per, sort, order)
-    return csv_response(f"rankings_{v.first}_{v.last}.csv", CSV_COLUMNS,
-                        ([i.get(c) for c in CSV_COLUMNS] for i in v.items))
+    return export(fmt, f"rankings_{v.first}_{v.last}", CSV_COLUMNS,
+                  ([i.get(c) for c in CSV_COLUMNS] for i in v.items),
+                  CsvTimes(state.settings.timezone))

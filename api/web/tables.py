@@ -1,20 +1,25 @@
 """What the pages' tables share: sorting (missing values last either way), paging with a total,
-and a CSV form of the rows shown (every page of them, the same filters and order). The filters,
-the order and the page live in the URL, so that a view can be shared."""
+and a CSV or XLSX form of the rows shown (every page of them, the same filters and order),
+written by the API's writers (``api.services.csvout``). The filters, the order and the page live
+in the URL, so that a view can be shared."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi.responses import StreamingResponse
+from fastapi import Path
+from fastapi.responses import Response, StreamingResponse
+
+from api.services import csvout
 
 T = TypeVar("T")
 PER_PAGE = 50
 PER_CHOICES = (25, 50, 100, 200)
+BOM = "\ufeff"  # so that a spreadsheet opens the Chinese names right
+Format = Literal["csv", "xlsx"]
+FormatPath = Annotated[Format, Path(description="csv or xlsx")]
 
 
 def sort_by(items: Iterable[T], key: Callable[[T], Any], descending: bool,
@@ -59,23 +64,19 @@ class Pager:
         return list(rows[(self.page - 1) * self.per:self.page * self.per])
 
 
-def csv_response(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
-                 ) -> StreamingResponse:
-    """``rows`` as a CSV attachment called ``name`` (UTF-8 with a byte-order mark, so that a
-    spreadsheet opens the Chinese names right)."""
+def export(fmt: Format, name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+           times: csvout.CsvTimes, time_columns: Iterable[str] = ()) -> Response:
+    """``rows`` as a CSV (UTF-8 with a byte-order mark) or XLSX attachment ``name``.csv or
+    .xlsx; epoch ms in ``time_columns`` written as ``times`` says."""
+    rows = list(rows)
+    if fmt == "xlsx":
+        return csvout.xlsx_response(columns, rows, len(rows), times, name, time_columns)
 
     def lines() -> Iterator[str]:
-        buf = io.StringIO()
-        buf.write("\ufeff")
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(header)
-        for i, row in enumerate(rows, 1):
-            writer.writerow(["" if v is None else v for v in row])
-            if i % 1000 == 0:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue()
+        yield BOM
+        yield from csvout.lines(columns, rows, times, time_columns)
 
-    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return StreamingResponse(lines(), media_type=f"{csvout.MEDIA}; charset=utf-8",
+                             headers={csvout.TOTAL_HEADER: str(len(rows)),
+                                      "Content-Disposition":
+                                      f'attachment; filename="{name}.{fmt}"'})
