@@ -32,7 +32,8 @@ NOV = (NOV1_MS, NOV1_MS + 30 * DAY_MS)
 def test_local_days_of_a_month() -> None:
     days = local_days(*NOV, ZONE)
     assert len(days) == 30
-    assert days[0] == (NOV1_MS, NOV1_MS + DAY_MS) and days[-1][1] == NOV[1]
+    assert days[0] == (NOV1_MS, NOV1_MS + DAY_MS)
+    assert days[-1][1] == NOV[1]
 
 
 def test_rollups_give_the_figures_of_the_hours(store: InfluxStore) -> None:
