@@ -197,14 +197,19 @@ def read_rollups(store: InfluxStore, enterprises: Sequence[str], start_ms: int, 
     for series in answers:
         for s in series:
             days = out.setdefault(_key(s), {})
-            for row in s.rows():
-                absent = set(str(row.get("absent") or "").split(","))
-                st = days[int(row["time"])] = Stats()
-                for c in INT_STATS:
-                    setattr(st, c, int(row.get(c) or 0))
-                for c in FLOAT_STATS:
-                    v = row.get(c)
-                    setattr(st, c, None if c in absent or v is None else float(v))
+            col = {c: j for j, c in enumerate(s.columns)}
+            ints = [(c, col[c]) for c in INT_STATS if c in col]
+            floats = [(c, col[c]) for c in FLOAT_STATS if c in col]
+            absent_at = col.get("absent")
+            for v in s.values:
+                raw = v[absent_at] if absent_at is not None else None
+                absent = set(str(raw or "").split(","))
+                st = days[int(v[0])] = Stats()
+                for c, j in ints:
+                    setattr(st, c, int(v[j] or 0))
+                for c, j in floats:
+                    x = v[j]
+                    setattr(st, c, None if x is None or c in absent else float(x))
     return out
 
 

@@ -137,8 +137,7 @@ def build(r: Reporting, kind: str, period: str, label: str, ents: Sequence[Enter
 def issue(r: Reporting, kind: str, period: str, label: str, ents: Sequence[Enterprise],
           by: str, now_ms: int, outlet: str | None = None) -> list[Issued]:
     """Issue the reports of one period (those already issued stay as they are)."""
-    return [r.reports.issue(subject, content, by, now_ms)
-            for subject, content in build(r, kind, period, label, ents, outlet)]
+    return r.reports.issue_many(build(r, kind, period, label, ents, outlet), by, now_ms)
 
 
 def correct(r: Reporting, rid: str, by: str, now_ms: int, reason: str) -> Version:
