@@ -28,7 +28,8 @@ A pass at time ``now`` (``H`` = start of the current, incomplete hour):
    ``alerts.copyalerts``); and the emission amounts of its hours
    (``alerts.amounting``: ``amount_hour``, ``amount_day``) with the alerts on them
    (``rate_limit``, ``permit_80``, ``permit_100``, ``permit_projection``,
-   ``alerts.permitalerts``).
+   ``alerts.permitalerts``); then the report roll-ups of its complete local days
+   (``store.reportdays``: ``report_day``, what month, quarter and year reports read).
 
 Everything written is an overwrite of deterministic points, so two passes, in turn or at the same
 time, leave the same results as one.
@@ -64,6 +65,7 @@ from alerts.status_alerts import maintain_status_alerts
 from alerts.steady import maintain_steady_alerts
 from core.times import format_ms
 from store.influx import InfluxStore
+from store.reportdays import rollup
 from store.results import ALERT_KINDS, ResultStore
 from store.sql import Records
 
@@ -195,6 +197,7 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
                                                  records).written
     report.gaps_written += finder.store(ResultStore(store)).written
     report.alerts_written += _amounts(store, plan, rr, a, settings)
+    _rollups(store, plan, rr, settings)
     t1 = time.perf_counter()
     report.alerts_s += t1 - t0
     if settings.alerts_detect:
@@ -226,6 +229,16 @@ def _amounts(store: InfluxStore, plan: SeriesPlan, rr: RangeReport, a: int,
     write(results, day_sums(store, plan, list(rr.days), rr.days_end_s))
     written = maintain_rate_alerts(store, amounts, a, rr.end_s).written
     return written + maintain_permit_alerts(store, plan, amounts, a, rr.end_s, tz).written
+
+
+def _rollups(store: InfluxStore, plan: SeriesPlan, rr: RangeReport,
+             settings: AlertSettings) -> None:
+    """The report roll-ups (``store.reportdays``) of the complete local days re-judged, once
+    their hours and amounts are stored."""
+    complete = [(d0 * 1000, d1 * 1000) for d0, d1 in rr.days if d1 <= rr.days_end_s]
+    if complete and len(plan):
+        ents = sorted({k[0] for k in plan.keys})
+        write(ResultStore(store), rollup(store, ents, complete, settings.timezone))
 
 
 def _done(report: PassReport, t0: float) -> PassReport:

@@ -2,11 +2,14 @@
 
 Starts its own InfluxDB, seeds a local month (November 2025, Asia/Shanghai) of judged hours and
 hourly amounts for 3 pollutants of every outlet (``hourly`` and ``amount_hour`` as the
-scheduler writes them), then times, in the same run:
+scheduler writes them) and the day roll-ups the scheduler's pass writes once each day is
+complete (``store.reportdays.rollup``: the day aggregates of the stored hours, ``report_day``;
+here all 30 days in one go, timed and printed, not part of the figure), then times, in the
+same run:
 
-- raw: the InfluxQL reads those reports need (the day aggregates of ``api.services.reportdata``,
-  one request of several statements per 100 enterprises, two requests at once, as the
-  reports run them), run and decoded, nothing more;
+- raw: the InfluxQL reads those reports need (the roll-ups of ``store.reportdays``, one
+  request per 100 enterprises, two requests at once, as the reports run them), run and
+  decoded, nothing more;
 - reports: building every outlet's month table from those reads and issuing it into a fresh
   records database (SQLite; one transaction per report, its content hash computed), as the
   schedule does (``api.services.reports.issue``).
@@ -28,7 +31,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from api.params import TimeRange
-from api.services.reportdata import WORKERS, batches, day_statements
 from api.services.reportperiods import bounds
 from api.services.reports import Reporting, issue
 from core.registry import Registry, build_registry
@@ -37,6 +39,7 @@ from devstack.servers import InfluxDB
 from simulators.fleet import build_fleet
 from store.influx import InfluxStore
 from store.lines import amount_line, hour_line
+from store.reportdays import WORKERS, aggregate, batches, rollup_lines, rollup_statement
 from store.reports import ReportStore
 from store.results import ResultStore
 from store.sql import open_records
@@ -104,8 +107,9 @@ def seed(store: InfluxStore, registry: Registry, start_ms: int, hours: int) -> i
 def raw_reads(store: InfluxStore, ents: list[str], tr: TimeRange) -> tuple[float, int]:
     """Seconds to run and decode the reports' InfluxQL, and the series read."""
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # as day_stats runs them
-        n = sum(pool.map(lambda b: len(store.query(day_statements(b, tr, TZ))),
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:  # as read_rollups runs them
+        n = sum(pool.map(lambda b: len(store.query(rollup_statement(b, tr.start_ms,
+                                                                    tr.end_ms))),
                          batches(ents)))
     return time.perf_counter() - started, n
 
@@ -125,6 +129,12 @@ def run(n_enterprises: int, workdir: Path) -> tuple[float, int, float]:
               f"{time.perf_counter() - started:.1f} s", flush=True)
         ents = sorted(registry.enterprises)
         tr = TimeRange(start_ms, end_ms)
+        started = time.perf_counter()
+        lines = rollup_lines(aggregate(store, ents, start_ms, end_ms, TZ))
+        for i in range(0, len(lines), WRITE_BATCH):
+            ResultStore(store).write_lines(lines[i:i + WRITE_BATCH])
+        print(f"day roll-ups: {len(lines)} points of 30 days aggregated and written in "
+              f"{time.perf_counter() - started:.1f} s (the daily passes' work)", flush=True)
         raw_before, series = raw_reads(store, ents, tr)
         print(f"raw reads: {raw_before:.2f} s ({series} series)", flush=True)
         records = open_records(f"sqlite:///{workdir / 'records.db'}")

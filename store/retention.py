@@ -7,7 +7,7 @@ the policy of its kind (DESIGN §3.3):
 |-----------|--------------------------------------|-------------------------------------|
 | raw       | reading, realtime, rejection, ...    | ``retention_raw_days`` (5 years)    |
 | results   | hourly, day, daily, alert, minute_stats, | ``retention_results_days`` (0: INF) |
-|           | amount_hour, amount_day                  |                                     |
+|           | amount_hour, amount_day, report_day      |                                     |
 | forever   | watermark, api_key, mark, web_session_revoked | always (records; state at time 0) |
 
 ``POLICY_OF`` is that table and the only place that knows it: ``store.influx`` routes every write
@@ -46,6 +46,7 @@ POLICY_OF: dict[str, str] = {
     "minute_stats": RESULTS,  # within-hour statistics of minute values (alerts.io.minutestats)
     "amount_hour": RESULTS,  # emission amounts of each judged hour (alerts.amounting)
     "amount_day": RESULTS,  # their sums per local day
+    "report_day": RESULTS,  # the day statistics reports read (store.reportdays)
     "minute_digest": RESULTS,  # digests of an hour's minute values (alerts.copyalerts)
     "watermark": FOREVER,
     # Records of older versions, now in the records database (store.sql); kept for

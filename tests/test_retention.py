@@ -139,6 +139,7 @@ def test_each_measurement_lands_in_its_policy(store: InfluxStore) -> None:
         f"minute_stats,enterprise=E1,outlet=G1,pollutant=o2 cv=0.01 {T0_MS}",
         f"amount_hour,enterprise=E1,outlet=G1,pollutant=so2 measured_kg=1.5 {T0_MS}",
         f"amount_day,enterprise=E1,outlet=G1,pollutant=so2 total_kg=1.5 {T0_MS}",
+        f"report_day,enterprise=E1,outlet=G1,pollutant=so2 hours=24i {T0_MS}",
         f"minute_digest,enterprise=E1,outlet=G1,pollutant=so2 digest=7i {T0_MS}",
         f"analyser_param,enterprise=E1,outlet=G1,pollutant=so2 slope=1.0 {T0_MS}",
         "watermark,job=judge until_ms=5i 0",

@@ -81,7 +81,9 @@ def table(sid: str, title: str, columns: Sequence[str], rows: list[list[Any]]) -
 
 
 def flags(st: Stats) -> list[int]:
-    return [st.exceeded, *(getattr(st, s) for s in COUNTED_STATUSES)]
+    # COUNTED_STATUSES, in its order, spelt out: this runs per row of every report.
+    return [st.exceeded, st.invalid, st.not_operating, st.unexplained_high_o2,
+            st.suspected_exceedance]
 
 
 def combine(days: Sequence[Stats], month_rule: bool = False,

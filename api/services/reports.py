@@ -28,7 +28,7 @@ from api.services.reportbuild import (
     hj75_year,
     permit,
 )
-from api.services.reportdata import day_stats, hour_rows
+from api.services.reportdata import SeriesKey, Stats, day_stats, hour_rows
 from api.services.reportperiods import BadPeriod, bounds
 from api.state import AppState
 from core.registry import Enterprise, Registry
@@ -113,27 +113,31 @@ def build(r: Reporting, kind: str, period: str, label: str, ents: Sequence[Enter
                 content = hj75_day(h, e, o, hours.get((e.id, o), []))
                 out.append((Subject(kind, period, label, e.id, o, start_ms, end_ms), content))
         return out
-    stats = day_stats(r.store, ids, tr, r.zone)
+    # Each enterprise's series apart: the builders look their series up by enterprise, which
+    # over every series of a large run would cost outlets x series.
+    stats: dict[str, dict[SeriesKey, dict[int, Stats]]] = {}
+    for key, days in day_stats(r.store, ids, tr, r.zone).items():
+        stats.setdefault(key[0], {})[key] = days
     for e in ents:
+        mine = stats.get(e.id, {})
         if kind == "hj75":
             make = hj75_month if period == "month" else hj75_year
             for o in ([outlet] if outlet else sorted(e.outlets)):
                 out.append((Subject(kind, period, label, e.id, o, start_ms, end_ms),
-                            make(h, e, o, stats)))
+                            make(h, e, o, mine)))
         elif kind == "permit":
             out.append((Subject(kind, period, label, e.id, None, start_ms, end_ms),
-                        permit(h, e, stats, episodes(r.results, e.id, tr), permits_of(e))))
+                        permit(h, e, mine, episodes(r.results, e.id, tr), permits_of(e))))
         else:
             out.append((Subject(kind, period, label, e.id, None, start_ms, end_ms),
-                        disclosure(h, e, stats, permits_of(e))))
+                        disclosure(h, e, mine, permits_of(e))))
     return out
 
 
 def issue(r: Reporting, kind: str, period: str, label: str, ents: Sequence[Enterprise],
           by: str, now_ms: int, outlet: str | None = None) -> list[Issued]:
     """Issue the reports of one period (those already issued stay as they are)."""
-    return [r.reports.issue(subject, content, by, now_ms)
-            for subject, content in build(r, kind, period, label, ents, outlet)]
+    return r.reports.issue_many(build(r, kind, period, label, ents, outlet), by, now_ms)
 
 
 def correct(r: Reporting, rid: str, by: str, now_ms: int, reason: str) -> Version:
