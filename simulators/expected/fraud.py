@@ -23,13 +23,13 @@ history of the valid hours not flagged; an hour too close to a threshold leaves 
 uncalled.
 
 ``device_mismatch`` (rules.DEVICE_*): the hours an ``aggregates`` incident reports
-(``simulators.devicemsgs``: whole hours inside it, not the last of the scenario) that are
-valid, where its ``factor`` is farther from 1 than the tolerance (plus a margin: the service
-averages noisy minutes); ``corrected_mismatch`` the same with ``zs_factor`` on the hours with
-a mean; none where no such incident plays or its factor is within the tolerance (less the
-margin), uncalled in between. ``analyser_change`` (rules.ANALYSER_*): the engine's rule on
-the nominal raw means of the hours around an ``analyser_tuned`` incident's start, uncalled
-within the margin. ``copied_day``: one alert per whole
+(``simulators.devicemsgs``: whole hours inside it, not the last of the scenario) that are valid
+(with ``days``, also each whole day it reports with a valid hour, ``period = day``), where its
+``factor`` is farther from 1 than the tolerance (plus a margin: the service averages noisy
+minutes); ``corrected_mismatch`` the same with ``zs_factor`` on the hours with a mean; none
+where no such incident plays or its factor is within the tolerance (less the margin), uncalled
+in between. ``analyser_change`` (rules.ANALYSER_*): the engine's rule on the nominal raw means
+of the hours around an ``analyser_tuned`` incident's start, uncalled within the margin. ``copied_day``: one alert per whole
 day of a ``copied`` incident, closed at the day's end; none elsewhere.
 """
 
@@ -187,11 +187,23 @@ def manual(counts: dict[int, Flags], add: Add) -> None:
         add(R.ALERT_MANUAL, None)
 
 
-def device(hours: list[Hour], incidents: list[Incident], pollutant: str, end_ms: int,
-           add: Add) -> None:
-    """``device_mismatch`` and ``corrected_mismatch`` (see the module docstring)."""
+def device(hours: list[Hour], incidents: list[Incident], pollutant: str, span: Span,
+           add: Add, add_day: Callable[[int, int], None]) -> None:
+    """``device_mismatch`` and ``corrected_mismatch`` (see the module docstring); ``span``:
+    the scenario's start and end."""
     aggs = [inc for inc in incidents if inc.kind == "aggregates"
             and inc.get("pollutant") == pollutant]
+    end_ms = span[1]
+    for inc in aggs:
+        if not inc.get("days", False) or abs(inc.get("factor", 0.6) - 1) < (
+                R.DEVICE_TOLERANCE + R.DEVICE_MARGIN):
+            continue
+        for d0 in range(span[0], end_ms, R.DAY_MS):
+            d1 = d0 + R.DAY_MS
+            mine = [h for h in hours if d0 <= h.start_ms < d1]
+            if inc.start_ms <= d0 and d1 <= min(inc.end_ms, end_ms - 1) and any(
+                    h.valid for h in mine) and all(h.valid is not None for h in mine):
+                add_day(d0, d1)
     def valid(h: Hour) -> bool:
         return bool(h.valid)
 
