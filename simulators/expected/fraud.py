@@ -29,8 +29,9 @@ uncalled.
 minutes); ``corrected_mismatch`` the same with ``zs_factor`` on the hours with a mean; none
 where no such incident plays or its factor is within the tolerance (less the margin), uncalled
 in between. ``analyser_change`` (rules.ANALYSER_*): the engine's rule on the nominal raw means
-of the hours around an ``analyser_tuned`` incident's start, uncalled within the margin. ``copied_day``: one alert per whole
-day of a ``copied`` incident, closed at the day's end; none elsewhere.
+of the hours around an ``analyser_tuned`` incident's start, uncalled within the margin.
+``copied_day``: one alert per whole day of a ``copied`` incident, closed at the day's end; none
+elsewhere.
 """
 
 from __future__ import annotations
