@@ -211,18 +211,8 @@ def _day_alerts(store: InfluxStore, plan: SeriesPlan, table: HourTable,
 
 def _day_means(t: HourTable, plan: SeriesPlan, days: list[tuple[int, int]]
                ) -> dict[tuple[int, int], float]:
-    """(series, day start) -> the mean of the valid minutes of the day's valid hours."""
-    starts = np.array([d0 for d0, _ in days], dtype=np.int64)
-    ends = np.array([d1 for _, d1 in days], dtype=np.int64)
-    k = np.searchsorted(starts, t.hour_start_s, side="right") - 1
-    inside = (k >= 0) & (t.hour_start_s < ends[np.clip(k, 0, None)])
-    ok = inside & t.valid & np.isfinite(t.mean) & (t.n_valid > 0)
-    key = t.series[ok].astype(np.int64) * len(days) + k[ok]
-    n = len(plan) * len(days)
-    weight = np.bincount(key, weights=t.n_valid[ok], minlength=n)
-    total = np.bincount(key, weights=t.n_valid[ok] * t.mean[ok], minlength=n)
-    return {(int(x) // len(days), int(starts[int(x) % len(days)])): float(total[x] / weight[x])
-            for x in np.flatnonzero(weight > 0)}
+    return devices.day_means(t.series, t.hour_start_s, t.n_valid, t.mean, t.valid, days,
+                             len(plan))
 
 
 def _detail(kind: str, hours: int, device: float, other: float, gap: float, at_s: int) -> str:
