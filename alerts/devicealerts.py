@@ -16,11 +16,19 @@ flue gases, ``zs_avg``) and the stored hour verdicts (``alerts.io.hourtable``); 
 
 Runs like ``over_range`` (``alerts.alerting``): derived again from their first hour (from the
 window start or a stored episode's start), closed once the hour after has passed, withdrawn
-when re-derived hours no longer show them. Day aggregates (CN 2031) are stored, not compared.
+when re-derived hours no longer show them.
+
+Day aggregates (CN 2031, ``period = day``, time = the local midnight) are compared like hour
+ones: ``device_mismatch`` with ``period = day`` (its own id) on a completed local day of the
+pass whose device ``-Avg`` differs from the service's mean of the same minutes, the valid
+minutes of its valid hours (``sum(n_valid x mean) / sum(n_valid)``), beyond the same
+tolerance; one episode per day, closed at its end, derived again whenever the pass re-judges
+the day. Peak value: the gap in % of the service's mean.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +40,7 @@ from alerts.alerting import (
     _is_withdrawn,
     _run_episode,
     reconcile,
+    sign_severity_name,
 )
 from alerts.fraudalerts import hour_o2
 from alerts.io.fetch import GROUP_TAGS, pollutant_filter, time_range
@@ -49,16 +58,19 @@ MISMATCH = "device_mismatch"
 CORRECTED = "corrected_mismatch"
 DEVICE_KINDS = (MISMATCH, CORRECTED)
 MEASUREMENT = "device_aggregate"
+DAY = "day"
 
 Reported = dict[tuple[str, str, str, int], tuple[float, float]]  # key, hour -> avg, zs_avg
 
 
-def read_reported(store: InfluxStore, plan: SeriesPlan, start_s: int, end_s: int) -> Reported:
-    """The hour aggregates the devices of the plan reported for ``[start_s, end_s)``."""
+def read_reported(store: InfluxStore, plan: SeriesPlan, start_s: int, end_s: int,
+                  period: str = "hour") -> Reported:
+    """The aggregates (``hour`` or ``day``) the devices of the plan reported for
+    ``[start_s, end_s)``."""
     out: Reported = {}
     if end_s <= start_s or not len(plan):
         return out
-    q = (f'SELECT "avg", "zs_avg" FROM "{MEASUREMENT}" WHERE "period" = \'hour\' AND '
+    q = (f'SELECT "avg", "zs_avg" FROM "{MEASUREMENT}" WHERE "period" = \'{period}\' AND '
          f"{time_range(start_s, end_s)} AND {pollutant_filter(plan)} {GROUP_TAGS}")
     for s in store.query(q, epoch="s"):
         e, o, p = (s.tags.get(k, "") for k in ("enterprise", "outlet", "pollutant"))
@@ -98,14 +110,24 @@ def compare(plan: SeriesPlan, t: HourTable, reported: Reported) -> Compared:
 
 
 def maintain_device_alerts(store: InfluxStore, plan: SeriesPlan, table: HourTable,
-                           window_start_s: int, end_s: int, settings: AlertSettings
-                           ) -> AlertReport:
-    """Derive the device episodes of hours ``[window_start_s, end_s)``; store changes."""
+                           window_start_s: int, end_s: int, settings: AlertSettings,
+                           days: Sequence[tuple[int, int]] = ()) -> AlertReport:
+    """Derive the device episodes of hours ``[window_start_s, end_s)`` and of the completed
+    ``days`` (local day start, next midnight) the pass re-judged; store changes."""
+    hours = _hour_alerts(store, plan, table, window_start_s, end_s, settings)
+    by_day = _day_alerts(store, plan, table, days, end_s, settings)
+    return AlertReport(hours.derived + by_day.derived, hours.written + by_day.written,
+                       hours.withdrawn + by_day.withdrawn)
+
+
+def _hour_alerts(store: InfluxStore, plan: SeriesPlan, table: HourTable, window_start_s: int,
+                 end_s: int, settings: AlertSettings) -> AlertReport:
     results = ResultStore(store)
-    where = AlertFilter(kinds=DEVICE_KINDS, live_since_ms=window_start_s * 1000,
+    where = AlertFilter(kinds=DEVICE_KINDS, period="", live_since_ms=window_start_s * 1000,
                         until_ms=end_s * 1000)
     stored: dict[str, Alert] = {a.id: a for a in results.list_alerts(where, limit=1_000_000)
-                                if (a.enterprise, a.outlet, a.pollutant) in plan.index}
+                                if (a.enterprise, a.outlet, a.pollutant) in plan.index
+                                and not a.period}
     base = window_start_s - (settings.alerts_device_hours - 1) * HOUR_S
     anchors: Anchors = {}
     for a in stored.values():
@@ -145,6 +167,52 @@ def maintain_device_alerts(store: InfluxStore, plan: SeriesPlan, table: HourTabl
                     _detail(kind, len(run), float(pairs[0][worst]), float(pairs[1][worst]),
                             float(gaps[kind][worst]), int(table.hour_start_s[worst]))))
     return reconcile(results, stored, derived, end_s)
+
+
+def _day_alerts(store: InfluxStore, plan: SeriesPlan, table: HourTable,
+                days: Sequence[tuple[int, int]], end_s: int, settings: AlertSettings
+                ) -> AlertReport:
+    """``device_mismatch`` with ``period = day`` (see the module docstring)."""
+    complete = sorted(d for d in days if d[1] <= end_s)
+    if not complete:
+        return AlertReport(0, 0, 0)
+    first, last = complete[0][0], complete[-1][1]
+    results = ResultStore(store)
+    where = AlertFilter(kinds=(MISMATCH,), period=DAY, since_ms=first * 1000,
+                        until_ms=last * 1000)
+    starts = {d0 for d0, _ in complete}
+    stored = {a.id: a for a in results.list_alerts(where, limit=1_000_000)
+              if (a.enterprise, a.outlet, a.pollutant) in plan.index and a.period == DAY
+              and a.start_ms // 1000 in starts}
+    reported = read_reported(store, plan, first, last, period=DAY)
+    if not reported and not stored:
+        return AlertReport(0, 0, 0)
+    service = _day_means(_extend(store, plan, table, first, {}), plan, complete)
+    rel, floor = settings.alerts_device_tolerance_pct / 100, settings.alerts_device_min_abs
+    ends = dict(complete)
+    derived: list[Episode] = []
+    for (e, o, p, d0), (avg, _) in sorted(reported.items()):
+        s = plan.index.get((e, o, p))
+        mine = service.get((s, d0)) if s is not None and plan.judged[s] else None
+        if mine is None or d0 not in ends or not devices.differs(
+                np.array([avg]), np.array([mine]), rel, floor)[0]:
+            continue
+        gap = float(devices.relative_gap(np.array([avg]), np.array([mine]))[0])
+        d1 = ends[d0]
+        derived.append(Episode(
+            MISMATCH, e, o, p, d0 * 1000, active=False, hours=(d1 - d0) / HOUR_S,
+            updated_ms=d1 * 1000, end_ms=d1 * 1000, peak_value=round(100 * gap, 1),
+            severity=sign_severity_name((d1 - d0) / HOUR_S), period=DAY,
+            detail=(f"device-reported daily mean (CN 2031) of {format_ms(d0 * 1000, 'minutes')}"
+                    f" differs from the service's mean of the same minutes: device {avg:.4g} "
+                    f"vs service {mine:.4g} ({100 * gap:+.1f} %)")))
+    return reconcile(results, stored, derived, last)
+
+
+def _day_means(t: HourTable, plan: SeriesPlan, days: list[tuple[int, int]]
+               ) -> dict[tuple[int, int], float]:
+    return devices.day_means(t.series, t.hour_start_s, t.n_valid, t.mean, t.valid, days,
+                             len(plan))
 
 
 def _detail(kind: str, hours: int, device: float, other: float, gap: float, at_s: int) -> str:

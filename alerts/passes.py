@@ -208,7 +208,7 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
         report.alerts_written += maintain_flag_alerts(store, plan, rr.table, counter, a, b,
                                                       settings).written
         report.alerts_written += maintain_device_alerts(store, plan, rr.table, a, b,
-                                                        settings).written
+                                                        settings, rr.days).written
         report.alerts_written += maintain_analyser_alerts(store, plan, rr.table, a, b,
                                                           settings).written
         report.alerts_written += maintain_copy_alerts(store, plan, digester.digests(), rr.days,

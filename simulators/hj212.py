@@ -16,7 +16,11 @@ import re
 
 from core.pollutants import BY_KEY
 from hj212 import SHANGHAI, Hj212Error, build_data_segment, decode, encode_frame
+from hj212.encode import format_number
+from simulators.devicemsgs import INFO_CN
 from simulators.payloads import Hj212Frame
+
+INFO_CODES = {"range": "i13001", "slope": "i13008", "intercept": "i13007"}  # hj212.md §13.3
 
 FLAG_2017 = 4  # version bits of HJ 212-2017 (hj212.md §4.2)
 FLAG_ACK = 1  # bit A: a reply is wanted
@@ -30,6 +34,8 @@ def encode(frame: Hj212Frame) -> bytes:
     running-state upload (CN 2021, ``SB1-RS``)."""
     if frame.running is not None:
         return encode_state(frame)
+    if frame.report is not None:
+        return encode_report(frame)
     segment = build_data_segment(
         frame.values, cn=frame.cn, mn=frame.mn, data_time=frame.data_time,
         flags=frame.flags, pw=frame.pw, st=frame.st,
@@ -45,6 +51,25 @@ def encode_state(frame: Hj212Frame) -> bytes:
     qn = stamp.strftime("%Y%m%d%H%M%S") + f"{stamp.microsecond // 1000:03d}"
     segment = (f"QN={qn};ST={frame.st};CN=2021;PW={frame.pw};MN={frame.mn};Flag={FLAG_2017};"
                f"CP=&&DataTime={stamp.strftime('%Y%m%d%H%M%S')};SB1-RS={frame.running}&&")
+    return encode_frame(segment)
+
+
+def encode_report(frame: Hj212Frame) -> bytes:
+    """The device's own word (``simulators.devicemsgs``): an hour or day aggregate upload
+    (CN 2061, 2031: ``-Avg``, ``-ZsAvg``) or analyser parameters (CN 3020: ``PolId`` and
+    ``i13001``/``i13008``/``i13007`` ``-Info``, hj212.md §13.3)."""
+    rep = frame.report
+    assert rep is not None
+    if rep.cn != INFO_CN:
+        return encode_frame(build_data_segment(
+            rep.values, cn=rep.cn, mn=frame.mn, data_time=frame.data_time, pw=frame.pw,
+            st=frame.st, groups={"zs_avg": rep.zs} if rep.zs else None, flag=FLAG_2017))
+    stamp = frame.data_time.astimezone(SHANGHAI)
+    qn = stamp.strftime("%Y%m%d%H%M%S") + f"{stamp.microsecond // 1000:03d}"
+    items = ";".join(f"{INFO_CODES[k]}-Info={format_number(v)}" for k, v in rep.values.items())
+    segment = (f"QN={qn};ST={frame.st};CN={INFO_CN};PW={frame.pw};MN={frame.mn};"
+               f"Flag={FLAG_2017};CP=&&DataTime={stamp.strftime('%Y%m%d%H%M%S')};"
+               f"PolId={BY_KEY[rep.pollutant].code_2017};{items}&&")
     return encode_frame(segment)
 
 

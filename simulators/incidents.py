@@ -29,6 +29,10 @@ bad_crc            every (5)                                   every n-th HJ 212
 reconnect_storm    every (1)                                   reconnect before every n-th message
 copied             days_back (1)                               the minutes of days_back days
                                                                before sent again, value for value
+aggregates         pollutant*, factor (0.6), zs_factor (1),    HJ 212: hour (and day) means
+                   days (false)                                (CN 2061, 2031) that lie
+analyser_tuned     pollutant*, param (slope), before (1),      HJ 212: a CN 3020 change, then
+                   factor (0.6)                                readings x factor
 =================  ==========================================  ==================================
 
 ``pinned`` is the "just under the limit" tampering pattern. With ``constant = false`` the data
@@ -55,6 +59,14 @@ invalid data (§1.4), the plant running on. ``link_outage`` with ``buffered = tr
 logger that keeps its minutes while the line is down and uploads them when it is back (补传): the
 messages
 of ``[start, end)`` go out after ``end`` with their own time stamps (``simulators.replay``).
+
+``aggregates`` and ``analyser_tuned`` are the device's own word (``simulators.devicemsgs``):
+an HJ 212 logger that reports, for each whole hour of ``[start, end)`` (and with ``days`` each
+whole local day), ``factor`` x the mean of the minutes it sent as its ``-Avg`` and
+``zs_factor`` x the conversion GB 13271-2014 §5.2 formula (1) prescribes as its ``-ZsAvg``;
+one whose analyser's ``param`` (range, slope or intercept, hj212.md §13.3) is reported as
+``before`` four hours ahead and as ``before x factor`` at ``start``, its readings of
+``pollutant`` multiplied by ``factor`` from then to ``end`` (a smaller slope reads lower).
 """
 
 from __future__ import annotations
@@ -89,13 +101,18 @@ INCIDENT_PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
     "bad_crc": {"every": (int, False)},
     "reconnect_storm": {"every": (int, False)},
     "copied": {"days_back": (int, False)},
+    "aggregates": {"pollutant": (str, True), "factor": (float, False),
+                   "zs_factor": (float, False), "days": (bool, False)},
+    "analyser_tuned": {"pollutant": (str, True), "param": (str, False),
+                       "before": (float, False), "factor": (float, False)},
 }
+HJ212_ONLY = ("bad_crc", "aggregates", "analyser_tuned")  # kinds only an HJ 212 logger plays
 # Incidents change values in this order, so that combinations are well defined (an exceedance
 # under dilution, a pinned value computed from the O2 the logger reports).
-ORDER = ("copied", "exceedance", "dilution", "air_ingress", "o2_offset", "steady", "pinned",
-         "flatline", "flag_high", "over_range", "calibration", "maintenance", "manual",
-         "analyser_stop", "clock_drift", "silence", "link_outage", "malformed", "bad_crc",
-         "reconnect_storm", "shutdown")
+ORDER = ("copied", "exceedance", "analyser_tuned", "dilution", "air_ingress", "o2_offset",
+         "steady", "pinned", "flatline", "flag_high", "over_range", "calibration", "maintenance",
+         "manual", "analyser_stop", "clock_drift", "silence", "link_outage", "malformed", "bad_crc",
+         "reconnect_storm", "shutdown", "aggregates")
 PINNED_JITTER = (0.003, 0.0)  # relative sd of a pinned, non-constant value
 FLAGS = frozenset(DATA_FLAGS)
 
@@ -147,7 +164,8 @@ def check_values(kind: str, params: Mapping[str, Any], where: str) -> None:
     checks: dict[str, Callable[[Any], bool]] = {
         "factor": lambda v: v > 0, "ratio": lambda v: 0 < v < 10,
         "o2_pct": lambda v: 0 < v < 19, "every": lambda v: v >= 1,
-        "days_back": lambda v: v >= 1,
+        "days_back": lambda v: v >= 1, "zs_factor": lambda v: v > 0,
+        "param": lambda v: v in ("range", "slope", "intercept"),
     }
     if kind == "air_ingress":
         checks["o2_pct"] = lambda v: 19 <= v < 21
@@ -233,6 +251,14 @@ def _link_outage(inc: Incident, m: Minute, _model: Model) -> None:
         m.late_ms = inc.end_ms
     else:
         m.send = False
+
+
+def _analyser_tuned(inc: Incident, m: Minute, _model: Model) -> None:
+    p = inc.params["pollutant"]
+    if p in m.values:
+        m.values[p] *= inc.get("factor", 0.6)
+    if p in m.c_ref:
+        m.c_ref[p] *= inc.get("factor", 0.6)
 
 
 def _o2_offset(inc: Incident, m: Minute, _model: Model) -> None:
@@ -339,7 +365,8 @@ def _nth(inc: Incident, m: Minute, interval_ms: int) -> int | None:
 
 APPLY: dict[str, Callable[[Incident, Minute, Model], None]] = {
     "exceedance": _exceedance, "dilution": _dilution, "air_ingress": _air_ingress,
-    "o2_offset": _o2_offset, "steady": _steady, "flag_high": _flag_high,
+    "o2_offset": _o2_offset, "analyser_tuned": _analyser_tuned, "steady": _steady,
+    "flag_high": _flag_high,
     "analyser_stop": _analyser_stop,
     "link_outage": _link_outage,
     "pinned": _pinned, "flatline": _flatline, "over_range": _over_range,

@@ -33,6 +33,7 @@ from simulators.malformations import (
 )
 
 if TYPE_CHECKING:
+    from simulators.devicemsgs import DeviceReport
     from simulators.plan import PlannedMessage
     from simulators.scenario import OutletSpec
 
@@ -50,8 +51,8 @@ def first_pollutant(msg: PlannedMessage) -> str:
 
 def stored_entries(msg: PlannedMessage, spec: OutletSpec) -> dict[str, tuple[float, str]]:
     """What the ingester must store of ``msg``: key -> (nominal value, flag)."""
-    if msg.running is not None:
-        return {}  # a running state: stored as such, not as readings
+    if msg.running is not None or msg.report is not None:
+        return {}  # a running state or the device's own report: stored apart from readings
     if msg.bad_crc and not crc_resent(spec):
         return {}
     entries = {k: (v, msg.flags.get(k, "N")) for k, v in msg.values.items()}
@@ -154,6 +155,7 @@ class Hj212Frame:
     ack_wanted: bool = False  # Flag bit A: the device waits for a 9014 reply (TCP)
     malformed: str | None = None  # a key of HJ212_MALFORMATIONS
     running: int | None = None  # CN 2021: the facility's running state (SB1-RS)
+    report: DeviceReport | None = None  # CN 2061/2031/3020: the device's own word
 
 
 Hj212Encoder = Callable[[Hj212Frame], bytes]
@@ -161,6 +163,11 @@ Hj212Encoder = Callable[[Hj212Frame], bytes]
 
 def hj212_frame(msg: PlannedMessage, spec: OutletSpec, values: dict[str, float],
                 password: str) -> Hj212Frame:
+    if msg.report is not None:  # the device's own word asks for no reply
+        return Hj212Frame(mn=spec.mn, pw=password, st="31" if spec.medium is Medium.GAS
+                          else "32", cn=msg.report.cn,
+                          data_time=datetime.fromtimestamp(msg.stamp_ms / 1000, UTC),
+                          values={}, flags={}, report=msg.report)
     if msg.running is not None:  # a running state asks for no reply
         return Hj212Frame(mn=spec.mn, pw=password, st="31" if spec.medium is Medium.GAS
                           else "32", cn="2021",

@@ -14,6 +14,9 @@ An HJ 212 outlet whose ``stop_evidence`` is ``state`` also sends its running sta
 ``SB1-RS``: 1 running, 0 off; hj212.md §8.1, §12) on every hour and whenever it changes (the
 plant stops at ``Stop.off_ms`` and starts up at ``Stop.on_ms``): ``PlannedMessage.running``,
 with no values, just before the minute record of the same time.
+
+The device's own reports (hour and day means, analyser parameters, ``simulators.devicemsgs``)
+are ``PlannedMessage.report``, no values either, just before the minute record of their time.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from simulators.devicemsgs import DeviceReport, DeviceWord
 from simulators.incidents import Minute, apply
 from simulators.malformations import malformations_for
 from simulators.process import HOUR_MS, State
@@ -46,12 +50,19 @@ class PlannedMessage:
     late_ms: int | None = None  # buffered during an outage: sent once the link is back
     running: int | None = None  # a CN 2021 running-state upload (SB1-RS), no values
     copy_of_ms: int | None = None  # a ``copied`` minute: the stamp of the one it repeats
+    report: DeviceReport | None = None  # the device's own means or parameters (CN 2061/2031/3020)
 
 
 def state_message(i: int, ts_ms: int, running: int) -> PlannedMessage:
     """A running-state upload of outlet ``i`` at ``ts_ms``."""
     return PlannedMessage(outlet=i, ts_ms=ts_ms, stamp_ms=ts_ms, values={}, flags={},
                           exact=frozenset(), noise={}, state=State.RUN, running=running)
+
+
+def report_message(i: int, ts_ms: int, report: DeviceReport) -> PlannedMessage:
+    """A device report of outlet ``i`` sent with the minute of ``ts_ms``."""
+    return PlannedMessage(outlet=i, ts_ms=ts_ms, stamp_ms=report.stamp_ms, values={}, flags={},
+                          exact=frozenset(), noise={}, state=State.RUN, report=report)
 
 
 def plan_outlet(scenario: Scenario, i: int, start_ms: int | None = None,
@@ -70,7 +81,10 @@ def plan_outlet(scenario: Scenario, i: int, start_ms: int | None = None,
     changes = {t for s in model.stops for t in (s.off_ms, s.on_ms)}
     first = scenario.start_ms + -(-(start - scenario.start_ms) // interval_ms) * interval_ms
     copies = [inc for inc in incidents if inc.kind == "copied"]
+    word = DeviceWord(incidents, model.o2_ref, scenario.start_ms, first)
     for ts in range(first, stop, interval_ms):
+        for report in word.due(ts):
+            yield report_message(i, ts, report)
         shift = next((int(inc.get("days_back", 1)) * DAY_MS for inc in copies
                       if inc.active(ts)), 0)
         nominal = model.nominal(ts - shift)
@@ -79,6 +93,7 @@ def plan_outlet(scenario: Scenario, i: int, start_ms: int | None = None,
         apply(incidents, m, model, interval_ms, malformations)
         if not m.send:
             continue
+        word.feed(ts, m.values, m.flags)
         if states and (ts % HOUR_MS == 0 or ts in changes):  # goes as the record does
             running = 0 if nominal.state is State.STOPPED else 1
             yield replace(state_message(i, m.stamp_ms, running), ts_ms=ts, late_ms=m.late_ms)

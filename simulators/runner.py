@@ -158,15 +158,15 @@ class ScenarioPublisher:
                     k: v for k, v in sample(msg, self._noise[msg.outlet], self._rng).items()
                     if k not in kept}
         values = sample(msg, self._noise[msg.outlet], self._rng)
-        if msg.running is None and any(i == msg.outlet and a <= msg.stamp_ms < b
-                                       for i, a, b in self._sources):
+        if msg.running is None and msg.report is None and any(
+                i == msg.outlet and a <= msg.stamp_ms < b for i, a, b in self._sources):
             self._kept[(msg.outlet, msg.stamp_ms)] = values
         return values
 
     def _send(self, link: Link, msg: PlannedMessage, topic: str, payload: bytes) -> Pending:
         """Send ``msg``; a frame with a bad CRC goes out corrupted, and over TCP, where it gets
         no reply, once more whole (``payloads.crc_resent``)."""
-        if msg.running is not None:  # a running state asks for no reply
+        if msg.running is not None or msg.report is not None:  # these ask for no reply
             return link.send(topic, payload, answered=False)
         if not msg.bad_crc:
             return link.send(topic, payload)

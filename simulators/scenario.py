@@ -49,6 +49,7 @@ from core.standards import Limit, Standards
 from core.times import NotRfc3339, parse_ms
 from simulators.fleet import AMOUNTS, ENT_AMOUNTS, INDUSTRIES, REGIONS, registry_entries
 from simulators.incidents import (
+    HJ212_ONLY,
     ORDER,
     Incident,
     IncidentError,
@@ -305,13 +306,12 @@ def _check_incident_fit(inc: Incident, outlets: list[OutletSpec], where: str) ->
             raise ScenarioError(f"{where}: {spec.name} ({spec.industry}) does not measure {p}")
         if inc.kind in ("exceedance", "pinned") and p == "ph":
             raise ScenarioError(f"{where}: {inc.kind} needs an upper limit; pH has a range")
-        for k in inc.get("keys") or ():
-            if k not in keys:
-                raise ScenarioError(f"{where}: {spec.name} does not send {k!r}")
+        if unsent := [k for k in inc.get("keys") or () if k not in keys]:
+            raise ScenarioError(f"{where}: {spec.name} does not send {unsent[0]!r}")
         if inc.kind in ("dilution", "o2_offset", "air_ingress") and model.o2_full is None:
             raise ScenarioError(f"{where}: {spec.name} measures no O2")
-        if inc.kind == "bad_crc" and spec.protocol == "json":
-            raise ScenarioError(f"{where}: bad_crc needs an HJ 212 outlet, {spec.name} is json")
+        if inc.kind in HJ212_ONLY and spec.protocol == "json":
+            raise ScenarioError(f"{where}: {inc.kind} needs an HJ 212 outlet; {spec.name}: json")
         if inc.kind == "malformed":
             allowed = malformations_for(spec.protocol)
             bad = [k for k in inc.get("kinds") or allowed if k not in allowed]

@@ -28,6 +28,30 @@ def test_differs(device: float, service: float, expected: bool) -> None:
     assert got.tolist() == [expected]
 
 
+DAYS = [(0, 86_400), (86_400, 172_800)]
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    # (series, hour start, n_valid, mean, valid) -> (series, day start): mean
+    ([(0, 0, 60, 40.0, True), (0, 3600, 60, 60.0, True)], {(0, 0): 50.0}),
+    # weighted by valid minutes: (60 x 40 + 30 x 70) / 90 = 50
+    ([(0, 0, 60, 40.0, True), (0, 3600, 30, 70.0, True)], {(0, 0): 50.0}),
+    # an invalid hour and a NaN mean count for nothing; the second day is its own
+    ([(0, 0, 60, 40.0, True), (0, 3600, 10, 99.0, False), (0, 7200, 0, NAN, True),
+      (0, 86_400, 60, 20.0, True)], {(0, 0): 40.0, (0, 86_400): 20.0}),
+    # two series; hours outside the days are left out
+    ([(1, 90_000, 45, 8.0, True), (0, 172_800, 60, 5.0, True), (0, -3600, 60, 5.0, True)],
+     {(1, 86_400): 8.0}),
+    ([(0, 0, 60, 40.0, False)], {}),
+])
+def test_day_means(rows: list[tuple[int, int, int, float, bool]],
+                   expected: dict[tuple[int, int], float]) -> None:
+    s, h, n, m, v = (np.array(c) for c in zip(*rows, strict=True))
+    got = devices.day_means(s, h.astype(np.int64), n.astype(np.int64), m.astype(float),
+                            v.astype(bool), DAYS, 2)
+    assert got == pytest.approx(expected)
+
+
 @pytest.mark.parametrize(("raw", "o2", "ref", "expected"), [
     (100.0, 11.0, 6.0, 150.0),  # 100 x 15 / 10
     (50.0, 6.0, 6.0, 50.0),

@@ -8,6 +8,9 @@ mg/m3 at 6 % O2; O2 is 6 % (so corrected = raw, and constant: no O2 digest).
   11:00 with ZsAvg 80 and its O2 aggregate 6 % (the conversion of 60 at 6 % is 60: +33.3 %),
   and 40 at 12:00 with ZsAvg 40.02 (+0.05 %, within the tolerance):
   ``device_mismatch`` 10:00 and ``corrected_mismatch`` 11:00, one hour each.
+- Day means (CN 2031): the service's mean of each day is 50; the device reports 50.5 for D0
+  (+1 %, within the tolerance) and 40 for D1 (-20 %): ``device_mismatch`` with period day on
+  D1, 24 h, closed at D1's end.
 - Copies: SO2 varies by the minute, ``40 + (m x (h mod 6 + 1)) mod 7`` (h the hour of the
   day); D1 repeats D0's minutes (each value plus 1e-7, which rounding to 4 digits takes away)
   except in hours 22-23:
@@ -92,6 +95,25 @@ def test_pass_compares_the_devices_hour_means(store: InfluxStore, plan: SeriesPl
                               "(+33.3 %)")
     assert {a.kind for a in results.list_alerts()} == {"device_mismatch",
                                                        "corrected_mismatch"}
+    again = run_pass(store, plan, settings(), (D1 + 24 * H + 400) * 1000)
+    assert again.alerts_written == 0
+
+
+def test_pass_compares_the_devices_day_means(store: InfluxStore, plan: SeriesPlan) -> None:
+    write(store, minute_lines(lambda h, _m: 40.0 if h % 2 == 0 else 60.0))
+    write(store, [aggregate_line(DeviceAggregate("E1", "G1", "so2", "day", d * 1000,
+                                                 {"avg": avg}, "N"))
+                  for d, avg in ((D0, 50.5), (D1, 40.0))])
+    run_pass(store, plan, settings(), (D1 + 24 * H + 300) * 1000)
+    results = ResultStore(store)
+    (dev,) = results.list_alerts()
+    assert (dev.kind, dev.period, dev.pollutant, dev.start_ms, dev.end_ms, dev.hours,
+            dev.active) == ("device_mismatch", "day", "so2", D1 * 1000,
+                            (D1 + 24 * H) * 1000, 24.0, False)
+    assert dev.peak_value == pytest.approx(-20.0)
+    assert dev.detail == (
+        "device-reported daily mean (CN 2031) of 2026-03-02T16:00Z differs from the service's "
+        "mean of the same minutes: device 40 vs service 50 (-20.0 %)")
     again = run_pass(store, plan, settings(), (D1 + 24 * H + 400) * 1000)
     assert again.alerts_written == 0
 

@@ -117,7 +117,16 @@ def test_tampering_says_what_the_file_promises() -> None:
         ("flags_follow_readings", "FLG01", "so2", h(14), h(18)),
         ("manual_values", "FLG01", "nox", h(20), h(22)),
         *(("copied_day", "COPY01", p, h(24), h(48)) for p in ("so2", "nox", "pm")),
+        # the device's word: hour means and the first day's mean at 0.6 x, ZsAvg at 0.7 x
+        # the conversion, a slope change at 12:00 and readings 0.6 x from then
+        ("device_mismatch", "AGG01", "so2", h(0), h(24)),  # the 24 hours ...
+        ("device_mismatch", "AGG01", "so2", h(0), h(24)),  # ... and the day (period day)
+        ("corrected_mismatch", "ZSA01", "so2", h(8), h(16)),
+        ("analyser_change", "TUN01", "so2", h(12), h(16)),
     }
+    periods = {e.period for e in o.expectations
+               if e.kind == "alert" and e.alert_kind == "device_mismatch"}
+    assert periods == {"hour", "day"}
     pinned = [e for e in o.expectations
               if e.kind == "hour" and e.enterprise == "PIN01" and e.pollutant == "so2"
               and h(8) <= e.start_ms < h(20)]
@@ -137,7 +146,11 @@ def test_tampering_says_what_the_file_promises() -> None:
         free = {(e.enterprise, e.pollutant) for e in o.expectations
                 if e.kind == "no_alert" and e.alert_kind == kind}
         assert {("CLN01", "so2"), ("CLN02", "so2"), ("CLN02", "nox"), ("O2F01", "nox"),
-                ("PIN02", "nox")} <= free
+                ("PIN02", "nox"), ("AGG01", "nox"), ("TUN01", "nox")} <= free
+    # the honest hour means of ZSA01 raise no device_mismatch (the service's mean is noisy)
+    assert ("ZSA01", "so2", "device_mismatch") in {
+        (e.enterprise, e.pollutant, e.alert_kind) for e in o.expectations
+        if e.kind == "no_alert"}
 
 def test_demo_is_a_city_with_a_few_culprits() -> None:
     sc, o = shipped("demo")

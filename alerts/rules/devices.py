@@ -13,6 +13,10 @@ conversion of its reading, is falsifying one of them.
   §5.2 formula (1), ``C_ref = C (21 - O2_ref) / (21 - O2)`` (compliance-rules.md "Reference-
   oxygen conversion"), with the hour's O2 (the device's own O2 aggregate where it sent one).
 
+- ``day_means``: the service's mean of a day's minutes, to set against the device's day mean
+  (CN 2031): the valid minutes of its valid hours, ``sum(n_valid x mean) / sum(n_valid)``,
+  per series and day (days with no valid minute have none).
+
 The tolerances are product choices (``alerts.settings``), not from a standard.
 """
 
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alerts.rules.compliance import AIR_O2_PCT, F64, Bool
+from alerts.rules.compliance import AIR_O2_PCT, F64, I64, Bool
 
 
 def differs(device: F64, service: F64, rel: float, abs_floor: float) -> Bool:
@@ -46,3 +50,21 @@ def relative_gap(device: F64, service: F64) -> F64:
     with np.errstate(divide="ignore", invalid="ignore"):
         out: F64 = np.where(service != 0, (device - service) / np.abs(service), np.nan)
     return out
+
+
+def day_means(series: np.ndarray, hour_s: I64, n_valid: I64, mean: F64, valid: Bool,
+              days: list[tuple[int, int]], n_series: int) -> dict[tuple[int, int], float]:
+    """(series, day start) -> the day's mean (see the docstring); ``days`` sorted."""
+    if not days:
+        return {}
+    starts = np.array([d0 for d0, _ in days], dtype=np.int64)
+    ends = np.array([d1 for _, d1 in days], dtype=np.int64)
+    k = np.searchsorted(starts, hour_s, side="right") - 1
+    inside = (k >= 0) & (hour_s < ends[np.clip(k, 0, None)])
+    ok = inside & valid & np.isfinite(mean) & (n_valid > 0)
+    nd = len(days)
+    key = series[ok].astype(np.int64) * nd + k[ok]
+    weight = np.bincount(key, weights=n_valid[ok], minlength=n_series * nd)
+    total = np.bincount(key, weights=n_valid[ok] * mean[ok], minlength=n_series * nd)
+    return {(int(x) // nd, int(starts[int(x) % nd])): float(total[x] / weight[x])
+            for x in np.flatnonzero(weight > 0)}

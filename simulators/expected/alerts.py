@@ -160,7 +160,11 @@ class Builder:
         counts = self.res.flags.get(p, {})
         fraud.flags_follow(hours, counts, limit, add)
         fraud.manual(counts, add)
-        fraud.never(add)
+        fraud.device(hours, self.scenario.incidents_of(self.i), p, (self.scenario.start_ms, end),
+                     add, lambda d0, d1: self.add(
+                         "alert", p, d0, d1, end_ms=d1, alert_kind=R.ALERT_DEVICE,
+                         period=R.DAY_PERIOD, tolerance_ms=R.HOUR_TOLERANCE_MS))
+        fraud.analyser(hours, self.scenario.incidents_of(self.i), p, add)
         fraud.copied(self.scenario.incidents_of(self.i), lambda d0, d1: self.add(
             "alert", p, d0, d1, end_ms=d1 if d1 <= end else None, alert_kind=R.ALERT_COPIED,
             tolerance_ms=R.HOUR_TOLERANCE_MS), add)

@@ -22,9 +22,16 @@ pollutant uncalled. ``manual_values``: the runs of hours with S values, exactly.
 history of the valid hours not flagged; an hour too close to a threshold leaves the pollutant
 uncalled.
 
-``device_mismatch``, ``corrected_mismatch``, ``analyser_change`` (rules.NEVER_RAISED): no
-incident plays them, so none is expected on any outlet. ``copied_day``: one alert per whole
-day of a ``copied`` incident, closed at the day's end; none elsewhere.
+``device_mismatch`` (rules.DEVICE_*): the hours an ``aggregates`` incident reports
+(``simulators.devicemsgs``: whole hours inside it, not the last of the scenario) that are valid
+(with ``days``, also each whole day it reports with a valid hour, ``period = day``), where its
+``factor`` is farther from 1 than the tolerance (plus a margin: the service averages noisy
+minutes); ``corrected_mismatch`` the same with ``zs_factor`` on the hours with a mean; none
+where no such incident plays or its factor is within the tolerance (less the margin), uncalled
+in between. ``analyser_change`` (rules.ANALYSER_*): the engine's rule on the nominal raw means
+of the hours around an ``analyser_tuned`` incident's start, uncalled within the margin.
+``copied_day``: one alert per whole day of a ``copied`` incident, closed at the day's end; none
+elsewhere.
 """
 
 from __future__ import annotations
@@ -181,10 +188,74 @@ def manual(counts: dict[int, Flags], add: Add) -> None:
         add(R.ALERT_MANUAL, None)
 
 
-def never(add: Add) -> None:
-    """The signs that no incident plays (``rules.NEVER_RAISED``): none expected."""
-    for kind in R.NEVER_RAISED:
-        add(kind, None)
+def device(hours: list[Hour], incidents: list[Incident], pollutant: str, span: Span,
+           add: Add, add_day: Callable[[int, int], None]) -> None:
+    """``device_mismatch`` and ``corrected_mismatch`` (see the module docstring); ``span``:
+    the scenario's start and end."""
+    aggs = [inc for inc in incidents if inc.kind == "aggregates"
+            and inc.get("pollutant") == pollutant]
+    end_ms = span[1]
+    for inc in aggs:
+        if not inc.get("days", False) or abs(inc.get("factor", 0.6) - 1) < (
+                R.DEVICE_TOLERANCE + R.DEVICE_MARGIN):
+            continue
+        for d0 in range(span[0], end_ms, R.DAY_MS):
+            d1 = d0 + R.DAY_MS
+            mine = [h for h in hours if d0 <= h.start_ms < d1]
+            if inc.start_ms <= d0 and d1 <= min(inc.end_ms, end_ms - 1) and any(
+                    h.valid for h in mine) and all(h.valid is not None for h in mine):
+                add_day(d0, d1)
+    def valid(h: Hour) -> bool:
+        return bool(h.valid)
+
+    def converted(h: Hour) -> bool:
+        return h.mean is not None and h.o2_mean is not None
+
+    for kind, name, counts in ((R.ALERT_DEVICE, "factor", valid),
+                               (R.ALERT_CORRECTED, "zs_factor", converted)):
+        default = 0.6 if name == "factor" else 1.0
+        found: list[Span] = []
+        sure = True
+        for inc in aggs:
+            off = abs(inc.get(name, default) - 1)
+            inside = [h for h in hours if inc.start_ms <= h.start_ms
+                      and h.start_ms + HOUR_MS <= min(inc.end_ms, end_ms - 1)]
+            if off <= R.DEVICE_TOLERANCE - R.DEVICE_MARGIN:
+                continue
+            if off < R.DEVICE_TOLERANCE + R.DEVICE_MARGIN or any(
+                    h.valid is None for h in inside):
+                sure = False
+                continue
+            found += _runs([h.start_ms for h in inside if counts(h)])
+        for run in found:
+            add(kind, run)
+        if sure and not found:
+            add(kind, None)
+
+
+def analyser(hours: list[Hour], incidents: list[Incident], pollutant: str, add: Add) -> None:
+    """``analyser_change`` (see the module docstring)."""
+    n, found, sure = R.ANALYSER_HOURS, 0, True
+    by_start = {h.start_ms: h for h in hours}
+    for inc in incidents:
+        if inc.kind != "analyser_tuned" or inc.get("pollutant") != pollutant:
+            continue
+        ch = inc.start_ms // HOUR_MS * HOUR_MS
+        around = [by_start.get(ch + k * HOUR_MS) for k in (*range(-n, 0), *range(1, n + 1))]
+        if any(h is None or h.valid is None for h in around):
+            sure = False
+            continue
+        means = [h.mean for h in around if h is not None and h.valid and h.mean is not None]
+        if len(means) < 2 * n:
+            continue  # the engine needs every hour around valid: no alert
+        ratio = sum(means[n:]) / sum(means[:n])
+        if ratio <= 1 - R.ANALYSER_DROP - R.ANALYSER_MARGIN:
+            add(R.ALERT_ANALYSER, (ch, ch + n * HOUR_MS))
+            found += 1
+        elif ratio < 1 - R.ANALYSER_DROP + R.ANALYSER_MARGIN:
+            sure = False
+    if sure and not found:
+        add(R.ALERT_ANALYSER, None)
 
 
 def copied(incidents: list[Incident], add_day: Callable[[int, int], None], add: Add) -> None:

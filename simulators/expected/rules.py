@@ -79,13 +79,17 @@ FLAGS_MIN_SHARE = 0.10  # ... this share of their minutes and ...
 FLAGS_RATIO = 3.0  # ... this many times the share in the other hours (at least ...
 FLAGS_HISTORY_MIN_HOURS = 12  # ... this many of them)
 ALERT_MANUAL = "manual_values"  # a run of hours with S (manually set) values
-# Signs no incident of the simulators plays yet: the devices send no hour aggregates (CN 2061)
-# nor analyser parameters (CN 3020); so none of these is expected anywhere (the honest
-# outlets' guard against false positives).
-ALERT_DEVICE = "device_mismatch"
-ALERT_CORRECTED = "corrected_mismatch"
+# The device's own word (alerts.rules.devices, analysers; alerts_device_*, alerts_analyser_*):
+# only the ``aggregates`` and ``analyser_tuned`` incidents make a device report anything, so
+# none of these is expected elsewhere (the honest outlets' guard against false positives).
+ALERT_DEVICE = "device_mismatch"  # a device -Avg off the service's mean by more than ...
+ALERT_CORRECTED = "corrected_mismatch"  # (a -ZsAvg off the prescribed conversion by more than)
+DEVICE_TOLERANCE = 0.05  # ... 5 % of the larger value (for at least 1 hour)
+DEVICE_MARGIN = 0.03  # a factor this close to the tolerance is not called
 ALERT_ANALYSER = "analyser_change"
-NEVER_RAISED = (ALERT_DEVICE, ALERT_CORRECTED, ALERT_ANALYSER)
+ANALYSER_HOURS = 3  # valid hourly means of the 3 h after a change at most ...
+ANALYSER_DROP = 0.20  # ... (1 - 0.20) x those of the 3 h before
+ANALYSER_MARGIN = 0.05  # a ratio this close to 1 - ANALYSER_DROP is not called
 ALERT_COPIED = "copied_day"  # a day of a ``copied`` incident; noisy minutes never repeat
 
 # What the oracle dares to predict (noise is added on the wire) --------------------------
