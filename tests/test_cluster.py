@@ -11,8 +11,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devstack.natscluster import NatsCluster
+from mqtt.natsaccess import nats_authorization
 from simulators.fleet import Fleet
 from store.influx import InfluxStore
+from tests.broker_auth_support import AuthSetup
 from tests.conftest import ServiceProcs, start_ready, wait_until
 from tests.test_ingest import n_values, stream
 
@@ -26,10 +28,22 @@ def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
     c.stop()
 
 
-def publish_all(port: int, messages: list[tuple[str, bytes]], client_id: str) -> None:
-    """QoS 1 over MQTT 3.1.1 to one node, returning once every PUBACK came."""
+@pytest.fixture
+def secured_cluster(tmp_path: Path, auth_setup: AuthSetup) -> Iterator[NatsCluster]:
+    """Anonymous access off: the users and permissions generated from the test's registry."""
+    c = NatsCluster(tmp_path / "nats", auth=nats_authorization(auth_setup.auth, cost=4)).start()
+    yield c
+    c.stop()
+
+
+def publish_all(port: int, messages: list[tuple[str, bytes]], client_id: str,
+                password: str | None = None) -> None:
+    """QoS 1 over MQTT 3.1.1 to one node, returning once every PUBACK came (with a password:
+    as the user ``client_id``)."""
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                     protocol=mqtt.MQTTv311)
+    if password is not None:
+        c.username_pw_set(client_id, password)
     c.connect("127.0.0.1", port)
     c.loop_start()
     try:
@@ -42,9 +56,10 @@ def publish_all(port: int, messages: list[tuple[str, bytes]], client_id: str) ->
         c.loop_stop()
 
 
-def start_cluster_ingester(services: ServiceProcs, cluster: NatsCluster, name: str) -> None:
+def start_cluster_ingester(services: ServiceProcs, cluster: NatsCluster, name: str,
+                           **env: str) -> None:
     start_ready(services, "ingest", name, timeout_s=40, EMS_INGEST_SOURCE="jetstream",
-                EMS_INGEST_NATS_URLS=",".join(cluster.urls), EMS_INGEST_CLIENT_ID=name)
+                EMS_INGEST_NATS_URLS=",".join(cluster.urls), EMS_INGEST_CLIENT_ID=name, **env)
 
 
 def test_stored_exactly_once_across_a_node_kill_and_an_ingester_kill(
@@ -79,5 +94,44 @@ def test_no_puback_without_a_quorum(cluster: NatsCluster) -> None:
         info = c.publish("emissions/E/O", b"{}", qos=1)
         info.wait_for_publish(5)  # (measured: not even the CONNACK comes without a quorum)
         assert not info.is_published()
+    finally:
+        c.loop_stop()
+
+
+def test_a_device_publishes_only_as_itself(
+        services: ServiceProcs, secured_cluster: NatsCluster, auth_setup: AuthSetup,
+        store: InfluxStore, fleet: Fleet) -> None:
+    """NATS still PUBACKs a publish its permissions deny (measured) but drops it: the forged
+    reading never reaches the stream, the device's own readings are stored."""
+    start_cluster_ingester(services, secured_cluster, "ingest-a", EMS_MQTT_USERNAME="ingest",
+                           EMS_MQTT_PASSWORD=auth_setup.services["ingest"])
+    a, b = fleet.outlets[0], fleet.outlets[1]
+    assert a.device != b.device
+    own = [m for m in stream(fleet, range(0, 3)) if m[0] == f"emissions/{a.enterprise}/{a.outlet}"]
+    forged = [m for m in stream(fleet, range(0, 3))
+              if m[0] == f"emissions/{b.enterprise}/{b.outlet}"]
+    password = fleet.passwords[a.device]
+    # forged first: once the later own readings are stored, the stream held nothing before them
+    publish_all(secured_cluster.mqtt_ports[1], forged + own, a.device, password)
+    wait_until(lambda: store.count("reading") == n_values(own), what="the device's own readings")
+    assert store.count("reading", f"\"enterprise\" = '{b.enterprise}' AND "
+                                  f"\"outlet\" = '{b.outlet}'") == 0
+    # and the other device, with its own password, is stored as itself
+    publish_all(secured_cluster.mqtt_ports[2], forged, b.device, fleet.passwords[b.device])
+    wait_until(lambda: store.count("reading") == n_values(own) + n_values(forged),
+               what="the other device's readings")
+
+
+def test_the_cluster_refuses_a_wrong_password(secured_cluster: NatsCluster, fleet: Fleet) -> None:
+    answers: list[str] = []
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=fleet.outlets[0].device,
+                    protocol=mqtt.MQTTv311)
+    c.username_pw_set(fleet.outlets[0].device, "wrong")
+    c.on_connect = lambda _c, _u, _f, rc, _p: answers.append(str(rc))
+    c.connect("127.0.0.1", secured_cluster.mqtt_ports[0])
+    c.loop_start()
+    try:
+        wait_until(lambda: bool(answers), what="the CONNACK")
+        assert answers[0] == "Not authorized"
     finally:
         c.loop_stop()
