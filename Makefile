@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install system-deps web-vendor run test test-fast check bench bench-ingest bench-judge \
-	bench-api bench-scheduler bench-gateway scenario faults clean
+	bench-api bench-scheduler bench-gateway bench-cluster scenario faults clean
 
 install: system-deps $(STAMP) web-vendor
 
@@ -71,6 +71,9 @@ bench-scheduler: install
 
 bench-gateway: install
 	$(PY) -m bench.gateway
+
+bench-cluster: install
+	$(PY) -m bench.cluster
 
 # Fault injection on real local servers (not part of `make test`; a few minutes).
 faults: install

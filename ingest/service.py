@@ -91,6 +91,7 @@ class Ingester:
                 urls=settings.ingest_nats_urls.split(","), handler=self.handle,
                 stream=settings.ingest_nats_stream, durable=settings.ingest_nats_durable,
                 replicas=settings.ingest_nats_replicas,
+                ack_wait_s=settings.ingest_nats_ack_wait_s,
                 max_ack_pending=settings.ingest_receive_maximum,
                 user=settings.mqtt_username, password=password)
         else:

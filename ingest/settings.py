@@ -34,3 +34,6 @@ class IngestSettings(CommonSettings):
     ingest_nats_stream: str = "EMS"
     ingest_nats_durable: str = "ingest"  # one durable consumer shared by every ingester
     ingest_nats_replicas: int = 3
+    # A message not acknowledged this long after its delivery (its ingester died) goes to
+    # another ingester: the longest a killed ingester's share waits.
+    ingest_nats_ack_wait_s: float = 30.0
