@@ -22,11 +22,24 @@ connect under another device's client id and so end that device's session (not p
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import bcrypt
 
-from mqtt.access import SERVICE_RIGHTS, BrokerAuth, _write_private
+from core.logs import setup_logging
+from core.registry import load_registry
+from core.standards import load_standards
+from mqtt.access import (
+    SERVICE_RIGHTS,
+    BrokerAuth,
+    BrokerAuthSettings,
+    _write_private,
+    build_auth,
+    load_secrets,
+)
+
+log = logging.getLogger(__name__)
 
 NATS_AUTH_FILE = "nats-auth.conf"
 BCRYPT_COST = 11  # NATS's own default (`nats server passwd`)
@@ -69,8 +82,26 @@ def nats_authorization(auth: BrokerAuth, cost: int = BCRYPT_COST) -> str:
     return f"authorization {json.dumps({'users': nats_users(auth, cost)}, indent=1)}\n"
 
 
-def write_nats_auth(auth: BrokerAuth, out_dir: Path, cost: int = BCRYPT_COST) -> Path:
+def write_nats_auth(auth: BrokerAuth, out_dir: Path, cost: int = BCRYPT_COST,
+                    owner: tuple[int, int] | None = None) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / NATS_AUTH_FILE
-    _write_private(path, nats_authorization(auth, cost))
+    _write_private(path, nats_authorization(auth, cost), owner)
     return path
+
+
+def main() -> None:
+    """``python -m mqtt.natsaccess``: the settings of ``python -m mqtt.access``; writes
+    ``nats-auth.conf`` into EMS_BROKER_AUTH_DIR (each node includes it: restart the nodes one at
+    a time after a registry change, or send them SIGHUP, NATS's config reload: not tested here)."""
+    settings = BrokerAuthSettings()
+    setup_logging(settings.log_level)
+    registry = load_registry(settings.registry_path, load_standards(settings.limits_path))
+    devices, services = load_secrets(settings.broker_secrets_path)
+    auth = build_auth(registry, devices, settings.service_passwords(services))
+    path = write_nats_auth(auth, settings.broker_auth_dir, owner=settings.owner())
+    log.info("wrote %s: %d users", path, len(auth.passwords))
+
+
+if __name__ == "__main__":
+    main()
