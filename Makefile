@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install system-deps web-vendor run test test-fast check bench bench-ingest bench-judge \
-	bench-api bench-scheduler bench-gateway bench-reports bench-forward bench-public scenario faults clean
+	bench-api bench-scheduler bench-gateway bench-reports bench-forward bench-public bench-cluster scenario faults clean
 
 install: system-deps $(STAMP) web-vendor
 
@@ -82,6 +82,9 @@ bench-forward: install
 
 bench-public: install
 	$(PY) -m bench.public
+
+bench-cluster: install
+	$(PY) -m bench.cluster
 
 # Fault injection on real local servers (not part of `make test`; a few minutes).
 faults: install

@@ -31,6 +31,7 @@ from prometheus_client import start_http_server
 from alerts import metrics
 from alerts.brokerdrops import DropAlerter
 from alerts.io.brokerwatch import DropWatcher
+from alerts.lease import AdvisoryLease
 from alerts.passes import PassReport, PassState, active_alerts_by_kind, run_pass
 from alerts.plan import SeriesPlan
 from alerts.settings import AlertSettings
@@ -49,8 +50,9 @@ class Job:
     """The scheduled pass, with the state kept between passes and the outage bookkeeping."""
 
     def __init__(self, settings: AlertSettings, plan: SeriesPlan, store: InfluxStore,
-                 records: Records | None = None) -> None:
+                 records: Records | None = None, lease: AdvisoryLease | None = None) -> None:
         self.settings = settings
+        self.lease = lease  # several schedulers: only the lease holder judges (alerts/lease.py)
         self.plan = plan
         self.store = store
         self.records = records
@@ -64,6 +66,9 @@ class Job:
     def run(self, now_ms: int | None = None) -> PassReport | None:
         """One pass; None when InfluxDB could not be used (the next run tries again)."""
         now = self.now_ms() if now_ms is None else now_ms
+        if self.lease is not None and not self.lease.held():
+            log.debug("standby: another scheduler holds the lease")
+            return None
         try:
             with self.busy:
                 self._ensure_database()
@@ -142,7 +147,8 @@ def build_job(settings: AlertSettings) -> Job:
     """The job of ``settings``; the registry's load is recorded in the records database."""
     records = open_records(settings.records_url)
     registry = load_recorded(settings, "alerts", records=records)
-    return Job(settings, SeriesPlan.of(registry), store_from_settings(settings), records)
+    lease = AdvisoryLease(records.engine) if settings.alerts_lease else None
+    return Job(settings, SeriesPlan.of(registry), store_from_settings(settings), records, lease)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

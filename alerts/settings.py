@@ -15,6 +15,9 @@ class AlertSettings(CommonSettings):
     # The watermark is kept per job name: two schedulers with the same name share it.
     alerts_job: str = "judge"
     alerts_interval_s: Annotated[float, Field(gt=0)] = 60.0
+    # Several schedulers in high availability: only the holder of a PostgreSQL advisory lock
+    # on the records database judges; another takes over within one interval (alerts/lease.py).
+    alerts_lease: bool = False
     # Completed hours judged again on every pass, so that late data counts.
     alerts_rejudge_hours: Annotated[int, Field(ge=1)] = 3
     # After downtime, missed hours are judged back to at most this many hours before now.

@@ -225,10 +225,12 @@ class LocalStack:
         return env
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None,
-              watched: bool = True) -> Child:
+              watched: bool = True, label: str = "") -> Child:
         """Start ``name`` (a key of ``MODULES``) with extra arguments; ``watched``: a service
-        whose exit is a failure (``dead``)."""
+        whose exit is a failure (``dead``); ``label``: the child's own name (and log), for a
+        second instance of one service."""
         module, user = MODULES[name]
+        name = label or name
         log_path = self.logs / f"{name}.log"
         with log_path.open("ab") as fh:
             log_from = fh.tell()

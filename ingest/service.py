@@ -12,6 +12,7 @@ from core.readings import JsonReadingParser, Limits, Parsed, Reason, Rejection
 from core.registry import Registry
 from ingest import metrics
 from ingest.fastjson import FastJson
+from ingest.jetstream import JetStreamSubscriber
 from ingest.parsers.hj212 import mask_password
 from ingest.settings import IngestSettings
 from ingest.subscriber import Subscriber
@@ -85,16 +86,28 @@ class Ingester:
         roots = list(self._parsers)
         topics = partition_topics(registry, roots, Partition.parse(settings.ingest_partition))
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-        self.subscriber = Subscriber(
-            host=settings.mqtt_host, port=settings.mqtt_port,
-            client_id=settings.ingest_client_id,
-            topics=topics,
-            handler=self.handle, receive_maximum=settings.ingest_receive_maximum,
-            session_expiry_s=settings.ingest_session_expiry_s,
-            username=settings.mqtt_username, password=password,
-            keepalive_s=settings.mqtt_keepalive_s,
-            stuck_after_s=settings.ingest_callback_stuck_s)
-        self.writer = BatchWriter(store, self.subscriber.ack, ack_many=self.subscriber.ack_many,
+        self.subscriber: Subscriber | JetStreamSubscriber
+        if settings.ingest_source == "jetstream":  # the clustered tier (ingest/jetstream.py)
+            self.subscriber = JetStreamSubscriber(
+                urls=settings.ingest_nats_urls.split(","), handler=self.handle,
+                stream=settings.ingest_nats_stream, durable=settings.ingest_nats_durable,
+                replicas=settings.ingest_nats_replicas,
+                ack_wait_s=settings.ingest_nats_ack_wait_s,
+                max_ack_pending=settings.ingest_receive_maximum,
+                user=settings.mqtt_username, password=password)
+        else:
+            self.subscriber = Subscriber(
+                host=settings.mqtt_host, port=settings.mqtt_port,
+                client_id=settings.ingest_client_id,
+                topics=topics,
+                handler=self.handle, receive_maximum=settings.ingest_receive_maximum,
+                session_expiry_s=settings.ingest_session_expiry_s,
+                username=settings.mqtt_username, password=password,
+                keepalive_s=settings.mqtt_keepalive_s,
+                stuck_after_s=settings.ingest_callback_stuck_s)
+        # the broker's batch acknowledgement where it has one (MQTT: one wake-up per batch)
+        ack_many = self.subscriber.ack_many if isinstance(self.subscriber, Subscriber) else None
+        self.writer = BatchWriter(store, self.subscriber.ack, ack_many=ack_many,
                                   max_points=settings.ingest_batch_max_points,
                                   max_wait_s=settings.ingest_batch_max_wait_s,
                                   retry_max_s=settings.ingest_retry_max_s,

@@ -27,3 +27,13 @@ class IngestSettings(CommonSettings):
     ingest_callback_stuck_s: float = 60.0
     ingest_metrics_port: int = 0  # Prometheus /metrics and /ready on this port; 0 = off
     ingest_metrics_host: str = "127.0.0.1"  # 0.0.0.0 where Prometheus scrapes from elsewhere
+    # "mqtt" (Mosquitto, the default) or "jetstream": the shared consumer of a NATS cluster
+    # (issue 17, ingest/jetstream.py), whose nodes ingest_nats_urls lists (comma-separated).
+    ingest_source: str = "mqtt"
+    ingest_nats_urls: str = "nats://127.0.0.1:4222"
+    ingest_nats_stream: str = "EMS"
+    ingest_nats_durable: str = "ingest"  # one durable consumer shared by every ingester
+    ingest_nats_replicas: int = 3
+    # A message not acknowledged this long after its delivery (its ingester died) goes to
+    # another ingester: the longest a killed ingester's share waits.
+    ingest_nats_ack_wait_s: float = 30.0

@@ -1,0 +1,143 @@
+"""The ingester's clustered source: a shared JetStream pull consumer (issue 17).
+
+Devices publish MQTT (3.1.1: NATS speaks no MQTT 5) to any node of the NATS cluster; the
+stream ``EMS`` (replicas 3) captures ``emissions.>`` and ``hj212.>``, so a device's QoS 1 PUBACK
+comes only once a quorum of nodes stored the message (measured: README, design notes). Every
+ingester pulls from the one durable consumer: JetStream deals each message to one of them, and
+takes it back (redelivers it) when its acknowledgement does not come within ``ack_wait_s``,
+e.g. because that ingester died. ``ack`` is called by the batch writer once the message's
+lines are stored, as for Mosquitto; InfluxDB writes are idempotent, so a redelivery never
+counts twice.
+
+``JetStreamSubscriber`` has the interface of ``ingest.subscriber.Subscriber`` that ``Ingester``
+uses. Its asyncio loop runs in its own thread; ``ack`` may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import nats
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+from nats.js.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, bytes, int, int], None]  # topic, payload, qos, mid
+STREAM_SUBJECTS = ("emissions.>", "hj212.>")
+
+
+def mqtt_topic(subject: str) -> str:
+    """NATS maps MQTT topic levels to subject tokens (``/`` to ``.``): back again."""
+    return subject.replace(".", "/")
+
+
+class JetStreamSubscriber:
+    def __init__(self, *, urls: list[str], handler: Handler, stream: str = "EMS",
+                 durable: str = "ingest", replicas: int = 3, max_ack_pending: int = 5000,
+                 ack_wait_s: float = 30.0, fetch_batch: int = 500, user: str | None = None,
+                 password: str | None = None) -> None:
+        self.urls = urls
+        self.stream = stream
+        self.topics = list(STREAM_SUBJECTS)
+        self.durable = durable
+        self.replicas = replicas
+        self._handler = handler
+        self._max_ack_pending = max_ack_pending
+        self._ack_wait_s = ack_wait_s
+        self._fetch_batch = fetch_batch
+        self._user, self._password = user, password
+        self._accepting = True
+        self._stopping = False
+        self._held: dict[int, Any] = {}
+        self._mids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="jetstream", daemon=True)
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self._failure: str | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def problem(self) -> str | None:
+        if self._failure:
+            return self._failure
+        if self._thread.ident is not None and not self._thread.is_alive() and not self._stopping:
+            return "the JetStream consumer thread has ended"
+        return None
+
+    def ack(self, mid: int, qos: int) -> None:  # noqa: ARG002 (the Subscriber interface)
+        with self._lock:
+            msg = self._held.pop(mid, None)
+        if msg is not None and not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(msg.ack(), self._loop)
+
+    def stop_accepting(self) -> None:
+        """Hand over nothing more: unacknowledged messages are redelivered to another."""
+        self._accepting = False
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_until_complete(self._consume())
+        except Exception as exc:
+            log.exception("JetStream consumer failed")
+            self._failure = f"JetStream consumer failed: {type(exc).__name__}: {exc}"
+        finally:
+            self._loop.close()
+
+    async def _ensure(self, js: Any) -> Any:
+        try:
+            await js.stream_info(self.stream)
+        except NotFoundError:
+            await js.add_stream(StreamConfig(name=self.stream, subjects=list(STREAM_SUBJECTS),
+                                             num_replicas=self.replicas))
+        config = ConsumerConfig(durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT,
+                                ack_wait=self._ack_wait_s, max_ack_pending=self._max_ack_pending)
+        return await js.pull_subscribe("", durable=self.durable, stream=self.stream,
+                                       config=config)
+
+    async def _consume(self) -> None:
+        nc = await nats.connect(servers=self.urls, user=self._user, password=self._password,
+                                max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+        self.connected.set()
+        js = nc.jetstream(timeout=10)
+        sub = None
+        while sub is None and not self._stopping:
+            try:
+                sub = await self._ensure(js)
+            except Exception as exc:  # noqa: BLE001  (no quorum yet: the cluster is forming)
+                log.warning("JetStream stream %s not ready: %s", self.stream, exc)
+                await asyncio.sleep(0.5)
+        self.subscribed.set()
+        while not self._stopping and sub is not None:
+            if not self._accepting:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                msgs = await sub.fetch(self._fetch_batch, timeout=1)
+            except NatsTimeout:
+                continue
+            except Exception as exc:  # noqa: BLE001  (a node died: the client reconnects)
+                log.warning("JetStream fetch failed: %s", exc)
+                await asyncio.sleep(0.2)
+                continue
+            for msg in msgs:
+                mid = next(self._mids)
+                with self._lock:
+                    self._held[mid] = msg
+                self._handler(mqtt_topic(msg.subject), msg.data, 1, mid)
+        await asyncio.sleep(0.3)  # let acks scheduled by the writer go out
+        await nc.drain()
