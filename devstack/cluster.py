@@ -59,7 +59,9 @@ def _start_services(stack: LocalStack, cluster: NatsCluster) -> None:
                                                "EMS_INGEST_METRICS_PORT": str(metrics[name])})
     for name in SCHEDULERS:  # NATS has no $SYS counter of dropped MQTT messages to watch
         stack.start("alerts", label=name, env={"EMS_ALERTS_LEASE": "true",
-                                               "EMS_ALERTS_WATCH_BROKER": "false"})
+                                               "EMS_ALERTS_WATCH_BROKER": "false",
+                                               # one metrics port each (the stack's own is one)
+                                               "EMS_ALERTS_METRICS_PORT": str(free_port())})
     stack.start("api")
     for name, port in metrics.items():
         wait_for(partial(answers, f"http://127.0.0.1:{port}/ready"), f"{name} to be ready",

@@ -322,9 +322,10 @@ def run(path: Path, workdir: Path, *, influx_url: str | None = None,
     differences = compare(expectations, observed)
     lines = [f"HJ 212 over TCP: {stats.replies_missing} uploads unanswered, "
              f"{stats.replies_bad} replies that answer none"] if stats.reply_failures else []
+    lines += notes  # the forwarding counts; the audit chain's line comes last before the verdict
     lines.append(f"audit chain holds: {chain.batches} batches, {chain.events} events" if chain.ok
                  else f"audit chain broken at batch {chain.broken_seq}: {chain.reason}")
-    text = "\n".join([*lines, *notes, report(sc.name, expectations, differences)])
+    text = "\n".join([*lines, report(sc.name, expectations, differences)])
     (workdir / "report.txt").write_text(text + "\n")
     log.info("done in %.1f s", time.monotonic() - t0)
     return Verdict(expectations, differences, stats, text, chain.ok)
