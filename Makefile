@@ -47,11 +47,11 @@ scenario: install
 	$(PY) -m simulators.verify $(NAME)
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not fault"
 
 # The inner loop: every test but the full-stack ones marked slow (pyproject.toml).
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not fault"
 
 check: install
 	$(VENV)/bin/ruff check .
@@ -89,6 +89,7 @@ bench-cluster: install
 # Fault injection on real local servers (not part of `make test`; a few minutes).
 faults: install
 	$(PY) -m bench.faults
+	$(PY) -m pytest -q -m fault
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

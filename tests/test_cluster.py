@@ -62,6 +62,7 @@ def start_cluster_ingester(services: ServiceProcs, cluster: NatsCluster, name: s
                 EMS_INGEST_NATS_URLS=",".join(cluster.urls), EMS_INGEST_CLIENT_ID=name, **env)
 
 
+@pytest.mark.fault  # run by make faults: under load the survivor may stall (README, #17 note)
 def test_stored_exactly_once_across_a_node_kill_and_an_ingester_kill(
         services: ServiceProcs, cluster: NatsCluster, store: InfluxStore, fleet: Fleet) -> None:
     # The killed ingester's unacknowledged share comes back after the ack wait: 5 s, not 30,
