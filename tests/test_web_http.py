@@ -67,7 +67,7 @@ def test_login_sets_a_hardened_expiring_cookie_without_the_key(web: Web) -> None
 def test_cookie_is_secure_when_configured(store: InfluxStore, tmp_path: Path) -> None:
     with running_api(store, tmp_path, api_session_secret="s" * 40,
                      api_session_cookie_secure=True, api_session_samesite="strict") as a, \
-            httpx.Client(base_url=str(a.client.base_url)) as c:
+            httpx.Client(base_url=str(a.client.base_url), timeout=30) as c:
         form = c.get("/web/login")
         assert "; secure" in form.headers["set-cookie"].lower()
         # The client keeps Secure cookies for HTTPS: hand the login token back by hand.

@@ -86,16 +86,16 @@ def test_logout_revokes_the_session_on_every_replica(web: Web, replica: str) -> 
     with web.login("inspector") as c:
         stolen = c.cookies[COOKIE]
         for url in (web.url, replica):  # any replica accepts the session
-            with httpx.Client(base_url=url, cookies={COOKIE: stolen}) as other:
+            with httpx.Client(base_url=url, cookies={COOKIE: stolen}, timeout=30) as other:
                 assert other.get("/web/alerts").status_code == 200
         r = c.post("/web/logout", data={"csrf": login_token(c.get("/web/alerts").text)})
         assert r.status_code == 303
     # the copy taken before the logout no longer opens a page: at once on the replica that
     # served the logout, within the cache time (0.2 s here) on the other, which had seen it
-    with httpx.Client(base_url=web.url, cookies={COOKIE: stolen}) as same:
+    with httpx.Client(base_url=web.url, cookies={COOKIE: stolen}, timeout=30) as same:
         page = same.get("/web/alerts")
         assert page.status_code == 303
         assert page.headers["location"].startswith("/web/login")
-    with httpx.Client(base_url=replica, cookies={COOKIE: stolen}) as other:
+    with httpx.Client(base_url=replica, cookies={COOKIE: stolen}, timeout=30) as other:
         wait_until(lambda: other.get("/web/alerts").status_code == 303, 5,
                    what="the other replica to refuse the revoked session")
