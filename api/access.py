@@ -36,6 +36,14 @@ class Principal:
         """How the caller is named in logs and alert notes."""
         return f"{self.role.value}:{self.key_id}"
 
+    def name_of(self, by: str) -> str:
+        """How a workflow note's author (``role:key id``) is shown to this caller: inspectors
+        and admins see the key id; an enterprise sees its own label whole and only the role of
+        anyone else, so no inspector's key id reaches the enterprise tier (api.tiers)."""
+        if self.role in INSPECTORS or by == self.label:
+            return by
+        return by.partition(":")[0]
+
     def can_see(self, enterprise: Enterprise) -> bool:
         if self.role is Role.ADMIN:
             return True

@@ -69,7 +69,8 @@ WHAT: dict[Tier, str] = {
                  "and verdicts published after `api_public_delay_s` (default 2 h), labelled "
                  "\"not yet reviewed\" until an inspector confirms the day; daily verdicts, "
                  "exceedances, alerts' kind, time and status; rankings",
-    Tier.ENTERPRISE: "its own minute data, flags, rejections, marks, alerts and explanations",
+    Tier.ENTERPRISE: "its own minute data, flags, rejections, marks, alerts and explanations; "
+                     "notes' authors other than itself by role only (no inspector's key id)",
     Tier.INSPECTOR: "every enterprise in reach (all, or its regions), with notes; the alert "
                     "workflow; day reviews",
     Tier.ADMIN: "everything, keys and the registry",

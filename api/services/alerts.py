@@ -11,6 +11,7 @@ episode fields stay the scheduler's, in InfluxDB.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from fastapi import HTTPException, Request
 
@@ -63,7 +64,14 @@ def find_alerts(request: Request, user: Principal, state: AppState,
     f = AlertFilter(enterprises=scope(request, user, state.registry, enterprise),
                     kinds=(kind,) if kind else (), status=status, since_ms=since_ms,
                     until_ms=until_ms, active=ongoing)
-    return state.results.list_alerts(f, limit)
+    return [shown_to(user, a) for a in state.results.list_alerts(f, limit)]
+
+
+def shown_to(user: Principal, alert: Alert) -> Alert:
+    """The alert as ``user`` may read it: notes' authors named by ``Principal.name_of``."""
+    if user.role in INSPECTORS:
+        return alert
+    return replace(alert, notes=[replace(n, by=user.name_of(n.by)) for n in alert.notes])
 
 
 def find_alert(request: Request, user: Principal, state: AppState, alert_id: str) -> Alert:
@@ -74,7 +82,7 @@ def find_alert(request: Request, user: Principal, state: AppState, alert_id: str
         raise HTTPException(404, "not found")
     if not may_see(user, state.registry, alert.enterprise):
         raise denied(request, 404, f"alert {alert_id} of another enterprise", user.key_id)
-    return alert
+    return shown_to(user, alert)
 
 
 def move_alert(request: Request, user: Principal, state: AppState, alert_id: str, to: str,
@@ -92,7 +100,7 @@ def move_alert(request: Request, user: Principal, state: AppState, alert_id: str
                                  Note(state.now_ms(), user.label, to, text), seen)
     except Conflict as exc:
         raise HTTPException(409, str(exc)) from None
-    return with_workflow(alert, w)
+    return shown_to(user, with_workflow(alert, w))
 
 
 def explain_alert(request: Request, user: Principal, state: AppState, alert_id: str,
@@ -102,4 +110,4 @@ def explain_alert(request: Request, user: Principal, state: AppState, alert_id: 
     alert = find_alert(request, user, state, alert_id)
     w = state.workflows.explain(alert.id, alert.enterprise, text,
                                 Note(state.now_ms(), user.label, "explanation", text))
-    return with_workflow(alert, w)
+    return shown_to(user, with_workflow(alert, w))
