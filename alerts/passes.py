@@ -22,7 +22,8 @@ A pass at time ``now`` (``H`` = start of the current, incomplete hour):
    (``unexplained_high_o2``, ``invalid_hour_over_limit``, ``alerts.status_alerts``) and the
    day exceedances of its completed local days (``alerts.dayalerts``) and, with
    ``alerts_detect``, the fraud signs (``pinned_under_limit``, ``o2_inconsistent``,
-   ``alerts.fraudalerts``; ``near_constant``, ``alerts.steady``; ``flags_follow_readings``,
+   ``alerts.fraudalerts``; ``near_constant``, ``alerts.steady``; ``o2_below_norm``,
+   ``o2_against_flow``, ``alerts.o2alerts``; ``flags_follow_readings``,
    ``manual_values``, ``alerts.flagalerts``; ``device_mismatch``, ``corrected_mismatch``,
    ``alerts.devicealerts``; ``analyser_change``, ``alerts.analyseralerts``; ``copied_day``,
    ``alerts.copyalerts``); and the emission amounts of its hours
@@ -62,6 +63,7 @@ from alerts.plan import SeriesPlan
 from alerts.rules.compliance import HOUR_S, Minutes
 from alerts.settings import AlertSettings
 from alerts.status_alerts import maintain_status_alerts
+from alerts.o2alerts import maintain_o2_alerts
 from alerts.steady import maintain_steady_alerts
 from core.times import format_ms
 from store.influx import InfluxStore
@@ -205,6 +207,7 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
                                                        settings).written
         report.alerts_written += maintain_steady_alerts(store, plan, rr.table, counter.counts(),
                                                         a, b, settings).written
+        report.alerts_written += maintain_o2_alerts(store, plan, a, b, settings).written
         report.alerts_written += maintain_flag_alerts(store, plan, rr.table, counter, a, b,
                                                       settings).written
         report.alerts_written += maintain_device_alerts(store, plan, rr.table, a, b,

@@ -101,6 +101,7 @@ class OutletEvidence:
     mark_annual_cap_h: float | None = None
     stop_when_flow_below: float | None = None  # registry process-data rule
     flow_key: str = "flow"  # the outlet's flow series: flow (gas) or water_flow
+    o2_category: str = ""  # category of its first O2-corrected limit (alerts.rules.oxygen)
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,11 @@ def _outlet_rows(outlet: Outlet) -> list[_Row]:
     rows: list[_Row] = []
     needs_o2 = False
     event_cap, annual_cap = mark_caps(outlet.limits)
+    category = next((lim.category for lim in outlet.limits
+                     if lim.o2_ref_pct is not None and not lim.policy_target), "")
     evidence = OutletEvidence(event_cap, annual_cap, outlet.stop_when_flow_below,
-                              "water_flow" if outlet.medium is Medium.WATER else "flow")
+                              "water_flow" if outlet.medium is Medium.WATER else "flow",
+                              category)
     for pollutant, all_limits in by_pollutant.items():
         limits = [lim for lim in all_limits if not lim.policy_target]
         target = strictest([lim for lim in all_limits
