@@ -58,10 +58,21 @@ def maintain_o2_alerts(store: InfluxStore, plan: SeriesPlan, window_start_s: int
     if not outlets:
         return AlertReport(0, 0, 0)
     results = ResultStore(store)
-    where = AlertFilter(kinds=O2_KINDS, live_since_ms=window_start_s * 1000,
-                        until_ms=end_s * 1000)
-    stored: dict[str, Alert] = {a.id: a for a in results.list_alerts(where, limit=1_000_000)
-                                if (a.enterprise, a.outlet) in outlets}
+    history_s = settings.alerts_o2_flow_history_hours * HOUR_S
+    # Alerts live in the hours derived and in the history before them: hours of a stored
+    # o2_against_flow episode are flagged, never history (as within one derivation).
+    reach_s = window_start_s - history_s - settings.alerts_o2_flow_hours * HOUR_S
+    where = AlertFilter(kinds=O2_KINDS, live_since_ms=reach_s * 1000, until_ms=end_s * 1000)
+    found = [a for a in results.list_alerts(where, limit=1_000_000)
+             if (a.enterprise, a.outlet) in outlets]
+    stored: dict[str, Alert] = {a.id: a for a in found if a.active
+                                or (a.end_ms is not None and a.end_ms >= window_start_s * 1000)}
+    flagged: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for a in found:
+        if a.kind == AGAINST_FLOW and not _is_withdrawn(a):
+            stop = a.end_ms if a.end_ms is not None else end_s * 1000
+            flagged.setdefault((a.enterprise, a.outlet), []).append((a.start_ms // 1000,
+                                                                     stop // 1000))
     base = {BELOW_NORM: window_start_s - (settings.alerts_o2_norm_hours - 1) * HOUR_S,
             AGAINST_FLOW: window_start_s - (settings.alerts_o2_flow_hours - 1) * HOUR_S}
     anchors: dict[tuple[str, str, str], int] = {}
@@ -70,7 +81,6 @@ def maintain_o2_alerts(store: InfluxStore, plan: SeriesPlan, window_start_s: int
             key = (a.kind, a.enterprise, a.outlet)
             anchors[key] = min(anchors.get(key, base[a.kind]), a.start_ms // 1000)
     frm = min([*base.values(), *anchors.values()])
-    history_s = settings.alerts_o2_flow_history_hours * HOUR_S
     flow_keys = {plan.outlet_evidence[i].flow_key for i in outlets.values()}
     st = minutestats.stored(store, set(outlets), sorted({O2, *flow_keys}), frm - history_s,
                             end_s)
@@ -87,7 +97,7 @@ def maintain_o2_alerts(store: InfluxStore, plan: SeriesPlan, window_start_s: int
                               end_s, norm, settings)
         derived += _against(plan, s, hours,
                             anchors.get((AGAINST_FLOW, e, o), base[AGAINST_FLOW]), end_s,
-                            settings)
+                            flagged.get((e, o), []), settings)
     return reconcile(results, stored, derived, end_s)
 
 
@@ -127,8 +137,14 @@ def _below(plan: SeriesPlan, s: int, hours: Hours, start: int, end_s: int, norm:
 
 
 def _against(plan: SeriesPlan, s: int, hours: Hours, start: int, end_s: int,
-             settings: AlertSettings) -> list[Episode]:
+             flagged: list[tuple[int, int]], settings: AlertSettings) -> list[Episode]:
+    """``flagged``: [first, end) of the outlet's stored episodes; their hours before ``start``
+    are not history."""
     h, o2, flow, usable = hours
+    if flagged:
+        usable = usable.copy()
+        for first, stop in flagged:
+            usable[(h >= first) & (h < min(stop, start))] = False
     runs = oxygen.against_flow_runs(
         h, o2, flow, usable, start, shift_pct=settings.alerts_o2_flow_shift_pct,
         tolerance=settings.alerts_o2_flow_tolerance_pct / 100,
