@@ -79,7 +79,7 @@ class AlertSettings(CommonSettings):
     alerts_o2_norms_file: str = ""
     alerts_o2_flow_hours: Annotated[int, Field(ge=1)] = 3
     alerts_o2_flow_shift_pct: Annotated[float, Field(gt=0, le=21)] = 1.5
-    alerts_o2_flow_tolerance_pct: Annotated[float, Field(gt=0, lt=100)] = 10.0
+    alerts_o2_flow_tolerance_pct: Annotated[float, Field(gt=0, lt=100)] = 15.0
     alerts_o2_flow_similar_min_hours: Annotated[int, Field(ge=1)] = 3
     alerts_o2_flow_history_hours: Annotated[int, Field(ge=1)] = 48
     # near_constant: this many consecutive operating hours whose minute values' within-hour CV

@@ -89,12 +89,12 @@ def test_pass_raises_o2_below_norm_and_against_the_flow(store: InfluxStore,
         "o2", (D1 + 8 * H) * 1000, (D1 + 12 * H) * 1000, 4.0, False)
     assert first.peak_value == pytest.approx(10.0)
     assert first.severity == sign_severity(4).name.lower()
-    assert first.detail == ("O2 8 % at flow 20 where the 16 hours of flow within 10 % in the 48 h "
+    assert first.detail == ("O2 8 % at flow 20 where the 16 hours of flow within 15 % in the 48 h "
                             "before read 10 % (2 points more), for 4 h: O2 does not follow the "
                             "flow")
     assert (second.start_ms, second.end_ms, second.hours) == (
         (D1 + 14 * H) * 1000, (D1 + 18 * H) * 1000, 4.0)
-    assert second.detail == ("O2 3 % at flow 20 where the 17 hours of flow within 10 % in the "
+    assert second.detail == ("O2 3 % at flow 20 where the 17 hours of flow within 15 % in the "
                              "48 h before read 10 % (7 points more), for 4 h: O2 does not "
                              "follow the flow")
     (low,) = results.list_alerts(AlertFilter(kinds=("o2_below_norm",)))
