@@ -8,9 +8,10 @@ and their sources: ``alerts.rules.oxygen``; thresholds: the ``alerts_o2_norm_*``
 cut-off (``alerts_o2_cutoff_pct``: higher O2 is ``unexplained_high_o2``'s).
 
 - ``o2_below_norm``: the floor is the norm (``config/o2_norms.toml``) matching the category of
-  the outlet's O2-corrected limit. Peak value: the run's lowest O2.
+  the outlet's O2-corrected limit. Peak value: that floor (the O2 the outlet is held to).
 - ``o2_against_flow``: history is the ``alerts_o2_flow_history_hours`` before. Peak value: the
-  usual O2 at the flow of the run's farthest hour.
+  usual O2 at the flow of the run's farthest hour (again the O2 it is held to; the pages draw
+  it as a line on the O2 chart).
 
 Runs like ``near_constant`` (``alerts.steady``): derived again from their first hour, closed
 once the hour after the run has passed, withdrawn when the re-derived hours no longer show them.
@@ -30,8 +31,8 @@ from alerts.io import minutestats
 from alerts.plan import SeriesPlan
 from alerts.rules import oxygen
 from alerts.rules.compliance import HOUR_S
-from alerts.rules.oxygen import O2Norm
 from alerts.settings import AlertSettings
+from core.o2norms import NORMS_PATH, O2Norm, load_norms, norm_for
 from store.influx import InfluxStore
 from store.results import Alert, AlertFilter, Episode, ResultStore
 
@@ -44,7 +45,7 @@ O2 = "o2"
 @functools.lru_cache(maxsize=8)
 def norms_at(path: str) -> tuple[O2Norm, ...]:
     """The norms of file ``path`` (empty: the project's ``config/o2_norms.toml``), read once."""
-    return oxygen.load_norms(Path(path) if path else oxygen.NORMS_PATH)
+    return load_norms(Path(path) if path else NORMS_PATH)
 
 
 def maintain_o2_alerts(store: InfluxStore, plan: SeriesPlan, window_start_s: int, end_s: int,
@@ -91,7 +92,7 @@ def maintain_o2_alerts(store: InfluxStore, plan: SeriesPlan, window_start_s: int
         if hours is None:
             continue
         s = plan.index[(e, o, O2)]
-        norm = oxygen.norm_for(norms, ev.o2_category)
+        norm = norm_for(norms, ev.o2_category)
         if norm is not None:
             derived += _below(plan, s, hours, anchors.get((BELOW_NORM, e, o), base[BELOW_NORM]),
                               end_s, norm, settings)
@@ -130,7 +131,7 @@ def _below(plan: SeriesPlan, s: int, hours: Hours, start: int, end_s: int, norm:
            settings: AlertSettings) -> list[Episode]:
     h, o2, _, usable = hours
     keep = h >= start
-    return [_run_episode(BELOW_NORM, plan, s, run.start_s, run.last_s, end_s, run.o2_low,
+    return [_run_episode(BELOW_NORM, plan, s, run.start_s, run.last_s, end_s, norm.floor_pct,
                          run.detail())
             for run in oxygen.below_norm_runs(h[keep], o2[keep], usable[keep], norm,
                                               min_hours=settings.alerts_o2_norm_hours)]

@@ -58,12 +58,12 @@ from alerts.gaps import GapFinder, maintain_gaps
 from alerts.io.fetch import count_readings, last_readings
 from alerts.judging import RangeReport, floor_hour_s, judge_hours_range, write
 from alerts.late import pending_marks, runs, settle
+from alerts.o2alerts import maintain_o2_alerts
 from alerts.permitalerts import maintain_permit_alerts, maintain_rate_alerts
 from alerts.plan import SeriesPlan
 from alerts.rules.compliance import HOUR_S, Minutes
 from alerts.settings import AlertSettings
 from alerts.status_alerts import maintain_status_alerts
-from alerts.o2alerts import maintain_o2_alerts
 from alerts.steady import maintain_steady_alerts
 from core.times import format_ms
 from store.influx import InfluxStore

@@ -32,6 +32,7 @@ import numpy as np
 
 from alerts.amountplan import AmountPlan
 from alerts.rules.compliance import F64, I32, I64, Bool, SeriesSpec
+from core.o2norms import category_of
 from core.pollutants import Medium
 from core.registry import Outlet, Registry
 from core.standards import Limit, mark_caps
@@ -218,11 +219,9 @@ def _outlet_rows(outlet: Outlet) -> list[_Row]:
     rows: list[_Row] = []
     needs_o2 = False
     event_cap, annual_cap = mark_caps(outlet.limits)
-    category = next((lim.category for lim in outlet.limits
-                     if lim.o2_ref_pct is not None and not lim.policy_target), "")
     evidence = OutletEvidence(event_cap, annual_cap, outlet.stop_when_flow_below,
                               "water_flow" if outlet.medium is Medium.WATER else "flow",
-                              category)
+                              category_of(outlet.limits))
     for pollutant, all_limits in by_pollutant.items():
         limits = [lim for lim in all_limits if not lim.policy_target]
         target = strictest([lim for lim in all_limits

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alerts.rules.oxygen import O2Norm, against_flow_runs, below_norm_runs, load_norms, norm_for
+from alerts.rules.oxygen import against_flow_runs, below_norm_runs
+from core.o2norms import O2Norm, load_norms, norm_for
 
 H = 3600
 FLOW = {"shift_pct": 1.5, "tolerance": 0.1, "similar_min": 3, "history_s": 48 * H,

@@ -99,7 +99,7 @@ def test_pass_raises_o2_below_norm_and_against_the_flow(store: InfluxStore,
                              "follow the flow")
     (low,) = results.list_alerts(AlertFilter(kinds=("o2_below_norm",)))
     assert (low.pollutant, low.start_ms, low.end_ms, low.hours, low.peak_value) == (
-        "o2", (D1 + 14 * H) * 1000, (D1 + 18 * H) * 1000, 4.0, pytest.approx(3.0))
+        "o2", (D1 + 14 * H) * 1000, (D1 + 18 * H) * 1000, 4.0, pytest.approx(4.0))
     assert low.detail == ("O2 3-3 % for 4 operating h, under the 4 % floor of normal operation "
                           "of a coal-fired industrial boiler (config/o2_norms.toml)")
     assert {a.kind for a in results.list_alerts()} == {"o2_against_flow", "o2_below_norm"}

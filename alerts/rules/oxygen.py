@@ -26,52 +26,14 @@ these two rules catch what that one cannot:
 
 from __future__ import annotations
 
-import fnmatch
 import math
-import tomllib
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from alerts.rules.compliance import F64, I64, Bool
 from alerts.rules.fraud import hour_runs
-
-NORMS_PATH = Path(__file__).resolve().parents[2] / "config" / "o2_norms.toml"
-
-
-@dataclass(frozen=True, slots=True)
-class O2Norm:
-    """The O2 floor of normal operation of the limit categories it ``match``es (fnmatch)."""
-
-    name: str
-    match: tuple[str, ...]
-    floor_pct: float
-
-
-def load_norms(path: Path = NORMS_PATH) -> tuple[O2Norm, ...]:
-    """The norms of a TOML file of ``[[norm]]`` tables (name, match, floor_pct)."""
-    with path.open("rb") as f:
-        data = tomllib.load(f)
-    out = []
-    for i, entry in enumerate(data.get("norm", [])):
-        floor = entry.get("floor_pct")
-        match = entry.get("match")
-        if not (isinstance(floor, int | float) and 0 < floor < 21):
-            raise ValueError(f"{path}: norm {i}: floor_pct must be a number in (0, 21)")
-        if not (isinstance(match, list) and match and all(isinstance(m, str) for m in match)):
-            raise ValueError(f"{path}: norm {i}: match must be a list of category patterns")
-        out.append(O2Norm(str(entry.get("name", match[0])), tuple(match), float(floor)))
-    return tuple(out)
-
-
-def norm_for(norms: Sequence[O2Norm], category: str) -> O2Norm | None:
-    """The first norm one of whose patterns matches ``category`` (None: none, or no category)."""
-    if not category:
-        return None
-    return next((n for n in norms if any(fnmatch.fnmatchcase(category, m) for m in n.match)),
-                None)
+from core.o2norms import O2Norm
 
 
 @dataclass(frozen=True, slots=True)

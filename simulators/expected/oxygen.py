@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from alerts.rules.oxygen import load_norms, norm_for
+from core.o2norms import category_of, load_norms, norm_for
 from core.standards import Limit
 from simulators.expected import rules as R
 from simulators.expected.hours import Spread
@@ -34,9 +34,7 @@ NORMS = load_norms()
 
 def floor_of(limits: list[Limit]) -> float | None:
     """The O2 floor of the outlet's source type (the engine's ``alerts.plan`` category)."""
-    category = next((lim.category for lim in limits
-                     if lim.o2_ref_pct is not None and not lim.policy_target), "")
-    norm = norm_for(NORMS, category)
+    norm = norm_for(NORMS, category_of(limits))
     return norm.floor_pct if norm is not None else None
 
 
