@@ -171,7 +171,7 @@ def alert_page(request: Request, alert_id: str, state: StateDep, user: WebUserDe
     role = user.principal.role
     ent = state.registry.enterprises.get(alert.enterprise)
     labels = labels_for(request)
-    charts = []
+    charts, heading = [], "judged_hours"
     if ent is not None and alert.pollutant and alert.outlet in ent.outlets:
         end = alert.end_ms if alert.end_ms is not None else state.now_ms()
         tr = TimeRange(max(0, alert.start_ms - CONTEXT_MS),
@@ -182,7 +182,7 @@ def alert_page(request: Request, alert_id: str, state: StateDep, user: WebUserDe
         if keys:
             stats = all_pages(lambda p: judged_rows(
                 state.store, "minute_stats", Scope(ent.id, alert.outlet), tr, p))
-            charts = stats_charts(alert, stats, keys, labels)
+            charts, heading = stats_charts(alert, stats, keys, labels), "hour_stats"
         else:
             hours = all_pages(lambda p: judged_rows(state.store, "hourly", scope, tr, p))
             chart = alert_chart(alert, hours, labels)
@@ -193,7 +193,7 @@ def alert_page(request: Request, alert_id: str, state: StateDep, user: WebUserDe
                 may_resolve=role in INSPECTORS and alert.status in ALLOWED_FROM["resolved"],
                 may_explain=role in EXPLAINERS,
                 charts={"tz": state.settings.timezone, "time": labels("time"),
-                        "charts": charts})
+                        "charts": charts, "heading": heading})
 
 
 def _back(alert_id: str, done: str) -> RedirectResponse:

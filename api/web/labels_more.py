@@ -49,6 +49,7 @@ MORE: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "raw_mean": ("实测均值", "Raw mean"),
     "flat_value": ("恒值", "Flat value"),
     "alert_period": ("告警时段", "Alert period"),
+    "hour_stats": ("分钟数据小时统计", "Hourly means of the minutes"),
     "hour_mean_valid": ("小时均值（有效分钟）", "Hourly mean of valid minutes"),
     "o2_floor": ("同类工况氧含量下限", "O2 floor of the source type"),
     "o2_usual": ("同流量下通常氧含量", "Usual O2 at this flow"),
