@@ -86,9 +86,10 @@ def maintain_o2_alerts(store: InfluxStore, plan: SeriesPlan, window_start_s: int
     st = minutestats.stored(store, set(outlets), sorted({O2, *flow_keys}), frm - history_s,
                             end_s)
     derived: list[Episode] = []
+    rows = _GroupRows(st)
     for (e, o), i in outlets.items():
         ev = plan.outlet_evidence[i]
-        hours = _hours(st, (e, o), ev.flow_key, plan.outlets[i][2], settings)
+        hours = _hours(st, rows, (e, o), ev.flow_key, plan.outlets[i][2], settings)
         if hours is None:
             continue
         s = plan.index[(e, o, O2)]
@@ -105,20 +106,31 @@ def maintain_o2_alerts(store: InfluxStore, plan: SeriesPlan, window_start_s: int
 Hours = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # hour_s, o2, flow, usable
 
 
-def _hours(st: minutestats.HourStats, outlet: tuple[str, str], flow_key: str, interval_s: int,
-           settings: AlertSettings) -> Hours | None:
+class _GroupRows:
+    """The rows of each group of ``st`` (sorted by group, then hour) as a slice."""
+
+    def __init__(self, st: minutestats.HourStats) -> None:
+        self.index = {g: k for k, g in enumerate(st.groups)}
+        at = np.arange(len(st.groups))
+        self.lo = np.searchsorted(st.group, at, side="left").tolist()
+        self.hi = np.searchsorted(st.group, at, side="right").tolist()
+
+    def of(self, g: minutestats.Group) -> slice | None:
+        k = self.index.get(g)
+        return None if k is None else slice(self.lo[k], self.hi[k])
+
+
+def _hours(st: minutestats.HourStats, groups: _GroupRows, outlet: tuple[str, str],
+           flow_key: str, interval_s: int, settings: AlertSettings) -> Hours | None:
     """The outlet's O2 hours with the flow of the same hours (NaN where none)."""
-    gi = {g: k for k, g in enumerate(st.groups)}
-    g_o2, g_flow = gi.get((*outlet, O2)), gi.get((*outlet, flow_key))
-    if g_o2 is None:
+    rows, f_rows = groups.of((*outlet, O2)), groups.of((*outlet, flow_key))
+    if rows is None:
         return None
-    rows = st.group == g_o2
     h, o2 = st.hour_s[rows], st.mean[rows]
     need = math.ceil(0.75 * HOUR_S / interval_s)
     usable = st.operating[rows] & (st.n[rows] >= need) & (o2 < settings.alerts_o2_cutoff_pct)
     flow = np.full(len(h), math.nan)
-    if g_flow is not None:
-        f_rows = st.group == g_flow
+    if f_rows is not None:
         fh, fm = st.hour_s[f_rows], st.mean[f_rows]
         at = np.searchsorted(fh, h)
         found = at < len(fh)

@@ -49,6 +49,8 @@ class AlertSettings(CommonSettings):
     # Fraud signs (alerts.rules.fraud; product thresholds, not from a standard). Off: the pass
     # judges and raises the other kinds only.
     alerts_detect: bool = True
+    # The sign modules run this many at a time (they mostly wait for InfluxDB).
+    alerts_detect_parallel: Annotated[int, Field(ge=1, le=8)] = 2
     # The outlet's own history: valid hours this far back before the hours derived.
     alerts_history_hours: Annotated[int, Field(ge=1)] = 7 * 24
     # pinned_under_limit: this many consecutive valid hours with a corrected mean between
