@@ -22,7 +22,8 @@ A pass at time ``now`` (``H`` = start of the current, incomplete hour):
    (``unexplained_high_o2``, ``invalid_hour_over_limit``, ``alerts.status_alerts``) and the
    day exceedances of its completed local days (``alerts.dayalerts``) and, with
    ``alerts_detect``, the fraud signs (``pinned_under_limit``, ``o2_inconsistent``,
-   ``alerts.fraudalerts``; ``near_constant``, ``alerts.steady``; ``flags_follow_readings``,
+   ``alerts.fraudalerts``; ``near_constant``, ``alerts.steady``; ``o2_below_norm``,
+   ``o2_against_flow``, ``alerts.o2alerts``; ``flags_follow_readings``,
    ``manual_values``, ``alerts.flagalerts``; ``device_mismatch``, ``corrected_mismatch``,
    ``alerts.devicealerts``; ``analyser_change``, ``alerts.analyseralerts``; ``copied_day``,
    ``alerts.copyalerts``); and the emission amounts of its hours
@@ -40,10 +41,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from alerts.alerting import maintain_hour_alerts
+from alerts.alerting import AlertReport, maintain_hour_alerts
 from alerts.amounting import compute as compute_amounts
 from alerts.amounting import day_sums
 from alerts.amounting import hour_lines as amount_lines
@@ -57,6 +59,7 @@ from alerts.gaps import GapFinder, maintain_gaps
 from alerts.io.fetch import count_readings, last_readings
 from alerts.judging import RangeReport, floor_hour_s, judge_hours_range, write
 from alerts.late import pending_marks, runs, settle
+from alerts.o2alerts import maintain_o2_alerts
 from alerts.permitalerts import maintain_permit_alerts, maintain_rate_alerts
 from alerts.plan import SeriesPlan
 from alerts.rules.compliance import HOUR_S, Minutes
@@ -98,6 +101,7 @@ class PassReport:
     days_s: float = 0.0  # re-judging the days: stored hours read, day points, summaries
     alerts_s: float = 0.0  # hour-based alerts and gaps in the minutes
     detect_s: float = 0.0  # fraud signs (alerts.fraudalerts), apart from alerts_s
+    detect_parts: dict[str, float] = field(default_factory=dict)  # seconds per sign module
     duration_s: float = 0.0
 
 
@@ -201,20 +205,44 @@ def _segment(store: InfluxStore, plan: SeriesPlan, settings: AlertSettings, a: i
     t1 = time.perf_counter()
     report.alerts_s += t1 - t0
     if settings.alerts_detect:
-        report.alerts_written += maintain_fraud_alerts(store, plan, rr.table, a, b,
-                                                       settings).written
-        report.alerts_written += maintain_steady_alerts(store, plan, rr.table, counter.counts(),
-                                                        a, b, settings).written
-        report.alerts_written += maintain_flag_alerts(store, plan, rr.table, counter, a, b,
-                                                      settings).written
-        report.alerts_written += maintain_device_alerts(store, plan, rr.table, a, b,
-                                                        settings, rr.days).written
-        report.alerts_written += maintain_analyser_alerts(store, plan, rr.table, a, b,
-                                                          settings).written
-        report.alerts_written += maintain_copy_alerts(store, plan, digester.digests(), rr.days,
-                                                      a, b, settings).written
+        report.alerts_written += _detect(store, plan, rr, counter, digester, a, b, settings,
+                                         report.detect_parts)
         report.detect_s += time.perf_counter() - t1
     return True
+
+
+def _detect(store: InfluxStore, plan: SeriesPlan, rr: RangeReport, counter: FlagCounter,
+            digester: DigestCounter, a: int, b: int, settings: AlertSettings,
+            parts: dict[str, float]) -> int:
+    """The fraud signs of hours ``[a, b)``: alerts written. The sign modules are independent
+    but for O2 after the minute statistics (``steady``) and spend most of their time waiting for
+    InfluxDB, so ``alerts_detect_parallel`` of them run at once; ``parts`` adds each one's own
+    seconds."""
+    counts = counter.counts()
+    signs: dict[str, Callable[[], list[AlertReport]]] = {
+        "fraud": lambda: [maintain_fraud_alerts(store, plan, rr.table, a, b, settings)],
+        "steady and o2": lambda: [
+            maintain_steady_alerts(store, plan, rr.table, counts, a, b, settings),
+            maintain_o2_alerts(store, plan, a, b, settings)],
+        "flags": lambda: [maintain_flag_alerts(store, plan, rr.table, counter, a, b, settings)],
+        "devices": lambda: [maintain_device_alerts(store, plan, rr.table, a, b, settings,
+                                                   rr.days)],
+        "analysers": lambda: [maintain_analyser_alerts(store, plan, rr.table, a, b, settings)],
+        "copies": lambda: [maintain_copy_alerts(store, plan, digester.digests(), rr.days, a, b,
+                                                settings)],
+    }
+
+    def timed(name: str) -> tuple[str, float, int]:
+        t0 = time.perf_counter()
+        written = sum(r.written for r in signs[name]())
+        return name, time.perf_counter() - t0, written
+
+    with ThreadPoolExecutor(settings.alerts_detect_parallel,
+                            thread_name_prefix="detect") as pool:
+        done = list(pool.map(timed, signs))
+    for name, seconds, _ in done:
+        parts[name] = parts.get(name, 0.0) + seconds
+    return sum(w for _, _, w in done)
 
 
 def _amounts(store: InfluxStore, plan: SeriesPlan, rr: RangeReport, a: int,

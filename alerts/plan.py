@@ -32,6 +32,7 @@ import numpy as np
 
 from alerts.amountplan import AmountPlan
 from alerts.rules.compliance import F64, I32, I64, Bool, SeriesSpec
+from core.o2norms import category_of
 from core.pollutants import Medium
 from core.registry import Outlet, Registry
 from core.standards import Limit, mark_caps
@@ -101,6 +102,7 @@ class OutletEvidence:
     mark_annual_cap_h: float | None = None
     stop_when_flow_below: float | None = None  # registry process-data rule
     flow_key: str = "flow"  # the outlet's flow series: flow (gas) or water_flow
+    o2_category: str = ""  # category of its first O2-corrected limit (alerts.rules.oxygen)
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,8 @@ def _outlet_rows(outlet: Outlet) -> list[_Row]:
     needs_o2 = False
     event_cap, annual_cap = mark_caps(outlet.limits)
     evidence = OutletEvidence(event_cap, annual_cap, outlet.stop_when_flow_below,
-                              "water_flow" if outlet.medium is Medium.WATER else "flow")
+                              "water_flow" if outlet.medium is Medium.WATER else "flow",
+                              category_of(outlet.limits))
     for pollutant, all_limits in by_pollutant.items():
         limits = [lim for lim in all_limits if not lim.policy_target]
         target = strictest([lim for lim in all_limits

@@ -49,6 +49,8 @@ class AlertSettings(CommonSettings):
     # Fraud signs (alerts.rules.fraud; product thresholds, not from a standard). Off: the pass
     # judges and raises the other kinds only.
     alerts_detect: bool = True
+    # The sign modules run this many at a time (they mostly wait for InfluxDB).
+    alerts_detect_parallel: Annotated[int, Field(ge=1, le=8)] = 2
     # The outlet's own history: valid hours this far back before the hours derived.
     alerts_history_hours: Annotated[int, Field(ge=1)] = 7 * 24
     # pinned_under_limit: this many consecutive valid hours with a corrected mean between
@@ -69,6 +71,19 @@ class AlertSettings(CommonSettings):
     alerts_o2_shift_sigmas: Annotated[float, Field(ge=0)] = 3.0
     alerts_o2_rise: Annotated[float, Field(gt=1)] = 1.5
     alerts_o2_history_min_hours: Annotated[int, Field(ge=1)] = 3
+    # o2_below_norm: this many consecutive operating hours whose O2 mean is under the floor of
+    # normal operation of the outlet's source type (alerts_o2_norms_file, a TOML file of
+    # [[norm]] tables; empty: config/o2_norms.toml). o2_against_flow: this many consecutive
+    # operating hours whose O2 mean is at least alerts_o2_flow_shift_pct points under the mean
+    # O2 of the outlet's hours of the alerts_o2_flow_history_hours before with a flow within
+    # alerts_o2_flow_tolerance_pct % of the hour's (at least alerts_o2_flow_similar_min_hours).
+    alerts_o2_norm_hours: Annotated[int, Field(ge=1)] = 3
+    alerts_o2_norms_file: str = ""
+    alerts_o2_flow_hours: Annotated[int, Field(ge=1)] = 3
+    alerts_o2_flow_shift_pct: Annotated[float, Field(gt=0, le=21)] = 1.5
+    alerts_o2_flow_tolerance_pct: Annotated[float, Field(gt=0, lt=100)] = 15.0
+    alerts_o2_flow_similar_min_hours: Annotated[int, Field(ge=1)] = 3
+    alerts_o2_flow_history_hours: Annotated[int, Field(ge=1)] = 48
     # near_constant: this many consecutive operating hours whose minute values' within-hour CV
     # is at most alerts_constant_ratio x the lower-quartile CV of the outlet's operating hours
     # before (at least alerts_constant_history_min_hours of them), on the judged pollutants and

@@ -70,14 +70,18 @@ def maintain_steady_alerts(store: InfluxStore, plan: SeriesPlan, table: HourTabl
     interval = {(e, o): i for e, o, i in plan.outlets}
     judged = {k for k, j in zip(plan.keys, plan.judged.tolist(), strict=True) if j}
     keys = sorted({k for _, _, k in judged} | set(settings.alerts_constant_keys))
-    if not outlets or not keys:
+    if not outlets:
         return AlertReport(0, 0, 0)
+    # O2 and flow always: the O2 signs read them next (alerts.o2alerts)
+    stat_keys = set(keys) | {"o2"} | {ev.flow_key for ev in plan.outlet_evidence}
     operating = _operating(plan, table)
     fetched = set(plan.pollutants)
-    known = _known(plan, counts, set(keys) & fetched, window_start_s, end_s, operating)
-    fresh = minutestats.aggregate(store, outlets, [k for k in keys if k not in fetched],
+    known = _known(plan, counts, stat_keys & fetched, window_start_s, end_s, operating)
+    fresh = minutestats.aggregate(store, outlets, sorted(stat_keys - fetched),
                                   window_start_s, end_s, operating, known)
     results.write_lines(fresh.lines())
+    if not keys:
+        return AlertReport(0, 0, 0)
     where = AlertFilter(kinds=(NEAR_CONSTANT,), live_since_ms=window_start_s * 1000,
                         until_ms=end_s * 1000)
     stored: dict[str, Alert] = {a.id: a for a in results.list_alerts(where, limit=1_000_000)

@@ -217,6 +217,8 @@ def run(server: InfluxDB, enterprises: int, repeat: int, formats: bool,
               f"hourly points, {r.alerts_written} alerts; pure judge {pure[-1]:.3f} s for "
               f"{len(judged)} series-hours; idle pass {idle.duration_s:.2f} s "
               f"({idle.skipped_hours} hour unchanged)")
+        print("detect parts (s, two at a time): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in r.detect_parts.items()))
     if formats:
         print("fetching the hour's minutes:")
         time_formats(store, plan)

@@ -16,7 +16,8 @@ flatline           pollutant*                                  one value repeate
 pinned             pollutant*, ratio (0.97), constant (false)  corrected value at ratio x limit
 dilution           o2_pct*                                     air let in: O2 up, readings down
 air_ingress        o2_pct* (19-21)                             air let in up to O2 >= the cut-off
-o2_offset          delta*                                      the O2 reading shifted by delta
+o2_offset          delta*, rate (0)                            O2 reading shifted by delta, plus
+                                                               rate points per hour (a drift)
 steady             key*, value*, jitter (0.002)                one value plus a little noise
 flag_high          pollutant*, flag (M), above (1), every (4)  every n-th high minute flagged
 shutdown           declared (true)                             the plant stops, restarts
@@ -89,7 +90,7 @@ INCIDENT_PARAMS: dict[str, dict[str, tuple[type, bool]]] = {
     "pinned": {"pollutant": (str, True), "ratio": (float, False), "constant": (bool, False)},
     "dilution": {"o2_pct": (float, True)},
     "air_ingress": {"o2_pct": (float, True)},
-    "o2_offset": {"delta": (float, True)},
+    "o2_offset": {"delta": (float, True), "rate": (float, False)},
     "steady": {"key": (str, True), "value": (float, True), "jitter": (float, False)},
     "flag_high": {"pollutant": (str, True), "flag": (str, False), "above": (float, False),
                   "every": (int, False)},
@@ -263,7 +264,8 @@ def _analyser_tuned(inc: Incident, m: Minute, _model: Model) -> None:
 
 def _o2_offset(inc: Incident, m: Minute, _model: Model) -> None:
     if m.operating and "o2" in m.values:
-        m.values["o2"] = min(AIR, max(0.0, m.values["o2"] + inc.params["delta"]))
+        shift = inc.params["delta"] + inc.get("rate", 0.0) * (m.ts_ms - inc.start_ms) / 3_600_000
+        m.values["o2"] = min(AIR, max(0.0, m.values["o2"] + shift))
 
 
 def _steady(inc: Incident, m: Minute, _model: Model) -> None:

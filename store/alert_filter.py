@@ -17,6 +17,7 @@ ALERT_KINDS = ("exceedance", "data_gap", "over_range", "suspicious_flatline", "i
                "pinned_under_limit", "o2_inconsistent", "near_constant",
                "flags_follow_readings", "manual_values", "device_mismatch",
                "corrected_mismatch", "copied_day", "analyser_change",
+               "o2_below_norm", "o2_against_flow",
                "rate_limit", "permit_80", "permit_100", "permit_projection")  # alerts.permitalerts
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 PERIODS = ("", "day")  # "" hour-based, "day" exceeded days

@@ -42,7 +42,7 @@ def alerts(o: Outcome, alert_kind: str) -> list[tuple[str, int, int | None]]:
 
 FRAUD_KINDS = ("pinned_under_limit", "o2_inconsistent", "flags_follow_readings",
                "manual_values", "near_constant", "device_mismatch", "corrected_mismatch",
-               "analyser_change", "copied_day")
+               "analyser_change", "copied_day", "o2_below_norm", "o2_against_flow")
 
 
 def no_alerts(o: Outcome, ent_id: str = "PA", fraud: bool = False) -> set[tuple[str, str]]:
@@ -71,9 +71,10 @@ def test_exceedance_hours_alert_and_ranking() -> None:
     # fraud signs: pinned, forged O2, flags, device, analyser and copied-day signs per
     # pollutant, near-constant per pollutant and for O2, flow and temperature
     fraud = no_alerts(o, "PB", fraud=True) - no_alerts(o, "PB")
-    per_pollutant = (*FRAUD_KINDS[:4], *FRAUD_KINDS[5:])
+    per_pollutant = (*FRAUD_KINDS[:4], *FRAUD_KINDS[5:9])
     assert fraud == {(k, p) for k in per_pollutant for p in ("so2", "nox", "pm")} | {
-        ("near_constant", p) for p in ("so2", "nox", "pm", "o2", "flow", "temp")}
+        ("near_constant", p) for p in ("so2", "nox", "pm", "o2", "flow", "temp")} | {
+        ("o2_below_norm", "o2"), ("o2_against_flow", "o2")}  # per outlet, on its O2
     assert [(e.enterprise, e.other) for e in of_kind(o, "rank_below")] == [("PA", "PB")]
     hour2 = o.hour("PA/G1", "so2", h(2))
     assert hour2.multiple == pytest.approx((hour2.mean_ref or 0) / 35 - 1)

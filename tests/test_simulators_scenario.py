@@ -112,6 +112,11 @@ def test_tampering_says_what_the_file_promises() -> None:
         *(("unexplained_high_o2", "AIR01", p, h(9), h(12)) for p in ("so2", "nox", "pm")),
         ("pinned_under_limit", "PIN01", "so2", h(8), h(20)),
         ("o2_inconsistent", "O2F01", "so2", h(10), h(16)),
+        # O2 forged to about 3 % (a coal-fired boiler's floor is 4 %), not following the flow;
+        # DRF01's O2 2 points low and drifting 0.4 a hour further while the flow stays
+        ("o2_below_norm", "O2F01", "o2", h(10), h(16)),
+        ("o2_against_flow", "O2F01", "o2", h(10), h(16)),
+        ("o2_against_flow", "DRF01", "o2", h(19), h(27)),
         ("near_constant", "STK01", "o2", h(14), h(22)),
         ("exceedance", "FLG01", "so2", h(14), h(18)),
         ("flags_follow_readings", "FLG01", "so2", h(14), h(18)),
@@ -147,6 +152,10 @@ def test_tampering_says_what_the_file_promises() -> None:
                 if e.kind == "no_alert" and e.alert_kind == kind}
         assert {("CLN01", "so2"), ("CLN02", "so2"), ("CLN02", "nox"), ("O2F01", "nox"),
                 ("PIN02", "nox"), ("AGG01", "nox"), ("TUN01", "nox")} <= free
+    for kind in ("o2_below_norm", "o2_against_flow"):
+        free = {e.enterprise for e in o.expectations
+                if e.kind == "no_alert" and e.alert_kind == kind and e.pollutant == "o2"}
+        assert {"CLN01", "CLN02", "FLT01", "DIL01", "PIN01", "PIN02", "STK01"} <= free
     # the honest hour means of ZSA01 raise no device_mismatch (the service's mean is noisy)
     assert ("ZSA01", "so2", "device_mismatch") in {
         (e.enterprise, e.pollutant, e.alert_kind) for e in o.expectations

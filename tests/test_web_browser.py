@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
 
 from api.web import vendor
+from store.lines import line
 from store.marks import MarkStore
 from store.results import Episode
 from tests.api_support import HOUR_MS
@@ -289,4 +290,41 @@ def test_a_flat_line_alert_draws_its_value_and_period(tab: Watched, web: Web) ->
     flat_entry = legend.locator(".u-series", has_text="Flat value").locator(".u-value")
     expect(flat_entry).to_have_text("30.00 mg/m3")
     tab.shot("14-alert-flat-line")
+    tab.clean()
+
+
+def test_an_o2_against_flow_alert_charts_o2_and_flow(tab: Watched, web: Web) -> None:
+    """An O2 alert draws the hourly O2 the outlet's minutes had, the usual O2 it names as a
+    line, and the flow O2 should have followed, its period shaded on both."""
+    t0 = web.seeded.today_ms
+    first = t0 - 30 * HOUR_MS
+    lines = []
+    for h in range(24):
+        low = 10 <= h < 14
+        for key, mean in (("o2", 5.0 if low else 7.0), ("flow", 300.0 + (h % 3))):
+            lines.append(line("minute_stats", {"enterprise": "E0001", "outlet": "G1",
+                                               "pollutant": key},
+                              {"n_valid": 60, "mean": mean, "sd": 0.1, "cv": 0.1 / mean,
+                               "operating": True}, first + h * HOUR_MS))
+    web.api.results().write_lines(lines)
+    ep = Episode("o2_against_flow", "E0001", "G1", "o2", first + 10 * HOUR_MS, False, 4,
+                 first + 14 * HOUR_MS, end_ms=first + 14 * HOUR_MS, peak_value=7.0,
+                 detail="O2 5 % at flow 301 where the 12 hours of flow within 15 % in the 48 h "
+                        "before read 7 % (2 points more), for 4 h: O2 does not follow the flow")
+    web.api.results().upsert_episodes([ep])
+    log_in(tab, web, "inspector")
+    page = tab.page
+    page.goto(f"/web/alerts/{ep.id}")
+    charts_drawn(tab, 2)
+    expect(page.locator("#alert-detail")).to_contain_text("does not follow the flow")
+    data = json.loads(page.locator("#chart-data").text_content() or "{}")["charts"]
+    assert [c["pollutant"] for c in data] == ["o2", "flow"]
+    o2 = data[0]["series"]
+    assert [s["label"] for s in o2] == ["Hourly mean of valid minutes", "Usual O2 at this flow"]
+    assert o2[0]["values"][10:14] == [5.0] * 4
+    assert data[0]["bands"] == data[1]["bands"] == [[ep.start_ms // 1000,
+                                                     (first + 14 * HOUR_MS) // 1000]]
+    expect(page.locator("#alert-chart .u-legend").first).to_contain_text("Usual O2 at this flow")
+    expect(page.locator("#alert-chart h2")).to_have_text("Hourly means of the minutes")
+    tab.shot("15-alert-o2-against-flow")
     tab.clean()

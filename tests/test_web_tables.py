@@ -3,11 +3,21 @@ values first, the charts' limit, corrected values and alert period, the home pag
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from api.services.rankings import Ranked, Rates, Totals
 from api.services.today import Count, worst_of
-from api.web.charts import alert_chart, corrected, hour_limits, notable, reading_charts
+from api.web.charts import (
+    alert_chart,
+    corrected,
+    hour_limits,
+    notable,
+    reading_charts,
+    stats_charts,
+    stats_keys,
+)
 from api.web.i18n import Labels
 from api.web.tables import Pager, sort_by
 from core.standards import Limit
@@ -114,6 +124,40 @@ def test_an_ongoing_alert_is_shaded_to_the_chart_end() -> None:
     assert chart["bands"][0][1] is None
     assert "Flat value" not in [s["label"] for s in chart["series"]]
     assert alert_chart(alert("exceedance", None, None), [], EN) is None
+
+
+def stat(h: int, key: str, mean: float, n: int = 60) -> dict:
+    return {"time": NOV1_MS + h * HOUR_MS, "outlet": "G1", "pollutant": key, "mean": mean,
+            "n_valid": n, "sd": 0.1, "operating": True}
+
+
+def test_an_o2_alert_charts_o2_with_the_level_it_names_and_the_flow() -> None:
+    a = replace(alert("o2_against_flow", 7.0, NOV1_MS + 5 * HOUR_MS), pollutant="o2")
+    assert stats_keys(a, "flow") == ("o2", "flow")
+    rows = [stat(h, "o2", 5.0 if 2 <= h < 5 else 7.0) for h in range(6)] + [
+        stat(h, "flow", 100.0) for h in range(6)] + [stat(0, "temp", 120.0)]
+    rows[1]["n_valid"] = 0  # an hour with no valid minute draws nothing
+    o2, flow = stats_charts(a, rows, stats_keys(a, "flow"), EN)
+    assert (o2["pollutant"], flow["pollutant"]) == ("o2", "flow")
+    assert [s["label"] for s in o2["series"]] == ["Hourly mean of valid minutes",
+                                                  "Usual O2 at this flow"]
+    assert o2["series"][0]["values"] == [7.0, None, 5.0, 5.0, 5.0, 7.0]
+    assert o2["series"][1]["values"] == [7.0] * 6  # the alert's peak value: the usual O2
+    assert [s["label"] for s in flow["series"]] == ["Hourly mean of valid minutes"]
+    assert o2["bands"] == flow["bands"] == [[(NOV1_MS + 2 * HOUR_MS) // 1000,
+                                             (NOV1_MS + 5 * HOUR_MS) // 1000]]
+    below = replace(a, kind="o2_below_norm", peak_value=4.0)
+    assert stats_charts(below, rows, ("o2",), EN)[0]["series"][1] == {
+        "label": "O2 floor of the source type", "kind": "level", "values": [4.0] * 6}
+
+
+def test_a_near_constant_alert_charts_its_key_and_others_keep_the_judged_chart() -> None:
+    a = replace(alert("near_constant", 120.0, None), pollutant="temp")
+    assert stats_keys(a, "flow") == ("temp",)
+    (chart,) = stats_charts(a, [stat(0, "temp", 120.0), stat(0, "o2", 6.0)], ("temp",), EN)
+    assert [s["label"] for s in chart["series"]] == ["Hourly mean of valid minutes"]
+    assert stats_keys(alert("exceedance", None, None), "flow") == ()
+    assert stats_charts(a, [], ("temp",), EN) == []
 
 
 def test_trend_against_the_period_before() -> None:

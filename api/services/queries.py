@@ -74,7 +74,9 @@ def readings_query(scope: Scope, tr: TimeRange, page: Page, measurement: str = "
 
 
 def judged_query(measurement: str, scope: Scope, tr: TimeRange, page: Page) -> str:
-    if measurement not in ("hourly", "day"):
+    """Judged hours (``hourly``), days (``day``) or the hours' minute statistics
+    (``minute_stats``: valid minutes' count, mean and sd per key, the fraud signs' input)."""
+    if measurement not in ("hourly", "day", "minute_stats"):
         raise ValueError(measurement)
     return f'SELECT * FROM "{measurement}"' + where(scope.conditions(), tr.influxql()) + paged(page)
 

@@ -31,10 +31,11 @@ from api.services.csvout import CsvTimes
 from api.services.queries import Scope
 from api.services.series import all_pages, judged_rows
 from api.web.auth import PREFIX, FormUser, WebUser, WebUserDep
-from api.web.charts import alert_chart
+from api.web.charts import alert_chart, stats_charts, stats_keys
 from api.web.periods import local_to_rfc3339
 from api.web.render import labels_for, page
 from api.web.tables import PER_PAGE, FormatPath, Pager, export, sort_by
+from core.pollutants import Medium
 from store.results import ALERT_KINDS, ALERT_STATUSES, Alert
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -170,22 +171,29 @@ def alert_page(request: Request, alert_id: str, state: StateDep, user: WebUserDe
     role = user.principal.role
     ent = state.registry.enterprises.get(alert.enterprise)
     labels = labels_for(request)
-    charts = []
+    charts, heading = [], "judged_hours"
     if ent is not None and alert.pollutant and alert.outlet in ent.outlets:
         end = alert.end_ms if alert.end_ms is not None else state.now_ms()
         tr = TimeRange(max(0, alert.start_ms - CONTEXT_MS),
                        min(end + CONTEXT_MS, state.now_ms() + HOUR_MS))
         scope = Scope(ent.id, alert.outlet, alert.pollutant)
-        hours = all_pages(lambda p: judged_rows(state.store, "hourly", scope, tr, p))
-        chart = alert_chart(alert, hours, labels)
-        charts = [chart] if chart else []
+        water = ent.outlets[alert.outlet].medium is Medium.WATER
+        keys = stats_keys(alert, "water_flow" if water else "flow")
+        if keys:
+            stats = all_pages(lambda p: judged_rows(
+                state.store, "minute_stats", Scope(ent.id, alert.outlet), tr, p))
+            charts, heading = stats_charts(alert, stats, keys, labels), "hour_stats"
+        else:
+            hours = all_pages(lambda p: judged_rows(state.store, "hourly", scope, tr, p))
+            chart = alert_chart(alert, hours, labels)
+            charts = [chart] if chart else []
     return page(request, "alert.html", alert=alert, notes=alert.notes, enterprise=ent,
                 done=done, may_acknowledge=role in INSPECTORS
                 and alert.status in ALLOWED_FROM["acknowledged"],
                 may_resolve=role in INSPECTORS and alert.status in ALLOWED_FROM["resolved"],
                 may_explain=role in EXPLAINERS,
                 charts={"tz": state.settings.timezone, "time": labels("time"),
-                        "charts": charts})
+                        "charts": charts, "heading": heading})
 
 
 def _back(alert_id: str, done: str) -> RedirectResponse:

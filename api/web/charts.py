@@ -8,7 +8,7 @@ there is nothing to mark). The page embeds them as JSON in a non-executed script
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,6 +213,47 @@ def hour_quality(rows: Iterable[Row]) -> list[HourQuality]:
                                sum(1 for r in items if r.get("valid")),
                                sum(1 for r in items if r.get("exceeded")),
                                max(multiples) if multiples else None))
+    return out
+
+
+O2_LEVELS = {"o2_below_norm": "o2_floor", "o2_against_flow": "o2_usual"}  # label of the level
+
+
+def stats_keys(alert: Any, flow_key: str) -> tuple[str, ...]:
+    """The keys whose hourly means (``minute_stats``) an alert's chart draws: O2 and the flow it
+    should follow for the O2 signs, the near-constant key, else none."""
+    if alert.kind in ("o2_below_norm", "o2_against_flow"):
+        return ("o2", flow_key)
+    return (alert.pollutant,) if alert.kind == "near_constant" and alert.pollutant else ()
+
+
+def stats_charts(alert: Any, stats: Iterable[Row], keys: Sequence[str], labels: Labels
+                 ) -> list[dict[str, Any]]:
+    """One chart per key: the hourly mean of its valid minutes around the alert's period
+    (shaded), with the O2 the alert holds the outlet to (its peak value: the floor of the
+    source type for ``o2_below_norm``, the usual O2 at that flow for ``o2_against_flow``) as
+    a dotted line on O2."""
+    by_key: dict[str, list[Row]] = {}
+    for r in stats:
+        if r.get("outlet") == alert.outlet:
+            by_key.setdefault(str(r.get("pollutant")), []).append(r)
+    out = []
+    for key in keys:
+        items = sorted(by_key.get(key, []), key=lambda r: int(r["time"]))
+        if not items:
+            continue
+        series: list[dict[str, Any]] = [{
+            "label": labels("hour_mean_valid"), "kind": "line", "colour": CORRECTED_COLOUR,
+            "values": [_num(r.get("mean")) if r.get("n_valid") else None for r in items]}]
+        if key == "o2" and alert.kind in O2_LEVELS and alert.peak_value is not None:
+            series.append({"label": labels(O2_LEVELS[alert.kind]), "kind": "level",
+                           "values": [float(alert.peak_value)] * len(items)})
+        chart = _chart(f"a-{alert.id}-{key}", labels, alert.outlet, key,
+                       [int(r["time"]) // 1000 for r in items], series)
+        chart["bands"] = [[alert.start_ms // 1000,
+                           alert.end_ms // 1000 if alert.end_ms is not None else None]]
+        chart["summary"] = labels("alert_period")
+        out.append(chart)
     return out
 
 

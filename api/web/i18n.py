@@ -140,6 +140,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "kind_corrected_mismatch": ("设备折算值不符", "device corrected values disagree"),
     "kind_copied_day": ("整日数据重复", "day copied from another"),
     "kind_analyser_change": ("仪器参数修改后读数下降", "readings fell after an analyser change"),
+    "kind_o2_below_norm": ("氧含量低于同类工况", "O2 under its source type's norm"),
+    "kind_o2_against_flow": ("氧含量与烟气流量不符", "O2 not following the flow"),
     "st_open": ("待处理", "open"),
     "st_acknowledged": ("已确认", "acknowledged"),
     "st_resolved": ("已关闭", "resolved"),

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulators.expected import fraud
+from simulators.expected import fraud, oxygen
 from simulators.expected import rules as R
 from simulators.expected.hours import Bounds, Hour, OutletResult, local_days
 from simulators.outcome import Expectation
@@ -187,13 +187,7 @@ class Builder:
     def steady(self) -> None:
         """near_constant alerts per key (``simulators.expected.fraud.near_constant``)."""
         end = self.scenario.end_ms
-        operating: dict[int, bool | None] = {}
-        for hours in self.res.hours.values():
-            for h in hours:
-                if h.n_received:
-                    now = operating.get(h.start_ms, False)
-                    operating[h.start_ms] = None if h.operating is None or now is None \
-                        else bool(now or h.operating)
+        operating = self._operating()
         need = -(-int(R.CONSTANT_MIN_SHARE * 3600) // self.spec.interval_s)
         for key, spread in sorted(self.res.spreads.items()):
             judged = key in self.res.hours
@@ -210,6 +204,41 @@ class Builder:
                          alert_kind=kind, tolerance_ms=R.HOUR_TOLERANCE_MS)
 
             fraud.near_constant(spread, operating, need, not judged, add)
+
+    def oxygen(self) -> None:
+        """O2 signs per outlet (``simulators.expected.oxygen``), on pollutant ``o2``."""
+        o2 = self.res.spreads.get("o2")
+        if not o2 or not any(h.o2_mean is not None for hs in self.res.hours.values()
+                             for h in hs):
+            return  # no O2-corrected series: the engine plans no O2 for the outlet
+        end = self.scenario.end_ms
+
+        def add(kind: str, run: tuple[int, int] | None) -> None:
+            if run is None:
+                self.add("no_alert", "o2", self.scenario.start_ms, end, end_ms=end,
+                         alert_kind=kind)
+                return
+            close = run[1] + HOUR_MS
+            self.add("alert", "o2", run[0], close, end_ms=None if close >= end else close,
+                     alert_kind=kind, tolerance_ms=R.HOUR_TOLERANCE_MS)
+
+        operating = self._operating()
+        need = -(-int(R.CONSTANT_MIN_SHARE * 3600) // self.spec.interval_s)
+        oxygen.below_norm(o2, operating, need, oxygen.floor_of(self.scenario.limits(self.i)),
+                          add)
+        oxygen.against_flow(o2, self.res.spreads.get("flow", {}), operating, need, add)
+
+    def _operating(self) -> dict[int, bool | None]:
+        """Hour -> whether the outlet operated (one of its judged series did; None: not
+        called)."""
+        operating: dict[int, bool | None] = {}
+        for hours in self.res.hours.values():
+            for h in hours:
+                if h.n_received:
+                    now = operating.get(h.start_ms, False)
+                    operating[h.start_ms] = None if h.operating is None or now is None \
+                        else bool(now or h.operating)
+        return operating
 
     def over_range(self) -> None:
         found = False
@@ -283,6 +312,7 @@ class Builder:
             self.pollutant(p)
         self.over_range()
         self.steady()
+        self.oxygen()
         self.flatline()
         self.invalid_days()
         self.gaps()
