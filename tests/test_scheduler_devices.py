@@ -19,24 +19,18 @@ mg/m3 at 6 % O2; O2 is 6 % (so corrected = raw, and constant: no O2 digest).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from alerts.passes import run_pass
 from alerts.plan import SeriesPlan
-from alerts.settings import AlertSettings
 from core.readings import DeviceAggregate, Reading
-from core.registry import build_registry
-from core.standards import load_standards
 from store.influx import InfluxStore
 from store.lines import aggregate_line, analyser_line, reading_line
 from store.results import AlertFilter, ResultStore
+from tests.scheduler_support import D0, D1, plan_of, two_days, write_batches
 
-ROOT = Path(__file__).resolve().parent.parent
-D0 = 1_772_380_800  # 2026-03-02T00:00:00+08:00
-D1 = D0 + 24 * 3600
 H = 3600
 REGISTRY: dict[str, Any] = {"enterprise": [{"id": "E1", "outlet": [{
     "id": "G1", "medium": "gas", "interval_s": 60,
@@ -46,17 +40,14 @@ REGISTRY: dict[str, Any] = {"enterprise": [{"id": "E1", "outlet": [{
 
 @pytest.fixture(scope="module")
 def plan() -> SeriesPlan:
-    return SeriesPlan.of(build_registry(REGISTRY, load_standards(ROOT / "config/limits.toml")))
+    return plan_of(REGISTRY)
 
 
-def settings(**kw: Any) -> AlertSettings:
-    return AlertSettings(timezone="Asia/Shanghai", alerts_catchup_hours=48,
-                         alerts_rejudge_hours=2, **kw)
+settings = two_days
 
 
 def write(store: InfluxStore, lines: list[str]) -> None:
-    for i in range(0, len(lines), 5000):
-        store.write_lines(lines[i:i + 5000])
+    write_batches(store, lines)
 
 
 def minute_lines(value: Any) -> list[str]:

@@ -26,7 +26,6 @@ is the flat line's.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,17 +33,12 @@ import pytest
 
 from alerts.passes import run_pass
 from alerts.plan import SeriesPlan
-from alerts.settings import AlertSettings
 from core.readings import Reading
-from core.registry import build_registry
-from core.standards import load_standards
 from store.influx import InfluxStore
 from store.lines import reading_line
 from store.results import AlertFilter, ResultStore
+from tests.scheduler_support import D0, D1, plan_of, two_days, write_batches
 
-ROOT = Path(__file__).resolve().parent.parent
-D0 = 1_772_380_800  # 2026-03-02T00:00:00+08:00
-D1 = D0 + 24 * 3600
 H = 3600
 REGISTRY: dict[str, Any] = {"enterprise": [{"id": "E1", "outlet": [{
     "id": "G1", "medium": "gas", "interval_s": 60,
@@ -88,18 +82,15 @@ def seed(store: InfluxStore, with_temp: bool = False, with_flags: bool = False) 
                       reading_line(Reading("E1", "G1", "so2", ts, so2, f))]
             if with_temp:
                 lines.append(reading_line(Reading("E1", "G1", "temp", ts, temp(h, m), "N")))
-    for i in range(0, len(lines), 5000):
-        store.write_lines(lines[i:i + 5000])
+    write_batches(store, lines)
 
 
 @pytest.fixture(scope="module")
 def plan() -> SeriesPlan:
-    return SeriesPlan.of(build_registry(REGISTRY, load_standards(ROOT / "config/limits.toml")))
+    return plan_of(REGISTRY)
 
 
-def settings(**kw: Any) -> AlertSettings:
-    return AlertSettings(timezone="Asia/Shanghai", alerts_catchup_hours=48,
-                         alerts_rejudge_hours=2, **kw)
+settings = two_days
 
 
 def test_pass_raises_pinned_and_forged_o2_with_evidence(store: InfluxStore,

@@ -26,17 +26,12 @@ import pytest
 from alerts.passes import run_pass
 from alerts.plan import SeriesPlan
 from alerts.rules.episodes import sign_severity
-from alerts.settings import AlertSettings
 from core.readings import Reading
-from core.registry import build_registry
-from core.standards import load_standards
 from store.influx import InfluxStore
 from store.lines import reading_line
 from store.results import AlertFilter, ResultStore
+from tests.scheduler_support import D0, D1, plan_of, two_days, write_batches
 
-ROOT = Path(__file__).resolve().parent.parent
-D0 = 1_772_380_800  # 2026-03-02T00:00:00+08:00
-D1 = D0 + 24 * 3600
 H = 3600
 REGISTRY: dict[str, Any] = {"enterprise": [{"id": "E1", "outlet": [{
     "id": "B1", "medium": "gas", "interval_s": 60,
@@ -63,18 +58,15 @@ def seed(store: InfluxStore) -> None:
             lines += [reading_line(Reading("E1", "B1", "o2", ts, o2, "N")),
                       reading_line(Reading("E1", "B1", "flow", ts, flow, "N")),
                       reading_line(Reading("E1", "B1", "so2", ts, so2, "N"))]
-    for i in range(0, len(lines), 5000):
-        store.write_lines(lines[i:i + 5000])
+    write_batches(store, lines)
 
 
 @pytest.fixture(scope="module")
 def plan() -> SeriesPlan:
-    return SeriesPlan.of(build_registry(REGISTRY, load_standards(ROOT / "config/limits.toml")))
+    return plan_of(REGISTRY)
 
 
-def settings(**kw: Any) -> AlertSettings:
-    return AlertSettings(timezone="Asia/Shanghai", alerts_catchup_hours=48,
-                         alerts_rejudge_hours=2, **kw)
+settings = two_days
 
 
 def test_pass_raises_o2_below_norm_and_against_the_flow(store: InfluxStore,
