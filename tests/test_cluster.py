@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devstack.natscluster import NatsCluster
-from mqtt.natsaccess import nats_authorization
 from simulators.fleet import Fleet
 from store.influx import InfluxStore
 from tests.broker_auth_support import AuthSetup
-from tests.conftest import ServiceProcs, start_ready, wait_until
+from tests.cluster_support import start_cluster_ingester
+from tests.conftest import ServiceProcs, wait_until
 from tests.test_ingest import n_values, stream
 
 pytestmark = pytest.mark.slow  # three broker nodes, two ingester processes, node kills
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    c = NatsCluster(tmp_path / "nats").start()
-    yield c
-    c.stop()
-
-
-@pytest.fixture
-def secured_cluster(tmp_path: Path, auth_setup: AuthSetup) -> Iterator[NatsCluster]:
-    """Anonymous access off: the users and permissions generated from the test's registry."""
-    c = NatsCluster(tmp_path / "nats", auth=nats_authorization(auth_setup.auth, cost=4)).start()
-    yield c
-    c.stop()
 
 
 def publish_all(port: int, messages: list[tuple[str, bytes]], client_id: str,
@@ -54,12 +37,6 @@ def publish_all(port: int, messages: list[tuple[str, bytes]], client_id: str,
     finally:
         c.disconnect()
         c.loop_stop()
-
-
-def start_cluster_ingester(services: ServiceProcs, cluster: NatsCluster, name: str,
-                           **env: str) -> None:
-    start_ready(services, "ingest", name, timeout_s=40, EMS_INGEST_SOURCE="jetstream",
-                EMS_INGEST_NATS_URLS=",".join(cluster.urls), EMS_INGEST_CLIENT_ID=name, **env)
 
 
 @pytest.mark.fault  # run by make faults: under load the survivor may stall (README, #17 note)
