@@ -28,6 +28,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -44,6 +45,7 @@ from devstack.natscluster import NatsCluster
 from devstack.servers import InfluxDB, Mosquitto, free_port
 from mqtt.access import BrokerAuth, build_auth, load_secrets, write_auth
 from mqtt.natsaccess import nats_authorization
+from simulators.fleet import build_fleet
 from store.influx import InfluxStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,7 +204,11 @@ def main() -> None:
     ap.add_argument("--timeout-s", type=float, default=180)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    messages, registry_path, tmp = make_messages(args.messages, fleet_size=50)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+    registry_path = tmp / "registry.toml"
+    fleet = build_fleet(50, outlets_per=2, seed=3)
+    fleet.write(registry_path, tmp / "secrets.toml")
+    messages = make_messages(fleet, args.messages)
     registry = load_registry(registry_path, load_standards(LIMITS))
     devices, _ = load_secrets(tmp / "secrets.toml")
     auth = build_auth(registry, devices, {name: secrets.token_urlsafe(16)
