@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devstack.natscluster import NatsCluster
+from ingest.jetstream import JetStreamSubscriber
 from simulators.fleet import Fleet
 from store.influx import InfluxStore
 from tests.broker_auth_support import AuthSetup
@@ -115,3 +117,30 @@ def test_the_cluster_refuses_a_wrong_password(secured_cluster: NatsCluster, flee
         assert answers[0] == "Not authorized"
     finally:
         c.loop_stop()
+
+
+def no_redelivery_for(seconds: float, got: list[tuple[str, int]]) -> None:
+    """Fails as soon as a second delivery comes within ``seconds``."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        assert len(got) == 1, got
+        time.sleep(0.05)
+
+
+def test_a_message_held_past_the_ack_wait_is_not_redelivered(cluster: NatsCluster) -> None:
+    """A live ingester's slow batch (held three ack waits) is reported in progress, so
+    JetStream redelivers nothing; once acknowledged it is gone."""
+    got: list[tuple[str, int]] = []
+    sub = JetStreamSubscriber(urls=cluster.urls, handler=lambda t, _p, _q, mid: got.append(
+        (t, mid)), durable="slow", ack_wait_s=1.0)
+    sub.start()
+    try:
+        wait_until(sub.subscribed.is_set, 30, what="the consumer")
+        publish_all(cluster.mqtt_ports[0], [("emissions/E/slow", b"{}")], "dev-slow")
+        wait_until(lambda: got, 10, what="the delivery")
+        no_redelivery_for(3.0, got)  # three ack waits, not acknowledged
+        sub.ack(got[0][1], 1)
+        no_redelivery_for(2.0, got)  # an unacknowledged message would be back by now
+        assert got == [("emissions/E/slow", 1)]
+    finally:
+        sub.stop()
