@@ -2,8 +2,9 @@
 
 A 3-node NATS cluster (``devstack.natscluster``; MQTT and JetStream on every node, users and
 permissions generated from the registry by ``mqtt.natsaccess``), InfluxDB, PostgreSQL as the
-records database (the scheduler's lease is its advisory lock, ``alerts/lease.py``), two
-ingesters sharing the stream's durable consumer, two schedulers with ``EMS_ALERTS_LEASE`` (one
+records database (the scheduler's lease is its advisory lock, ``alerts/lease.py``), the HJ 212
+gateway (MQTT 3.1.1 to the first node, the next when that one is lost), two ingesters sharing
+the stream's durable consumer, two schedulers with ``EMS_ALERTS_LEASE`` (one
 judges, the other takes over within one tick) and the API, all with their data and logs under
 ``var/cluster/``. The registry is the demo city's (``config/scenarios/demo.toml``); devices
 connect with MQTT 3.1.1 to any node, as their MN with their password. Ctrl-C stops everything.
@@ -38,6 +39,7 @@ def _banner(stack: LocalStack, cluster: NatsCluster, inspector: str) -> str:
 The clustered deployment is running (issue 17).
   NATS nodes, MQTT 3.1.1         {", ".join(f"127.0.0.1:{p}" for p in cluster.mqtt_ports)}
   NATS nodes, client protocol    {", ".join(cluster.urls)}
+  HJ 212 gateway (TCP)          127.0.0.1:{stack.ports.gateway}
   ingesters (JetStream "EMS")   {", ".join(INGESTERS)}
   schedulers (lease: advisory)  {", ".join(SCHEDULERS)}
   API                           {stack.api_url}/docs
@@ -62,10 +64,14 @@ def _start_services(stack: LocalStack, cluster: NatsCluster) -> None:
                                                "EMS_ALERTS_WATCH_BROKER": "false",
                                                # one metrics port each (the stack's own is one)
                                                "EMS_ALERTS_METRICS_PORT": str(free_port())})
+    stack.start("gateway", env={"EMS_GATEWAY_MQTT_VERSION": "3.1.1", "EMS_GATEWAY_MQTT_NODES":
+                                ",".join(f"127.0.0.1:{p}" for p in cluster.mqtt_ports)})
     stack.start("api")
     for name, port in metrics.items():
         wait_for(partial(answers, f"http://127.0.0.1:{port}/ready"), f"{name} to be ready",
                  90, stack.dead)
+    gateway = stack.ports.ready_url("gateway") or ""
+    wait_for(partial(answers, gateway), "the gateway to be ready", 60, stack.dead)
     wait_for(lambda: answers(f"{stack.api_url}/api/v1/health/live"), "the API", 60, stack.dead)
 
 

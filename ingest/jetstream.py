@@ -7,7 +7,9 @@ ingester pulls from the one durable consumer: JetStream deals each message to on
 takes it back (redelivers it) when its acknowledgement does not come within ``ack_wait_s``,
 e.g. because that ingester died. ``ack`` is called by the batch writer once the message's
 lines are stored, as for Mosquitto; InfluxDB writes are idempotent, so a redelivery never
-counts twice.
+counts twice. A message held for a third of the ack wait (a slow write, InfluxDB away) is
+reported in progress (``+WPI``) every third of it, so that the ack wait can be short (a killed
+ingester's share comes back soon) without a live ingester's slow batch being redelivered.
 
 ``JetStreamSubscriber`` has the interface of ``ingest.subscriber.Subscriber`` that ``Ingester``
 uses. Its asyncio loop runs in its own thread; ``ack`` may be called from any thread.
@@ -19,6 +21,7 @@ import asyncio
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -55,7 +58,7 @@ class JetStreamSubscriber:
         self._user, self._password = user, password
         self._accepting = True
         self._stopping = False
-        self._held: dict[int, Any] = {}
+        self._held: dict[int, tuple[Any, float]] = {}  # mid -> message, monotonic delivery
         self._mids = itertools.count(1)
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -76,9 +79,9 @@ class JetStreamSubscriber:
 
     def ack(self, mid: int, qos: int) -> None:  # noqa: ARG002 (the Subscriber interface)
         with self._lock:
-            msg = self._held.pop(mid, None)
-        if msg is not None and not self._loop.is_closed():
-            asyncio.run_coroutine_threadsafe(msg.ack(), self._loop)
+            held = self._held.pop(mid, None)
+        if held is not None and not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(held[0].ack(), self._loop)
 
     def stop_accepting(self) -> None:
         """Hand over nothing more: unacknowledged messages are redelivered to another."""
@@ -109,6 +112,23 @@ class JetStreamSubscriber:
         return await js.pull_subscribe("", durable=self.durable, stream=self.stream,
                                        config=config)
 
+    async def _in_progress(self) -> None:
+        """Every third of the ack wait: +WPI for each message held at least that long."""
+        every_s = self._ack_wait_s / 3
+        while not self._stopping:
+            await asyncio.sleep(every_s)
+            if not self._accepting:
+                continue  # stopping: let another ingester have what is left
+            since = time.monotonic() - every_s
+            with self._lock:
+                slow = [msg for msg, at in self._held.values() if at <= since]
+            for msg in slow:
+                try:
+                    await msg.in_progress()
+                except Exception as exc:  # noqa: BLE001  (a node died: redelivered at worst)
+                    log.debug("in-progress ack failed: %s", exc)
+                    break
+
     async def _consume(self) -> None:
         nc = await nats.connect(servers=self.urls, user=self._user, password=self._password,
                                 max_reconnect_attempts=-1, reconnect_time_wait=0.5)
@@ -122,6 +142,7 @@ class JetStreamSubscriber:
                 log.warning("JetStream stream %s not ready: %s", self.stream, exc)
                 await asyncio.sleep(0.5)
         self.subscribed.set()
+        heartbeat = asyncio.create_task(self._in_progress())
         while not self._stopping and sub is not None:
             if not self._accepting:
                 await asyncio.sleep(0.1)
@@ -134,10 +155,12 @@ class JetStreamSubscriber:
                 log.warning("JetStream fetch failed: %s", exc)
                 await asyncio.sleep(0.2)
                 continue
+            now = time.monotonic()
             for msg in msgs:
                 mid = next(self._mids)
                 with self._lock:
-                    self._held[mid] = msg
+                    self._held[mid] = (msg, now)
                 self._handler(mqtt_topic(msg.subject), msg.data, 1, mid)
+        heartbeat.cancel()
         await asyncio.sleep(0.3)  # let acks scheduled by the writer go out
         await nc.drain()

@@ -1,6 +1,6 @@
-"""The one MQTT client of the service's processes (paho-mqtt 2, MQTT 5): ``MqttClient`` owns a
-connection's whole life, and ``CallbackGuard`` keeps a failing callback from ending paho's
-network thread.
+"""The one MQTT client of the service's processes (paho-mqtt 2; MQTT 5, or 3.1.1 toward a NATS
+cluster, which refuses MQTT 5): ``MqttClient`` owns a connection's whole life, and
+``CallbackGuard`` keeps a failing callback from ending paho's network thread.
 
 ``MqttClient`` connects (``start`` in the background, or ``connect`` for a first attempt that
 raises when the broker cannot be reached), reconnects on its own with a back-off (1 s doubling
@@ -11,6 +11,11 @@ granted every filter of the current one (at once when there are none). An outage
 when it starts and once when it ends. A persistent session
 (``session_expiry_s``) is resumed on every connection (clean start off), so that the broker
 keeps the session's subscriptions and messages while the client is away.
+
+Given several ``nodes`` (the nodes of a cluster), a connection that is lost or cannot be made
+is followed by an attempt at the next node, round the list. paho keeps every QoS 1 message not
+yet acknowledged and sends it again (DUP) on the next connection, whichever node that is: a
+message in flight when its node died is acknowledged by the next one, or never.
 
 paho re-raises an exception from a callback into its network loop, which ends the loop's thread
 while the process lives on: no more messages, no reconnection, and nothing says so. So every
@@ -51,7 +56,8 @@ NO_PROPERTIES: Final = Properties(PacketTypes.PUBLISH)
 _NO_INFO: Final = mqtt.MQTTMessageInfo(0)  # paho tracks delivery only of messages sent
 
 CALLBACKS = ("on_connect", "on_connect_fail", "on_disconnect", "on_message", "on_subscribe",
-             "on_unsubscribe", "on_publish")
+             "on_unsubscribe", "on_publish", "on_pre_connect")
+MQTT_VERSIONS: Final = {"5": mqtt.MQTTv5, "3.1.1": mqtt.MQTTv311}
 SUBSCRIBE_CHUNK: Final = 200  # filters per SUBSCRIBE packet
 
 
@@ -184,7 +190,9 @@ class _Client(mqtt.Client):
 
 
 class MqttClient:
-    """One MQTT 5 connection that looks after itself; see the module doc.
+    """One MQTT connection that looks after itself, to one broker or any node of a cluster;
+    see the module doc. ``version`` is "5" or "3.1.1" (a key of ``MQTT_VERSIONS``); the
+    properties ``session_expiry_s`` and ``receive_maximum`` exist in MQTT 5 only.
 
     ``on_message`` gets each message, ``on_publish`` each acknowledgement of a QoS 1 publish
     (mid, reason), ``on_connection`` True on every connection and False when one is lost or
@@ -204,9 +212,13 @@ class MqttClient:
                  on_connection: Callable[[bool], None] | None = None,
                  on_error: Callable[[BaseException], None] | None = None,
                  stuck_after_s: float = 60.0, logger: logging.Logger = log,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, version: str = "5",
+                 nodes: Sequence[tuple[str, int]] = ()) -> None:
         self.name = name
         self.host, self.port, self._keepalive = host, port, keepalive_s
+        self.nodes = list(nodes) or [(host, port)]  # host, port: the first one tried
+        self._node, self._failed = 0, False
+        protocol = MQTT_VERSIONS[version]
         self.subscriptions = list(subscriptions)
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the broker granted every filter
@@ -219,13 +231,17 @@ class MqttClient:
         self._persistent = session_expiry_s is not None
         self._props: Properties | None = None
         if session_expiry_s is not None or receive_maximum is not None:
+            if protocol != mqtt.MQTTv5:
+                raise ValueError("session expiry and receive maximum are MQTT 5 properties")
             self._props = Properties(PacketTypes.CONNECT)
             if session_expiry_s is not None:
                 self._props.SessionExpiryInterval = session_expiry_s
             if receive_maximum is not None:
                 self._props.ReceiveMaximum = receive_maximum
-        c = _Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
-                    manual_ack=manual_ack)
+        # MQTT 3.1.1 has no clean start, only a clean session: off for a persistent one
+        clean = None if protocol == mqtt.MQTTv5 else not self._persistent
+        c = _Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
+                    manual_ack=manual_ack, clean_session=clean)
         if username:
             c.username_pw_set(username, password)
         c.reconnect_delay_set(min_delay=1, max_delay=max_reconnect_delay_s)
@@ -237,6 +253,7 @@ class MqttClient:
         c.on_connect_fail = self._connect_failed
         c.on_disconnect = self._disconnected
         c.on_subscribe = self._granted
+        c.on_pre_connect = self._pre_connect
         if on_message is not None:
             c.on_message = self._message
         if on_publish is not None:
@@ -259,8 +276,10 @@ class MqttClient:
         self.guard.loop_start()
 
     def _clean_start(self) -> bool | Literal[3]:
-        """A persistent session is resumed on every connection; else paho's default."""
-        return False if self._persistent else mqtt.MQTT_CLEAN_START_FIRST_ONLY
+        """A persistent session is resumed on every connection; else paho's default (and
+        always in MQTT 3.1.1, where ``clean_session`` says it)."""
+        v5 = self.paho.protocol == mqtt.MQTTv5
+        return False if self._persistent and v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY
 
     def stop(self) -> None:
         self.paho.disconnect()
@@ -280,6 +299,17 @@ class MqttClient:
         """Acknowledge these QoS 1 messages (manual acks) in one write."""
         if self.paho._manual_ack:
             self.paho.ack_many(mids)
+
+    def _pre_connect(self, client: mqtt.Client, _userdata: Any) -> None:
+        """Before each attempt: the next node if the last connection failed or was lost."""
+        if not self._failed or len(self.nodes) < 2:
+            return
+        self._failed = False
+        self._node = (self._node + 1) % len(self.nodes)
+        self.host, self.port = self.nodes[self._node]
+        # paho refuses its host setter while connecting; its reconnect reads these
+        client._host, client._port = self.host, self.port
+        self._log.info("%s: trying the broker node at %s:%s", self.name, self.host, self.port)
 
     def _connected(self, client: mqtt.Client, _userdata: Any, flags: mqtt.ConnectFlags,
                    reason: ReasonCode, _props: Properties | None) -> None:
@@ -320,6 +350,7 @@ class MqttClient:
             self.subscribed.set()
 
     def _connect_failed(self, _client: mqtt.Client, _userdata: Any) -> None:
+        self._failed = True
         if not self._down:
             self._log.warning("%s: cannot reach the broker at %s:%s; retrying", self.name,
                               self.host, self.port)
@@ -332,6 +363,7 @@ class MqttClient:
                       _props: Properties | None) -> None:
         self.connected.clear()
         self.subscribed.clear()
+        self._failed = True
         if reason.is_failure and not self._down:
             self._log.warning("%s: lost the broker (%s); reconnecting", self.name, reason)
             self._down = True

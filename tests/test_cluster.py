@@ -3,37 +3,22 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from pathlib import Path
+import time
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devstack.natscluster import NatsCluster
-from mqtt.natsaccess import nats_authorization
+from ingest.jetstream import JetStreamSubscriber
 from simulators.fleet import Fleet
 from store.influx import InfluxStore
 from tests.broker_auth_support import AuthSetup
-from tests.conftest import ServiceProcs, start_ready, wait_until
+from tests.cluster_support import start_cluster_ingester
+from tests.conftest import ServiceProcs, wait_until
 from tests.test_ingest import n_values, stream
 
 pytestmark = pytest.mark.slow  # three broker nodes, two ingester processes, node kills
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    c = NatsCluster(tmp_path / "nats").start()
-    yield c
-    c.stop()
-
-
-@pytest.fixture
-def secured_cluster(tmp_path: Path, auth_setup: AuthSetup) -> Iterator[NatsCluster]:
-    """Anonymous access off: the users and permissions generated from the test's registry."""
-    c = NatsCluster(tmp_path / "nats", auth=nats_authorization(auth_setup.auth, cost=4)).start()
-    yield c
-    c.stop()
 
 
 def publish_all(port: int, messages: list[tuple[str, bytes]], client_id: str,
@@ -54,12 +39,6 @@ def publish_all(port: int, messages: list[tuple[str, bytes]], client_id: str,
     finally:
         c.disconnect()
         c.loop_stop()
-
-
-def start_cluster_ingester(services: ServiceProcs, cluster: NatsCluster, name: str,
-                           **env: str) -> None:
-    start_ready(services, "ingest", name, timeout_s=40, EMS_INGEST_SOURCE="jetstream",
-                EMS_INGEST_NATS_URLS=",".join(cluster.urls), EMS_INGEST_CLIENT_ID=name, **env)
 
 
 @pytest.mark.fault  # run by make faults: under load the survivor may stall (README, #17 note)
@@ -138,3 +117,30 @@ def test_the_cluster_refuses_a_wrong_password(secured_cluster: NatsCluster, flee
         assert answers[0] == "Not authorized"
     finally:
         c.loop_stop()
+
+
+def no_redelivery_for(seconds: float, got: list[tuple[str, int]]) -> None:
+    """Fails as soon as a second delivery comes within ``seconds``."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        assert len(got) == 1, got
+        time.sleep(0.05)
+
+
+def test_a_message_held_past_the_ack_wait_is_not_redelivered(cluster: NatsCluster) -> None:
+    """A live ingester's slow batch (held three ack waits) is reported in progress, so
+    JetStream redelivers nothing; once acknowledged it is gone."""
+    got: list[tuple[str, int]] = []
+    sub = JetStreamSubscriber(urls=cluster.urls, handler=lambda t, _p, _q, mid: got.append(
+        (t, mid)), durable="slow", ack_wait_s=1.0)
+    sub.start()
+    try:
+        wait_until(sub.subscribed.is_set, 30, what="the consumer")
+        publish_all(cluster.mqtt_ports[0], [("emissions/E/slow", b"{}")], "dev-slow")
+        wait_until(lambda: got, 10, what="the delivery")
+        no_redelivery_for(3.0, got)  # three ack waits, not acknowledged
+        sub.ack(got[0][1], 1)
+        no_redelivery_for(2.0, got)  # an unacknowledged message would be back by now
+        assert got == [("emissions/E/slow", 1)]
+    finally:
+        sub.stop()

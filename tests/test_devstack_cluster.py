@@ -1,5 +1,6 @@
 """``python -m devstack cluster`` as a user runs it: everything comes up, a device's reading
-published to one node is stored, exactly one scheduler judges, and SIGTERM stops it all."""
+published to one node is stored, and one uploaded in HJ 212 through the gateway, exactly one
+scheduler judges, and SIGTERM stops it all."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -21,6 +24,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devstack.servers import free_port
+from hj212 import decode, encode_data
 from tests.conftest import ROOT, wait_until
 
 pytestmark = pytest.mark.slow  # three NATS nodes, InfluxDB, PostgreSQL, five services
@@ -43,6 +47,7 @@ def test_cluster_stack_stores_a_device_reading_and_one_scheduler_judges(tmp_path
         assert proc.poll() is None, text[-3000:]
         mqtt_port = int(re.search(r"MQTT 3\.1\.1\s+127\.0\.0\.1:(\d+)", text).group(1))  # type: ignore[union-attr]
         influx = re.search(r"InfluxDB \(1\.x API\)\s+(\S+)", text).group(1)  # type: ignore[union-attr]
+        gateway = int(re.search(r"HJ 212 gateway \(TCP\)\s+127\.0\.0\.1:(\d+)", text).group(1))  # type: ignore[union-attr]
         var = top / "var" / "cluster"
         registry = tomllib.loads((var / "registry.toml").read_text())
         passwords = tomllib.loads((var / "secrets.toml").read_text())["device_password"]
@@ -61,12 +66,24 @@ def test_cluster_stack_stores_a_device_reading_and_one_scheduler_judges(tmp_path
         c.loop_stop()
         assert info.is_published()
 
-        def stored() -> bool:
+        def stored(at_ms: int) -> bool:
             r = httpx.get(f"{influx}/query", params={
-                "db": "emissions", "q": f"SELECT * FROM raw.reading WHERE time = {ts}ms"})
+                "db": "emissions", "q": f"SELECT * FROM raw.reading WHERE time = {at_ms}ms"})
             return bool(r.json()["results"][0].get("series"))
 
-        wait_until(stored, timeout_s=30, what="the device's reading stored")
+        wait_until(lambda: stored(ts), timeout_s=30, what="the device's reading stored")
+        ts_212 = ts - 60_000  # the minute before, in HJ 212 through the gateway
+        frame = encode_data({"so2": 1.5}, cn="2051", mn=mn, pw=passwords[mn], flag=5,
+                            data_time=datetime.fromtimestamp(ts_212 / 1000, UTC))
+        with socket.create_connection(("127.0.0.1", gateway), timeout=30) as dev:
+            dev.sendall(frame)
+            reply = b""
+            while not reply.endswith(b"\r\n"):
+                chunk = dev.recv(4096)
+                assert chunk, "the gateway closed the connection"
+                reply += chunk
+        assert decode(reply).cn == "9014"  # the cluster acknowledged the frame
+        wait_until(lambda: stored(ts_212), timeout_s=30, what="the HJ 212 reading stored")
         logs = var / "logs"
         wait_until(lambda: any("lease taken" in (logs / f"{n}.log").read_text()
                                for n in ("alerts-a", "alerts-b")), what="a scheduler leading")

@@ -1,13 +1,15 @@
 """``mqtt.client.MqttClient`` against a real Mosquitto: a clean session subscribes again after
 the broker restarted, an outage is logged once when it starts and once when it ends, a callback
 that raises is counted and the loop goes on, received messages are the same whichever way they
-were decoded."""
+were decoded, a message in flight when its node dies is sent to the next node."""
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import uuid
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -142,3 +144,41 @@ def test_received_messages_are_the_same_on_the_fast_and_paho_paths(broker: Mosqu
         assert [(m.topic, m.payload, m.dup) for m in got] == [(f"{topic}/z", b"last", False)]
     finally:
         again.stop()
+
+
+def test_a_message_in_flight_when_its_node_dies_is_acknowledged_by_the_next(
+        broker: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """MQTT 3.1.1 to the first of two nodes; that node hangs (SIGSTOP) with a QoS 1 message
+    unacknowledged, then dies (SIGKILL): the client moves to the second node, sends the message
+    there again, and the second node acknowledges it and delivers it."""
+    other = Mosquitto("mosquitto-b", tmp_path / "b").start()
+    got: list[bytes] = []
+    topic = f"n/{uuid.uuid4().hex[:8]}"
+    watcher = MqttClient("watcher", host="127.0.0.1", port=other.port,
+                         client_id=f"mc-{uuid.uuid4().hex[:8]}", subscriptions=[(topic, 1)],
+                         on_message=lambda m: got.append(bytes(m.payload)))
+    client = MqttClient("test client", host="127.0.0.1", port=broker.port,
+                        client_id=f"mc-{uuid.uuid4().hex[:8]}", version="3.1.1",
+                        nodes=[("127.0.0.1", broker.port), ("127.0.0.1", other.port)])
+    caplog.set_level(logging.INFO, logger="mqtt.client")
+    watcher.start()
+    client.start()
+    try:
+        wait_until(client.connected.is_set, 10, what="the connection to the first node")
+        wait_until(watcher.subscribed.is_set, 10, what="the watcher's subscription")
+        assert broker.proc is not None
+        broker.proc.send_signal(signal.SIGSTOP)
+        info = client.publish(topic, b"in flight", qos=1)
+        info.wait_for_publish(0.5)
+        assert not info.is_published()  # a hung node acknowledges nothing
+        broker.proc.send_signal(signal.SIGKILL)
+        broker.proc.wait(10)
+        info.wait_for_publish(15)
+        assert info.is_published()
+        wait_until(lambda: got == [b"in flight"], 10, what="the message on the second node")
+    finally:
+        client.stop()
+        watcher.stop()
+        other.stop()
+    lines = [r.getMessage() for r in caplog.records]
+    assert f"test client: trying the broker node at 127.0.0.1:{other.port}" in lines

@@ -38,7 +38,9 @@ def main() -> None:
     setup_logging(settings.log_level)
     registry = load_recorded(settings, "gateway")
     password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
-    forwarder = Forwarder(host=settings.mqtt_host, port=settings.mqtt_port,
+    nodes = settings.broker_nodes()
+    forwarder = Forwarder(host=nodes[0][0], port=nodes[0][1], nodes=nodes,
+                          version=settings.gateway_mqtt_version,
                           client_id=settings.gateway_client_id,
                           username=settings.mqtt_username, password=password,
                           keepalive_s=settings.mqtt_keepalive_s,
@@ -79,9 +81,9 @@ def main() -> None:
     server.start()
     if healer is not None:
         healer.start()
-    log.info("gateway listening on %s:%d for %d devices; forwarding to hj212/{MN} on %s:%d",
-             settings.gateway_host, server.port, len(registry.devices), settings.mqtt_host,
-             settings.mqtt_port)
+    log.info("gateway listening on %s:%d for %d devices; forwarding to hj212/{MN} on %s "
+             "(MQTT %s)", settings.gateway_host, server.port, len(registry.devices),
+             ", ".join(f"{h}:{p}" for h, p in nodes), settings.gateway_mqtt_version)
     while not done.wait(1.0):
         problem = forwarder.problem()
         if problem:  # watchdog: nothing can be forwarded any more; let the supervisor restart

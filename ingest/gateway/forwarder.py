@@ -1,10 +1,16 @@
-"""The gateway's one MQTT 5 client (``mqtt.MqttClient``), shared by every device connection.
+"""The gateway's one MQTT client (``mqtt.MqttClient``), shared by every device connection.
 
 ``publish`` sends a frame at QoS 1; ``confirmed`` waits, with a deadline, for the broker's
-PUBACK. A frame counts as accepted only if that PUBACK carries a success code other than "no
-matching subscribers" (0x10): a broker that has no subscription for ``hj212/#`` drops the
-message, and the device must then keep its data rather than be told it was received. While the
-client is not connected nothing is published: the device gets no answer and sends again later.
+PUBACK. In MQTT 5 a frame counts as accepted only if that PUBACK carries a success code other
+than "no matching subscribers" (0x10): a broker that has no subscription for ``hj212/#`` drops
+the message, and the device must then keep its data rather than be told it was received. While
+the client is not connected nothing is published: the device gets no answer and sends again
+later.
+
+Toward a NATS cluster (MQTT 3.1.1, whose PUBACK has no reason code: the stream ``EMS`` captures
+``hj212.>`` whoever listens) the forwarder is given every node (``nodes``) and moves to the
+next when its node dies; the frames then in flight are sent again to that node by paho, and
+their devices are answered once it acknowledges them, if that is within the publish time-out.
 """
 
 from __future__ import annotations
@@ -30,14 +36,16 @@ class Forwarder:
 
     def __init__(self, *, host: str, port: int, client_id: str, username: str | None = None,
                  password: str | None = None, keepalive_s: int = 30, max_inflight: int = 1000,
-                 max_queued: int = 10_000) -> None:
+                 max_queued: int = 10_000, version: str = "5",
+                 nodes: list[tuple[str, int]] | None = None) -> None:
         self._lock = threading.Lock()
         self._refused: dict[int, int] = {}  # mid -> PUBACK reason code, for refused publishes
         self._warned_at = -1e9
         self.client = MqttClient("gateway forwarder", host=host, port=port, client_id=client_id,
                                  username=username, password=password, keepalive_s=keepalive_s,
                                  max_inflight=max_inflight, max_queued=max_queued,
-                                 on_publish=self._on_publish, logger=log)
+                                 on_publish=self._on_publish, logger=log, version=version,
+                                 nodes=nodes or ())
 
     @property
     def guard(self) -> CallbackGuard:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from core.settings import CommonSettings
 from ingest.gateway.framing import MAX_FRAME_BYTES
 
@@ -12,6 +14,11 @@ class GatewaySettings(CommonSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 9212
     gateway_client_id: str = "gateway-1"  # MQTT client id; two gateways need two ids
+    # The nodes of a broker cluster, "host:port,host:port,..." (NATS: their MQTT ports): the
+    # forwarder connects to the first and moves to the next when its node is lost. Empty: the
+    # one broker of mqtt_host and mqtt_port.
+    gateway_mqtt_nodes: str = ""
+    gateway_mqtt_version: Literal["5", "3.1.1"] = "5"  # "3.1.1" toward NATS (no MQTT 5)
     # A connection that sends nothing for this long is closed; the device reconnects when it
     # has data. Devices upload at least every few minutes (real-time data every 30-3600 s).
     gateway_idle_timeout_s: float = 600.0
@@ -39,3 +46,12 @@ class GatewaySettings(CommonSettings):
     gateway_heal_answer_timeout_s: float = 60.0  # a request without 9012 by then: unanswered
     gateway_heal_max_attempts: int = 3  # a minute still missing after this many requests is
     # given up on (the logger does not have it)
+
+    def broker_nodes(self) -> list[tuple[str, int]]:
+        """``gateway_mqtt_nodes`` as (host, port) pairs; the one broker when it is empty."""
+        nodes = []
+        for item in self.gateway_mqtt_nodes.split(","):
+            if item.strip():
+                host, _, port = item.strip().rpartition(":")
+                nodes.append((host or self.mqtt_host, int(port)))
+        return nodes or [(self.mqtt_host, self.mqtt_port)]
