@@ -239,43 +239,17 @@ def run_ingester(b: Bench, messages: list[tuple[str, bytes]], expected: int, nam
     return Run(len(messages), stored, took, cpu, expected - stored)
 
 
-def _metric(port: int, name: str = "ingest_readings_stored_total") -> float:
+def _stored_metric(port: int) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         for line in resp.read().decode().splitlines():
-            if line.startswith(name + " "):
+            if line.startswith("ingest_readings_stored_total "):
                 return float(line.split()[1])
     return 0.0
 
 
-class Cpu(NamedTuple):
-    """CPU seconds of each side over a timed window."""
-
-    ingesters: float
-    mosquitto: float
-    influxd: float
-    machine: float  # every process on the machine (/proc/stat), ours or not
-
-    def percent(self, seconds: float) -> tuple[float, float, float, float]:
-        return tuple(v / seconds * 100 for v in self)  # type: ignore[return-value]
-
-
-def machine_cpu_s() -> float:
-    """CPU seconds every core has spent busy so far (Linux /proc/stat; idle and iowait out)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_now(b: Bench, procs: list[subprocess.Popen[bytes]]) -> Cpu:
-    servers = [b.broker.proc, b.influx.proc]
-    assert servers[0] is not None and servers[1] is not None
-    return Cpu(sum(cpu_s(p.pid) for p in procs), cpu_s(servers[0].pid), cpu_s(servers[1].pid),
-               machine_cpu_s())
-
-
-def run_processes(b: Bench, messages: list[tuple[str, bytes]], n: int, name: str
-                  ) -> tuple[Run, Cpu]:
+def run_processes(b: Bench, messages: list[tuple[str, bytes]], n: int, name: str) -> Run:
     """``python -m ingest`` as ``n`` processes (partitions k/n), timed from the first stored
-    reading to the last; CPU over the same span, of all of them and of the servers."""
+    reading to the last; CPU over the same span, of all of them."""
     store = _database(b, name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMS_")}
     env.update({"EMS_MQTT_PORT": str(b.broker.port), "EMS_INFLUX_URL": b.influx.url,
@@ -298,30 +272,19 @@ def run_processes(b: Bench, messages: list[tuple[str, bytes]], n: int, name: str
         for k in range(1, n + 1)]
     try:
         deadline = time.perf_counter() + b.timeout_s
-        first: tuple[float, float, Cpu] | None = None  # time, stored, CPU
+        first: tuple[float, float, float] | None = None  # time, stored, CPU
         stored = 0.0
-        each = [0.0] * n
-        trace: list[str] = []
         while time.perf_counter() < deadline and stored < expected:
             time.sleep(POLL_S)
             try:
-                each = [_metric(p) for p in ports]
+                stored = sum(_stored_metric(p) for p in ports)
             except OSError:
                 continue  # a metrics port not up yet
-            stored = sum(each)
-            now = time.perf_counter()
             if first is None and stored > 0:
-                first = (now, stored, _cpu_now(b, procs))
-            if first is not None:
-                trace.append(f"{now - first[0]:.2f}:" + "/".join(f"{v:.0f}" for v in each))
+                first = (time.perf_counter(), stored, sum(cpu_s(p.pid) for p in procs))
             if any(p.poll() is not None for p in procs):
                 raise RuntimeError("an ingester process ended")
-        end, cpu = time.perf_counter(), _cpu_now(b, procs)
-        if os.environ.get("BENCH_TRACE"):
-            print("  trace", " ".join(trace[::10] + trace[-1:]))
-            for p in ports:
-                print("  writes", _metric(p, "ingest_batch_write_seconds_count"),
-                      _metric(p, "ingest_batch_write_seconds_sum"))
+        end, cpu = time.perf_counter(), sum(cpu_s(p.pid) for p in procs)
     finally:
         for p in procs:
             p.terminate()
@@ -330,14 +293,7 @@ def run_processes(b: Bench, messages: list[tuple[str, bytes]], n: int, name: str
     assert first is not None, "nothing was stored"
     took_msgs = int((stored - first[1]) / len(KEYS))
     in_db = store.count("reading")
-    used = Cpu(*(a - b for a, b in zip(cpu, first[2], strict=True)))
-    return Run(took_msgs, in_db, end - first[0], used.ingesters, expected - in_db), used
-
-
-def _cpu_line(cpu: Cpu, seconds: float) -> str:
-    ing, mosq, influx, machine = cpu.percent(seconds)
-    return (f"cpu: ingesters {ing:.0f} %, mosquitto {mosq:.0f} %, influxd {influx:.0f} %, "
-            f"machine {machine:.0f} % of {os.cpu_count()} cores")
+    return Run(took_msgs, in_db, end - first[0], cpu - first[2], expected - in_db)
 
 
 def main() -> None:
@@ -379,13 +335,12 @@ def main() -> None:
                   f"{hj_readings / h.messages:.1f} values), lost {h.lost}", flush=True)
         scale = []
         for i in range(1, args.process_pairs + 1):
-            one, cpu1 = run_processes(b, messages, 1, f"one{i}")
-            two, cpu2 = run_processes(b, messages, 2, f"two{i}")
+            one = run_processes(b, messages, 1, f"one{i}")
+            two = run_processes(b, messages, 2, f"two{i}")
             scale.append(two.msg_s / one.msg_s)
             print(f"processes {i}: 1 ingester {one.msg_s:,.0f} msg/s ({one.us_per_msg:.0f} us "
-                  f"CPU per message; {_cpu_line(cpu1, one.seconds)}), 2 ingesters "
-                  f"{two.msg_s:,.0f} msg/s ({two.us_per_msg:.0f} us; "
-                  f"{_cpu_line(cpu2, two.seconds)}), ratio {scale[-1]:.2f}, lost "
+                  f"CPU per message), 2 ingesters {two.msg_s:,.0f} msg/s "
+                  f"({two.us_per_msg:.0f} us), ratio {scale[-1]:.2f}, lost "
                   f"{one.lost + two.lost}", flush=True)
         if scale:
             print(f"two ingester processes: {statistics.median(scale):.2f}x one "
