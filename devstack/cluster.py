@@ -40,7 +40,7 @@ The clustered deployment is running (issue 17).
   NATS nodes, MQTT 3.1.1         {", ".join(f"127.0.0.1:{p}" for p in cluster.mqtt_ports)}
   NATS nodes, client protocol    {", ".join(cluster.urls)}
   HJ 212 gateway (TCP)          127.0.0.1:{stack.ports.gateway}
-  ingesters (JetStream "EMS")   {", ".join(INGESTERS)}
+  ingesters (JetStream "$MQTT_msgs")   {", ".join(INGESTERS)}
   schedulers (lease: advisory)  {", ".join(SCHEDULERS)}
   API                           {stack.api_url}/docs
   InfluxDB (1.x API)            {stack.url}  database "{stack.database}"

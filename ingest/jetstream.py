@@ -1,15 +1,24 @@
 """The ingester's clustered source: a shared JetStream pull consumer (issue 17).
 
-Devices publish MQTT (3.1.1: NATS speaks no MQTT 5) to any node of the NATS cluster; the
-stream ``EMS`` (replicas 3) captures ``emissions.>`` and ``hj212.>``, so a device's QoS 1 PUBACK
-comes only once a quorum of nodes stored the message (measured: README, design notes). Every
-ingester pulls from the one durable consumer: JetStream deals each message to one of them, and
-takes it back (redelivers it) when its acknowledgement does not come within ``ack_wait_s``,
-e.g. because that ingester died. ``ack`` is called by the batch writer once the message's
-lines are stored, as for Mosquitto; InfluxDB writes are idempotent, so a redelivery never
-counts twice. A message held for a third of the ack wait (a slow write, InfluxDB away) is
-reported in progress (``+WPI``) every third of it, so that the ack wait can be short (a killed
-ingester's share comes back soon) without a live ingester's slow batch being redelivered.
+Devices publish MQTT (3.1.1: NATS speaks no MQTT 5) to any node of the NATS cluster. NATS's
+MQTT layer stores each QoS 1 PUBLISH in its own replicated stream ``$MQTT_msgs`` (subject
+``$MQTT.msgs.<subject>``, interest retention) and sends the PUBACK once that store is
+acknowledged by a quorum; delivery to other NATS subscribers, a stream capturing
+``emissions.>`` among them, happens after, unacknowledged: measured, a stream of our own lost
+readings a device had been acknowledged for when the device's node was SIGKILLed
+(tests/test_gateway_cluster.py). So the ingesters consume ``$MQTT_msgs`` itself, through a
+durable consumer filtered to ``emissions.>`` and ``hj212.>``: what a device was acknowledged
+for is what they read. The consumer is the interest that keeps the messages until acknowledged;
+the ingester creates the stream with the MQTT layer's own configuration when no MQTT client has
+connected yet (the server then adopts it), so that nothing sent before the consumer exists is
+dropped for want of interest. Every ingester pulls from the one durable consumer: JetStream
+deals each message to one of them, and takes it back (redelivers it) when its acknowledgement
+does not come within ``ack_wait_s``, e.g. because that ingester died. ``ack`` is called by the
+batch writer once the message's lines are stored, as for Mosquitto; InfluxDB writes are
+idempotent, so a redelivery never counts twice. A message held for a third of the ack wait (a
+slow write, InfluxDB away) is reported in progress (``+WPI``) every third of it, so that the
+ack wait can be short (a killed ingester's share comes back soon) without a live ingester's
+slow batch being redelivered.
 
 ``JetStreamSubscriber`` has the interface of ``ingest.subscriber.Subscriber`` that ``Ingester``
 uses. Its asyncio loop runs in its own thread; ``ack`` may be called from any thread.
@@ -27,22 +36,25 @@ from typing import Any
 
 import nats
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes, int, int], None]  # topic, payload, qos, mid
+MQTT_STREAM = "$MQTT_msgs"  # NATS's MQTT layer: the stream of QoS 1 and 2 messages
+MQTT_PREFIX = "$MQTT.msgs."
 STREAM_SUBJECTS = ("emissions.>", "hj212.>")
 
 
 def mqtt_topic(subject: str) -> str:
-    """NATS maps MQTT topic levels to subject tokens (``/`` to ``.``): back again."""
-    return subject.replace(".", "/")
+    """NATS maps MQTT topic levels to subject tokens (``/`` to ``.``), under the MQTT layer's
+    stream prefix: back again."""
+    return subject.removeprefix(MQTT_PREFIX).replace(".", "/")
 
 
 class JetStreamSubscriber:
-    def __init__(self, *, urls: list[str], handler: Handler, stream: str = "EMS",
+    def __init__(self, *, urls: list[str], handler: Handler, stream: str = MQTT_STREAM,
                  durable: str = "ingest", replicas: int = 3, max_ack_pending: int = 5000,
                  ack_wait_s: float = 30.0, fetch_batch: int = 500, user: str | None = None,
                  password: str | None = None) -> None:
@@ -105,10 +117,14 @@ class JetStreamSubscriber:
         try:
             await js.stream_info(self.stream)
         except NotFoundError:
-            await js.add_stream(StreamConfig(name=self.stream, subjects=list(STREAM_SUBJECTS),
-                                             num_replicas=self.replicas))
+            # the configuration nats-server's MQTT layer gives it (server/mqtt.go, the
+            # messages stream), which it adopts when it finds the stream there
+            await js.add_stream(StreamConfig(
+                name=self.stream, subjects=[MQTT_PREFIX + ">"], retention=RetentionPolicy.INTEREST,
+                storage=StorageType.FILE, num_replicas=self.replicas, allow_msg_ttl=True))
         config = ConsumerConfig(durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT,
-                                ack_wait=self._ack_wait_s, max_ack_pending=self._max_ack_pending)
+                                ack_wait=self._ack_wait_s, max_ack_pending=self._max_ack_pending,
+                                filter_subjects=[MQTT_PREFIX + s for s in STREAM_SUBJECTS])
         return await js.pull_subscribe("", durable=self.durable, stream=self.stream,
                                        config=config)
 

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 NATS_AUTH_FILE = "nats-auth.conf"
 BCRYPT_COST = 11  # NATS's own default (`nats server passwd`)
-STREAM = "EMS"
+STREAM = "$MQTT_msgs"  # the ingesters consume the MQTT layer's stream (ingest/jetstream.py)
 
 # What the services may do on the NATS side (the ingester speaks NATS, not MQTT).
 NATS_SERVICE_PERMISSIONS: dict[str, dict[str, object]] = {

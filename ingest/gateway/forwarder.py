@@ -7,10 +7,11 @@ the message, and the device must then keep its data rather than be told it was r
 the client is not connected nothing is published: the device gets no answer and sends again
 later.
 
-Toward a NATS cluster (MQTT 3.1.1, whose PUBACK has no reason code: the stream ``EMS`` captures
-``hj212.>`` whoever listens) the forwarder is given every node (``nodes``) and moves to the
-next when its node dies; the frames then in flight are sent again to that node by paho, and
-their devices are answered once it acknowledges them, if that is within the publish time-out.
+Toward a NATS cluster (MQTT 3.1.1, whose PUBACK has no reason code: it comes once the MQTT
+layer's replicated stream holds the frame, which the ingesters consume, ingest/jetstream.py)
+the forwarder is given every node (``nodes``) and moves to the next when its node dies; the
+frames then in flight are sent again to that node by paho, and their devices are answered once
+it acknowledges them, if that is within the publish time-out.
 """
 
 from __future__ import annotations
