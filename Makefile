@@ -46,8 +46,9 @@ scenario: install
 	@if [ -z "$(NAME)" ]; then echo "usage: make scenario NAME=clean|incidents|tampering|demo|late|forwarding"; exit 2; fi
 	$(PY) -m simulators.verify $(NAME)
 
+# Two workers (pytest-xdist), each test file on one of them: most tests wait on servers.
 test: install
-	$(PY) -m pytest -q -m "not fault"
+	$(PY) -m pytest -q -m "not fault" -n 2 --dist loadfile
 
 # The inner loop: every test but the full-stack ones marked slow (pyproject.toml).
 test-fast: install

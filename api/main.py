@@ -151,7 +151,7 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
     web.install(app, settings)  # the pages under /web/, when a session secret is set
     if trail is not None:
         app.add_middleware(AuditMiddleware, trail=trail)  # inside: refusals get the headers
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, tile_url=settings.api_public_tile_url)
     app.add_middleware(RateLimitMiddleware, buckets=Buckets(settings.api_public_rate_per_min,
                                                             settings.api_public_rate_burst))
     app.add_middleware(MetricsMiddleware)

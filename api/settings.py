@@ -73,3 +73,8 @@ class ApiSettings(CommonSettings):
     api_public_rate_burst: Annotated[int, Field(ge=1)] = 60
     # Licence line of the open-data CSV downloads.
     api_public_licence: str = "Open data: free to use with attribution to the authority."
+    # The public map (/public/): region outlines drawn from this GeoJSON (features with a
+    # "region" property; empty: config/regions.geojson) on a blank base, or on the tiles of
+    # this URL template (e.g. https://tiles.example.org/{z}/{x}/{y}.png; empty: no tiles).
+    api_public_regions_file: str = ""
+    api_public_tile_url: str = ""

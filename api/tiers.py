@@ -45,6 +45,8 @@ PUBLIC_FIELDS = frozenset({
     # rankings
     "rank", "compliance_rate", "exceedance_hours", "exceedance_days", "judged_hours",
     "judged_days", "effective_transmission_rate",
+    # amounts of the year against the permit
+    "year", "tonnes", "permit_t_a", "permit_share",
     # pages of answers
     "items", "total", "limit_rows", "offset", "count", "published_until", "reviewed",
 })
@@ -68,7 +70,8 @@ WHAT: dict[Tier, str] = {
     Tier.PUBLIC: "enterprise name, region, industry, outlets, status now; judged hourly means "
                  "and verdicts published after `api_public_delay_s` (default 2 h), labelled "
                  "\"not yet reviewed\" until an inspector confirms the day; daily verdicts, "
-                 "exceedances, alerts' kind, time and status; rankings",
+                 "exceedances, alerts' kind, time and status; rankings; the year's amounts "
+                 "against the permit",
     Tier.ENTERPRISE: "its own minute data, flags, rejections, marks, alerts and explanations; "
                      "notes' authors other than itself by role only (no inspector's key id)",
     Tier.INSPECTOR: "every enterprise in reach (all, or its regions), with notes; the alert "

@@ -31,7 +31,9 @@ class IngestSettings(CommonSettings):
     # (issue 17, ingest/jetstream.py), whose nodes ingest_nats_urls lists (comma-separated).
     ingest_source: str = "mqtt"
     ingest_nats_urls: str = "nats://127.0.0.1:4222"
-    ingest_nats_stream: str = "$MQTT_msgs"  # the MQTT layer's own (ingest/jetstream.py)
+    # The stream the ingesters consume: NATS's MQTT layer's own, whose store precedes a
+    # device's PUBACK (ingest/jetstream.py).
+    ingest_nats_stream: str = "$MQTT_msgs"
     ingest_nats_durable: str = "ingest"  # one durable consumer shared by every ingester
     ingest_nats_replicas: int = 3
     # A message not acknowledged this long after its delivery (its ingester died) goes to

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Fixtures shared by several test modules live in plugin modules, never imported by a test.
 pytest_plugins = ["tests.records_support", "tests.api_support", "tests.web_support",
                   "tests.broker_auth_support", "tests.scheduler_day", "tests.mqtt_support",
-                  "tests.cluster_support"]
+                  "tests.cluster_support", "tests.public_pages_support"]
 
 # What the clocks of the service processes a test starts read at the test's start
 # (EMS_CLOCK_OFFSET_S, core/clock.py): no test of the running services depends on the calendar.

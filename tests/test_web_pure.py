@@ -290,4 +290,4 @@ def test_vendor_pins_check_each_file(tmp_path: Path) -> None:
         for name, digest in package.files.values():
             assert len(digest) == 64
             assert digest != hashlib.sha256(b"changed").hexdigest()
-            assert name.startswith(("uPlot", "swagger-ui", "redoc", "axe"))
+            assert name.startswith(("uPlot", "swagger-ui", "redoc", "axe", "leaflet"))

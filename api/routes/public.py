@@ -104,6 +104,13 @@ def hours_csv(state: StateDep, ent: PublicEnterprise, day: DayPath) -> Streaming
         headers={"Content-Disposition": f'attachment; filename="{ent.id}-{day}.csv"'})
 
 
+@router.get("/enterprises/{enterprise_id}/amounts")
+def get_amounts(state: StateDep, ent: PublicEnterprise) -> dict[str, Any]:
+    """Tonnes emitted in the local year up to the publication cut, per pollutant, against the
+    permitted annual totals (t/a) of the enterprise's permit (its own, else its outlets')."""
+    return restrict(public.amounts(state, ent))
+
+
 @router.get("/enterprises/{enterprise_id}/alerts")
 def list_alerts(state: StateDep, ent: PublicEnterprise,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:

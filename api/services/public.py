@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 from api.access import Principal
 from api.keys import Role
 from api.params import PAGE_MAX, Page, TimeRange, iso
-from api.services.queries import Scope, where
+from api.services.queries import Scope, amount_totals, where
+from api.services.reports import permits_of
 from api.services.series import judged_rows
 from api.services.standings import ranked
 from api.state import AppState
@@ -173,3 +174,24 @@ def csv_lines(state: AppState, ent: Enterprise, answer: dict[str, Any]) -> Itera
                     r["review"]])
     yield buf.getvalue()
 
+
+
+def amounts(state: AppState, ent: Enterprise) -> dict[str, Any]:
+    """The enterprise's emitted tonnes of the local year so far (the days published) against
+    its permitted t/a (core.permits; the rankings' permit share, issue 12)."""
+    until = published_until(state)
+    tz = ZoneInfo(state.settings.timezone)
+    year = datetime.fromtimestamp(until / 1000, tz).year
+    start = int(datetime(year, 1, 1, tzinfo=tz).timestamp() * 1000)
+    kg = state.public_cache.get_or_compute(
+        ("public-amounts", start, until), lambda: amount_totals(state.store, start, until))
+    permit = permits_of(ent)
+    emitted = kg.get(ent.id, {})
+    items = []
+    for p in sorted(set(emitted) | set(permit)):
+        tonnes = emitted.get(p, 0.0) / 1000.0
+        allowed = permit.get(p)
+        items.append({"pollutant": p, "tonnes": round(tonnes, 3), "permit_t_a": allowed,
+                      "permit_share": round(tonnes / allowed, 4) if allowed else None})
+    return {"enterprise": ent.id, "year": year, "start": iso(start), "end": iso(until),
+            "items": items}

@@ -6,6 +6,7 @@
     alerts.py       the alert queue and one alert: acknowledge, resolve, explain
     enterprises.py  an enterprise's outlets, judged hours, data quality, readings, CSV files
     marks.py        the enterprise page's forms: declare and withdraw operating-state marks
+    public.py       the public's pages under /public/ (no login): the map, an enterprise
     charts.py       chart data (pure); static/app.js draws it with uPlot (vendor.py fetches it)
     headers.py      security headers; render.py templates (autoescaped); i18n.py zh/en labels
 
@@ -28,7 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from api.settings import ApiSettings
-from api.web import alerts, auth, enterprises, home, marks, rankings, reports
+from api.web import alerts, auth, enterprises, home, marks, public, rankings, reports
 from api.web.auth import PREFIX, LoginRequired
 from api.web.render import STATIC_DIR, page
 from api.web.revocation import RecordRevocations
@@ -42,7 +43,7 @@ Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 def is_page(request: Request) -> bool:
     path = request.url.path
-    return path == PREFIX or path.startswith(PREFIX + "/")
+    return any(path == p or path.startswith(p + "/") for p in (PREFIX, public.PREFIX))
 
 
 def error_page(request: Request, status: int, detail: str) -> Response:
@@ -77,7 +78,15 @@ def for_pages(api_handler: Handler, status: int | None = None) -> Handler:
 
 
 def install(app: FastAPI, settings: ApiSettings) -> bool:
-    """Serve the pages when a session secret is configured; True if they are served."""
+    """Serve the public pages (no login), and the others when a session secret is configured;
+    True if those are served."""
+    app.include_router(public.router)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="web-static")
+    handlers = app.exception_handlers
+    for exc_class, status in ((HTTPException, None), (RequestValidationError, 422),
+                              (StoreUnavailable, 503)):
+        app.add_exception_handler(exc_class, for_pages(cast(Handler, handlers[exc_class]),
+                                                       status))
     if settings.api_session_secret is None:
         log.warning("web pages off: set EMS_API_SESSION_SECRET to serve them under %s/",
                     PREFIX)
@@ -89,15 +98,9 @@ def install(app: FastAPI, settings: ApiSettings) -> bool:
                                                   wall=app.state.ems.clock)
     for module in (auth, home, rankings, alerts, enterprises, marks, reports):
         app.include_router(module.router)
-    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="web-static")
     app.add_api_route("/", lambda: RedirectResponse(f"{PREFIX}/", status_code=303),
                       include_in_schema=False)
-    handlers = app.exception_handlers
     app.add_exception_handler(LoginRequired, login_required)
-    for exc_class, status in ((HTTPException, None), (RequestValidationError, 422),
-                              (StoreUnavailable, 503)):
-        app.add_exception_handler(exc_class, for_pages(cast(Handler, handlers[exc_class]),
-                                                       status))
     from api.web.vendor import UPLOT
     from api.web.vendor import missing as vendor_missing
 

@@ -3,10 +3,13 @@ web pages (no inline script or style: the pages load only their own static files
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WEB_PREFIX = "/web"
+PAGE_PREFIXES = (WEB_PREFIX, "/public")  # the public pages (api/web/public.py) too
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -24,25 +27,40 @@ ON_PAGES = {
 }
 
 
-def headers_for(path: str) -> dict[str, str]:
-    """The headers added to an answer for ``path`` (pages are never cached, static files are)."""
-    if path != WEB_PREFIX and not path.startswith(WEB_PREFIX + "/"):
+def tile_origin(url: str) -> str:
+    """The origin (scheme://host[:port]) of a map tile URL template; empty if none."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and \
+        parts.netloc else ""
+
+
+def headers_for(path: str, img_origin: str = "") -> dict[str, str]:
+    """The headers added to an answer for ``path`` (pages are never cached, static files are).
+    ``img_origin``: the public map's tile server, whose images the pages may load."""
+    if not any(path == p or path.startswith(p + "/") for p in PAGE_PREFIXES):
         return dict(EVERYWHERE)
     cache = "no-cache" if path.startswith(f"{WEB_PREFIX}/static/") else "no-store"
-    return {**EVERYWHERE, **ON_PAGES, "Cache-Control": cache}
+    if path.endswith(".geojson"):
+        cache = "public, max-age=3600"
+    on_pages = dict(ON_PAGES)
+    if img_origin:
+        on_pages["Content-Security-Policy"] = CSP.replace("img-src 'self' data:",
+                                                          f"img-src 'self' data: {img_origin}")
+    return {**EVERYWHERE, **on_pages, "Cache-Control": cache}
 
 
 class SecurityHeadersMiddleware:
     """Adds ``headers_for(path)`` to every HTTP answer (a plain ASGI middleware)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, tile_url: str = "") -> None:
         self.app = app
+        self.img_origin = tile_origin(tile_url)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = headers_for(str(scope.get("path", "")))
+        extra = headers_for(str(scope.get("path", "")), self.img_origin)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.web.labels_more import MORE
+from api.web.labels_public import PUBLIC
 from core.pollutants import BY_KEY, DATA_FLAGS
 
 LANGS = ("zh", "en")
@@ -157,6 +158,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
                       "{n} hours, {valid} valid, {exceeded} exceeded"),
     "readings_summary": ("{n} 个值，{flagged} 个非正常标记", "{n} values, {flagged} flagged"),
     **MORE,
+    **PUBLIC,
     # Reports (api/web/reports.py)
     "reports": ("报表", "Reports"),
     "reports_count": ("共 {n} 份", "{n} reports"),

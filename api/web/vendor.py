@@ -1,7 +1,8 @@
 """python -m api.web.vendor: fetch the browser libraries the project serves: the charting
-library of the pages (uPlot, MIT licence) and the API documentation pages at /docs (Swagger UI,
-Apache-2.0) and /redoc (ReDoc, MIT), and axe-core (MPL-2.0), the accessibility checks of the
-browser tests (tests/test_web_a11y.py), which the pages never load.
+library of the pages (uPlot, MIT licence), the public map (Leaflet, BSD-2-Clause) and the API
+documentation pages at /docs (Swagger UI, Apache-2.0) and /redoc (ReDoc, MIT), and axe-core
+(MPL-2.0), the accessibility checks of the browser tests (tests/test_web_a11y.py), which the
+pages never load.
 
 No third-party code is committed: ``make install`` runs this, which asks the npm registry for
 one pinned version of each package (``npm pack``, kept in a cache folder), checks the package's
@@ -74,7 +75,16 @@ AXE = Package("axe-core", "4.10.3",
     "package/LICENSE": (
         "axe-core.LICENSE", "af175b9d96ee93c21a036152e1b905b0b95304d4ae8c2c921c7609100ba8df7e"),
 })
-PACKAGES: tuple[Package, ...] = (UPLOT, SWAGGER_UI, REDOC, AXE)
+LEAFLET = Package("leaflet", "1.9.4",
+                  "84c65a256e50657896f54c33bd857b6849ebe94c817803be818bf32a3dde0b77", {
+    "package/dist/leaflet.js": (
+        "leaflet.js", "db49d009c841f5ca34a888c96511ae936fd9f5533e90d8b2c4d57596f4e5641a"),
+    "package/dist/leaflet.css": (
+        "leaflet.css", "a7837102824184820dfa198d1ebcd109ff6d0ff9a2672a074b9a1b4d147d04c6"),
+    "package/LICENSE": (
+        "leaflet.LICENSE", "53e8dc25862014e4324741ca18fbe3611e11d42ef69f59f86ea8c5389647d4cb"),
+})
+PACKAGES: tuple[Package, ...] = (UPLOT, SWAGGER_UI, REDOC, AXE, LEAFLET)
 # The charting library's pins by their old names (uPlot was the first package).
 PACKAGE, VERSION, TARBALL_SHA256, FILES = (UPLOT.name, UPLOT.version, UPLOT.tarball_sha256,
                                            UPLOT.files)

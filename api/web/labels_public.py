@@ -1,0 +1,43 @@
+"""Labels of the public pages under /public/ (zh, en); merged into ``api.web.i18n.TEXT``."""
+
+from __future__ import annotations
+
+PUBLIC: dict[str, tuple[str, str]] = {  # key: (zh, en)
+    "public_title": ("企业环境信息公开", "Public disclosure of emissions"),
+    "public_map": ("企业地图", "Map of enterprises"),
+    "public_intro": ("各企业的监测结果在整点结束 {h} 小时后公开，环保部门复核前标注为“尚未复核”。",
+                     "Each enterprise's judged hours are published {h} h after they end and "
+                     "labelled \"not yet reviewed\" until the authority has reviewed the day."),
+    "search": ("搜索", "Search"),
+    "search_name": ("企业名称", "Enterprise name"),
+    "status_now": ("当前状态", "Status now"),
+    "status_exceeded": ("超标", "Exceeded"),
+    "status_compliant": ("达标", "Compliant"),
+    "status_no_data": ("无数据", "No data"),
+    "status_hour_of": ("依据 {hour} 的整点结果", "from the hour of {hour}"),
+    "map_label": ("企业位置地图，颜色表示当前状态",
+                  "Map of the enterprises, coloured by status now"),
+    "map_no_script": ("地图需要 JavaScript；下表列出全部企业。",
+                      "The map needs JavaScript; the table lists every enterprise."),
+    "found_n": ("找到 {n} 家企业", "{n} enterprises found"),
+    "last_30_days": ("近 30 天整点监测结果", "Judged hours of the last 30 days"),
+    "exceedances": ("超标记录及处理", "Exceedances and how they were closed"),
+    "alert_status_open": ("未处理", "open"),
+    "alert_status_acknowledged": ("已确认，处理中", "acknowledged, being handled"),
+    "alert_status_resolved": ("已关闭", "closed"),
+    "going_on": ("持续中", "going on"),
+    "amounts_title": ("排放量与许可量（{year} 年）", "Amounts against the permit ({year})"),
+    "tonnes": ("已排放（吨）", "Emitted (t)"),
+    "permit_t_a": ("许可排放量（吨/年）", "Permitted (t/a)"),
+    "permit_share": ("占许可量", "Share of the permit"),
+    "no_permit": ("未登记许可量", "no permit registered"),
+    "open_data": ("开放数据下载", "Open data"),
+    "open_data_help": ("每天一个 CSV 文件，含许可说明和复核状态。",
+                       "One CSV file per day, with the licence line and the day's review state."),
+    "review_state": ("复核状态", "Review state"),
+    "reviewed": ("已复核", "reviewed"),
+    "not_reviewed": ("尚未复核", "not yet reviewed"),
+    "published_until": ("公开至 {t}", "published until {t}"),
+    "report_pollution": ("举报污染", "Report pollution"),
+    "back_to_map": ("返回地图", "Back to the map"),
+}

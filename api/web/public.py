@@ -1,0 +1,121 @@
+"""The public's pages under /public/ (no login; issue 14): a map of the enterprises coloured by
+their status now with a search by name, region and industry, and each enterprise's page (status
+now, the last 30 days of judged hours per outlet against the limit, its exceedances and how they
+were closed, the year's amounts against the permit, the open-data downloads).
+
+Every figure comes from ``api.services.public``, the same answers as the public JSON API (so the
+same tier, publication delay, cache and rate limits apply: api/ratelimit.py covers /public).
+The map is Leaflet (vendored and checksummed, api/web/vendor.py) drawing the region outlines of
+``api_public_regions_file`` on a blank base, or on the tiles of ``api_public_tile_url``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import StateDep
+from api.params import TimeRange
+from api.services import public
+from api.state import AppState
+from api.tiers import restrict
+from api.web.charts import hour_charts
+from api.web.i18n import LANG_COOKIE, LANGS
+from api.web.render import labels_for, page
+
+PREFIX = "/public"
+REGIONS_FILE = Path(__file__).resolve().parents[2] / "config" / "regions.geojson"
+DAY_MS = 86_400_000
+DOWNLOAD_DAYS = 7
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+Text = Annotated[str | None, Query(max_length=64)]
+
+
+@cache
+def _regions(path: str) -> bytes:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("type") != "FeatureCollection":
+        raise ValueError(f"{path}: not a GeoJSON FeatureCollection")
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def regions_path(state: AppState) -> str:
+    return state.settings.api_public_regions_file or str(REGIONS_FILE)
+
+
+@router.get("/regions.geojson")
+def regions(state: StateDep) -> Response:
+    """The region outlines of the map (GeoJSON)."""
+    return Response(_regions(regions_path(state)), media_type="application/geo+json",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/lang/{lang}")
+def set_lang(lang: str, next_: Annotated[str | None, Query(alias="next")] = None
+             ) -> RedirectResponse:
+    """Switch the public pages' language (a preference cookie)."""
+    target = next_ if next_ and next_.startswith(PREFIX + "/") and "//" not in next_ else \
+        PREFIX + "/"
+    response = RedirectResponse(target, status_code=303)
+    if lang in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path=PREFIX,
+                            samesite="lax")
+    return response
+
+
+def _choices(state: AppState) -> tuple[list[str], list[str]]:
+    ents = state.registry.enterprises.values()
+    return sorted({e.region for e in ents}), sorted({e.industry for e in ents})
+
+
+@router.get("/", response_class=HTMLResponse)
+def map_page(request: Request, state: StateDep, q: Text = None, region: Text = None,
+             industry: Text = None) -> HTMLResponse:
+    """The map and the search."""
+    found = restrict(public.enterprises(state, q or None, region or None, industry or None))
+    regions_, industries = _choices(state)
+    mapped = [{"id": e["id"], "name": e["name"], "lat": e["lat"], "lon": e["lon"],
+               "status": e["status"]} for e in found if e["lat"] is not None]
+    labels = labels_for(request)
+    return page(request, "public_map.html", enterprises=found, regions=regions_,
+                industries=industries, q=q or "", region=region or "",
+                industry=industry or "", delay_h=state.settings.api_public_delay_s / 3600,
+                map_data={"enterprises": mapped, "tiles": state.settings.api_public_tile_url,
+                          "regions": f"{PREFIX}/regions.geojson",
+                          "status": {s: labels(f"status_{s}") for s in
+                                     ("exceeded", "compliant", "no_data")}})
+
+
+def _hour_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The public hours with their time back in epoch ms (the charts' x)."""
+    return [{**r, "time": int(datetime.fromisoformat(r["time"]).timestamp() * 1000)}
+            for r in answer["items"]]
+
+
+@router.get("/enterprises/{enterprise_id}", response_class=HTMLResponse)
+def enterprise_page(request: Request, enterprise_id: str, state: StateDep) -> HTMLResponse:
+    """One enterprise: status now, 30 days of judged hours, exceedances, amounts, downloads."""
+    ent = state.registry.enterprises.get(enterprise_id)
+    if ent is None:
+        raise HTTPException(404, "no such enterprise")
+    until = public.published_until(state)
+    answer = restrict(public.hours(state, ent, TimeRange(until - 30 * DAY_MS, until)))
+    labels = labels_for(request)
+    tz = ZoneInfo(state.settings.timezone)
+    last = datetime.fromtimestamp((until - 1) / 1000, tz).date()
+    days = [(last - timedelta(days=i)).isoformat() for i in range(DOWNLOAD_DAYS)]
+    alerts = [a for a in restrict(public.alerts(state, ent, 200))
+              if a.get("kind") == "exceedance"]
+    return page(request, "public_enterprise.html", ent=restrict(public.one_enterprise(state, ent)),
+                answer=answer, alerts=alerts, amounts=restrict(public.amounts(state, ent)),
+                days=days, reviewed=set(answer["reviewed"]),
+                charts={"tz": state.settings.timezone, "time": labels("time"),
+                        "charts": hour_charts(_hour_rows(answer), labels)})
