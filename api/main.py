@@ -33,6 +33,7 @@ from api.routes import (
     judged,
     marks,
     public,
+    public_reports,
     rankings,
     readings,
     rejections,
@@ -144,7 +145,10 @@ def create_app(settings: ApiSettings, store: InfluxStore | None = None,
                    reports, catalogue, health, audit):
         api.include_router(module.router)
     api.include_router(public.reviews)
+    api.include_router(public_reports.inspect)
+    api.include_router(public_reports.enterprise)
     app.include_router(public.router, prefix=PREFIX)  # no login: not under ERRORS' 401/403
+    app.include_router(public_reports.public, prefix=PREFIX)
     app.include_router(api)
     docs.install(app)  # /docs, /redoc and the OpenAPI document, served offline
     errors.install(app)

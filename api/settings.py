@@ -71,6 +71,9 @@ class ApiSettings(CommonSettings):
     # `per_min` a minute; beyond it, 429 with Retry-After.
     api_public_rate_per_min: Annotated[float, Field(gt=0)] = 600.0
     api_public_rate_burst: Annotated[int, Field(ge=1)] = 60
+    # Reports from the public (POST /api/v1/public/reports): at most this many an hour from one
+    # client address (a bucket of this size refilled over the hour); beyond it, 429.
+    api_public_reports_per_hour: Annotated[float, Field(gt=0)] = 5.0
     # Licence line of the open-data CSV downloads.
     api_public_licence: str = "Open data: free to use with attribution to the authority."
     # The public map (/public/): region outlines drawn from this GeoJSON (features with a

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 
 from api.cache import TtlCache
 from api.keys import KeyStore
+from api.ratelimit import Buckets
 from api.services.audit import AuditTrail
 from api.settings import ApiSettings
 from core.registry import Registry
 from core.standards import Standards
 from store.influx import InfluxStore
 from store.marks import MarkStore
+from store.public_reports import PublicReports
 from store.reports import ReportStore
 from store.results import ResultStore
 from store.sql import Records
@@ -36,6 +38,8 @@ class AppState:
     workflows: AlertWorkflows = field(init=False)  # the alerts' workflow (store.workflow)
     reports: ReportStore = field(init=False)  # issued report versions (store.reports)
     public_cache: TtlCache = field(init=False)  # the public tier's answers (api_public_cache_s)
+    public_reports: PublicReports = field(init=False)  # reports from the public
+    report_buckets: Buckets = field(init=False)  # their submissions per client address
     clock: Callable[[], float] = time.time  # wall clock in seconds; tests inject a fixed one
     owns_store: bool = False  # opened by create_app, so closed when the application stops
     owns_records: bool = False  # likewise the records database
@@ -46,6 +50,10 @@ class AppState:
         self.workflows = AlertWorkflows(self.records)
         self.reports = ReportStore(self.records)
         self.public_cache = TtlCache(self.settings.api_public_cache_s)
+        self.public_reports = PublicReports(self.records)
+        per_hour = self.settings.api_public_reports_per_hour
+        self.report_buckets = Buckets(per_hour / 60.0, max(1, int(per_hour)),
+                                      clock=lambda: self.clock())
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -49,7 +49,15 @@ PUBLIC_FIELDS = frozenset({
     "year", "tonnes", "permit_t_a", "permit_share",
     # pages of answers
     "items", "total", "limit_rows", "offset", "count", "published_until", "reviewed",
+    # reports from the public: ticket, kind, event hour, status, finding, size of its group
+    "ticket", "hour", "finding", "group_size", "follow",
 })
+
+# The reporter's own view of a report (``/api/v1/public/reports/{ticket}/private`` with the
+# follow token): the public fields and what the reporter sent, the status history (times and
+# statuses) and the enterprise's responses; never contact, notes or who did what.
+REPORTER_FIELDS = PUBLIC_FIELDS | {"description", "history", "responses", "photo", "text",
+                                   "submitted"}
 
 # Operational routes outside the tiers: health checks and metrics (no key, no enterprise
 # data; they never carry SECRETS either).
@@ -60,18 +68,24 @@ SECRETS = frozenset({"pw", "pw_sha256", "password", "sha256", "api_key", "secret
 NEVER: dict[Tier, frozenset[str]] = {
     Tier.PUBLIC: SECRETS | {"mn", "device", "devices", "key_id", "notes", "note", "by",
                             "explanation", "explained", "detail", "reason", "regions",
-                            "declared_by", "raw", "payload", "topic"},
+                            "declared_by", "raw", "payload", "topic", "contact",
+                            "description", "photo", "responses", "token", "assignee"},
     Tier.ENTERPRISE: SECRETS | {"pw", "key_id"},
     Tier.INSPECTOR: SECRETS,
     Tier.ADMIN: SECRETS,
 }
+REPORTER_NEVER = SECRETS | {"contact", "notes", "note", "by", "key_id", "assignee", "region",
+                            "token"}
 
 WHAT: dict[Tier, str] = {
     Tier.PUBLIC: "enterprise name, region, industry, outlets, status now; judged hourly means "
                  "and verdicts published after `api_public_delay_s` (default 2 h), labelled "
                  "\"not yet reviewed\" until an inspector confirms the day; daily verdicts, "
                  "exceedances, alerts' kind, time and status; rankings; the year's amounts "
-                 "against the permit",
+                 "against the permit; public reports' ticket, kind, event hour, status, "
+                 "finding and group size (a place rounded to 0.01°); the reporter, with the "
+                 "follow token, also their own description, status history and the "
+                 "enterprise's responses",
     Tier.ENTERPRISE: "its own minute data, flags, rejections, marks, alerts and explanations; "
                      "notes' authors other than itself by role only (no inspector's key id)",
     Tier.INSPECTOR: "every enterprise in reach (all, or its regions), with notes; the alert "
@@ -90,17 +104,18 @@ def tier_of(user: Principal | None) -> Tier:
 T = TypeVar("T")
 
 
-def restrict(value: T) -> T:
-    """``value`` with every mapping narrowed to ``PUBLIC_FIELDS`` (recursively)."""
-    return cast(T, _restrict(value))
+def restrict(value: T, allowed: frozenset[str] = PUBLIC_FIELDS,
+             never: frozenset[str] = NEVER[Tier.PUBLIC]) -> T:
+    """``value`` with every mapping narrowed to ``allowed`` minus ``never`` (recursively):
+    by default the public tier's fields."""
+    return cast(T, _restrict(value, allowed - never))
 
 
-def _restrict(value: Any) -> Any:
+def _restrict(value: Any, keep: frozenset[str]) -> Any:
     if isinstance(value, dict):
-        return {k: _restrict(v) for k, v in value.items()
-                if k in PUBLIC_FIELDS and k not in NEVER[Tier.PUBLIC]}
+        return {k: _restrict(v, keep) for k, v in value.items() if k in keep}
     if isinstance(value, list):
-        return [_restrict(v) for v in value]
+        return [_restrict(v, keep) for v in value]
     return value
 
 

@@ -9,7 +9,17 @@ that they and these models agree).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID = 64  # identifiers: enterprise, outlet, key and alert ids are far shorter
@@ -222,3 +232,60 @@ class DayReviewRow(Base):
     day: Mapped[str] = mapped_column(String(10))  # local date, YYYY-MM-DD
     reviewed_ms: Mapped[int] = mapped_column(BigInteger)
     by: Mapped[str] = mapped_column(String(128))
+
+
+class PublicReportRow(Base):
+    """A report from the public (举报, issue 14): about an enterprise or a place, with the
+    SHA-256 of its private follow token (never the token). ``group_ticket`` is the ticket of
+    the first open report of its duplicates (its own ticket when it leads); ``version`` grows
+    with every status move, so of two moves from one state only one succeeds."""
+
+    __tablename__ = "public_report"
+    __table_args__ = (Index("ix_public_report_enterprise_event", "enterprise", "event_ms"),
+                      Index("ix_public_report_kind_event", "kind", "event_ms"))
+    ticket: Mapped[str] = mapped_column(String(16), primary_key=True)
+    group_ticket: Mapped[str] = mapped_column(String(16), index=True)
+    enterprise: Mapped[str | None] = mapped_column(String(ID))
+    region: Mapped[str | None] = mapped_column(String(ID))  # whose inspectors see it
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    event_ms: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(200))
+    token_sha256: Mapped[str] = mapped_column(String(64))
+    submitted_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    assignee: Mapped[str | None] = mapped_column(String(ID))  # an inspector's key id
+    finding: Mapped[str | None] = mapped_column(Text)
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger)
+    has_photo: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PublicReportEventRow(Base):
+    """One step of a public report's history, appended, never edited: a status move
+    (received, assigned, investigating, closed), an inspector's note or the enterprise's
+    response (``action``), who made it (role:key id; "public" for the reporter) and when."""
+
+    __tablename__ = "public_report_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket: Mapped[str] = mapped_column(
+        String(16), ForeignKey("public_report.ticket", ondelete="CASCADE"), index=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    by: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(16))  # status, note, response
+    status: Mapped[str] = mapped_column(String(16))  # the report's status after the step
+    text: Mapped[str | None] = mapped_column(Text)
+
+
+class PublicReportPhotoRow(Base):
+    """A report's photo, re-encoded as JPEG without metadata (core.photos): kept in the records
+    database beside its report, so one backup and every replica hold both."""
+
+    __tablename__ = "public_report_photo"
+    ticket: Mapped[str] = mapped_column(
+        String(16), ForeignKey("public_report.ticket", ondelete="CASCADE"), primary_key=True)
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)

@@ -7,7 +7,7 @@ Loaded as a plugin by tests/conftest.py: a test asks for ``api`` by name; it imp
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,14 +94,16 @@ KEY_SPECS: dict[str, tuple[Role, str | None, tuple[str, ...]]] = {
 
 @contextmanager
 def running_api(store: InfluxStore, tmp_path: Path, now_s: float = NOW_S,
-                records: Records | None = None, **extra: object) -> Iterator[Api]:
-    """The app served on a loopback port, its clock stopped at ``now_s``, with a key per entry
-    of KEY_SPECS; ``records`` defaults to a SQLite file in ``tmp_path``."""
+                records: Records | None = None, clock: Callable[[], float] | None = None,
+                **extra: object) -> Iterator[Api]:
+    """The app served on a loopback port, its clock stopped at ``now_s`` (or ``clock``), with
+    a key per entry of KEY_SPECS; ``records`` defaults to a SQLite file in ``tmp_path``."""
     settings, fleet = settings_for(store, tmp_path, **extra)
     registry = build_registry(fleet.registry, load_standards(LIMITS))
     own = records is None
     db = records_in(tmp_path) if records is None else records
-    app = create_app(settings, store=store, registry=registry, clock=lambda: now_s, records=db)
+    app = create_app(settings, store=store, registry=registry, clock=clock or (lambda: now_s),
+                     records=db)
     server = ThreadedServer(app, free_port()).start()
     a = Api(httpx.Client(base_url=server.url, timeout=30), store, settings, registry, db)
     try:

@@ -58,10 +58,25 @@ def seed(a: Api) -> str:
     return ep.id
 
 
+def seed_report(a: Api) -> str:
+    """A public report about E0001 with a contact, an inspector's note and the enterprise's
+    response; returns its ticket."""
+    r = a.client.post("/api/v1/public/reports", data={
+        "enterprise": "E0001", "time": "2025-12-01T09:00:00+08:00", "kind": "smoke",
+        "description": "reporter description", "contact": "reporter contact"})
+    assert r.status_code == 201
+    ticket: str = r.json()["ticket"]
+    assert a.post(f"/public-reports/{ticket}/notes", "inspector",
+                  json={"text": "inspector note: call back"}).status_code == 200
+    assert a.post(f"/enterprises/E0001/public-reports/{ticket}/responses", "e1",
+                  json={"text": "internal: bag filter replaced"}).status_code == 200
+    return ticket
+
+
 @pytest.fixture
 def papi(store: InfluxStore, tmp_path: Path) -> Iterator[Api]:
     with running_api(store, tmp_path, api_public_rate_burst=100_000,
-                     api_public_cache_s=0.0) as a:
+                     api_public_cache_s=0.0, api_public_reports_per_hour=1000.0) as a:
         yield a
 
 
@@ -69,18 +84,19 @@ def test_readme_holds_the_tier_table() -> None:
     assert markdown_table() in (ROOT / "README.md").read_text()
 
 
-def fill(path: str, alert: str) -> str:
+def fill(path: str, alert: str, ticket: str) -> str:
     values = {"enterprise_id": "E0001", "alert_id": alert, "mark_id": "m_unknown",
-              "outlet_id": "G1"}
+              "outlet_id": "G1", "ticket": ticket}
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "x"), path)
 
 
 def test_every_route_answers_each_tier_within_the_table(papi: Api) -> None:
     alert = seed(papi)
+    ticket = seed_report(papi)
     spec = papi.client.get("/api/v1/openapi.json").json()
     public_seen, checked = 0, 0
     for path, ops in spec["paths"].items():
-        url = fill(path, alert)
+        url = fill(path, alert, ticket)
         is_public = path.startswith("/api/v1/public/")
         for method in ops:
             for who, tier in WHO.items():
@@ -110,8 +126,9 @@ def test_every_route_answers_each_tier_within_the_table(papi: Api) -> None:
                     public_seen += 1
                     assert names <= PUBLIC_FIELDS, (path, names - PUBLIC_FIELDS)
                     text = r.text
-                    assert "bag filter" not in text
-                    assert "inspector note" not in text
+                    for secret in ("bag filter", "inspector note", "reporter description",
+                                   "reporter contact"):
+                        assert secret not in text, (path, secret)
     assert public_seen >= 4 * 5
     assert checked > public_seen
 

@@ -1,0 +1,351 @@
+"""Reports from the public (举报, issue 14): submitted and followed with no login under
+``/api/v1/public/reports``, worked by inspectors under ``/api/v1/public-reports`` and answered
+by the enterprise under ``/api/v1/enterprises/{id}/public-reports``.
+
+A submission is a multipart form. Its body is counted while it is read and refused with 413
+once it passes the photo's limit (nothing is buffered beyond it); the photo is checked by its
+content and re-encoded without metadata (``core.photos``). Submissions are limited per client
+address (``api_public_reports_per_hour``, 429 with Retry-After) on top of the public routes'
+limit. Text is stored as given and returned only in JSON.
+
+Audit: the inspectors' and enterprises' routes are audited like every non-public route
+(api.audit_middleware). The reporter's own view is a public read and is not: its query holds
+the follow token, which must not be written anywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.types import Message
+
+from api.access import INSPECTORS, Principal
+from api.deps import CurrentUser, StateDep, VisibleEnterprise, require
+from api.keys import Role
+from api.params import EndQuery, StartQuery, parse_time
+from api.services import public_reports as views
+from api.services.reach import denied, reach_enterprise
+from api.tiers import REPORTER_FIELDS, REPORTER_NEVER, restrict
+from core.photos import CleanPhoto, NotAnImage, PhotoRejected, clean_photo
+from store.public_reports import (
+    KINDS,
+    STATUSES,
+    Conflict,
+    Draft,
+    NotFound,
+    Rejected,
+    ReportFilter,
+)
+
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+BODY_MAX_BYTES = PHOTO_MAX_BYTES + 64 * 1024  # the photo and the text fields around it
+FIELD_MAX_BYTES = 16 * 1024
+FIELDS = ("enterprise", "lat", "lon", "time", "kind", "description", "contact", "photo")
+Ticket = Annotated[str, Query(min_length=1, max_length=16)]
+Token = Annotated[str, Query(min_length=1, max_length=64, description="The follow token")]
+StatusQuery = Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")]
+EnterpriseQuery = Annotated[str | None, Query(max_length=64)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+public = APIRouter(prefix="/public/reports", tags=["public"])
+inspect = APIRouter(prefix="/public-reports", tags=["public reports"],
+                    dependencies=[Depends(require(*INSPECTORS))])
+enterprise = APIRouter(prefix="/enterprises", tags=["public reports"])
+
+FORM_DOC = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["time", "kind", "description"], "properties": {
+        "enterprise": {"type": "string", "description": "Enterprise id (or give lat and lon)"},
+        "lat": {"type": "number"}, "lon": {"type": "number"},
+        "time": {"type": "string", "description": "ISO 8601 with an offset"},
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "description": {"type": "string", "maxLength": 2000},
+        "contact": {"type": "string", "maxLength": 200},
+        "photo": {"type": "string", "format": "binary",
+                  "description": "JPEG, PNG or WebP, at most 5 MiB and 40 megapixels"}}}}}}}
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def read_form(request: Request) -> FormData:
+    """The multipart form, refused (413) as soon as the body passes BODY_MAX_BYTES."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > BODY_MAX_BYTES:
+        raise HTTPException(413, "photo: at most 5 MiB")
+    seen = 0
+
+    async def receive() -> Message:
+        nonlocal seen
+        message = await request.receive()
+        seen += len(message.get("body", b""))
+        if seen > BODY_MAX_BYTES:
+            raise TooLarge
+        return message
+
+    try:
+        return await Request(request.scope, receive).form(
+            max_files=1, max_fields=len(FIELDS), max_part_size=FIELD_MAX_BYTES)
+    except TooLarge:
+        raise HTTPException(413, "photo: at most 5 MiB") from None
+    except MultiPartException as exc:
+        raise HTTPException(422, f"form: {exc.message}") from None
+
+
+def text_field(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise HTTPException(422, f"{name}: expected text, not a file")
+    return value
+
+
+def number(form: FormData, name: str) -> float | None:
+    value = text_field(form, name)
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        raise HTTPException(422, f"{name}: not a number") from None
+
+
+async def photo_of(form: FormData) -> CleanPhoto | None:
+    value = form.get("photo")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, UploadFile):
+        raise HTTPException(422, "photo: expected a file")
+    data = await value.read(PHOTO_MAX_BYTES + 1)
+    if not data:
+        return None
+    if len(data) > PHOTO_MAX_BYTES:
+        raise HTTPException(413, "photo: at most 5 MiB")
+    try:
+        return clean_photo(data)
+    except NotAnImage as exc:
+        raise HTTPException(415, str(exc)) from None
+    except PhotoRejected as exc:
+        raise HTTPException(413, str(exc)) from None
+
+
+def draft_of(form: FormData, photo: CleanPhoto | None) -> Draft:
+    when = text_field(form, "time")
+    if when is None:
+        raise HTTPException(422, "time: required (ISO 8601 with an offset)")
+    unknown = sorted(set(form.keys()) - set(FIELDS))
+    if unknown:
+        raise HTTPException(422, f"{unknown[0][:32]}: not a field of a report")
+    return Draft(event_ms=parse_time(when, "time"), kind=text_field(form, "kind") or "",
+                 description=text_field(form, "description") or "",
+                 enterprise=text_field(form, "enterprise"), lat=number(form, "lat"),
+                 lon=number(form, "lon"), contact=text_field(form, "contact"), photo=photo)
+
+
+class SubmittedPublic(BaseModel):
+    ticket: str
+    follow: str = Field(description="The reporter's private link (keep it: it holds the token)")
+
+
+@public.post("", status_code=201, response_model=SubmittedPublic, openapi_extra=FORM_DOC,
+             responses={413: {"description": "The photo is too large"},
+                        415: {"description": "The photo is not a JPEG, PNG or WebP image"},
+                        429: {"description": "Too many reports from this address"}})
+async def submit(request: Request, state: StateDep) -> dict[str, Any]:
+    """Report a suspected pollution event (multipart form): an enterprise or a place, the
+    time, the kind, a description, an optional photo and contact. Answers the ticket and the
+    private link to follow it."""
+    client = request.client.host if request.client else "-"
+    wait = state.report_buckets.take(client)
+    if wait > 0:
+        retry = max(1, math.ceil(wait))
+        raise HTTPException(429, f"too many reports from this address; retry after {retry} s",
+                            headers={"Retry-After": str(retry)})
+    form = await read_form(request)
+    try:
+        draft = draft_of(form, await photo_of(form))
+        sent = state.public_reports.submit(draft, state.registry, state.now_ms())
+    except Rejected as exc:
+        raise HTTPException(422, str(exc)) from None
+    finally:
+        await form.close()
+    return restrict({"ticket": sent.ticket,
+                     "follow": f"/public/reports/{sent.ticket}?token={sent.token}"})
+
+
+@public.get("")
+def list_public(state: StateDep, enterprise: EnterpriseQuery = None, status: StatusQuery = None,
+                limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    """Reports from the public, newest first: ticket, enterprise, kind, event hour, status,
+    finding once closed and the size of its group of duplicates; no personal data."""
+    total, found = state.public_reports.find(
+        ReportFilter(enterprises=[enterprise] if enterprise else None, status=status),
+        limit, offset)
+    return restrict({"total": total, "offset": offset, "count": len(found),
+                     "items": [views.public_view(r) for r in found]})
+
+
+@public.get("/{ticket}")
+def get_public(ticket: str, state: StateDep) -> dict[str, Any]:
+    """The public status of one report."""
+    r = state.public_reports.get(ticket, events=False)
+    if r is None:
+        raise HTTPException(404, "not found")
+    return restrict(views.public_view(r))
+
+
+def reporters(ticket: str, token: Token, state: StateDep) -> Any:
+    r = state.public_reports.for_reporter(ticket, token)
+    if r is None:
+        raise HTTPException(404, "not found")
+    return r
+
+
+@public.get("/{ticket}/private")
+def get_private(token: Token, r: Annotated[Any, Depends(reporters)]) -> dict[str, Any]:
+    """The reporter's own view (with the follow token): what they sent, the status history,
+    the finding and the enterprise's responses. A wrong token: 404, as a missing ticket."""
+    return restrict(views.reporter_view(r, token), REPORTER_FIELDS, REPORTER_NEVER)
+
+
+def photo_response(state: StateDep, ticket: str) -> Response:
+    jpeg = state.public_reports.photo(ticket)
+    if jpeg is None:
+        raise HTTPException(404, "not found")
+    return Response(jpeg, media_type="image/jpeg", headers={
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
+        "Content-Disposition": f'attachment; filename="{ticket}.jpg"'})
+
+
+@public.get("/{ticket}/photo", response_class=Response)
+def get_private_photo(state: StateDep, r: Annotated[Any, Depends(reporters)]) -> Response:
+    """The report's photo, for the reporter (with the follow token)."""
+    return photo_response(state, r.ticket)
+
+
+@inspect.get("")
+def list_inspected(request: Request, user: CurrentUser, state: StateDep,
+                   enterprise: EnterpriseQuery = None, start: StartQuery = None,
+                   end: EndQuery = None, status: StatusQuery = None, limit: Limit = 100,
+                   offset: Offset = 0) -> dict[str, Any]:
+    """Reports in reach (regions respected) by enterprise, event time and status, with
+    description, contact, photo link, history, notes and responses, and links to the alerts
+    and readings of the enterprise around that hour."""
+    ents = [reach_enterprise(request, user, state.registry, enterprise).id] \
+        if enterprise else None
+    f = views.inspector_filter(user, ReportFilter(
+        ents, None, status, parse_time(start, "start") if start else None,
+        parse_time(end, "end") if end else None))
+    total, found = state.public_reports.find(f, limit, offset, events=True)
+    return {"total": total, "offset": offset, "count": len(found),
+            "items": [views.inspector_view(r) for r in found]}
+
+
+def inspected(request: Request, ticket: str, user: CurrentUser, state: StateDep) -> Any:
+    return views.in_reach(request, user, state.public_reports.get(ticket), ticket)
+
+
+Inspected = Annotated[Any, Depends(inspected)]
+
+
+@inspect.get("/{ticket}")
+def get_inspected(r: Inspected) -> dict[str, Any]:
+    """One report, everything included."""
+    return views.inspector_view(r)
+
+
+@inspect.get("/{ticket}/photo", response_class=Response)
+def get_photo(state: StateDep, r: Inspected) -> Response:
+    """The report's photo (JPEG without metadata)."""
+    return photo_response(state, r.ticket)
+
+
+class AssignIn(BaseModel):
+    assignee: str = Field(min_length=1, max_length=64, description="An inspector's key id")
+
+
+class NoteTextIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class StatusIn(BaseModel):
+    status: str = Field(pattern="^(investigating|closed)$")
+    finding: str | None = Field(default=None, max_length=2000,
+                                description="Required to close")
+
+
+def moved(call: Any) -> dict[str, Any]:
+    try:
+        return views.inspector_view(call())
+    except Rejected as exc:
+        raise HTTPException(422, str(exc)) from None
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    except NotFound:
+        raise HTTPException(404, "not found") from None
+
+
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The report's status does not allow this"}}
+
+
+@inspect.post("/{ticket}/assign", responses=CONFLICT)
+def assign(r: Inspected, body: AssignIn, user: CurrentUser, state: StateDep) -> dict[str, Any]:
+    """Assign the report to an inspector (by key id): received or assigned -> assigned."""
+    key = state.keys.active(body.assignee)
+    if key is None or key.role not in INSPECTORS:
+        raise HTTPException(422, "assignee: not the key id of an active inspector")
+    return moved(lambda: state.public_reports.move(r.ticket, "assigned", user.label,
+                                                   state.now_ms(), assignee=key.key_id))
+
+
+@inspect.post("/{ticket}/notes")
+def add_note(r: Inspected, body: NoteTextIn, user: CurrentUser,
+             state: StateDep) -> dict[str, Any]:
+    """An inspector's note (only inspectors read it)."""
+    return moved(lambda: state.public_reports.note(r.ticket, body.text, user.label,
+                                                   state.now_ms()))
+
+
+@inspect.post("/{ticket}/status", responses=CONFLICT)
+def set_status(r: Inspected, body: StatusIn, user: CurrentUser,
+               state: StateDep) -> dict[str, Any]:
+    """assigned -> investigating -> closed (with a finding, shown to the public)."""
+    return moved(lambda: state.public_reports.move(r.ticket, body.status, user.label,
+                                                   state.now_ms(), finding=body.finding))
+
+
+@enterprise.get("/{enterprise_id}/public-reports")
+def list_own(ent: VisibleEnterprise, user: CurrentUser, state: StateDep,
+             status: StatusQuery = None, limit: Limit = 100,
+             offset: Offset = 0) -> dict[str, Any]:
+    """Reports from the public about the enterprise (no reporter contact, no place)."""
+    total, found = state.public_reports.find(
+        ReportFilter(enterprises=[ent.id], status=status), limit, offset, events=True)
+    return {"enterprise": ent.id, "total": total, "offset": offset, "count": len(found),
+            "items": [views.enterprise_view(r, user) for r in found]}
+
+
+def responder(user: CurrentUser, request: Request) -> Principal:
+    if user.role is not Role.ENTERPRISE:
+        raise denied(request, 403, "only the enterprise responds", user.key_id)
+    return user
+
+
+@enterprise.post("/{enterprise_id}/public-reports/{ticket}/responses")
+def respond(ent: VisibleEnterprise, ticket: str, body: NoteTextIn,
+            user: Annotated[Principal, Depends(responder)], state: StateDep) -> dict[str, Any]:
+    """The enterprise's response to a report about it (another's ticket: 404)."""
+    try:
+        r = state.public_reports.respond(ticket, ent.id, body.text, user.label, state.now_ms())
+    except NotFound:
+        raise HTTPException(404, "not found") from None
+    except Rejected as exc:
+        raise HTTPException(422, str(exc)) from None
+    return views.enterprise_view(r, user)
