@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.public_pages_support import Public
-from tests.test_web_browser import Watched, browser
+from tests.test_web_browser import Watched, browser, new_tab
 
 pytestmark = pytest.mark.slow  # a headless browser
 __all__ = ["browser"]  # the module's fixture, shared
@@ -19,12 +19,7 @@ __all__ = ["browser"]  # the module's fixture, shared
 
 @pytest.fixture
 def ptab(browser: Browser, pub: Public) -> Iterator[Watched]:
-    context = browser.new_context(base_url=pub.url, viewport={"width": 1280, "height": 900},
-                                  locale="en-US")
-    context.set_default_timeout(10_000)
-    watched = Watched(context.new_page())
-    yield watched
-    context.close()
+    yield from new_tab(browser, pub.url)
 
 
 def test_the_map_shows_every_enterprise_and_the_regions(ptab: Watched) -> None:

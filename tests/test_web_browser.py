@@ -77,14 +77,18 @@ class Watched:
         assert self.dialogs == []
 
 
-@pytest.fixture
-def tab(browser: Browser, web: Web) -> Iterator[Watched]:
-    context = browser.new_context(base_url=web.url, viewport={"width": 1280, "height": 900},
+def new_tab(browser: Browser, url: str) -> Iterator[Watched]:
+    """A watched page of a fresh context (no cookies) on ``url``; closed when done."""
+    context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900},
                                   locale="en-US")
     context.set_default_timeout(10_000)
-    watched = Watched(context.new_page())
-    yield watched
+    yield Watched(context.new_page())
     context.close()
+
+
+@pytest.fixture
+def tab(browser: Browser, web: Web) -> Iterator[Watched]:
+    yield from new_tab(browser, web.url)
 
 
 def log_in(tab: Watched, web: Web, who: str, shot: str | None = None) -> None:
