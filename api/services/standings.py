@@ -14,6 +14,7 @@ from api.models import RankingPublic
 from api.params import TimeRange, time_range
 from api.services.queries import amount_totals, bucket_totals, open_alert_counts
 from api.services.rankings import Ranked, Totals, buckets, ceil_day, permit_share, rank
+from api.services.reports import permits_of
 from api.state import AppState
 from store.influx import StoreError
 
@@ -101,14 +102,7 @@ def with_amounts(state: AppState, tr: TimeRange, rows: list[Ranked]) -> None:
 
 def enterprise_permit(state: AppState, enterprise: str) -> dict[str, float]:
     """The enterprise-wide permitted t/a, else the sum of its outlets' (per pollutant)."""
-    ent = state.registry.enterprises[enterprise]
-    if ent.permit.t_a:
-        return dict(ent.permit.t_a)
-    out: dict[str, float] = {}
-    for o in ent.outlets.values():
-        for p, t in o.permit.t_a.items():
-            out[p] = out.get(p, 0.0) + t
-    return out
+    return permits_of(state.registry.enterprises[enterprise])
 
 
 def ranking_public(state: AppState, r: Ranked) -> RankingPublic:
