@@ -47,6 +47,15 @@ def test_three_nodes_two_ingesters_two_leased_schedulers() -> None:
     assert all(s["environment"]["EMS_ALERTS_LEASE"] == "true" for s in schedulers)
 
 
+def test_the_gateway_forwards_to_every_node_over_mqtt_3() -> None:
+    gateway = SERVICES["gateway"]
+    assert gateway["command"] == ["python", "-m", "ingest.gateway"]
+    env = gateway["environment"]
+    assert env["EMS_GATEWAY_MQTT_VERSION"] == "3.1.1"
+    nodes = [n for n in SERVICES if n.startswith("nats-") and n != "nats-auth"]
+    assert env["EMS_GATEWAY_MQTT_NODES"].split(",") == [f"{n}:1883" for n in nodes]
+
+
 def test_node_configuration_is_valid(tmp_path: Path, fleet: Fleet) -> None:
     registry = build_registry(fleet.registry, STANDARDS)
     auth = build_auth(registry, fleet.passwords, {"ingest": "pw-ingest"})
