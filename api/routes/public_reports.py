@@ -29,6 +29,7 @@ from api.access import INSPECTORS, Principal
 from api.deps import CurrentUser, StateDep, VisibleEnterprise, require
 from api.keys import Role
 from api.params import EndQuery, StartQuery, parse_time
+from api.routes.public import LIMITED
 from api.services import public_reports as views
 from api.services.reach import denied, reach_enterprise
 from api.tiers import REPORTER_FIELDS, REPORTER_NEVER, restrict
@@ -54,7 +55,7 @@ EnterpriseQuery = Annotated[str | None, Query(max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
-public = APIRouter(prefix="/public/reports", tags=["public"])
+public = APIRouter(prefix="/public/reports", tags=["public"], responses=LIMITED)
 inspect = APIRouter(prefix="/public-reports", tags=["public reports"],
                     dependencies=[Depends(require(*INSPECTORS))])
 enterprise = APIRouter(prefix="/enterprises", tags=["public reports"])
@@ -154,7 +155,8 @@ class SubmittedPublic(BaseModel):
 
 
 @public.post("", status_code=201, response_model=SubmittedPublic, openapi_extra=FORM_DOC,
-             responses={413: {"description": "The photo is too large"},
+             responses={400: {"description": "The body is not a readable multipart form"},
+                        413: {"description": "The photo is too large"},
                         415: {"description": "The photo is not a JPEG, PNG or WebP image"},
                         429: {"description": "Too many reports from this address"}})
 async def submit(request: Request, state: StateDep) -> dict[str, Any]:
