@@ -2,11 +2,9 @@
 ``/api/v1/public/reports``, worked by inspectors under ``/api/v1/public-reports`` and answered
 by the enterprise under ``/api/v1/enterprises/{id}/public-reports``.
 
-A submission is a multipart form. Its body is counted while it is read and refused with 413
-once it passes the photo's limit (nothing is buffered beyond it); the photo is checked by its
-content and re-encoded without metadata (``core.photos``). Submissions are limited per client
-address (``api_public_reports_per_hour``, 429 with Retry-After) on top of the public routes'
-limit. Text is stored as given and returned only in JSON.
+A submission is a multipart form, read and checked by ``api.services.report_form`` (the public
+page's form goes through the same function). Text is stored as given and returned only in JSON
+or escaped in pages.
 
 Audit: the inspectors' and enterprises' routes are audited like every non-public route
 (api.audit_middleware). The reporter's own view is a public read and is not: its query holds
@@ -15,15 +13,11 @@ the follow token, which must not be written anywhere.
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import MultiPartException
-from starlette.types import Message
 
 from api.access import INSPECTORS, Principal
 from api.deps import CurrentUser, StateDep, VisibleEnterprise, require
@@ -32,22 +26,17 @@ from api.params import EndQuery, StartQuery, parse_time
 from api.routes.public import LIMITED
 from api.services import public_reports as views
 from api.services.reach import denied, reach_enterprise
+from api.services.report_form import take_report
 from api.tiers import REPORTER_FIELDS, REPORTER_NEVER, restrict
-from core.photos import CleanPhoto, NotAnImage, PhotoRejected, clean_photo
 from store.public_reports import (
     KINDS,
     STATUSES,
     Conflict,
-    Draft,
     NotFound,
     Rejected,
     ReportFilter,
 )
 
-PHOTO_MAX_BYTES = 5 * 1024 * 1024
-BODY_MAX_BYTES = PHOTO_MAX_BYTES + 64 * 1024  # the photo and the text fields around it
-FIELD_MAX_BYTES = 16 * 1024
-FIELDS = ("enterprise", "lat", "lon", "time", "kind", "description", "contact", "photo")
 Ticket = Annotated[str, Query(min_length=1, max_length=16)]
 Token = Annotated[str, Query(min_length=1, max_length=64, description="The follow token")]
 StatusQuery = Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")]
@@ -72,83 +61,6 @@ FORM_DOC = {"requestBody": {"required": True, "content": {"multipart/form-data":
                   "description": "JPEG, PNG or WebP, at most 5 MiB and 40 megapixels"}}}}}}}
 
 
-class TooLarge(Exception):
-    pass
-
-
-async def read_form(request: Request) -> FormData:
-    """The multipart form, refused (413) as soon as the body passes BODY_MAX_BYTES."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > BODY_MAX_BYTES:
-        raise HTTPException(413, "photo: at most 5 MiB")
-    seen = 0
-
-    async def receive() -> Message:
-        nonlocal seen
-        message = await request.receive()
-        seen += len(message.get("body", b""))
-        if seen > BODY_MAX_BYTES:
-            raise TooLarge
-        return message
-
-    try:
-        return await Request(request.scope, receive).form(
-            max_files=1, max_fields=len(FIELDS), max_part_size=FIELD_MAX_BYTES)
-    except TooLarge:
-        raise HTTPException(413, "photo: at most 5 MiB") from None
-    except MultiPartException as exc:
-        raise HTTPException(422, f"form: {exc.message}") from None
-
-
-def text_field(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise HTTPException(422, f"{name}: expected text, not a file")
-    return value
-
-
-def number(form: FormData, name: str) -> float | None:
-    value = text_field(form, name)
-    try:
-        return None if value is None else float(value)
-    except ValueError:
-        raise HTTPException(422, f"{name}: not a number") from None
-
-
-async def photo_of(form: FormData) -> CleanPhoto | None:
-    value = form.get("photo")
-    if value is None or value == "":
-        return None
-    if not isinstance(value, UploadFile):
-        raise HTTPException(422, "photo: expected a file")
-    data = await value.read(PHOTO_MAX_BYTES + 1)
-    if not data:
-        return None
-    if len(data) > PHOTO_MAX_BYTES:
-        raise HTTPException(413, "photo: at most 5 MiB")
-    try:
-        return clean_photo(data)
-    except NotAnImage as exc:
-        raise HTTPException(415, str(exc)) from None
-    except PhotoRejected as exc:
-        raise HTTPException(413, str(exc)) from None
-
-
-def draft_of(form: FormData, photo: CleanPhoto | None) -> Draft:
-    when = text_field(form, "time")
-    if when is None:
-        raise HTTPException(422, "time: required (ISO 8601 with an offset)")
-    unknown = sorted(set(form.keys()) - set(FIELDS))
-    if unknown:
-        raise HTTPException(422, f"{unknown[0][:32]}: not a field of a report")
-    return Draft(event_ms=parse_time(when, "time"), kind=text_field(form, "kind") or "",
-                 description=text_field(form, "description") or "",
-                 enterprise=text_field(form, "enterprise"), lat=number(form, "lat"),
-                 lon=number(form, "lon"), contact=text_field(form, "contact"), photo=photo)
-
-
 class SubmittedPublic(BaseModel):
     ticket: str
     follow: str = Field(description="The reporter's private link (keep it: it holds the token)")
@@ -163,20 +75,7 @@ async def submit(request: Request, state: StateDep) -> dict[str, Any]:
     """Report a suspected pollution event (multipart form): an enterprise or a place, the
     time, the kind, a description, an optional photo and contact. Answers the ticket and the
     private link to follow it."""
-    client = request.client.host if request.client else "-"
-    wait = state.report_buckets.take(client)
-    if wait > 0:
-        retry = max(1, math.ceil(wait))
-        raise HTTPException(429, f"too many reports from this address; retry after {retry} s",
-                            headers={"Retry-After": str(retry)})
-    form = await read_form(request)
-    try:
-        draft = draft_of(form, await photo_of(form))
-        sent = state.public_reports.submit(draft, state.registry, state.now_ms())
-    except Rejected as exc:
-        raise HTTPException(422, str(exc)) from None
-    finally:
-        await form.close()
+    sent = await take_report(request, state)
     return restrict({"ticket": sent.ticket,
                      "follow": f"/public/reports/{sent.ticket}?token={sent.token}"})
 

@@ -29,7 +29,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from api.settings import ApiSettings
-from api.web import alerts, auth, enterprises, home, marks, public, rankings, reports
+from api.web import (
+    alerts,
+    auth,
+    enterprises,
+    home,
+    marks,
+    public,
+    public_reports,
+    rankings,
+    reports,
+)
 from api.web.auth import PREFIX, LoginRequired
 from api.web.render import STATIC_DIR, page
 from api.web.revocation import RecordRevocations
@@ -81,6 +91,7 @@ def install(app: FastAPI, settings: ApiSettings) -> bool:
     """Serve the public pages (no login), and the others when a session secret is configured;
     True if those are served."""
     app.include_router(public.router)
+    app.include_router(public_reports.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="web-static")
     handlers = app.exception_handlers
     for exc_class, status in ((HTTPException, None), (RequestValidationError, 422),

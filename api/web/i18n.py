@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from api.web.labels_more import MORE
 from api.web.labels_public import PUBLIC
+from api.web.labels_reports import REPORTS
 from core.pollutants import BY_KEY, DATA_FLAGS
 
 LANGS = ("zh", "en")
@@ -159,6 +160,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "readings_summary": ("{n} 个值，{flagged} 个非正常标记", "{n} values, {flagged} flagged"),
     **MORE,
     **PUBLIC,
+    **REPORTS,
     # Reports (api/web/reports.py)
     "reports": ("报表", "Reports"),
     "reports_count": ("共 {n} 份", "{n} reports"),

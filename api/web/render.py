@@ -51,6 +51,14 @@ def local_time(ms: int | None, timezone: str) -> str:
     return datetime.fromtimestamp(ms / 1000, ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
+def local_of_iso(value: str | None, timezone: str) -> str:
+    """An RFC 3339 time of an API answer as ``local_time`` shows it, or a dash."""
+    if not value:
+        return "–"
+    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+
+
 def local_input(ms: int, timezone: str) -> str:
     """``2025-11-01T10:00`` in the service's time zone (a datetime-local field's value)."""
     return datetime.fromtimestamp(ms / 1000, ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M")
@@ -63,6 +71,7 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
     base = {"t": labels_for(request), "user": user.principal if user else None,
             "csrf": user.csrf if user else "", "path": request.url.path, "timezone": timezone,
             "query_string": request.url.query,
-            "when": partial(local_time, timezone=timezone)}
+            "when": partial(local_time, timezone=timezone),
+            "local": partial(local_of_iso, timezone=timezone)}
     return templates.TemplateResponse(request, name, {**base, **context},
                                       status_code=status_code)
