@@ -19,21 +19,18 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.access import INSPECTORS, Principal
+from api.access import INSPECTORS
 from api.deps import CurrentUser, StateDep, VisibleEnterprise, require
-from api.keys import Role
 from api.params import EndQuery, StartQuery, parse_time
 from api.routes.public import LIMITED
 from api.services import public_reports as views
-from api.services.reach import denied, reach_enterprise
+from api.services.public_reports import AssignIn, NoteTextIn, StatusIn
+from api.services.reach import reach_enterprise
 from api.services.report_form import take_report
 from api.tiers import REPORTER_FIELDS, REPORTER_NEVER, restrict
 from store.public_reports import (
     KINDS,
     STATUSES,
-    Conflict,
-    NotFound,
-    Rejected,
     ReportFilter,
 )
 
@@ -167,31 +164,6 @@ def get_photo(state: StateDep, r: Inspected) -> Response:
     return photo_response(state, r.ticket)
 
 
-class AssignIn(BaseModel):
-    assignee: str = Field(min_length=1, max_length=64, description="An inspector's key id")
-
-
-class NoteTextIn(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
-
-
-class StatusIn(BaseModel):
-    status: str = Field(pattern="^(investigating|closed)$")
-    finding: str | None = Field(default=None, max_length=2000,
-                                description="Required to close")
-
-
-def moved(call: Any) -> dict[str, Any]:
-    try:
-        return views.inspector_view(call())
-    except Rejected as exc:
-        raise HTTPException(422, str(exc)) from None
-    except Conflict as exc:
-        raise HTTPException(409, str(exc)) from None
-    except NotFound:
-        raise HTTPException(404, "not found") from None
-
-
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"description": "The report's status does not allow this"}}
 
@@ -199,27 +171,21 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 @inspect.post("/{ticket}/assign", responses=CONFLICT)
 def assign(r: Inspected, body: AssignIn, user: CurrentUser, state: StateDep) -> dict[str, Any]:
     """Assign the report to an inspector (by key id): received or assigned -> assigned."""
-    key = state.keys.active(body.assignee)
-    if key is None or key.role not in INSPECTORS:
-        raise HTTPException(422, "assignee: not the key id of an active inspector")
-    return moved(lambda: state.public_reports.move(r.ticket, "assigned", user.label,
-                                                   state.now_ms(), assignee=key.key_id))
+    return views.inspector_view(views.assign(state, user, r, body.assignee))
 
 
 @inspect.post("/{ticket}/notes")
 def add_note(r: Inspected, body: NoteTextIn, user: CurrentUser,
              state: StateDep) -> dict[str, Any]:
     """An inspector's note (only inspectors read it)."""
-    return moved(lambda: state.public_reports.note(r.ticket, body.text, user.label,
-                                                   state.now_ms()))
+    return views.inspector_view(views.note(state, user, r, body.text))
 
 
 @inspect.post("/{ticket}/status", responses=CONFLICT)
 def set_status(r: Inspected, body: StatusIn, user: CurrentUser,
                state: StateDep) -> dict[str, Any]:
     """assigned -> investigating -> closed (with a finding, shown to the public)."""
-    return moved(lambda: state.public_reports.move(r.ticket, body.status, user.label,
-                                                   state.now_ms(), finding=body.finding))
+    return views.inspector_view(views.move(state, user, r, body.status, body.finding))
 
 
 @enterprise.get("/{enterprise_id}/public-reports")
@@ -233,20 +199,9 @@ def list_own(ent: VisibleEnterprise, user: CurrentUser, state: StateDep,
             "items": [views.enterprise_view(r, user) for r in found]}
 
 
-def responder(user: CurrentUser, request: Request) -> Principal:
-    if user.role is not Role.ENTERPRISE:
-        raise denied(request, 403, "only the enterprise responds", user.key_id)
-    return user
-
-
 @enterprise.post("/{enterprise_id}/public-reports/{ticket}/responses")
-def respond(ent: VisibleEnterprise, ticket: str, body: NoteTextIn,
-            user: Annotated[Principal, Depends(responder)], state: StateDep) -> dict[str, Any]:
+def respond(request: Request, ent: VisibleEnterprise, ticket: str, body: NoteTextIn,
+            user: CurrentUser, state: StateDep) -> dict[str, Any]:
     """The enterprise's response to a report about it (another's ticket: 404)."""
-    try:
-        r = state.public_reports.respond(ticket, ent.id, body.text, user.label, state.now_ms())
-    except NotFound:
-        raise HTTPException(404, "not found") from None
-    except Rejected as exc:
-        raise HTTPException(422, str(exc)) from None
+    r = views.respond(request, state, user, ent.id, ticket, body.text)
     return views.enterprise_view(r, user)

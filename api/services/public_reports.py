@@ -12,14 +12,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import HTTPException, Request
+from pydantic import BaseModel, Field
 
-from api.access import Principal
+from api.access import INSPECTORS, Principal
+from api.keys import Role
 from api.params import iso
 from api.services.reach import denied
-from store.public_reports import Report, ReportFilter
+from api.state import AppState
+from store.public_reports import Conflict, NotFound, Rejected, Report, ReportFilter
 
 HOUR_MS = 3_600_000
 API = "/api/v1"
@@ -100,3 +104,58 @@ def in_reach(request: Request, user: Principal, r: Report | None, ticket: str) -
     if not user.sees_everything() and r.region not in user.regions:
         raise denied(request, 404, f"public report {ticket!r} out of reach", user.key_id)
     return r
+
+
+class AssignIn(BaseModel):
+    assignee: str = Field(min_length=1, max_length=64, description="An inspector's key id")
+
+
+class NoteTextIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class StatusIn(BaseModel):
+    status: str = Field(pattern="^(investigating|closed)$")
+    finding: str | None = Field(default=None, max_length=2000,
+                                description="Required to close")
+
+
+def acted(call: Callable[[], Report]) -> Report:
+    """A workflow step's report; its refusals as the API answers them (422, 409, 404)."""
+    try:
+        return call()
+    except Rejected as exc:
+        raise HTTPException(422, str(exc)) from None
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    except NotFound:
+        raise HTTPException(404, "not found") from None
+
+
+def assign(state: AppState, user: Principal, r: Report, assignee: str) -> Report:
+    """received or assigned -> assigned to ``assignee``, an active inspector's key id."""
+    key = state.keys.active(assignee)
+    if key is None or key.role not in INSPECTORS:
+        raise HTTPException(422, "assignee: not the key id of an active inspector")
+    return acted(lambda: state.public_reports.move(r.ticket, "assigned", user.label,
+                                                   state.now_ms(), assignee=key.key_id))
+
+
+def move(state: AppState, user: Principal, r: Report, status: str,
+         finding: str | None) -> Report:
+    """assigned -> investigating -> closed (with a finding, shown to the public)."""
+    return acted(lambda: state.public_reports.move(r.ticket, status, user.label,
+                                                   state.now_ms(), finding=finding))
+
+
+def note(state: AppState, user: Principal, r: Report, text: str) -> Report:
+    return acted(lambda: state.public_reports.note(r.ticket, text, user.label, state.now_ms()))
+
+
+def respond(request: Request, state: AppState, user: Principal, enterprise: str, ticket: str,
+            text: str) -> Report:
+    """The enterprise's response to a report about it (another's ticket: 404)."""
+    if user.role is not Role.ENTERPRISE:
+        raise denied(request, 403, "only the enterprise responds", user.key_id)
+    return acted(lambda: state.public_reports.respond(ticket, enterprise, text, user.label,
+                                                      state.now_ms()))

@@ -7,6 +7,8 @@
     enterprises.py  an enterprise's outlets, judged hours, data quality, readings, CSV files
     marks.py        the enterprise page's forms: declare and withdraw operating-state marks
     public.py       the public's pages under /public/ (no login): the map, an enterprise
+    public_reports.py  the public's report form, ticket page and list under /public/
+    report_queue.py    reports from the public for inspectors (beside alerts) and enterprises
     charts.py       chart data (pure); static/app.js draws it with uPlot (vendor.py fetches it)
     headers.py      security headers; render.py templates (autoescaped); i18n.py zh/en labels
 
@@ -38,6 +40,7 @@ from api.web import (
     public,
     public_reports,
     rankings,
+    report_queue,
     reports,
 )
 from api.web.auth import PREFIX, LoginRequired
@@ -107,7 +110,7 @@ def install(app: FastAPI, settings: ApiSettings) -> bool:
     app.state.web_revocations = RecordRevocations(app.state.ems.records,
                                                   settings.api_key_cache_s,
                                                   wall=app.state.ems.clock)
-    for module in (auth, home, rankings, alerts, enterprises, marks, reports):
+    for module in (auth, home, rankings, alerts, enterprises, marks, reports, report_queue):
         app.include_router(module.router)
     app.add_api_route("/", lambda: RedirectResponse(f"{PREFIX}/", status_code=303),
                       include_in_schema=False)

@@ -36,6 +36,7 @@ from api.web.periods import local_to_rfc3339
 from api.web.render import labels_for, page
 from api.web.tables import PER_PAGE, FormatPath, Pager, export, sort_by
 from core.pollutants import Medium
+from store.public_reports import Report, ReportFilter
 from store.results import ALERT_KINDS, ALERT_STATUSES, Alert
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -188,12 +189,21 @@ def alert_page(request: Request, alert_id: str, state: StateDep, user: WebUserDe
             chart = alert_chart(alert, hours, labels)
             charts = [chart] if chart else []
     return page(request, "alert.html", alert=alert, notes=alert.notes, enterprise=ent,
+                public_reports=reports_beside(state, alert) if role in INSPECTORS else [],
                 done=done, may_acknowledge=role in INSPECTORS
                 and alert.status in ALLOWED_FROM["acknowledged"],
                 may_resolve=role in INSPECTORS and alert.status in ALLOWED_FROM["resolved"],
                 may_explain=role in EXPLAINERS,
                 charts={"tz": state.settings.timezone, "time": labels("time"),
                         "charts": charts, "heading": heading})
+
+
+def reports_beside(state: StateDep, alert: Alert) -> list[Report]:
+    """Reports from the public about the alert's enterprise from an hour before its start to
+    an hour after its end (the inspector's queue shows the same pairs the other way)."""
+    end = alert.end_ms if alert.end_ms is not None else state.now_ms()
+    return state.public_reports.find(ReportFilter(
+        [alert.enterprise], start_ms=alert.start_ms - HOUR_MS, end_ms=end + HOUR_MS), 20)[1]
 
 
 def _back(alert_id: str, done: str) -> RedirectResponse:
