@@ -183,7 +183,7 @@ def set_status(request: Request, ticket: str, state: StateDep, user: FormUser,
                status: ShortField = "", finding: TextField = "") -> RedirectResponse:
     p = user.principal
     r = worked(request, state, p, ticket)
-    body = validated(StatusIn, status=status, finding=finding or None)
+    body = validated(StatusIn, status=status, **({"finding": finding} if finding else {}))
     views.move(state, p, r, body.status, body.finding)
     return _back(r.ticket, body.status)
 
