@@ -63,6 +63,9 @@ def test_a_report_sits_beside_the_alerts_of_its_enterprise_and_hour(web: Web) ->
         assert f'href="/web/public-reports/{other}"' not in alert_page.text
         readings = c.get(f"/web/enterprises/E0001/readings?outlet=G1&date={today}")
         assert readings.status_code == 200
+    item = web.api.get(f"/public-reports/{mine}", "inspector").json()  # the JSON API's link:
+    linked = web.api.client.get(item["alerts"], headers=web.api.auth("inspector")).json()
+    assert {a["id"] for a in linked["items"]} == {alerts["exceedance"], alerts["noted"]}
 
 
 @ONE

@@ -67,23 +67,28 @@ def list_alerts(
         kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
         enterprise: Annotated[str | None, Query(max_length=64)] = None,
         since: StartQuery = None, until: EndQuery = None,
+        live_since: Annotated[str | None, Query(
+            max_length=40, description="Only episodes still going at this time or ended at "
+            "or after it (RFC 3339): with `until`, those overlapping a period")] = None,
         ongoing: Annotated[bool | None, Query(
             description="true: only episodes still going; false: only those that ended")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         times: csvout.TimesQuery = "local") -> dict[str, Any] | StreamingResponse:
-    """Alerts in reach, newest first; filter by status, kind, enterprise, start time and
-    whether the episode is still going. Times are UTC (RFC 3339), notes' too; with
-    `Accept: text/csv`, every matching alert, times local with offset (`times=utc` for UTC).
+    """Alerts in reach, newest first; filter by status, kind, enterprise, start time,
+    whether the episode is still going, or the period it overlaps (`live_since`, `until`).
+    Times are UTC (RFC 3339), notes' too; with `Accept: text/csv`, every matching alert,
+    times local with offset (`times=utc` for UTC).
 
     For the next page, ask again with `until` set to the `start` of the last alert received.
     With `Accept: text/csv`: every alert of the selection (`limit` does not apply).
     """
     since_ms = parse_time(since, "since") if since else None
     until_ms = parse_time(until, "until") if until else None
+    live_ms = parse_time(live_since, "live_since") if live_since else None
     if csvout.wants_csv(request):
         cap = state.settings.api_csv_max_rows
         every = find_alerts(request, user, state, status, kind, enterprise, since_ms, until_ms,
-                            cap + 1, ongoing=ongoing)
+                            cap + 1, ongoing=ongoing, live_since_ms=live_ms)
         csvout.check_size(len(every), cap, at_least=True)
         return csvout.response(ALERT_CSV_COLUMNS,
                                csvout.records(ALERT_CSV_COLUMNS, map(alert_row, every)),
@@ -91,7 +96,7 @@ def list_alerts(
                                csvout.CsvTimes(state.settings.timezone, times == "utc"),
                                "alerts", ALERT_CSV_TIMES)
     alerts = find_alerts(request, user, state, status, kind, enterprise, since_ms, until_ms,
-                         limit, ongoing=ongoing)
+                         limit, ongoing=ongoing, live_since_ms=live_ms)
     return {"count": len(alerts), "items": [alert_public(a) for a in alerts]}
 
 

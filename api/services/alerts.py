@@ -54,16 +54,17 @@ def find_alerts(request: Request, user: Principal, state: AppState,
                 status: str | None = None, kind: str | None = None,
                 enterprise: str | None = None, since_ms: int | None = None,
                 until_ms: int | None = None, limit: int = 100, *,
-                ongoing: bool | None = None) -> list[Alert]:
+                ongoing: bool | None = None, live_since_ms: int | None = None) -> list[Alert]:
     """Alerts in the caller's reach, newest first (an enterprise out of reach: 404);
-    ``ongoing`` True: only episodes still going, False: only those that ended."""
+    ``ongoing`` True: only episodes still going, False: only those that ended;
+    ``live_since_ms``: only those going on at that time or ended after it."""
     if status is not None and status not in ALERT_STATUSES:
         raise HTTPException(422, "status: not an alert status")
     if kind is not None and kind not in ALERT_KINDS:
         raise HTTPException(422, "kind: not an alert kind")
     f = AlertFilter(enterprises=scope(request, user, state.registry, enterprise),
                     kinds=(kind,) if kind else (), status=status, since_ms=since_ms,
-                    until_ms=until_ms, active=ongoing)
+                    until_ms=until_ms, active=ongoing, live_since_ms=live_since_ms)
     return [shown_to(user, a) for a in state.results.list_alerts(f, limit)]
 
 

@@ -27,6 +27,8 @@ from store.public_reports import Conflict, NotFound, Rejected, Report, ReportFil
 
 HOUR_MS = 3_600_000
 API = "/api/v1"
+BESIDE_BEFORE_MS = HOUR_MS  # the alerts beside a report: going on from an hour before its hour
+BESIDE_AFTER_MS = 2 * HOUR_MS  # to the end of the hour after it
 
 
 def hour_of(ms: int) -> str | None:
@@ -72,9 +74,10 @@ def inspector_view(r: Report) -> dict[str, Any]:
            "responses": steps("response"),
            "photo": f"{API}/public-reports/{r.ticket}/photo" if r.has_photo else None}
     if r.enterprise is not None:  # beside the alerts and readings of that enterprise and hour
-        span = f"start={iso(hour - HOUR_MS)}&end={iso(hour + 2 * HOUR_MS)}"
-        out["alerts"] = (f"{API}/alerts?enterprise={r.enterprise}&since={iso(hour - HOUR_MS)}"
-                         f"&until={iso(hour + 2 * HOUR_MS)}")
+        since, until = iso(hour - BESIDE_BEFORE_MS), iso(hour + BESIDE_AFTER_MS)
+        span = f"start={since}&end={until}"
+        out["alerts"] = (f"{API}/alerts?enterprise={r.enterprise}&live_since={since}"
+                         f"&until={until}")
         out["readings"] = f"{API}/enterprises/{r.enterprise}/readings?{span}"
     return out
 

@@ -34,8 +34,6 @@ from store.public_reports import STATUSES, Report, ReportFilter, distance_m
 from store.results import Alert
 
 HOUR_MS = 3_600_000
-BEFORE_MS = HOUR_MS  # alerts beside a report: going on from an hour before its hour
-AFTER_MS = 2 * HOUR_MS  # to the end of the hour after it
 NEAR_M = 3000.0  # a report of a place sits beside the alerts of enterprises this near
 PER_PAGE = 50
 DONE = ("assigned", "investigating", "closed", "noted", "responded")
@@ -75,7 +73,8 @@ def beside(state: AppState, user: Principal, r: Report) -> list[Alert]:
     if not ents:
         return []
     hour = r.event_ms - r.event_ms % HOUR_MS
-    f = AlertFilter(enterprises=ents, live_since_ms=hour - BEFORE_MS, until_ms=hour + AFTER_MS)
+    f = AlertFilter(enterprises=ents, live_since_ms=hour - views.BESIDE_BEFORE_MS,
+                    until_ms=hour + views.BESIDE_AFTER_MS)
     return [shown_to(user, a) for a in state.results.list_alerts(f, 50)]
 
 
