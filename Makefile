@@ -41,9 +41,9 @@ run: install
 	$(PY) -m devstack.run
 
 # A scenario through the whole local stack, compared with its expected outcome:
-# make scenario NAME=clean (or incidents, tampering, demo, late, forwarding, or a path to a scenario file).
+# make scenario NAME=clean (or incidents, tampering, demo, late, forwarding, public, or a path to a scenario file).
 scenario: install
-	@if [ -z "$(NAME)" ]; then echo "usage: make scenario NAME=clean|incidents|tampering|demo|late|forwarding"; exit 2; fi
+	@if [ -z "$(NAME)" ]; then echo "usage: make scenario NAME=clean|incidents|tampering|demo|late|forwarding|public"; exit 2; fi
 	$(PY) -m simulators.verify $(NAME)
 
 # Two workers (pytest-xdist), each test file on one of them: most tests wait on servers.

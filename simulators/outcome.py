@@ -22,6 +22,13 @@ rank_below     ``enterprise`` ranks below (after) ``other`` over the scenario pe
 rejections     exactly ``count`` rejections with ``reason`` for ``enterprise``
 forwarded      every reading of enterprise/outlet in the (city's) store is also in the upper
                platform's, same pollutant, time and value (``simulators.forwarding``)
+public_report  a report from the public about ``enterprise`` at ``start_ms``
+               (``simulators.public``), by ``other``: ``public`` (its public view holds no
+               personal data), ``beside`` (an ``alert_kind`` alert of ``pollutant`` beside it on
+               the inspector's queue page and through its JSON link), ``not_beside``,
+               ``alert_page`` (that alert's page lists it), ``grouped`` (a group of ``count``),
+               ``answered`` (the reporter reads the response ``reason``), ``closed`` (public:
+               closed with the finding ``reason``)
 =============  =================================================================================
 """
 
@@ -33,7 +40,11 @@ from typing import Any
 
 from core.times import format_ms
 
-KINDS = ("hour", "day", "alert", "no_alert", "rank_below", "rejections", "forwarded")
+KINDS = ("hour", "day", "alert", "no_alert", "rank_below", "rejections", "forwarded",
+         "public_report")
+# What the public view of a report may hold (api.services.public_reports.public_view).
+PUBLIC_REPORT_FIELDS = frozenset({"ticket", "enterprise", "kind", "hour", "status", "finding",
+                                  "group_size", "lat", "lon"})
 
 
 def _iso(ms: int | None) -> str:
@@ -85,6 +96,15 @@ class Expectation:
             return f"{self.enterprise} ranks below {self.other}"
         if self.kind == "forwarded":
             return f"every reading of {self.where()} in the upper platform ({self.other})"
+        if self.kind == "public_report":
+            what = {"beside": f"beside a {self.alert_kind} alert",
+                    "not_beside": f"beside no {self.alert_kind} alert",
+                    "alert_page": f"listed on its {self.alert_kind} alert's page",
+                    "grouped": f"in a group of {self.count}",
+                    "answered": "answered by the enterprise",
+                    "closed": "closed with its finding",
+                    "public": "public without personal data"}.get(self.other, self.other)
+            return f"public report {self.where()} at {_iso(self.start_ms)}: {what}"
         return f"{self.count} rejections {self.reason} for {self.enterprise}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,6 +150,8 @@ class Observed:
     rejections: dict[str, dict[str, int]] = field(default_factory=dict)  # ent -> reason -> n
     # "enterprise/outlet" -> [readings in the store, of them in the upper platform]
     forwarded: dict[str, list[int]] = field(default_factory=dict)
+    # report key (simulators.public.ReportPlan.key) -> what was read back about it
+    public_reports: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Observed:
@@ -138,7 +160,8 @@ class Observed:
                    alerts=[ObservedAlert(**a) for a in d.get("alerts", [])],
                    ranking=list(d.get("ranking", [])),
                    rejections={e: dict(r) for e, r in d.get("rejections", {}).items()},
-                   forwarded={o: list(n) for o, n in d.get("forwarded", {}).items()})
+                   forwarded={o: list(n) for o, n in d.get("forwarded", {}).items()},
+                   public_reports=dict(d.get("public_reports", {})))
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +246,34 @@ def _check_forwarded(e: Expectation, forwarded: dict[str, list[int]]) -> str | N
     return None if there == total else f"{there} of {total} readings there"
 
 
+def _check_public_report(e: Expectation, seen: dict[str, Any] | None) -> str | None:
+    if seen is None:
+        return "the report was not read back"
+    beside = [a for a in seen["beside_json"] if a["kind"] == e.alert_kind
+              and (not e.pollutant or a["pollutant"] == e.pollutant)]
+    if e.other == "beside":
+        on_page = [a for a in beside if a["id"] in seen["beside_page"]]
+        if on_page:
+            return None
+        return (f"through its link {len(beside)} such alerts, on the page "
+                f"{len(seen['beside_page'])} alerts, none such")
+    if e.other == "not_beside":
+        return f"{len(beside)} such alerts beside it" if beside else None
+    if e.other == "alert_page":
+        return None if any(a["id"] in seen["alert_pages"] for a in beside) else \
+            "no such alert's page lists it"
+    if e.other == "grouped":
+        return None if seen["group_size"] == e.count else f"a group of {seen['group_size']}"
+    if e.other == "answered":
+        return None if e.reason in seen.get("responses", []) else \
+            f"the reporter reads {seen.get('responses')}"
+    if e.other == "closed":
+        got = (seen.get("status"), seen.get("finding"))
+        return None if got == ("closed", e.reason) else f"public status {got}"
+    extra = sorted(set(seen["public_fields"]) - PUBLIC_REPORT_FIELDS)
+    return f"public fields {extra}" if extra else None
+
+
 def compare(expectations: Iterable[Expectation], observed: Observed) -> list[Difference]:
     """Every expectation that ``observed`` does not meet, with what was found instead."""
     hours, days = _index(observed.hours), _index(observed.days)
@@ -244,6 +295,8 @@ def compare(expectations: Iterable[Expectation], observed: Observed) -> list[Dif
             problem = None if n == e.count else f"{n}"
         elif e.kind == "forwarded":
             problem = _check_forwarded(e, observed.forwarded)
+        elif e.kind == "public_report":
+            problem = _check_public_report(e, observed.public_reports.get(e.why))
         else:
             raise ValueError(f"unknown expectation kind {e.kind!r}")
         if problem is not None:

@@ -25,7 +25,10 @@ local stack, checked against its expected outcome.
 
 A scenario with a ``[forwarding]`` table (``simulators.forwarding``) also runs a province: a
 second stack the city forwards to, down for a while mid-scenario; each outlet's readings are
-then counted in the province (``forwarded`` expectations).
+then counted in the province (``forwarded`` expectations). One with ``[[public_report]]``
+tables (``simulators.public``) has the public report events of its period once it is judged;
+each is then looked for beside its alerts in the inspector's queue, answered and closed
+(``public_report`` expectations).
 
 Files of the run stay in ``var/scenarios/NAME/``: ``observed.json``, ``report.txt`` and the
 stack's logs (``stack/logs/``).
@@ -75,6 +78,8 @@ from simulators.marks import declared_marks
 from simulators.observe import ApiError, observe
 from simulators.outcome import Difference, Expectation, Observed, compare, report
 from simulators.payloads import expected_rejections, stored_entries
+from simulators.public import expectations as public_expectations
+from simulators.public import plans_of, walk
 from simulators.plan import PlannedMessage
 from simulators.process import HOUR_MS
 from simulators.registry import write_registry
@@ -273,6 +278,8 @@ def run(path: Path, workdir: Path, *, influx_url: str | None = None,
     expectations = [Expectation.from_dict(e) for e in
                     orjson.loads((workdir / "expected.json").read_bytes())["expectations"]]
     plan = forwarding_of(path)
+    reports = plans_of(path)
+    expectations += public_expectations(sc, reports)
     province: Province | None = None
     notes: list[str] = []
     env = {"EMS_TIMEZONE": sc.tz.key}
@@ -305,8 +312,10 @@ def run(path: Path, workdir: Path, *, influx_url: str | None = None,
             stats, note = send_forwarded(stack, province, forwarder, sc, fleet.passwords, tally,
                                          stop, plan)
             notes.append(note)
+        public_seen = walk(stack.api_url, stack.records(), sc, reports) if reports else {}
         ranks = any(e.kind == "rank_below" for e in expectations)
         observed = read_back(stack, sc, (since, int(time.time() * 1000) + 60_000), ranks)
+        observed.public_reports = public_seen
         if province is not None:
             observed.forwarded = counted(stack.store(), province.stack.store())
             total = sum(n for n, _ in observed.forwarded.values())
