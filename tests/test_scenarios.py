@@ -20,7 +20,7 @@ SCENARIOS = ROOT / "config" / "scenarios"
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "at_least"), [("clean", 1000), ("incidents", 2000),
                                                 ("tampering", 500), ("late", 300),
-                                                ("forwarding", 300)])
+                                                ("forwarding", 300), ("public", 200)])
 def test_a_shipped_scenario_meets_every_expectation_through_the_real_stack(
         name: str, at_least: int, store: InfluxStore, tmp_path: Path) -> None:
     verdict = verify.run(SCENARIOS / f"{name}.toml", tmp_path, influx_url=store.url,
@@ -41,6 +41,10 @@ def test_a_shipped_scenario_meets_every_expectation_through_the_real_stack(
     if name == "forwarding":  # a province down for 60 s, then holding every city reading
         assert [e for e in verdict.expectations if e.kind == "forwarded"]
         assert "forwarding: the province down" in verdict.text
+    if name == "public":  # reports found beside their alert, answered and closed
+        checks = {e.other for e in verdict.expectations if e.kind == "public_report"}
+        assert checks == {"public", "beside", "not_beside", "alert_page", "grouped",
+                          "answered", "closed"}
 
 
 def test_an_unknown_scenario_is_refused_with_status_2() -> None:

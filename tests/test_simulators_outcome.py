@@ -42,6 +42,23 @@ RANK = Expectation("rank_below", "E1", other="E2")
 REJ = Expectation("rejections", "E1", reason="bad_crc", count=3)
 
 
+def pr(other: str, **kw: object) -> Expectation:
+    return Expectation("public_report", "E1", pollutant="so2", start_ms=T, other=other,
+                       why="E1@1h", **kw)  # type: ignore[arg-type]
+
+
+EXCEEDANCE = {"id": "a1", "kind": "exceedance", "pollutant": "so2"}
+GAP_ALERT = {"id": "a2", "kind": "data_gap", "pollutant": ""}
+
+
+def seen(**kw: object) -> Observed:
+    facts = {"ticket": "RAAAAAAAA", "beside_json": [EXCEEDANCE, GAP_ALERT],
+             "beside_page": ["a1", "a2"], "group_size": 1, "alert_pages": ["a1"],
+             "public_fields": ["enterprise", "group_size", "hour", "kind", "status", "ticket"],
+             "responses": ["pump tripped"], "status": "closed", "finding": "confirmed", **kw}
+    return Observed(public_reports={"E1@1h": facts})
+
+
 @pytest.mark.parametrize(("exp", "observed", "problem"), [
     (EXC, Observed(hours=[hour(True, True)]), None),
     (EXC, Observed(hours=[hour(True, False)]), "not exceeded (mean_ref 20)"),
@@ -85,6 +102,22 @@ REJ = Expectation("rejections", "E1", reason="bad_crc", count=3)
     (REJ, Observed(rejections={"E1": {"bad_crc": 3}}), None),
     (REJ, Observed(rejections={"E1": {"bad_crc": 2, "x": 1}}), "2"),
     (REJ, Observed(), "0"),
+    (pr("beside", alert_kind="exceedance"), seen(), None),
+    (pr("beside", alert_kind="exceedance"), seen(beside_page=["a2"]), "through its link 1"),
+    (pr("beside", alert_kind="exceedance"), seen(beside_json=[GAP_ALERT]), "through its link 0"),
+    (pr("beside", alert_kind="exceedance"), Observed(), "the report was not read back"),
+    (pr("not_beside", alert_kind="exceedance"), seen(beside_json=[GAP_ALERT]), None),
+    (pr("not_beside", alert_kind="exceedance"), seen(), "1 such alerts beside it"),
+    (pr("alert_page", alert_kind="exceedance"), seen(), None),
+    (pr("alert_page", alert_kind="exceedance"), seen(alert_pages=[]), "no such alert's page"),
+    (pr("grouped", count=2), seen(group_size=2), None),
+    (pr("grouped", count=2), seen(), "a group of 1"),
+    (pr("answered", reason="pump tripped"), seen(), None),
+    (pr("answered", reason="pump tripped"), seen(responses=[]), "the reporter reads []"),
+    (pr("closed", reason="confirmed"), seen(), None),
+    (pr("closed", reason="confirmed"), seen(status="investigating"), "public status"),
+    (pr("public"), seen(), None),
+    (pr("public"), seen(public_fields=["contact", "ticket"]), "public fields ['contact']"),
 ])
 def test_compare(exp: Expectation, observed: Observed, problem: str | None) -> None:
     diffs = compare([exp], observed)
