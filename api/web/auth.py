@@ -32,7 +32,7 @@ log = logging.getLogger("api.access")
 PREFIX = "/web"
 LOGIN_CSRF_COOKIE = "ems_login_csrf"
 # Where a login may send the browser next: a page of this site, nothing else.
-NEXT_RE = re.compile(r"/web/[A-Za-z0-9_./?=&%+-]{0,500}")
+NEXT_CHARS = r"/[A-Za-z0-9_./?=&%+-]{0,500}"  # after the prefix of a page of this site
 
 
 NextQuery = Annotated[str | None, Query(alias="next", max_length=600)]
@@ -59,11 +59,13 @@ def revocations_of(request: Request) -> Revocations:
     return revocations
 
 
-def safe_next(target: str | None) -> str:
-    """``target`` if it is a page of this site, else the home page (no open redirect)."""
-    if target and NEXT_RE.fullmatch(target) and "//" not in target and ".." not in target:
+def safe_next(target: str | None, prefix: str = PREFIX) -> str:
+    """``target`` if it is a page of this site under ``prefix``, else the first page there (no
+    open redirect)."""
+    if target and re.fullmatch(re.escape(prefix) + NEXT_CHARS, target) and "//" not in target \
+            and ".." not in target:
         return target
-    return f"{PREFIX}/"
+    return f"{prefix}/"
 
 
 def current_user(request: Request, state: StateDep) -> WebUser:
@@ -159,11 +161,18 @@ def post_logout(request: Request, user: FormUser) -> RedirectResponse:
     return response
 
 
+def lang_switch(request: Request, lang: str, next_: str | None, prefix: str
+                ) -> RedirectResponse:
+    """Back to ``next_`` (a page under ``prefix``) with the language preference cookie of the
+    pages there."""
+    response = RedirectResponse(safe_next(next_, prefix), status_code=303)
+    if lang in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path=prefix,
+                            samesite="lax", secure=secure(request))
+    return response
+
+
 @router.get("/lang/{lang}")
 def set_lang(request: Request, lang: str, next_: NextQuery = None) -> RedirectResponse:
     """Switch the pages' language (a plain preference cookie)."""
-    response = RedirectResponse(safe_next(next_), status_code=303)
-    if lang in LANGS:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path=PREFIX,
-                            samesite="lax", secure=secure(request))
-    return response
+    return lang_switch(request, lang, next_, PREFIX)

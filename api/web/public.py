@@ -26,8 +26,8 @@ from api.params import TimeRange
 from api.services import public
 from api.state import AppState
 from api.tiers import restrict
+from api.web.auth import NextQuery, lang_switch
 from api.web.charts import hour_charts
-from api.web.i18n import LANG_COOKIE, LANGS
 from api.web.render import labels_for, page
 
 PREFIX = "/public"
@@ -59,16 +59,9 @@ def regions(state: StateDep) -> Response:
 
 
 @router.get("/lang/{lang}")
-def set_lang(lang: str, next_: Annotated[str | None, Query(alias="next")] = None
-             ) -> RedirectResponse:
+def set_lang(request: Request, lang: str, next_: NextQuery = None) -> RedirectResponse:
     """Switch the public pages' language (a preference cookie)."""
-    target = next_ if next_ and next_.startswith(PREFIX + "/") and "//" not in next_ else \
-        PREFIX + "/"
-    response = RedirectResponse(target, status_code=303)
-    if lang in LANGS:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path=PREFIX,
-                            samesite="lax")
-    return response
+    return lang_switch(request, lang, next_, PREFIX)
 
 
 def _choices(state: AppState) -> tuple[list[str], list[str]]:
