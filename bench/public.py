@@ -5,7 +5,8 @@ Starts its own InfluxDB, seeds 1,000 enterprises x 30 days of judged hours (one 
 pollutant each), their daily summaries and some alerts, runs ``python -m api`` as a separate
 process on loopback (the per-address rate limit raised: every reader here is one address) and
 runs ``--readers`` asyncio readers for ``--seconds``, each asking in turn for a random
-enterprise, its published hours (30 days), its alerts and a search. The baseline is the same
+enterprise, its published hours (30 days), its alerts, a search, and the public pages: the
+enterprise's page (``/public/enterprises/{id}``) and the map with a search (``/public/?q=``). The baseline is the same
 client against the cheapest route, ``/health/live``, in the same run. Last line:
 
     public: <n> req/s, p95 <ms> ms, errors <e>, ratio <r> vs baseline
@@ -120,7 +121,9 @@ def run(n_enterprises: int, days: int, readers: int, seconds: float, workdir: Pa
             return r.choice((f"/api/v1/public/enterprises/{ent}",
                              f"/api/v1/public/enterprises/{ent}/hourly",
                              f"/api/v1/public/enterprises/{ent}/alerts",
-                             f"/api/v1/public/enterprises?q={r.choice(names)}"))
+                             f"/api/v1/public/enterprises?q={r.choice(names)}",
+                             f"/public/enterprises/{ent}",
+                             f"/public/?q={r.choice(names)}"))
 
         base_n, base_ms, base_err = asyncio.run(
             crowd(server.url, readers, seconds, lambda _r: "/api/v1/health/live"))
@@ -129,7 +132,7 @@ def run(n_enterprises: int, days: int, readers: int, seconds: float, workdir: Pa
               f"errors {base_err}")
         pub_n, pub_ms, pub_err = asyncio.run(crowd(server.url, readers, seconds, public_path))
         rate = pub_n / seconds
-        print(f"  public API: {rate:.0f} req/s, p95 {p95(pub_ms):.1f} ms, errors {pub_err}")
+        print(f"  public API and pages: {rate:.0f} req/s, p95 {p95(pub_ms):.1f} ms, errors {pub_err}")
         return rate, p95(pub_ms), pub_err, rate / base_rate if base_rate else 0.0
     finally:
         if server is not None:
