@@ -4,7 +4,8 @@ now, the last 30 days of judged hours per outlet against the limit, its exceedan
 were closed, the year's amounts against the permit, the open-data downloads).
 
 Every figure comes from ``api.services.public``, the same answers as the public JSON API (so the
-same tier, publication delay, cache and rate limits apply: api/ratelimit.py covers /public).
+same tier, publication delay, cache and rate limits apply: api/ratelimit.py covers /public);
+each page's HTML is cached beside them, per language and query (``public.page_body``).
 The map is Leaflet (vendored and checksummed, api/web/vendor.py) drawing the region outlines of
 ``api_public_regions_file`` on a blank base, or on the tiles of ``api_public_tile_url``.
 """
@@ -25,7 +26,6 @@ from api.deps import StateDep
 from api.params import TimeRange
 from api.services import public
 from api.state import AppState
-from api.tiers import restrict
 from api.web.charts import hour_charts
 from api.web.i18n import LANG_COOKIE, LANGS
 from api.web.render import labels_for, page
@@ -80,18 +80,28 @@ def _choices(state: AppState) -> tuple[list[str], list[str]]:
 def map_page(request: Request, state: StateDep, q: Text = None, region: Text = None,
              industry: Text = None) -> HTMLResponse:
     """The map and the search."""
-    found = restrict(public.enterprises(state, q or None, region or None, industry or None))
-    regions_, industries = _choices(state)
-    mapped = [{"id": e["id"], "name": e["name"], "lat": e["lat"], "lon": e["lon"],
-               "status": e["status"]} for e in found if e["lat"] is not None]
+    until = public.published_until(state)
     labels = labels_for(request)
-    return page(request, "public_map.html", enterprises=found, regions=regions_,
-                industries=industries, q=q or "", region=region or "",
-                industry=industry or "", delay_h=state.settings.api_public_delay_s / 3600,
-                map_data={"enterprises": mapped, "tiles": state.settings.api_public_tile_url,
-                          "regions": f"{PREFIX}/regions.geojson",
-                          "status": {s: labels(f"status_{s}") for s in
-                                     ("exceeded", "compliant", "no_data")}})
+
+    def render() -> bytes:
+        found = public.enterprises(state, until, q or None, region or None,
+                                   industry or None).value()["items"]
+        regions_, industries = _choices(state)
+        mapped = [{"id": e["id"], "name": e["name"], "lat": e["lat"], "lon": e["lon"],
+                   "status": e["status"]} for e in found if e["lat"] is not None]
+        html = page(request, "public_map.html", enterprises=found, regions=regions_,
+                    industries=industries, q=q or "", region=region or "",
+                    industry=industry or "", delay_h=state.settings.api_public_delay_s / 3600,
+                    map_data={"enterprises": mapped,
+                              "tiles": state.settings.api_public_tile_url,
+                              "regions": f"{PREFIX}/regions.geojson",
+                              "status": {s: labels(f"status_{s}") for s in
+                                         ("exceeded", "compliant", "no_data")}})
+        return bytes(html.body)
+
+    # What the page shows beyond the data: its language and query (the language switch's link).
+    return HTMLResponse(public.page_body(state, until, ("map", labels.lang, request.url.query),
+                                         render))
 
 
 def _hour_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,15 +117,22 @@ def enterprise_page(request: Request, enterprise_id: str, state: StateDep) -> HT
     if ent is None:
         raise HTTPException(404, "no such enterprise")
     until = public.published_until(state)
-    answer = restrict(public.hours(state, ent, TimeRange(until - 30 * DAY_MS, until)))
     labels = labels_for(request)
-    tz = ZoneInfo(state.settings.timezone)
-    last = datetime.fromtimestamp((until - 1) / 1000, tz).date()
-    days = [(last - timedelta(days=i)).isoformat() for i in range(DOWNLOAD_DAYS)]
-    alerts = [a for a in restrict(public.alerts(state, ent, 200))
-              if a.get("kind") == "exceedance"]
-    return page(request, "public_enterprise.html", ent=restrict(public.one_enterprise(state, ent)),
-                answer=answer, alerts=alerts, amounts=restrict(public.amounts(state, ent)),
-                days=days, reviewed=set(answer["reviewed"]),
-                charts={"tz": state.settings.timezone, "time": labels("time"),
-                        "charts": hour_charts(_hour_rows(answer), labels)})
+
+    def render() -> bytes:
+        answer = public.hours(state, until, ent, TimeRange(until - 30 * DAY_MS, until)).value()
+        tz = ZoneInfo(state.settings.timezone)
+        last = datetime.fromtimestamp((until - 1) / 1000, tz).date()
+        days = [(last - timedelta(days=i)).isoformat() for i in range(DOWNLOAD_DAYS)]
+        alerts = [a for a in public.alerts(state, until, ent, 200).value()["items"]
+                  if a.get("kind") == "exceedance"]
+        html = page(request, "public_enterprise.html",
+                    ent=public.one_enterprise(state, until, ent).value(), answer=answer,
+                    alerts=alerts, amounts=public.amounts(state, until, ent).value(),
+                    days=days, reviewed=set(answer["reviewed"]),
+                    charts={"tz": state.settings.timezone, "time": labels("time"),
+                            "charts": hour_charts(_hour_rows(answer), labels)})
+        return bytes(html.body)
+
+    key = ("enterprise", ent.id, labels.lang, request.url.query)
+    return HTMLResponse(public.page_body(state, until, key, render))
