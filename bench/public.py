@@ -3,12 +3,13 @@ of 1,000 enterprises (issue 14, ``make bench-public``).
 
 Starts its own InfluxDB, seeds 1,000 enterprises x 30 days of judged hours (one outlet and
 pollutant each), their daily summaries and some alerts, runs ``python -m api`` as a separate
-process on loopback (the per-address rate limit raised: every reader here is one address) and
-runs ``--readers`` asyncio readers for ``--seconds``, each asking in turn for a random
-enterprise, its published hours (30 days), its alerts, a search, and the public pages: the
-enterprise's page (``/public/enterprises/{id}``) and the map with a search (``/public/?q=``).
-The baseline is the same client against the cheapest route, ``/health/live``, in the same run.
-Last line:
+process on loopback (the per-address rate limit raised: every reader here is one address),
+waits until it has prepared every enterprise's public answers and pages (as it does when an
+hour is published) and runs ``--readers`` asyncio readers for ``--seconds``, each asking in
+turn for a random enterprise, its published hours (30 days), its alerts, a search, and the
+public pages: the enterprise's page (``/public/enterprises/{id}``) and the map with a search
+(``/public/?q=``). The baseline is the same client against the cheapest route,
+``/health/live``, in the same run. Last line:
 
     public: <n> req/s, p95 <ms> ms, errors <e>, ratio <r> vs baseline
 """
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
+import httpx
 
 from bench.api import ApiProcess, p95, seed_summaries
 from core.registry import build_registry
@@ -37,6 +39,7 @@ from store.results import HourVerdict, ResultStore
 ROOT = Path(__file__).resolve().parent.parent
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
+PREPARED_METRIC = "api_public_prepared_until_seconds"
 
 
 def seed_hours(store: InfluxStore, enterprises: list[tuple[str, str]], end_ms: int, days: int,
@@ -93,6 +96,19 @@ async def crowd(url: str, readers: int, seconds: float,
     return len(latencies), latencies, errors
 
 
+def wait_prepared(url: str, timeout_s: float = 600) -> None:
+    """Until the API says (in its metrics) that it prepared the public answers of the current
+    publication cut (api.services.public.Publisher)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = httpx.get(f"{url}/api/v1/metrics", timeout=10).text
+        for line in text.splitlines():
+            if line.startswith(PREPARED_METRIC + " ") and float(line.split()[1]) > 0:
+                return
+        time.sleep(1)
+    raise RuntimeError("the API did not prepare the public answers in time")
+
+
 def run(n_enterprises: int, days: int, readers: int, seconds: float, workdir: Path
         ) -> tuple[float, float, int, float]:
     influx = InfluxDB("influxd", workdir / "influxdb").start()
@@ -116,6 +132,10 @@ def run(n_enterprises: int, days: int, readers: int, seconds: float, workdir: Pa
                             EMS_API_PUBLIC_RATE_PER_MIN="1000000000",
                             EMS_API_PUBLIC_RATE_BURST="1000000")
         server.wait_ready()
+        started = time.perf_counter()
+        wait_prepared(server.url)
+        print(f"the API prepared the public answers and pages of {n_enterprises} enterprises in "
+              f"{time.perf_counter() - started:.1f} s", flush=True)
         ids = [e for e, _ in ents]
         names = [e.name.split()[0] for e in registry.enterprises.values()]
 

@@ -129,7 +129,7 @@ def get_amounts(request: Request, state: StateDep, ent: PublicEnterprise) -> Res
 
 @router.get("/enterprises/{enterprise_id}/alerts", response_model=dict[str, Any])
 def list_alerts(request: Request, state: StateDep, ent: PublicEnterprise,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+                limit: Annotated[int, Query(ge=1, le=1000)] = public.ALERTS_API) -> Response:
     """The enterprise's alerts that started before the publication cut: kind, time, status."""
     return answered(request, state,
                     public.alerts(state, public.published_until(state), ent, limit))
