@@ -49,7 +49,10 @@ class AppState:
         self.marks = MarkStore(self.records)
         self.workflows = AlertWorkflows(self.records)
         self.reports = ReportStore(self.records)
-        self.public_cache = TtlCache(self.settings.api_public_cache_s)
+        # Room for every enterprise's public answers and pages of one period (about 0.3 MB
+        # an enterprise with 30 days of hours): a full cache is emptied at once.
+        self.public_cache = TtlCache(self.settings.api_public_cache_s,
+                                     max_entries=16 * len(self.registry.enterprises) + 256)
         self.public_reports = PublicReports(self.records)
         per_hour = self.settings.api_public_reports_per_hour
         self.report_buckets = Buckets(per_hour / 60.0, max(1, int(per_hour)),

@@ -76,7 +76,7 @@ def settings_for(store: InfluxStore, tmp_path: Path, **extra: object
         "influx_url": store.url, "influx_database": store.database,
         "registry_path": tmp_path / "registry.toml", "limits_path": LIMITS,
         "mqtt_port": free_port(),  # nothing listens: the broker is down unless a test says so
-        "api_key_cache_s": 0.2, "api_rankings_cache_s": 0.0,
+        "api_key_cache_s": 0.2, "api_rankings_cache_s": 0.0, "api_public_prepare": False,
         "records_url": f"sqlite:///{tmp_path / 'records.db'}", **extra}
     return ApiSettings(**values), fleet  # type: ignore[arg-type]
 
