@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from api.cache import TtlCache
+from api.state import SEARCHES_KEPT
 from api.tiers import NEVER, PUBLIC_FIELDS, Tier, field_names
 from store.influx import InfluxStore
 from store.results import ResultStore
@@ -99,3 +101,52 @@ def test_every_enterprise_is_prepared_before_a_reader_asks(store: InfluxStore,
         assert a.post("/enterprises/E0001/reviews", "inspector",
                       json={"day": "2025-12-08"}).status_code == 200
         assert a.get(HOURLY, None).json()["count"] == 3  # a review clears what was prepared
+
+
+def test_a_full_cache_forgets_its_oldest_entries_not_all() -> None:
+    cache = TtlCache(60.0, max_entries=3, clock=lambda: 0.0)
+    for key in "abc":
+        cache.get_or_compute(key, lambda k=key: k.upper())
+    cache.get_or_compute("a", lambda: "never")  # a hit: not recomputed
+    cache.get_or_compute("d", lambda: "D")  # a, the first computed, makes room
+    assert len(cache) == 3
+    assert [cache.get_or_compute(k, lambda: "never") for k in "bcd"] == ["B", "C", "D"]
+    assert cache.get_or_compute("a", lambda: "again") == "again"
+    assert cache.drop(lambda k: k in ("c", "d")) == 2
+    assert cache.get_or_compute("c", lambda: "new c") == "new c"
+
+
+def test_what_a_reader_adds_to_an_address_is_neither_cached_nor_shown_to_others(
+        store: InfluxStore, tmp_path: Path) -> None:
+    with running_api(store, tmp_path, **CACHED) as a:
+        seed(a)
+        marked = a.client.get("/public/enterprises/E0001", params={"utm": "reader-secret"})
+        assert marked.status_code == 200
+        assert "reader-secret" not in marked.text
+        plain = a.client.get("/public/enterprises/E0001").text
+        assert "reader-secret" not in plain
+        assert plain == marked.text  # one page for both addresses
+        found = a.client.get("/public/", params={"q": "Coal", "junk": "reader-secret"}).text
+        assert "reader-secret" not in found
+        assert "q%3DCoal" in found  # the search itself stays in the language link
+        held = set(a.state.public_cache._data)
+        assert any("E0001" in k for k in held)
+        for i in range(SEARCHES_KEPT + 50):  # a flood of new searches and ranges ...
+            a.client.get("/api/v1/public/enterprises", params={"q": f"x{i}"})
+            a.client.get(f"{'/api/v1'}{HOURLY}", params={"start": f"2025-11-{1 + i % 20:02d}"
+                                                        f"T{i % 24:02d}:00:00Z"})
+        assert held <= set(a.state.public_cache._data)  # ... leaves every answer in place
+        assert len(a.state.public_search_cache) <= SEARCHES_KEPT
+
+
+def test_a_review_forgets_only_its_enterprise_answers(store: InfluxStore,
+                                                      tmp_path: Path) -> None:
+    with running_api(store, tmp_path, **CACHED) as a:
+        seed(a)
+        for ent in ("E0001", "E0002"):
+            assert a.get(f"/public/enterprises/{ent}/hourly", None).status_code == 200
+        r = a.post("/enterprises/E0001/reviews", "inspector", json={"day": "2025-12-01"})
+        assert r.status_code == 200
+        held = list(a.state.public_cache._data)
+        assert not [k for k in held if "E0001" in k]
+        assert [k for k in held if "E0002" in k]

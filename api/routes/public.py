@@ -162,6 +162,6 @@ def confirm_day(ent: VisibleEnterprise, body: ReviewIn, user: CurrentUser,
     public tier then labels them "reviewed"."""
     local_day(body.day, state.settings.timezone)
     r = DayReviews(state.records).confirm(ent.id, body.day, user.label, state.now_ms())
-    state.public_cache.clear()  # the review state shows at once
+    public.forget(state, ent.id)  # the review state shows at once (in this process)
     return ReviewPublic(enterprise=r.enterprise, day=r.day, reviewed=iso(r.reviewed_ms),
                         by=r.by)

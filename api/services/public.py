@@ -34,6 +34,7 @@ import orjson
 from prometheus_client import Gauge
 
 from api.access import Principal
+from api.cache import TtlCache
 from api.keys import Role
 from api.params import PAGE_MAX, Page, TimeRange, iso
 from api.services.queries import Scope, amount_totals, paged, where
@@ -81,21 +82,30 @@ class Answer:
         return orjson.loads(self.body)
 
 
+def cache_of(state: AppState, search: bool) -> TtlCache:
+    return state.public_search_cache if search else state.public_cache
+
+
 def cached(state: AppState, until: int, key: tuple[Hashable, ...],
-           compute: Callable[[], Any]) -> Answer:
+           compute: Callable[[], Any], *, search: bool = False) -> Answer:
     """``compute()`` (an answer of the publication cut ``until``) as an ``Answer``, cached
-    under ``key`` and ``until``."""
-    found: Answer = state.public_cache.get_or_compute(("answer", until, *key),
-                                                      lambda: Answer.of(compute()))
+    under ``key`` and ``until`` (``search``: in the searches' cache)."""
+    found: Answer = cache_of(state, search).get_or_compute(("answer", until, *key),
+                                                           lambda: Answer.of(compute()))
     return found
 
 
 def page_body(state: AppState, until: int, key: tuple[Hashable, ...],
-              render: Callable[[], bytes]) -> bytes:
+              render: Callable[[], bytes], *, search: bool = False) -> bytes:
     """A public page's HTML (``render()``, of the cut ``until``), cached under ``key`` and
-    ``until``."""
-    found: bytes = state.public_cache.get_or_compute(("page", until, *key), render)
+    ``until`` (``search``: in the searches' cache)."""
+    found: bytes = cache_of(state, search).get_or_compute(("page", until, *key), render)
     return found
+
+
+def forget(state: AppState, enterprise_id: str) -> int:
+    """Forget the cached answers and pages about one enterprise (its day was reviewed)."""
+    return state.public_cache.drop(lambda key: isinstance(key, tuple) and enterprise_id in key)
 
 
 def published_until(state: AppState) -> int:
@@ -171,7 +181,8 @@ def enterprises(state: AppState, until: int, q: str | None, region: str | None,
                  and (industry is None or e.industry == industry)]
         return {"total": len(items), "items": items}
 
-    return cached(state, until, ("enterprises", q, region, industry), compute)
+    return cached(state, until, ("enterprises", q, region, industry), compute,
+                  search=bool(q or region or industry))
 
 
 def one_enterprise(state: AppState, until: int, ent: Enterprise) -> Answer:
@@ -219,7 +230,9 @@ def hours(state: AppState, until: int, ent: Enterprise, tr: TimeRange) -> Answer
                 "published_until": iso(until), "reviewed": sorted(reviewed),
                 "count": len(items), "items": items}
 
-    return cached(state, until, ("hours", ent.id, tr.start_ms, end), compute)
+    usual = default_range(until)
+    return cached(state, until, ("hours", ent.id, tr.start_ms, end), compute,
+                  search=(tr.start_ms, end) != (usual.start_ms, usual.end_ms))
 
 
 def alerts(state: AppState, until: int, ent: Enterprise, limit: int) -> Answer:
@@ -234,7 +247,8 @@ def alerts(state: AppState, until: int, ent: Enterprise, limit: int) -> Answer:
                   "status": a.status} for a in found]
         return {"count": len(items), "items": items}
 
-    return cached(state, until, ("alerts", ent.id, limit), compute)
+    return cached(state, until, ("alerts", ent.id, limit), compute,
+                  search=limit not in (ALERTS_API, ALERTS_PAGE))
 
 
 def rankings(state: AppState, until: int, tr: TimeRange) -> Answer:
@@ -253,7 +267,9 @@ def rankings(state: AppState, until: int, tr: TimeRange) -> Answer:
                  is not None]
         return {"total": len(items), "items": items}
 
-    return cached(state, until, ("rankings", tr.start_ms, tr.end_ms), compute)
+    usual = default_range(until)
+    return cached(state, until, ("rankings", tr.start_ms, tr.end_ms), compute,
+                  search=(tr.start_ms, tr.end_ms) != (usual.start_ms, usual.end_ms))
 
 
 def csv_lines(state: AppState, ent: Enterprise, answer: dict[str, Any]) -> Iterator[str]:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
@@ -76,16 +77,21 @@ def map_page(request: Request, state: StateDep, q: Text = None, region: Text = N
     """The map and the search."""
     until = public.published_until(state)
     labels = labels_for(request)
+    q, region, industry = q or None, region or None, industry or None
+    # The page holds its search (in the language switch's link), never what else the address
+    # held: one cached page per language and search, whatever a reader adds to the query.
+    query = urlencode({k: v for k, v in (("q", q), ("region", region),
+                                         ("industry", industry)) if v})
 
     def render() -> bytes:
-        found = public.enterprises(state, until, q or None, region or None,
-                                   industry or None).value()["items"]
+        found = public.enterprises(state, until, q, region, industry).value()["items"]
         regions_, industries = _choices(state)
         mapped = [{"id": e["id"], "name": e["name"], "lat": e["lat"], "lon": e["lon"],
                    "status": e["status"]} for e in found if e["lat"] is not None]
         html = page(request, "public_map.html", enterprises=found, regions=regions_,
                     industries=industries, q=q or "", region=region or "",
                     industry=industry or "", delay_h=state.settings.api_public_delay_s / 3600,
+                    query_string=query,
                     map_data={"enterprises": mapped,
                               "tiles": state.settings.api_public_tile_url,
                               "regions": f"{PREFIX}/regions.geojson",
@@ -93,9 +99,8 @@ def map_page(request: Request, state: StateDep, q: Text = None, region: Text = N
                                          ("exceeded", "compliant", "no_data")}})
         return bytes(html.body)
 
-    # What the page shows beyond the data: its language and query (the language switch's link).
-    return HTMLResponse(public.page_body(state, until, ("map", labels.lang, request.url.query),
-                                         render))
+    return HTMLResponse(public.page_body(state, until, ("map", labels.lang, q, region, industry),
+                                         render, search=bool(query)))
 
 
 def _hour_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
@@ -112,7 +117,7 @@ def _enterprise_html(request: Request, state: AppState, ent: Enterprise, until: 
     days = [(last - timedelta(days=i)).isoformat() for i in range(DOWNLOAD_DAYS)]
     alerts = [a for a in public.alerts(state, until, ent, public.ALERTS_PAGE).value()["items"]
               if a.get("kind") == "exceedance"]
-    html = page(request, "public_enterprise.html",
+    html = page(request, "public_enterprise.html", query_string="",
                 ent=public.one_enterprise(state, until, ent).value(), answer=answer,
                 alerts=alerts, amounts=public.amounts(state, until, ent).value(),
                 days=days, reviewed=set(answer["reviewed"]),
@@ -122,8 +127,8 @@ def _enterprise_html(request: Request, state: AppState, ent: Enterprise, until: 
 
 
 def _enterprise_body(request: Request, state: AppState, ent: Enterprise, until: int) -> bytes:
-    # What the page shows beyond the data: its language and query (the language switch's link).
-    key = ("enterprise", ent.id, labels_for(request).lang, request.url.query)
+    # One page per language: it takes no query, and holds none of what a reader added to it.
+    key = ("enterprise", ent.id, labels_for(request).lang)
     return public.page_body(state, until, key,
                             lambda: _enterprise_html(request, state, ent, until))
 
