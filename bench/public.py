@@ -8,7 +8,8 @@ waits until it has prepared every enterprise's public answers and pages (as it d
 hour is published) and runs ``--readers`` asyncio readers for ``--seconds``, each asking in
 turn for a random enterprise, its published hours (30 days), its alerts, a search, and the
 public pages: the enterprise's page (``/public/enterprises/{id}``) and the map with a search
-(``/public/?q=``). The baseline is the same client against the cheapest route,
+(``/public/?q=``). It prints the API process's resident memory once the answers are
+prepared and after the crowd. The baseline is the same client against the cheapest route,
 ``/health/live``, in the same run. Last line:
 
     public: <n> req/s, p95 <ms> ms, errors <e>, ratio <r> vs baseline
@@ -109,6 +110,14 @@ def wait_prepared(url: str, timeout_s: float = 600) -> None:
     raise RuntimeError("the API did not prepare the public answers in time")
 
 
+def rss_mb(pid: int) -> float:
+    """The resident memory of process ``pid`` (VmRSS of /proc/<pid>/status), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def run(n_enterprises: int, days: int, readers: int, seconds: float, workdir: Path
         ) -> tuple[float, float, int, float]:
     influx = InfluxDB("influxd", workdir / "influxdb").start()
@@ -135,7 +144,8 @@ def run(n_enterprises: int, days: int, readers: int, seconds: float, workdir: Pa
         started = time.perf_counter()
         wait_prepared(server.url)
         print(f"the API prepared the public answers and pages of {n_enterprises} enterprises in "
-              f"{time.perf_counter() - started:.1f} s", flush=True)
+              f"{time.perf_counter() - started:.1f} s; the API process holds "
+              f"{rss_mb(server.proc.pid):.0f} MB (VmRSS)", flush=True)
         ids = [e for e, _ in ents]
         names = [e.name.split()[0] for e in registry.enterprises.values()]
 
@@ -156,7 +166,7 @@ def run(n_enterprises: int, days: int, readers: int, seconds: float, workdir: Pa
         pub_n, pub_ms, pub_err = asyncio.run(crowd(server.url, readers, seconds, public_path))
         rate = pub_n / seconds
         print(f"  public API and pages: {rate:.0f} req/s, p95 {p95(pub_ms):.1f} ms, "
-              f"errors {pub_err}")
+              f"errors {pub_err}; the API process holds {rss_mb(server.proc.pid):.0f} MB after")
         return rate, p95(pub_ms), pub_err, rate / base_rate if base_rate else 0.0
     finally:
         if server is not None:
