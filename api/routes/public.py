@@ -1,7 +1,8 @@
 """The public JSON API under ``/api/v1/public`` (no login; issue 14). Every answer passes
 through ``api.tiers.restrict`` (in ``api.services.public.Answer``): only the public tier's
 fields leave. Rate-limited per client address (``api.ratelimit``, 429 with Retry-After) and
-cached whole, as bytes with an ETag (``api.services.public``; 304 on ``If-None-Match``).
+cached whole, gzip-compressed with an ETag (``api.services.public``; 304 on ``If-None-Match``;
+sent compressed to clients that accept gzip).
 
 Also here: the inspectors' confirmation of an enterprise's day
 (``POST /enterprises/{id}/reviews``), which turns its published hours from "not yet reviewed"
@@ -69,15 +70,17 @@ def public_range(start: str | None, end: str | None, until: int) -> TimeRange:
 
 
 def answered(request: Request, state: AppState, found: public.Answer) -> Response:
-    """The cached answer's bytes with its ETag (304 when the client holds it already); other
-    caches may keep it as long as this one does."""
+    """The cached answer with its ETag (304 when the client holds it already), sent as stored,
+    gzip-compressed, to a client that accepts gzip; other caches may keep it as long as this
+    one does (apart for each Accept-Encoding)."""
     ttl = int(state.settings.api_public_cache_s)
-    headers = {"ETag": found.etag,
+    headers = {"ETag": found.etag, "Vary": "Accept-Encoding",
                "Cache-Control": f"public, max-age={ttl}" if ttl > 0 else "no-cache"}
     held = request.headers.get("if-none-match", "")
     if found.etag in (t.strip().removeprefix("W/") for t in held.split(",")):
         return Response(status_code=304, headers=headers)
-    return Response(found.body, media_type="application/json", headers=headers)
+    body, encoding = found.sent(request.headers.get("accept-encoding", ""))
+    return Response(body, media_type="application/json", headers=headers | encoding)
 
 
 @router.get("/enterprises", response_model=dict[str, Any])

@@ -5,7 +5,8 @@ were closed, the year's amounts against the permit, the open-data downloads).
 
 Every figure comes from ``api.services.public``, the same answers as the public JSON API (so the
 same tier, publication delay, cache and rate limits apply: api/ratelimit.py covers /public);
-each page's HTML is cached beside them, per language and query (``public.page_body``).
+each page's HTML is cached beside them, gzip-compressed, per language and query
+(``public.page_body``; sent compressed to browsers that accept gzip).
 The map is Leaflet (vendored and checksummed, api/web/vendor.py) drawing the region outlines of
 ``api_public_regions_file`` on a blank base, or on the tiles of ``api_public_tile_url``.
 """
@@ -99,8 +100,14 @@ def map_page(request: Request, state: StateDep, q: Text = None, region: Text = N
                                          ("exceeded", "compliant", "no_data")}})
         return bytes(html.body)
 
-    return HTMLResponse(public.page_body(state, until, ("map", labels.lang, q, region, industry),
-                                         render, search=bool(query)))
+    key = ("map", labels.lang, q, region, industry)
+    return html_of(request, public.page_body(state, until, key, render, search=bool(query)))
+
+
+def html_of(request: Request, found: public.Answer) -> HTMLResponse:
+    """A cached page as it is sent: compressed when the browser accepts gzip."""
+    body, headers = found.sent(request.headers.get("accept-encoding", ""))
+    return HTMLResponse(body, headers=headers)
 
 
 def _hour_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
@@ -126,7 +133,8 @@ def _enterprise_html(request: Request, state: AppState, ent: Enterprise, until: 
     return bytes(html.body)
 
 
-def _enterprise_body(request: Request, state: AppState, ent: Enterprise, until: int) -> bytes:
+def _enterprise_body(request: Request, state: AppState, ent: Enterprise,
+                     until: int) -> public.Answer:
     # One page per language: it takes no query, and holds none of what a reader added to it.
     key = ("enterprise", ent.id, labels_for(request).lang)
     return public.page_body(state, until, key,
@@ -139,7 +147,7 @@ def enterprise_page(request: Request, enterprise_id: str, state: StateDep) -> HT
     ent = state.registry.enterprises.get(enterprise_id)
     if ent is None:
         raise HTTPException(404, "no such enterprise")
-    return HTMLResponse(_enterprise_body(request, state, ent, public.published_until(state)))
+    return html_of(request, _enterprise_body(request, state, ent, public.published_until(state)))
 
 
 def page_preparer(app: FastAPI) -> Callable[[Enterprise, int], object]:
