@@ -1,10 +1,13 @@
 """The public tier's cache (api.services.public): whole answers kept as bytes under their
 publication cut never cross into the next cut nor carry a field beyond the public tier,
-whoever asked first; ETags answer 304; every enterprise's answers are prepared before any
-reader asks. Real InfluxDB and records database (tests/api_support.py)."""
+whoever asked first; ETags answer 304; answers and pages are stored gzip-compressed and sent
+so to clients that accept gzip (plain to the others); every enterprise's answers are prepared
+before any reader asks. Real InfluxDB and records database (tests/api_support.py)."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 from pathlib import Path
 
 import httpx
@@ -14,7 +17,7 @@ from api.state import SEARCHES_KEPT
 from api.tiers import NEVER, PUBLIC_FIELDS, Tier, field_names
 from store.influx import InfluxStore
 from store.results import ResultStore
-from tests.api_support import DAY_MS, HOUR_MS, NOW_S, running_api
+from tests.api_support import DAY_MS, HOUR_MS, NOW_S, Api, running_api
 from tests.conftest import wait_until
 from tests.test_public_tiers import NOW_MS, hour, seed
 
@@ -76,6 +79,57 @@ def test_an_unchanged_answer_is_not_sent_again(store: InfluxStore, tmp_path: Pat
         other = a.get(HOURLY, None, headers={"If-None-Match": '"something else"'})
         assert other.status_code == 200
         assert other.content == r.content
+
+
+def on_the_wire(a: Api, path: str, accept_encoding: str,
+                **headers: str) -> tuple[httpx.Response, bytes]:
+    """``path``'s answer to a client with this Accept-Encoding, and its bytes as sent."""
+    with a.client.stream("GET", path,
+                         headers={"Accept-Encoding": accept_encoding, **headers}) as r:
+        return r, b"".join(r.iter_raw())
+
+
+PAGES = ("/public/enterprises/E0001", "/public/", "/public/?q=Coal")
+
+
+def test_a_client_that_accepts_gzip_gets_the_answer_compressed_once(store: InfluxStore,
+                                                                   tmp_path: Path) -> None:
+    with running_api(store, tmp_path, **CACHED) as a:
+        seed(a)
+        sizes = {}
+        for path in (*(f"/api/v1{p}" for p in ANSWERS), *PAGES):
+            zipped, sent = on_the_wire(a, path, "gzip, deflate, br")
+            plain, body = on_the_wire(a, path, "identity")
+            assert (zipped.status_code, plain.status_code) == (200, 200), path
+            assert zipped.headers["content-encoding"] == "gzip", path
+            assert "content-encoding" not in plain.headers, path
+            assert gzip.decompress(sent) == body, path  # once: decoded, it is the plain answer
+            assert zipped.headers["vary"] == plain.headers["vary"] == "Accept-Encoding", path
+            assert zipped.headers["content-type"] == plain.headers["content-type"], path
+            assert zipped.headers.get("etag") == plain.headers.get("etag"), path
+            sizes[path] = (len(sent), len(body))
+        assert (zipped.headers["content-type"], body[:15]) == ("text/html; charset=utf-8",
+                                                               b"<!doctype html>")
+        page_gz, page = sizes[PAGES[0]]
+        assert page_gz * 2 < page, sizes  # a page of two hours: under half its size
+        assert a.get(HOURLY, None).json()["count"] == 2  # httpx decodes it
+        _, hours = on_the_wire(a, f"/api/v1{HOURLY}", "identity")
+        for refused in ("gzip;q=0", "", "br", "*;q=0, identity"):  # no gzip: plain bytes
+            r, sent = on_the_wire(a, f"/api/v1{HOURLY}", refused)
+            assert ("content-encoding" not in r.headers, sent) == (True, hours), refused
+
+
+def test_the_etag_names_the_plain_answer_whatever_the_encoding(store: InfluxStore,
+                                                               tmp_path: Path) -> None:
+    with running_api(store, tmp_path, **CACHED) as a:
+        seed(a)
+        plain, body = on_the_wire(a, f"/api/v1{HOURLY}", "identity")
+        etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+        assert plain.headers["etag"] == etag
+        for encoding in ("gzip", "identity"):
+            held, sent = on_the_wire(a, f"/api/v1{HOURLY}", encoding, **{"If-None-Match": etag})
+            assert (held.status_code, sent, held.headers["etag"]) == (304, b"", etag), encoding
+            assert held.headers["vary"] == "Accept-Encoding"
 
 
 def prepared_until(url: str) -> float:
