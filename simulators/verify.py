@@ -78,10 +78,10 @@ from simulators.marks import declared_marks
 from simulators.observe import ApiError, observe
 from simulators.outcome import Difference, Expectation, Observed, compare, report
 from simulators.payloads import expected_rejections, stored_entries
-from simulators.public import expectations as public_expectations
-from simulators.public import plans_of, walk
 from simulators.plan import PlannedMessage
 from simulators.process import HOUR_MS
+from simulators.public import expectations as public_expectations
+from simulators.public import plans_of, walk
 from simulators.registry import write_registry
 from simulators.runner import RunStats, ScenarioPublisher, link_factory
 from simulators.scenario import Scenario, ScenarioError, load_scenario
