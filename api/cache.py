@@ -3,7 +3,8 @@
 An entry younger than ``ttl_s`` is served as it is. An older one, up to ``stale_s``, is still
 served, and one background thread recomputes it (stale-while-revalidate), so that only the
 first request for a key ever waits. Concurrent requests for a missing entry compute it once:
-the others wait for it (one lock per key).
+the others wait for it (one lock per key). A full cache makes room by forgetting its oldest
+entries (the first computed), never all at once: a flood of new keys cannot empty it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ class TtlCache:
         with self._guard:
             self._data.clear()
 
+    def drop(self, match: Callable[[Hashable], bool]) -> int:
+        """Forget the entries whose key ``match``es; how many."""
+        with self._guard:
+            gone = [k for k in self._data if match(k)]
+            for k in gone:
+                del self._data[k]
+        return len(gone)
+
     def _entry(self, key: Hashable) -> tuple[float, Any] | None:
         with self._guard:
             hit = self._data.get(key)
@@ -66,9 +75,11 @@ class TtlCache:
     def _compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         value = compute()
         with self._guard:
-            if len(self._data) >= self.max_entries:
-                self._data.clear()
-                self._locks.clear()
+            self._data.pop(key, None)  # a recomputed entry counts as the newest
+            while self._data and len(self._data) >= self.max_entries:
+                oldest = next(iter(self._data))
+                del self._data[oldest]
+                self._locks.pop(oldest, None)
             self._data[key] = (self._clock(), value)
         return value
 

@@ -1,8 +1,9 @@
 """The FastAPI application: ``create_app(settings, ...)`` wires the routers to one store.
 
 Nothing starts in ``create_app``: the application's lifespan starts what runs beside the
-requests (the rankings warm-up) when the server starts, and on shutdown waits for it and
-closes what ``create_app`` opened (the InfluxDB store; a store passed in stays the caller's).
+requests (the rankings warm-up, the preparation of the public answers) when the server starts,
+and on shutdown waits for it and closes what ``create_app`` opened (the InfluxDB store; a store
+passed in stays the caller's).
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ from api.routes import (
     reports,
 )
 from api.services.audit import AuditTrail
+from api.services.public import Publisher
 from api.services.standings import warm_up
 from api.settings import ApiSettings
 from api.state import AppState
 from api.web.headers import SecurityHeadersMiddleware
+from api.web.public import page_preparer
 from core.registry import Registry
 from core.standards import Standards, load_standards
 from store.influx import InfluxStore, store_from_settings
@@ -87,8 +90,9 @@ def store_from(settings: ApiSettings) -> InfluxStore:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the warm-up of the default rankings (when the cache is on); on shutdown, wait for
-    it (bounded by the store's timeout) and close the stores ``create_app`` opened."""
+    """Start the warm-up of the default rankings (when the cache is on) and the preparation of
+    the public answers; on shutdown, stop them (bounded by the store's timeout) and close the
+    stores ``create_app`` opened."""
     state: AppState = app.state.ems
     s = state.settings
     warming = None
@@ -97,9 +101,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         warming.start()
     if state.audit is not None:
         state.audit.start()
+    publisher = None
+    if s.api_public_prepare and s.api_public_cache_s > 0:
+        publisher = Publisher(state, page_preparer(app))
+        publisher.start()
     try:
         yield
     finally:
+        if publisher is not None:
+            publisher.stop()
         if state.audit is not None:
             state.audit.stop()
         if warming is not None:

@@ -21,6 +21,8 @@ from store.results import ResultStore
 from store.sql import Records
 from store.workflow import AlertWorkflows
 
+SEARCHES_KEPT = 1024  # public searches (listings, map pages) kept per API process
+
 
 @dataclass
 class AppState:
@@ -38,6 +40,7 @@ class AppState:
     workflows: AlertWorkflows = field(init=False)  # the alerts' workflow (store.workflow)
     reports: ReportStore = field(init=False)  # issued report versions (store.reports)
     public_cache: TtlCache = field(init=False)  # the public tier's answers (api_public_cache_s)
+    public_search_cache: TtlCache = field(init=False)  # its searches (any words: kept apart)
     public_reports: PublicReports = field(init=False)  # reports from the public
     report_buckets: Buckets = field(init=False)  # their submissions per client address
     clock: Callable[[], float] = time.time  # wall clock in seconds; tests inject a fixed one
@@ -49,7 +52,13 @@ class AppState:
         self.marks = MarkStore(self.records)
         self.workflows = AlertWorkflows(self.records)
         self.reports = ReportStore(self.records)
-        self.public_cache = TtlCache(self.settings.api_public_cache_s)
+        # Room for every enterprise's public answers and pages of one period (about 0.3 MB
+        # an enterprise with 30 days of hours); searches, whose words anyone chooses, have a
+        # cache of their own, so that a flood of new searches never pushes those out.
+        self.public_cache = TtlCache(self.settings.api_public_cache_s,
+                                     max_entries=16 * len(self.registry.enterprises) + 256)
+        self.public_search_cache = TtlCache(self.settings.api_public_cache_s,
+                                            max_entries=SEARCHES_KEPT)
         self.public_reports = PublicReports(self.records)
         per_hour = self.settings.api_public_reports_per_hour
         self.report_buckets = Buckets(per_hour / 60.0, max(1, int(per_hour)),

@@ -51,6 +51,7 @@ class Api:
     records: Records
     keys: dict[str, str] = field(default_factory=dict)  # name -> key
     key_ids: dict[str, str] = field(default_factory=dict)
+    state: Any = None  # the app's AppState, for tests that look inside (caches)
 
     def get(self, path: str, who: str | None, params: dict[str, Any] | None = None,
             headers: dict[str, str] | None = None) -> httpx.Response:
@@ -76,7 +77,7 @@ def settings_for(store: InfluxStore, tmp_path: Path, **extra: object
         "influx_url": store.url, "influx_database": store.database,
         "registry_path": tmp_path / "registry.toml", "limits_path": LIMITS,
         "mqtt_port": free_port(),  # nothing listens: the broker is down unless a test says so
-        "api_key_cache_s": 0.2, "api_rankings_cache_s": 0.0,
+        "api_key_cache_s": 0.2, "api_rankings_cache_s": 0.0, "api_public_prepare": False,
         "records_url": f"sqlite:///{tmp_path / 'records.db'}", **extra}
     return ApiSettings(**values), fleet  # type: ignore[arg-type]
 
@@ -105,7 +106,8 @@ def running_api(store: InfluxStore, tmp_path: Path, now_s: float = NOW_S,
     app = create_app(settings, store=store, registry=registry, clock=clock or (lambda: now_s),
                      records=db)
     server = ThreadedServer(app, free_port()).start()
-    a = Api(httpx.Client(base_url=server.url, timeout=30), store, settings, registry, db)
+    a = Api(httpx.Client(base_url=server.url, timeout=30), store, settings, registry, db,
+            state=app.state.ems)
     try:
         for name, (role, ent, regions) in KEY_SPECS.items():
             record, key = app.state.ems.keys.create(role, ent, regions)

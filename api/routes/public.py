@@ -1,6 +1,7 @@
 """The public JSON API under ``/api/v1/public`` (no login; issue 14). Every answer passes
-through ``api.tiers.restrict``: only the public tier's fields leave. Rate-limited per client
-address (``api.ratelimit``, 429 with Retry-After) and cached (``api.services.public``).
+through ``api.tiers.restrict`` (in ``api.services.public.Answer``): only the public tier's
+fields leave. Rate-limited per client address (``api.ratelimit``, 429 with Retry-After) and
+cached whole, as bytes with an ETag (``api.services.public``; 304 on ``If-None-Match``).
 
 Also here: the inspectors' confirmation of an enterprise's day
 (``POST /enterprises/{id}/reviews``), which turns its published hours from "not yet reviewed"
@@ -13,8 +14,8 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.access import INSPECTORS
@@ -23,7 +24,6 @@ from api.models import ErrorPublic, ValidationErrorPublic
 from api.params import EndQuery, StartQuery, TimeRange, iso, time_range
 from api.services import public
 from api.state import AppState
-from api.tiers import restrict
 from core.registry import Enterprise
 from store.reviews import DayReviews
 
@@ -62,69 +62,86 @@ def local_day(day: str, tz: str) -> TimeRange:
                      int((start + timedelta(days=1)).timestamp() * 1000))
 
 
-def public_range(state: AppState, start: str | None, end: str | None) -> TimeRange:
-    """Defaults to the 30 days before the publication cut (whole hours, so that every reader
-    of the default period shares one cached answer); at most 31 days."""
-    return time_range(start, end, 31, 30, public.published_until(state))
+def public_range(start: str | None, end: str | None, until: int) -> TimeRange:
+    """Defaults to the 30 days before the publication cut ``until`` (whole hours, so that every
+    reader of the default period shares one cached answer); at most 31 days."""
+    return time_range(start, end, 31, 30, until)
 
 
-@router.get("/enterprises")
-def list_enterprises(state: StateDep, q: Text = None, region: Text = None,
-                     industry: Text = None) -> dict[str, Any]:
+def answered(request: Request, state: AppState, found: public.Answer) -> Response:
+    """The cached answer's bytes with its ETag (304 when the client holds it already); other
+    caches may keep it as long as this one does."""
+    ttl = int(state.settings.api_public_cache_s)
+    headers = {"ETag": found.etag,
+               "Cache-Control": f"public, max-age={ttl}" if ttl > 0 else "no-cache"}
+    held = request.headers.get("if-none-match", "")
+    if found.etag in (t.strip().removeprefix("W/") for t in held.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(found.body, media_type="application/json", headers=headers)
+
+
+@router.get("/enterprises", response_model=dict[str, Any])
+def list_enterprises(request: Request, state: StateDep, q: Text = None, region: Text = None,
+                     industry: Text = None) -> Response:
     """Registered enterprises (search: name or id contains `q`; region; industry) with their
     outlets and their status now (`exceeded`, `compliant`, `no_data`, from the last published
     hour)."""
-    items = public.enterprises(state, q, region, industry)
-    return restrict({"total": len(items), "items": items})
+    until = public.published_until(state)
+    return answered(request, state, public.enterprises(state, until, q, region, industry))
 
 
-@router.get("/enterprises/{enterprise_id}")
-def get_enterprise(state: StateDep, ent: PublicEnterprise) -> dict[str, Any]:
+@router.get("/enterprises/{enterprise_id}", response_model=dict[str, Any])
+def get_enterprise(request: Request, state: StateDep, ent: PublicEnterprise) -> Response:
     """One enterprise with its outlets and status now."""
-    return restrict(public.one_enterprise(state, ent))
+    return answered(request, state,
+                    public.one_enterprise(state, public.published_until(state), ent))
 
 
-@router.get("/enterprises/{enterprise_id}/hourly")
-def list_hours(state: StateDep, ent: PublicEnterprise, start: StartQuery = None,
-               end: EndQuery = None) -> dict[str, Any]:
+@router.get("/enterprises/{enterprise_id}/hourly", response_model=dict[str, Any])
+def list_hours(request: Request, state: StateDep, ent: PublicEnterprise,
+               start: StartQuery = None, end: EndQuery = None) -> Response:
     """Judged hours published `api_public_delay_s` after their end (default 2 h): corrected
     mean, limit, verdict, and `review` ("not yet reviewed" until an inspector confirms the
     day). Hourly means corrected to the reference O2 and judged against the hourly limit
     (compliance-rules.md §1.2-§1.3)."""
-    return restrict(public.hours(state, ent, public_range(state, start, end)))
+    until = public.published_until(state)
+    found = public.hours(state, until, ent, public_range(start, end, until))
+    return answered(request, state, found)
 
 
 @router.get("/enterprises/{enterprise_id}/hourly.csv", response_class=StreamingResponse)
 def hours_csv(state: StateDep, ent: PublicEnterprise, day: DayPath) -> StreamingResponse:
     """Open data: one enterprise's published hours of one local day as CSV, with a licence line
     and the day's review state."""
-    answer = restrict(public.hours(state, ent, local_day(day, state.settings.timezone)))
+    tr = local_day(day, state.settings.timezone)
+    answer = public.hours(state, public.published_until(state), ent, tr).value()
     return StreamingResponse(
         public.csv_lines(state, ent, answer), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{ent.id}-{day}.csv"'})
 
 
-@router.get("/enterprises/{enterprise_id}/amounts")
-def get_amounts(state: StateDep, ent: PublicEnterprise) -> dict[str, Any]:
+@router.get("/enterprises/{enterprise_id}/amounts", response_model=dict[str, Any])
+def get_amounts(request: Request, state: StateDep, ent: PublicEnterprise) -> Response:
     """Tonnes emitted in the local year up to the publication cut, per pollutant, against the
     permitted annual totals (t/a) of the enterprise's permit (its own, else its outlets')."""
-    return restrict(public.amounts(state, ent))
+    return answered(request, state, public.amounts(state, public.published_until(state), ent))
 
 
-@router.get("/enterprises/{enterprise_id}/alerts")
-def list_alerts(state: StateDep, ent: PublicEnterprise,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+@router.get("/enterprises/{enterprise_id}/alerts", response_model=dict[str, Any])
+def list_alerts(request: Request, state: StateDep, ent: PublicEnterprise,
+                limit: Annotated[int, Query(ge=1, le=1000)] = public.ALERTS_API) -> Response:
     """The enterprise's alerts that started before the publication cut: kind, time, status."""
-    items = public.alerts(state, ent, limit)
-    return restrict({"count": len(items), "items": items})
+    return answered(request, state,
+                    public.alerts(state, public.published_until(state), ent, limit))
 
 
-@router.get("/rankings")
-def get_rankings(state: StateDep, start: StartQuery = None,
-                 end: EndQuery = None) -> dict[str, Any]:
+@router.get("/rankings", response_model=dict[str, Any])
+def get_rankings(request: Request, state: StateDep, start: StartQuery = None,
+                 end: EndQuery = None) -> Response:
     """Every enterprise ranked by compliance rate over the local days of the period."""
-    items = public.rankings(state, public_range(state, start, end))
-    return restrict({"total": len(items), "items": items})
+    until = public.published_until(state)
+    return answered(request, state,
+                    public.rankings(state, until, public_range(start, end, until)))
 
 
 class ReviewIn(BaseModel):
@@ -145,6 +162,6 @@ def confirm_day(ent: VisibleEnterprise, body: ReviewIn, user: CurrentUser,
     public tier then labels them "reviewed"."""
     local_day(body.day, state.settings.timezone)
     r = DayReviews(state.records).confirm(ent.id, body.day, user.label, state.now_ms())
-    state.public_cache.clear()  # the review state shows at once
+    public.forget(state, ent.id)  # the review state shows at once (in this process)
     return ReviewPublic(enterprise=r.enterprise, day=r.day, reviewed=iso(r.reviewed_ms),
                         by=r.by)

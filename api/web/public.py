@@ -4,7 +4,8 @@ now, the last 30 days of judged hours per outlet against the limit, its exceedan
 were closed, the year's amounts against the permit, the open-data downloads).
 
 Every figure comes from ``api.services.public``, the same answers as the public JSON API (so the
-same tier, publication delay, cache and rate limits apply: api/ratelimit.py covers /public).
+same tier, publication delay, cache and rate limits apply: api/ratelimit.py covers /public);
+each page's HTML is cached beside them, per language and query (``public.page_body``).
 The map is Leaflet (vendored and checksummed, api/web/vendor.py) drawing the region outlines of
 ``api_public_regions_file`` on a blank base, or on the tiles of ``api_public_tile_url``.
 """
@@ -12,27 +13,28 @@ The map is Leaflet (vendored and checksummed, api/web/vendor.py) drawing the reg
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import StateDep
-from api.params import TimeRange
 from api.services import public
 from api.state import AppState
-from api.tiers import restrict
 from api.web.auth import NextQuery, lang_switch
 from api.web.charts import hour_charts
+from api.web.i18n import LANG_COOKIE, LANGS
 from api.web.render import labels_for, page
+from core.registry import Enterprise
 
 PREFIX = "/public"
 REGIONS_FILE = Path(__file__).resolve().parents[2] / "config" / "regions.geojson"
-DAY_MS = 86_400_000
 DOWNLOAD_DAYS = 7
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -73,18 +75,32 @@ def _choices(state: AppState) -> tuple[list[str], list[str]]:
 def map_page(request: Request, state: StateDep, q: Text = None, region: Text = None,
              industry: Text = None) -> HTMLResponse:
     """The map and the search."""
-    found = restrict(public.enterprises(state, q or None, region or None, industry or None))
-    regions_, industries = _choices(state)
-    mapped = [{"id": e["id"], "name": e["name"], "lat": e["lat"], "lon": e["lon"],
-               "status": e["status"]} for e in found if e["lat"] is not None]
+    until = public.published_until(state)
     labels = labels_for(request)
-    return page(request, "public_map.html", enterprises=found, regions=regions_,
-                industries=industries, q=q or "", region=region or "",
-                industry=industry or "", delay_h=state.settings.api_public_delay_s / 3600,
-                map_data={"enterprises": mapped, "tiles": state.settings.api_public_tile_url,
-                          "regions": f"{PREFIX}/regions.geojson",
-                          "status": {s: labels(f"status_{s}") for s in
-                                     ("exceeded", "compliant", "no_data")}})
+    q, region, industry = q or None, region or None, industry or None
+    # The page holds its search (in the language switch's link), never what else the address
+    # held: one cached page per language and search, whatever a reader adds to the query.
+    query = urlencode({k: v for k, v in (("q", q), ("region", region),
+                                         ("industry", industry)) if v})
+
+    def render() -> bytes:
+        found = public.enterprises(state, until, q, region, industry).value()["items"]
+        regions_, industries = _choices(state)
+        mapped = [{"id": e["id"], "name": e["name"], "lat": e["lat"], "lon": e["lon"],
+                   "status": e["status"]} for e in found if e["lat"] is not None]
+        html = page(request, "public_map.html", enterprises=found, regions=regions_,
+                    industries=industries, q=q or "", region=region or "",
+                    industry=industry or "", delay_h=state.settings.api_public_delay_s / 3600,
+                    query_string=query,
+                    map_data={"enterprises": mapped,
+                              "tiles": state.settings.api_public_tile_url,
+                              "regions": f"{PREFIX}/regions.geojson",
+                              "status": {s: labels(f"status_{s}") for s in
+                                         ("exceeded", "compliant", "no_data")}})
+        return bytes(html.body)
+
+    return HTMLResponse(public.page_body(state, until, ("map", labels.lang, q, region, industry),
+                                         render, search=bool(query)))
 
 
 def _hour_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
@@ -93,22 +109,50 @@ def _hour_rows(answer: dict[str, Any]) -> list[dict[str, Any]]:
             for r in answer["items"]]
 
 
+def _enterprise_html(request: Request, state: AppState, ent: Enterprise, until: int) -> bytes:
+    answer = public.hours(state, until, ent, public.default_range(until)).value()
+    labels = labels_for(request)
+    tz = ZoneInfo(state.settings.timezone)
+    last = datetime.fromtimestamp((until - 1) / 1000, tz).date()
+    days = [(last - timedelta(days=i)).isoformat() for i in range(DOWNLOAD_DAYS)]
+    alerts = [a for a in public.alerts(state, until, ent, public.ALERTS_PAGE).value()["items"]
+              if a.get("kind") == "exceedance"]
+    html = page(request, "public_enterprise.html", query_string="",
+                ent=public.one_enterprise(state, until, ent).value(), answer=answer,
+                alerts=alerts, amounts=public.amounts(state, until, ent).value(),
+                days=days, reviewed=set(answer["reviewed"]),
+                charts={"tz": state.settings.timezone, "time": labels("time"),
+                        "charts": hour_charts(_hour_rows(answer), labels)})
+    return bytes(html.body)
+
+
+def _enterprise_body(request: Request, state: AppState, ent: Enterprise, until: int) -> bytes:
+    # One page per language: it takes no query, and holds none of what a reader added to it.
+    key = ("enterprise", ent.id, labels_for(request).lang)
+    return public.page_body(state, until, key,
+                            lambda: _enterprise_html(request, state, ent, until))
+
+
 @router.get("/enterprises/{enterprise_id}", response_class=HTMLResponse)
 def enterprise_page(request: Request, enterprise_id: str, state: StateDep) -> HTMLResponse:
     """One enterprise: status now, 30 days of judged hours, exceedances, amounts, downloads."""
     ent = state.registry.enterprises.get(enterprise_id)
     if ent is None:
         raise HTTPException(404, "no such enterprise")
-    until = public.published_until(state)
-    answer = restrict(public.hours(state, ent, TimeRange(until - 30 * DAY_MS, until)))
-    labels = labels_for(request)
-    tz = ZoneInfo(state.settings.timezone)
-    last = datetime.fromtimestamp((until - 1) / 1000, tz).date()
-    days = [(last - timedelta(days=i)).isoformat() for i in range(DOWNLOAD_DAYS)]
-    alerts = [a for a in restrict(public.alerts(state, ent, 200))
-              if a.get("kind") == "exceedance"]
-    return page(request, "public_enterprise.html", ent=restrict(public.one_enterprise(state, ent)),
-                answer=answer, alerts=alerts, amounts=restrict(public.amounts(state, ent)),
-                days=days, reviewed=set(answer["reviewed"]),
-                charts={"tz": state.settings.timezone, "time": labels("time"),
-                        "charts": hour_charts(_hour_rows(answer), labels)})
+    return HTMLResponse(_enterprise_body(request, state, ent, public.published_until(state)))
+
+
+def page_preparer(app: FastAPI) -> Callable[[Enterprise, int], object]:
+    """Renders an enterprise's page of a cut in each language ahead of its readers (for
+    ``public.Publisher``), as a plain request for it would."""
+    state: AppState = app.state.ems
+
+    def prepare(ent: Enterprise, until: int) -> None:
+        for lang in LANGS:
+            request = Request({"type": "http", "method": "GET", "scheme": "http",
+                               "path": f"{PREFIX}/enterprises/{ent.id}", "query_string": b"",
+                               "headers": [(b"cookie", f"{LANG_COOKIE}={lang}".encode())],
+                               "root_path": "", "server": None, "client": None, "app": app})
+            _enterprise_body(request, state, ent, until)
+
+    return prepare
