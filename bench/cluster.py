@@ -63,8 +63,9 @@ ACK_WAIT_S = 2.0  # how long a killed ingester's unacknowledged share waits for 
 
 class Rig:
     def __init__(self, tmp: Path, registry_path: Path, influx: InfluxDB,
-                 auth: BrokerAuth) -> None:
+                 auth: BrokerAuth, connections: int) -> None:
         self.tmp, self.registry_path, self.influx, self.auth = tmp, registry_path, influx, auth
+        self.connections = connections
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start_ingester(self, name: str, db: str, **extra: str) -> None:
@@ -136,6 +137,26 @@ def publish(port: int, messages: list[tuple[str, bytes]], password: str, *, mqtt
     return sum(1 for info in infos if info.is_published())
 
 
+def publish_all(port: int, messages: list[tuple[str, bytes]], password: str, *, mqtt5: bool,
+                at: dict[int, Callable[[], None]], connections: int) -> int:
+    """``messages`` dealt round-robin to ``connections`` clients publishing at once, as many
+    devices do (one connection's QoS 1 stream waits on each replicated store in turn);
+    ``at[i]`` runs on the first client before its share reaches message i. PUBACKs received."""
+    shares = [messages[k::connections] for k in range(connections)]
+    acked = [0] * connections
+
+    def one(k: int) -> None:
+        first = {i // connections: f for i, f in at.items()} if k == 0 else {}
+        acked[k] = publish(port, shares[k], password, mqtt5=mqtt5, at=first)
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(acked)
+
+
 def wait_stored(store: InfluxStore, expected: int, timeout_s: float) -> int:
     deadline = time.perf_counter() + timeout_s
     stored = store.count("reading")
@@ -154,7 +175,8 @@ def run_single(rig: Rig, messages: list[tuple[str, bytes]], timeout_s: float, ru
     try:
         rig.start_ingester("single-ingest", f"single{run}", EMS_MQTT_PORT=str(broker.port))
         t0 = time.perf_counter()
-        acked = publish(broker.port, messages, rig.auth.passwords["simulator"], mqtt5=True, at={})
+        acked = publish_all(broker.port, messages, rig.auth.passwords["simulator"], mqtt5=True,
+                            at={}, connections=rig.connections)
         published = time.perf_counter() - t0
         stored = wait_stored(store, acked * len(KEYS), timeout_s)
         took = time.perf_counter() - t0
@@ -192,8 +214,8 @@ def run_cluster(rig: Rig, messages: list[tuple[str, bytes]], timeout_s: float, r
         rig.start_ingester("cluster-ingest-a", f"cluster{run}", **env)
         rig.start_ingester("cluster-ingest-b", f"cluster{run}", **env)
         t0 = time.perf_counter()
-        acked = publish(cluster.mqtt_ports[0], messages, rig.auth.passwords["simulator"],
-                        mqtt5=False, at=at)
+        acked = publish_all(cluster.mqtt_ports[0], messages, rig.auth.passwords["simulator"],
+                            mqtt5=False, at=at, connections=rig.connections)
         published = time.perf_counter() - t0
         stored = wait_stored(store, acked * len(KEYS), timeout_s)
         took = time.perf_counter() - t0
@@ -213,6 +235,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=60_000)
     ap.add_argument("--pairs", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=4,
+                    help="publishing clients on each side (devices have one each)")
     ap.add_argument("--timeout-s", type=float, default=180)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -227,7 +251,7 @@ def main() -> None:
                                           for name in ("ingest", "simulator")})
     influx = InfluxDB("influxd", tmp / "influxdb").start()
     try:
-        rig = Rig(tmp, registry_path, influx, auth)
+        rig = Rig(tmp, registry_path, influx, auth, args.connections)
         rates, ratios, lost, dupes = [], [], 0, 0
         for run in range(1, args.pairs + 1):
             single = run_single(rig, messages, args.timeout_s, run)
