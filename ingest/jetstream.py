@@ -71,9 +71,6 @@ class JetStreamSubscriber:
         self._accepting = True
         self._stopping = False
         self._held: dict[int, tuple[Any, float]] = {}  # mid -> message, monotonic delivery
-        self._to_ack: list[Any] = []  # stored, their acks not yet sent (one task sends them)
-        self._ack_due = False
-        self._ack_task: asyncio.Task[None] | None = None
         self._mids = itertools.count(1)
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -93,30 +90,10 @@ class JetStreamSubscriber:
         return None
 
     def ack(self, mid: int, qos: int) -> None:  # noqa: ARG002 (the Subscriber interface)
-        """Called by the writer for each stored message: the acks of a batch are gathered and
-        sent by one task on the loop (one wake-up of the loop per batch, not per message)."""
         with self._lock:
             held = self._held.pop(mid, None)
-            if held is None:
-                return
-            self._to_ack.append(held[0])
-            if self._ack_due:
-                return
-            self._ack_due = True
-        if not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._send_acks_soon)
-
-    def _send_acks_soon(self) -> None:
-        self._ack_task = self._loop.create_task(self._send_acks())
-
-    async def _send_acks(self) -> None:
-        with self._lock:
-            msgs, self._to_ack, self._ack_due = self._to_ack, [], False
-        for msg in msgs:
-            try:
-                await msg.ack()
-            except Exception as exc:  # noqa: BLE001  (a node died: redelivered, stored once)
-                log.debug("ack failed: %s", exc)
+        if held is not None and not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(held[0].ack(), self._loop)
 
     def stop_accepting(self) -> None:
         """Hand over nothing more: unacknowledged messages are redelivered to another."""
