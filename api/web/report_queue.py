@@ -36,6 +36,8 @@ from store.results import Alert
 HOUR_MS = 3_600_000
 NEAR_M = 3000.0  # a report of a place sits beside the alerts of enterprises this near
 PER_PAGE = 50
+ALERTS_READ = 2000  # alerts read for one page of reports
+BESIDE_MAX = 50  # alerts shown beside one report
 DONE = ("assigned", "investigating", "closed", "noted", "responded")
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -67,15 +69,24 @@ def near(state: AppState, r: Report) -> tuple[str, ...]:
                  and distance_m(r.lat, r.lon, e.lat, e.lon) <= NEAR_M)
 
 
-def beside(state: AppState, user: Principal, r: Report) -> list[Alert]:
-    """The alerts going on around the report's hour at its enterprise (or near its place)."""
-    ents = tuple(e for e in near(state, r) if user.can_see_id(state.registry, e))
-    if not ents:
-        return []
-    hour = r.event_ms - r.event_ms % HOUR_MS
-    f = AlertFilter(enterprises=ents, live_since_ms=hour - views.BESIDE_BEFORE_MS,
-                    until_ms=hour + views.BESIDE_AFTER_MS)
-    return [shown_to(user, a) for a in state.results.list_alerts(f, 50)]
+def beside(state: AppState, user: Principal, reports: list[Report]) -> dict[str, list[Alert]]:
+    """Each report's alerts (by ticket): those going on around its hour at its enterprise (or
+    near its place), read for all the reports in one query and dealt out."""
+    spans = {}
+    for r in reports:
+        ents = {e for e in near(state, r) if user.can_see_id(state.registry, e)}
+        hour = r.event_ms - r.event_ms % HOUR_MS
+        spans[r.ticket] = (ents, hour - views.BESIDE_BEFORE_MS, hour + views.BESIDE_AFTER_MS)
+    every = set().union(*(ents for ents, _, _ in spans.values()))
+    if not every:
+        return {t: [] for t in spans}
+    f = AlertFilter(enterprises=tuple(sorted(every)),
+                    live_since_ms=min(lo for _, lo, _ in spans.values()),
+                    until_ms=max(hi for _, _, hi in spans.values()))
+    found = [shown_to(user, a) for a in state.results.list_alerts(f, ALERTS_READ)]
+    return {t: [a for a in found if a.enterprise in ents and a.start_ms < hi
+                and (a.active or (a.end_ms is not None and a.end_ms >= lo))][:BESIDE_MAX]
+            for t, (ents, lo, hi) in spans.items()}
 
 
 def readings_links(state: AppState, r: Report, alerts: list[Alert]) -> list[dict[str, str]]:
@@ -91,8 +102,8 @@ def readings_links(state: AppState, r: Report, alerts: list[Alert]) -> list[dict
             for e, o in sorted(pairs)]
 
 
-def row(state: AppState, user: Principal, r: Report, inspector: bool) -> dict[str, Any]:
-    alerts = beside(state, user, r)
+def row(state: AppState, user: Principal, r: Report, inspector: bool, alerts: list[Alert]
+        ) -> dict[str, Any]:
     view = views.inspector_view(r) if inspector else views.enterprise_view(r, user)
     return {"r": view, "event_ms": r.event_ms, "alerts": alerts,
             "readings": readings_links(state, r, alerts)}
@@ -113,10 +124,12 @@ def queue(request: Request, state: StateDep, user: WebUserDep, status: StatusQue
     else:
         f = ReportFilter(enterprises=[p.enterprise or ""], status=status or None)
     total, found = state.public_reports.find(f, PER_PAGE, (page_ - 1) * PER_PAGE, events=True)
+    near_by = beside(state, p, found)
     names = {e.id: e.name for e in p.visible(state.registry)}
     return page(request, "public_report_queue.html", total=total, page_no=page_,
                 pages=max(1, -(-total // PER_PAGE)), inspector=inspector, names=names,
-                rows=[row(state, p, r, inspector) for r in found], statuses=STATUSES,
+                rows=[row(state, p, r, inspector, near_by[r.ticket]) for r in found],
+                statuses=STATUSES,
                 status=status or "", enterprise=enterprise or "")
 
 
@@ -139,7 +152,8 @@ def report_page(request: Request, ticket: str, state: StateDep, user: WebUserDep
                 done: DoneQuery = None) -> HTMLResponse:
     """One report beside its alerts, with the forms its caller may use."""
     r, inspector = reached(request, state, user.principal, ticket)
-    return page(request, "public_report.html", **row(state, user.principal, r, inspector),
+    alerts = beside(state, user.principal, [r])[r.ticket]
+    return page(request, "public_report.html", **row(state, user.principal, r, inspector, alerts),
                 inspector=inspector, done=done, me=user.principal.key_id,
                 names={e.id: e.name for e in user.principal.visible(state.registry)},
                 photo=f"{PREFIX}/public-reports/{r.ticket}/photo"
