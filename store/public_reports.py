@@ -313,7 +313,9 @@ class PublicReports:
     def move(self, ticket: str, status: str, by: str, now_ms: int, *,
              assignee: str | None = None, finding: str | None = None) -> Report:
         """Move the report to ``status`` (``assigned`` needs ``assignee``, ``closed`` a
-        finding); ``Conflict`` when its status does not allow it."""
+        finding); ``Conflict`` when its status does not allow it. Closing the first report of
+        a group closes its duplicates still open with the same finding (one event, one
+        investigation: each ticket's history says so)."""
         if status not in MOVES:
             raise Rejected("status", f"one of {', '.join(MOVES)}")
         if status == "closed":
@@ -337,7 +339,19 @@ class PublicReports:
             s.add(PublicReportEventRow(ticket=ticket, at_ms=now_ms, by=by, action="status",
                                        status=status, text=assignee if status == "assigned"
                                        else finding))
+            if status == "closed" and row.group_ticket == ticket:
+                self._close_group(s, ticket, str(finding), by, now_ms)
         return self._get(ticket)
+
+    @staticmethod
+    def _close_group(s: Session, group: str, finding: str, by: str, now_ms: int) -> None:
+        R = PublicReportRow
+        for m in s.scalars(select(R).where(R.group_ticket == group, R.ticket != group,
+                                           R.status != "closed")).all():
+            s.execute(update(R).where(R.ticket == m.ticket, R.version == m.version).values(
+                status="closed", finding=finding, closed_ms=now_ms, version=m.version + 1))
+            s.add(PublicReportEventRow(ticket=m.ticket, at_ms=now_ms, by=by, action="status",
+                                       status="closed", text=f"with {group}: {finding}"))
 
     def note(self, ticket: str, text: str, by: str, now_ms: int) -> Report:
         """Append an inspector's note (inspectors only ever read it)."""

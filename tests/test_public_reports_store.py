@@ -187,3 +187,25 @@ def test_find_filters(records: Records, registry: Registry) -> None:
     assert total == 2
     assert [r.ticket for r in page] == [c]  # newest submitted first
     assert reports.find(ReportFilter(status="closed"))[0] == 0
+
+
+def test_closing_a_groups_first_report_closes_its_open_duplicates(records: Records,
+                                                                   registry: Registry) -> None:
+    reports = PublicReports(records)
+    first = reports.submit(SMOKE, registry, NOW).ticket
+    dupes = [reports.submit(replace(SMOKE, event_ms=NOW + k * MIN), registry, NOW).ticket
+             for k in (1, 2)]
+    other = reports.submit(replace(SMOKE, kind="noise"), registry, NOW).ticket
+    for t in (first, dupes[1]):  # the second duplicate is being investigated too
+        reports.move(t, "assigned", INSPECTOR, NOW, assignee="k2")
+        reports.move(t, "investigating", INSPECTOR, NOW + 1)
+    reports.move(first, "closed", INSPECTOR, NOW + 2, finding="dust filter bypassed")
+    for t in dupes:
+        got = reports.get(t)
+        assert got is not None
+        assert (got.status, got.finding, got.closed_ms) == (
+            "closed", "dust filter bypassed", NOW + 2)
+        assert got.events[-1].text == f"with {first}: dust filter bypassed"
+    kept = reports.get(other)
+    assert kept is not None
+    assert kept.status == "received"
