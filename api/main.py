@@ -41,7 +41,7 @@ from api.routes import (
     reports,
 )
 from api.services.audit import AuditTrail
-from api.services.public import Publisher
+from api.services.public_prepare import Publisher
 from api.services.standings import warm_up
 from api.settings import ApiSettings
 from api.state import AppState

@@ -204,3 +204,11 @@ def test_a_review_forgets_only_its_enterprise_answers(store: InfluxStore,
         held = list(a.state.public_cache._data)
         assert not [k for k in held if "E0001" in k]
         assert [k for k in held if "E0002" in k]
+
+
+def test_no_cache_on_the_way_keeps_an_answer_past_the_next_published_hour(
+        store: InfluxStore, tmp_path: Path) -> None:
+    with running_api(store, tmp_path, NOW_S + 1800 + 0.5, **CACHED) as a:
+        seed(a)
+        r = a.get(HOURLY, None)
+        assert r.headers["cache-control"] == "public, max-age=1800"  # the next cut: 30 min

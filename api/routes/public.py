@@ -72,8 +72,8 @@ def public_range(start: str | None, end: str | None, until: int) -> TimeRange:
 def answered(request: Request, state: AppState, found: public.Answer) -> Response:
     """The cached answer with its ETag (304 when the client holds it already), sent as stored,
     gzip-compressed, to a client that accepts gzip; other caches may keep it as long as this
-    one does (apart for each Accept-Encoding)."""
-    ttl = int(state.settings.api_public_cache_s)
+    one does, and never past the next published hour (apart for each Accept-Encoding)."""
+    ttl = min(int(state.settings.api_public_cache_s), public.until_next_cut_s(state))
     headers = {"ETag": found.etag, "Vary": "Accept-Encoding",
                "Cache-Control": f"public, max-age={ttl}" if ttl > 0 else "no-cache"}
     held = request.headers.get("if-none-match", "")

@@ -24,7 +24,6 @@ import gzip
 import hashlib
 import io
 import logging
-import threading
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +31,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from prometheus_client import Gauge
 
 from api.access import Principal
 from api.cache import TtlCache
@@ -45,7 +43,6 @@ from api.state import AppState
 from api.tiers import restrict
 from core.registry import Enterprise
 from store.alert_filter import AlertFilter
-from store.influx import StoreError
 from store.reviews import DayReviews
 
 log = logging.getLogger(__name__)
@@ -54,8 +51,6 @@ HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 DEFAULT_DAYS = 30  # the hours a default view shows: the API's default range, the page's
 ALERTS_API, ALERTS_PAGE = 100, 200  # the alerts the API answers by default, a page shows
-PREPARED = Gauge("api_public_prepared_until_seconds",
-                 "The publication cut whose public answers are all prepared (epoch s)")
 NOT_REVIEWED = "not yet reviewed"
 REVIEWED = "reviewed"
 HOUR_FIELDS = ("time", "outlet", "pollutant", "valid", "mean_ref", "limit", "limit_min",
@@ -137,6 +132,18 @@ def published_until(state: AppState) -> int:
     """The end of the last published clock hour (epoch ms)."""
     cutoff = state.now_ms() - state.settings.api_public_delay_s * 1000
     return cutoff - cutoff % HOUR_MS
+
+
+def until_next_cut_s(state: AppState) -> int:
+    """Seconds until the next hour is published: how long an answer of this cut stays true."""
+    cutoff = state.now_ms() - state.settings.api_public_delay_s * 1000
+    return -(-(HOUR_MS - cutoff % HOUR_MS) // 1000)
+
+
+def usual_range(start_ms: int, end_ms: int, until: int) -> bool:
+    """True for the default view's hours (shared by every reader; prepared each hour)."""
+    usual = default_range(until)
+    return (start_ms, end_ms) == (usual.start_ms, usual.end_ms)
 
 
 def local_day(ms: int, timezone: str) -> str:
@@ -255,9 +262,8 @@ def hours(state: AppState, until: int, ent: Enterprise, tr: TimeRange) -> Answer
                 "published_until": iso(until), "reviewed": sorted(reviewed),
                 "count": len(items), "items": items}
 
-    usual = default_range(until)
     return cached(state, until, ("hours", ent.id, tr.start_ms, end), compute,
-                  search=(tr.start_ms, end) != (usual.start_ms, usual.end_ms))
+                  search=not usual_range(tr.start_ms, end, until))
 
 
 def alerts(state: AppState, until: int, ent: Enterprise, limit: int) -> Answer:
@@ -292,9 +298,8 @@ def rankings(state: AppState, until: int, tr: TimeRange) -> Answer:
                  is not None]
         return {"total": len(items), "items": items}
 
-    usual = default_range(until)
     return cached(state, until, ("rankings", tr.start_ms, tr.end_ms), compute,
-                  search=(tr.start_ms, tr.end_ms) != (usual.start_ms, usual.end_ms))
+                  search=not usual_range(tr.start_ms, tr.end_ms, until))
 
 
 def csv_lines(state: AppState, ent: Enterprise, answer: dict[str, Any]) -> Iterator[str]:
@@ -340,61 +345,3 @@ def amounts(state: AppState, until: int, ent: Enterprise) -> Answer:
 def default_range(until: int) -> TimeRange:
     """The hours of a default view: the ``DEFAULT_DAYS`` before the cut."""
     return TimeRange(max(0, until - DEFAULT_DAYS * DAY_MS), until)
-
-
-class Publisher:
-    """Prepares every enterprise's default public answers (and, through ``pages``, its pages)
-    as soon as an hour is published, in a background thread, so that a crowd spread over all
-    the enterprises finds them ready. ``prepared_until`` is the cut last prepared in full (the
-    gauge ``api_public_prepared_until_seconds``)."""
-
-    def __init__(self, state: AppState, pages: Callable[[Enterprise, int], object] | None = None,
-                 poll_s: float = 10.0) -> None:
-        self.state = state
-        self.pages = pages
-        self.poll_s = poll_s
-        self.prepared_until = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="public-prepare", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout_s)
-
-    def prepare(self, until: int) -> bool:
-        """Every enterprise's answers of the cut ``until``; False if stopped half-way."""
-        state = self.state
-        for ent in state.registry.enterprises.values():
-            if self._stop.is_set() or published_until(state) != until:
-                return False
-            one_enterprise(state, until, ent)
-            hours(state, until, ent, default_range(until))
-            alerts(state, until, ent, ALERTS_API)
-            alerts(state, until, ent, ALERTS_PAGE)
-            amounts(state, until, ent)
-            if self.pages is not None:
-                self.pages(ent, until)
-        return True
-
-    def _run(self) -> None:
-        failing = False
-        while not self._stop.is_set():
-            until = published_until(self.state)
-            if until != self.prepared_until:
-                try:
-                    done = self.prepare(until)
-                except StoreError as exc:
-                    if not failing:
-                        log.warning("could not prepare the public answers: %s", exc)
-                    failing, done = True, False
-                else:
-                    if failing and done:
-                        log.info("public answers prepared again")
-                    failing = failing and not done
-                if done:
-                    self.prepared_until = until
-                    PREPARED.set(until / 1000)
-            self._stop.wait(self.poll_s)

@@ -152,7 +152,7 @@ def enterprise_page(request: Request, enterprise_id: str, state: StateDep) -> HT
 
 def page_preparer(app: FastAPI) -> Callable[[Enterprise, int], object]:
     """Renders an enterprise's page of a cut in each language ahead of its readers (for
-    ``public.Publisher``), as a plain request for it would."""
+    ``api.services.public_prepare.Publisher``), as a plain request for it would."""
     state: AppState = app.state.ems
 
     def prepare(ent: Enterprise, until: int) -> None:
